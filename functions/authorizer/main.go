@@ -1,0 +1,11 @@
+// Command authorizer is the authorizer Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/auth"
+)
+
+func main() { lambda.Start(auth.Handler(app.MustDeps())) }

@@ -1,0 +1,11 @@
+// Command charge is the charge Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/accounts"
+	"minipay/shared/app"
+)
+
+func main() { lambda.Start(accounts.Charge(app.MustDeps())) }

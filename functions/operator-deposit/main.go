@@ -1,0 +1,11 @@
+// Command operator-deposit is the operator-deposit Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/accounts"
+	"minipay/shared/app"
+)
+
+func main() { lambda.Start(accounts.OperatorDeposit(app.MustDeps())) }

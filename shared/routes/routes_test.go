@@ -1,0 +1,60 @@
+package routes
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRouteTableIsConsistent(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range Routes {
+		key := r.Method + " " + r.Path
+		if seen[key] {
+			t.Errorf("duplicate route %s", key)
+		}
+		seen[key] = true
+		if !strings.HasPrefix(r.Path, "/") || r.Function == "" || len(r.Table) == 0 {
+			t.Errorf("incomplete route %+v", r)
+		}
+		if r.MovesMoney && r.Method != "POST" {
+			t.Errorf("%s moves money but is not a POST", key)
+		}
+		for _, a := range r.Table {
+			if a == "dynamodb:*" || !strings.HasPrefix(a, "dynamodb:") {
+				t.Errorf("%s: table action %q", key, a)
+			}
+		}
+	}
+}
+
+func TestScheduleExpressionAndNext(t *testing.T) {
+	utc := func(s string) time.Time { v, _ := time.Parse(time.RFC3339, s); return v }
+	tests := []struct {
+		s        Schedule
+		expr     string
+		from     string
+		wantNext string
+	}{
+		{Schedule{Name: "sweep", Every: 5 * time.Minute}, "rate(5 minutes)", "2026-11-22T10:03:00Z", "2026-11-22T10:05:00Z"},
+		{Schedule{Name: "sweep", Every: time.Minute}, "rate(1 minute)", "2026-11-22T10:05:00Z", "2026-11-22T10:06:00Z"},
+		// 04:00 KST is 19:00 UTC the day before.
+		{Schedule{Name: "interest", DailyAt: "04:00", TimeZone: "Asia/Seoul"}, "cron(0 4 * * ? *)", "2026-11-22T18:59:00Z", "2026-11-22T19:00:00Z"},
+		{Schedule{Name: "interest", DailyAt: "04:00", TimeZone: "Asia/Seoul"}, "cron(0 4 * * ? *)", "2026-11-22T19:00:00Z", "2026-11-23T19:00:00Z"},
+	}
+	for _, tc := range tests {
+		expr, err := tc.s.Expression()
+		if err != nil || expr != tc.expr {
+			t.Errorf("%s: expression %q %v, want %q", tc.s.Name, expr, err, tc.expr)
+		}
+		next, err := tc.s.Next(utc(tc.from))
+		if err != nil || !next.Equal(utc(tc.wantNext)) {
+			t.Errorf("%s: Next(%s) = %s %v, want %s", tc.s.Name, tc.from, next, err, tc.wantNext)
+		}
+	}
+	for _, bad := range []Schedule{{Name: "both", Every: time.Minute, DailyAt: "04:00"}, {Name: "neither"}, {Name: "bad", DailyAt: "25:00", TimeZone: "Asia/Seoul"}, {Name: "sec", Every: time.Second}} {
+		if _, err := bad.Expression(); err == nil {
+			t.Errorf("%s: no error", bad.Name)
+		}
+	}
+}

@@ -1,0 +1,60 @@
+package store
+
+import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// The table definition. The CDK stack (infra/) and the local stack
+// (CreateTable) are both built from these constants, so they cannot drift.
+const (
+	AttrPK  = "PK"
+	AttrSK  = "SK"
+	AttrTTL = "expiresAt" // epoch seconds; DynamoDB TTL deletes lazily, reads filter too
+
+	// IndexDue is a sparse GSI over due work (expiries, reminders, reclaims):
+	// only items that carry dueBucket appear in it, so a sweep costs what is
+	// due, never a table scan. Unused by the foundation; created now so later
+	// capabilities need no table migration.
+	IndexDue  = "due"
+	AttrDuePK = "dueBucket"
+	AttrDueSK = "dueAt"
+)
+
+// GSI describes one global secondary index (string keys, all attributes projected).
+type GSI struct{ Name, PartitionKey, SortKey string }
+
+// GSIs lists the table's global secondary indexes.
+var GSIs = []GSI{{IndexDue, AttrDuePK, AttrDueSK}}
+
+// CreateTableInput is the table as the local stack and the tests create it
+// (on-demand billing, like the cloud).
+func CreateTableInput(name string) *dynamodb.CreateTableInput {
+	in := &dynamodb.CreateTableInput{
+		TableName:   aws.String(name),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(AttrPK), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrSK), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(AttrSK), KeyType: types.KeyTypeRange},
+		},
+	}
+	for _, g := range GSIs {
+		in.AttributeDefinitions = append(in.AttributeDefinitions,
+			types.AttributeDefinition{AttributeName: aws.String(g.PartitionKey), AttributeType: types.ScalarAttributeTypeS},
+			types.AttributeDefinition{AttributeName: aws.String(g.SortKey), AttributeType: types.ScalarAttributeTypeS})
+		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, types.GlobalSecondaryIndex{
+			IndexName: aws.String(g.Name),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(g.PartitionKey), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(g.SortKey), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		})
+	}
+	return in
+}
