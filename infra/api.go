@@ -1,0 +1,74 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/jsii-runtime-go"
+
+	"minipay/shared/routes"
+)
+
+var httpMethods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "HEAD": true, "OPTIONS": true}
+
+// Default-stage throttling: a ceiling for the whole API, not per caller.
+const (
+	throttleRate  = 100 // requests per second, steady
+	throttleBurst = 200
+)
+
+// newAPI is the HTTP API: one route per routes.Routes row, each integrated
+// with its function (payload format 2.0). Every non-public route sits behind
+// the token authorizer; public routes have none.
+func newAPI(stack awscdk.Stack, fns map[string]awslambda.Function, rs []routes.Route) (awsapigatewayv2.HttpApi, awsapigatewayv2.HttpStage) {
+	api := awsapigatewayv2.NewHttpApi(stack, jsii.String("Api"), &awsapigatewayv2.HttpApiProps{
+		ApiName:     jsii.String("minipay"),
+		Description: jsii.String("minipay HTTP API"),
+		// The default stage is added below, because only AddStage takes throttling.
+		CreateDefaultStage: jsii.Bool(false),
+	})
+	stage := api.AddStage(jsii.String("DefaultStage"), &awsapigatewayv2.HttpStageOptions{
+		StageName:  jsii.String("$default"),
+		AutoDeploy: jsii.Bool(true),
+		Throttle: &awsapigatewayv2.ThrottleSettings{
+			RateLimit:  jsii.Number(throttleRate),
+			BurstLimit: jsii.Number(throttleBurst),
+		},
+	})
+
+	// Simple responses; results cached per Authorization header for 5 minutes,
+	// so a cached request costs no token lookup.
+	authorizer := awsapigatewayv2authorizers.NewHttpLambdaAuthorizer(jsii.String("TokenAuthorizer"),
+		fns[routes.AuthorizerFunction], &awsapigatewayv2authorizers.HttpLambdaAuthorizerProps{
+			AuthorizerName:  jsii.String("minipay-token"),
+			ResponseTypes:   &[]awsapigatewayv2authorizers.HttpLambdaResponseType{awsapigatewayv2authorizers.HttpLambdaResponseType_SIMPLE},
+			IdentitySource:  jsii.Strings("$request.header.Authorization"),
+			ResultsCacheTtl: awscdk.Duration_Minutes(jsii.Number(5)),
+		})
+
+	for _, r := range rs {
+		opts := &awsapigatewayv2.AddRoutesOptions{
+			Path:    jsii.String(r.Path),
+			Methods: &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(r.Method)},
+			Integration: awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String(constructID(r)),
+				fns[r.Function], &awsapigatewayv2integrations.HttpLambdaIntegrationProps{
+					PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
+				}),
+		}
+		if r.Auth != routes.Public {
+			opts.Authorizer = authorizer
+		}
+		api.AddRoutes(opts)
+	}
+	return api, stage
+}
+
+// constructID turns "POST /accounts/{id}/charges" into "POST-accounts-id-charges"
+// (construct IDs may not contain "/").
+func constructID(r routes.Route) string {
+	return r.Method + strings.NewReplacer("/", "-", "{", "", "}", "").Replace(r.Path)
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"path/filepath"
+	"sort"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"minipay/shared/config"
+	"minipay/shared/routes"
+)
+
+// tableAccess maps every function (the authorizer, each route's and each
+// schedule's) to the DynamoDB actions it needs: the sorted union over every
+// row that names it. Its keys are the stack's function list.
+func tableAccess(rs []routes.Route, ss []routes.Schedule) map[string][]string {
+	sets := map[string]map[string]bool{}
+	add := func(fn string, actions []string) {
+		if sets[fn] == nil {
+			sets[fn] = map[string]bool{}
+		}
+		for _, a := range actions {
+			sets[fn][a] = true
+		}
+	}
+	add(routes.AuthorizerFunction, routes.AuthorizerTable)
+	for _, r := range rs {
+		add(r.Function, r.Table)
+	}
+	for _, s := range ss {
+		add(s.Function, s.Table)
+	}
+	out := make(map[string][]string, len(sets))
+	for fn, set := range sets {
+		actions := make([]string, 0, len(set))
+		for a := range set {
+			actions = append(actions, a)
+		}
+		sort.Strings(actions)
+		out[fn] = actions
+	}
+	return out
+}
+
+// functionNames is the sorted list of functions in access.
+func functionNames(access map[string][]string) []string {
+	names := make([]string, 0, len(access))
+	for name := range access {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// newFunctions creates one Lambda per function, built by `make build` as
+// <codeDir>/<function>/bootstrap for provided.al2023 on arm64.
+func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string][]string, codeDir, logLevel string) map[string]awslambda.Function {
+	// The raw operator token never enters the stack: only its hex sha256,
+	// passed at deploy time and hidden from describe calls.
+	operatorToken := awscdk.NewCfnParameter(stack, jsii.String("OperatorTokenSha256"), &awscdk.CfnParameterProps{
+		Type:                  jsii.String("String"),
+		NoEcho:                jsii.Bool(true),
+		AllowedPattern:        jsii.String("^[0-9a-f]{64}$"),
+		ConstraintDescription: jsii.String("lower-case hex sha256 of the operator token (64 characters)"),
+		Description:           jsii.String("Hex sha256 of the operator token used by the external payment system"),
+	})
+
+	// The table and its indexes; a Query on a GSI is authorized on the index ARN.
+	tableResources := &[]*string{table.TableArn(), jsii.String(*table.TableArn() + "/index/*")}
+
+	fns := make(map[string]awslambda.Function, len(access))
+	for _, name := range functionNames(access) { // sorted: a stable template
+		actions := access[name]
+		scope := constructs.NewConstruct(stack, jsii.String(name))
+		env := map[string]*string{
+			config.EnvTable:    table.TableName(),
+			config.EnvLogLevel: jsii.String(logLevel),
+		}
+		if name == routes.AuthorizerFunction {
+			env[config.EnvOperatorTokenSHA256] = operatorToken.ValueAsString()
+		}
+		// An explicit log group gives retention without the log-retention
+		// custom resource (and its extra Lambda) that LogRetention creates.
+		logs := awslogs.NewLogGroup(scope, jsii.String("Logs"), &awslogs.LogGroupProps{
+			Retention:     awslogs.RetentionDays_ONE_MONTH,
+			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		})
+		fn := awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
+			Description:  jsii.String("minipay " + name),
+			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+			Architecture: awslambda.Architecture_ARM_64(),
+			Handler:      jsii.String("bootstrap"),
+			Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(codeDir, name)), nil),
+			MemorySize:   jsii.Number(256),
+			Timeout:      awscdk.Duration_Seconds(jsii.Number(10)),
+			Environment:  &env,
+			LogGroup:     logs,
+		})
+		// Least privilege: exactly the row's actions, never a Grant* helper
+		// (GrantReadWriteData would add BatchWrite, Scan, DeleteItem, ...).
+		if len(actions) > 0 {
+			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions:   jsii.Strings(actions...),
+				Resources: tableResources,
+			}))
+		}
+		fns[name] = fn
+	}
+	return fns
+}

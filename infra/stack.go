@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"minipay/shared/routes"
+)
+
+// StackProps configures the stack. Zero values take the defaults, so the real
+// app passes only CodeDir and tests can inject routes and schedules.
+type StackProps struct {
+	awscdk.StackProps
+	CodeDir   string            // holds <function>/bootstrap; default ../build
+	Routes    []routes.Route    // default routes.Routes
+	Schedules []routes.Schedule // default routes.Schedules
+	LogLevel  string            // MINIPAY_LOG_LEVEL for every function; default info
+}
+
+// Stack is the whole minipay deployment. The fields let tests find the
+// logical IDs of what they assert on.
+type Stack struct {
+	awscdk.Stack
+	Table     awsdynamodb.Table
+	Functions map[string]awslambda.Function // by function name
+	API       awsapigatewayv2.HttpApi
+	Stage     awsapigatewayv2.HttpStage
+}
+
+// NewStack builds the stack. Every input is validated before any construct is
+// created, so a bad row or a missing build is a plain error, not a jsii panic.
+func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack, error) {
+	p := withDefaults(props)
+	access := tableAccess(p.Routes, p.Schedules)
+	if err := validate(p, access); err != nil {
+		return nil, err
+	}
+
+	s := &Stack{Stack: awscdk.NewStack(scope, jsii.String(id), &p.StackProps)}
+	s.Table = newTable(s.Stack)
+	s.Functions = newFunctions(s.Stack, s.Table, access, p.CodeDir, p.LogLevel)
+	s.API, s.Stage = newAPI(s.Stack, s.Functions, p.Routes)
+	newSchedules(s.Stack, s.Functions, p.Schedules)
+
+	awscdk.NewCfnOutput(s.Stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
+		// No trailing slash: clients append the route paths ("/users").
+		Value:       s.API.ApiEndpoint(),
+		Description: jsii.String("Base URL of the HTTP API"),
+	})
+	awscdk.NewCfnOutput(s.Stack, jsii.String("TableName"), &awscdk.CfnOutputProps{
+		Value:       s.Table.TableName(),
+		Description: jsii.String("DynamoDB table (MINIPAY_TABLE)"),
+	})
+	return s, nil
+}
+
+func withDefaults(props *StackProps) StackProps {
+	var p StackProps
+	if props != nil {
+		p = *props
+	}
+	if p.CodeDir == "" {
+		p.CodeDir = defaultCodeDir
+	}
+	if p.Routes == nil {
+		p.Routes = routes.Routes
+	}
+	if p.Schedules == nil {
+		p.Schedules = routes.Schedules
+	}
+	if p.LogLevel == "" {
+		p.LogLevel = "info"
+	}
+	if p.Description == nil {
+		p.Description = jsii.String("minipay: serverless money service (API Gateway HTTP API, Lambda, DynamoDB, EventBridge Scheduler)")
+	}
+	return p
+}
+
+// validate fails early on rows the stack cannot express and on a missing
+// build, with a message that says what to do.
+func validate(p StackProps, access map[string][]string) error {
+	keys := map[string]bool{}
+	for _, r := range p.Routes {
+		key := r.Method + " " + r.Path
+		if keys[key] {
+			return fmt.Errorf("route %s: duplicate", key)
+		}
+		keys[key] = true
+		if !httpMethods[r.Method] {
+			return fmt.Errorf("route %s: unsupported method", key)
+		}
+		switch r.Auth {
+		case routes.Public, routes.User, routes.Operator:
+		default: // fail closed: an unknown auth level must not become public
+			return fmt.Errorf("route %s: unknown auth %q", key, r.Auth)
+		}
+		if r.Function == "" {
+			return fmt.Errorf("route %s: no function", key)
+		}
+	}
+	names := map[string]bool{}
+	for _, sc := range p.Schedules {
+		if sc.Name == "" || names[sc.Name] {
+			return fmt.Errorf("schedule %q: empty or duplicate name", sc.Name)
+		}
+		names[sc.Name] = true
+		if sc.Function == "" {
+			return fmt.Errorf("schedule %s: no function", sc.Name)
+		}
+		if _, err := sc.Expression(); err != nil {
+			return err
+		}
+	}
+	for _, fn := range functionNames(access) {
+		bootstrap := filepath.Join(p.CodeDir, fn, "bootstrap")
+		if _, err := os.Stat(bootstrap); err != nil {
+			return fmt.Errorf("function %s: %v (run `make build` first, or pass -c codeDir=DIR)", fn, err)
+		}
+	}
+	return nil
+}

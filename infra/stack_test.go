@@ -1,0 +1,596 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"minipay/shared/config"
+	"minipay/shared/routes"
+	"minipay/shared/store"
+)
+
+// testSchedules are injected rows (routes.Schedules is empty today): a daily
+// job in Asia/Seoul and a fixed-rate sweep.
+var testSchedules = []routes.Schedule{
+	{Name: "test-interest", Function: "test-interest", DailyAt: "04:00", TimeZone: "Asia/Seoul",
+		Table: []string{"dynamodb:Query", "dynamodb:UpdateItem"}, Summary: "test daily job"},
+	{Name: "test-sweep", Function: "test-sweep", Every: 5 * time.Minute,
+		Table: []string{"dynamodb:Query", "dynamodb:DeleteItem"}, Summary: "test sweep"},
+}
+
+// fixture is the synthesized stack, shared by the tests (synthesis is slow).
+type fixture struct {
+	stack     *Stack
+	tpl       assertions.Template
+	resources map[string]resource // by logical ID
+	fnIDs     map[string]string   // function name -> logical ID
+	tableID   string
+	apiID     string
+	access    map[string][]string
+}
+
+type resource struct {
+	Type           string
+	Properties     map[string]any
+	DeletionPolicy string
+}
+
+var (
+	fixtureOnce sync.Once
+	theFixture  *fixture
+	fixtureErr  error
+	tempDirs    []string // the fixture's code and output directories
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, d := range tempDirs {
+		os.RemoveAll(d)
+	}
+	os.Exit(code)
+}
+
+func synth(t *testing.T) *fixture {
+	t.Helper()
+	fixtureOnce.Do(func() { theFixture, fixtureErr = newFixture() })
+	if fixtureErr != nil {
+		t.Fatal(fixtureErr)
+	}
+	return theFixture
+}
+
+func newFixture() (f *fixture, err error) {
+	defer func() { // jsii errors arrive as panics
+		if r := recover(); r != nil {
+			err = fmt.Errorf("synth panicked: %v", r)
+		}
+	}()
+	schedules := append(slices.Clone(routes.Schedules), testSchedules...)
+	access := tableAccess(routes.Routes, schedules)
+	codeDir, err := os.MkdirTemp("", "minipay-infra-code-")
+	if err != nil {
+		return nil, err
+	}
+	tempDirs = append(tempDirs, codeDir)
+	for fn := range access {
+		if err := writeBootstrap(codeDir, fn); err != nil {
+			return nil, err
+		}
+	}
+	outDir, err := os.MkdirTemp("", "minipay-infra-out-")
+	if err != nil {
+		return nil, err
+	}
+	tempDirs = append(tempDirs, outDir)
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outDir)})
+	s, err := NewStack(app, "Test", &StackProps{CodeDir: codeDir, Routes: routes.Routes, Schedules: schedules})
+	if err != nil {
+		return nil, err
+	}
+	f = &fixture{stack: s, tpl: assertions.Template_FromStack(s.Stack, nil), fnIDs: map[string]string{}, access: access}
+
+	// Work on plain JSON: precise messages, no jsii round trip per check.
+	raw, err := json.Marshal(f.tpl.ToJSON())
+	if err != nil {
+		return nil, err
+	}
+	var doc struct{ Resources map[string]resource }
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	f.resources = doc.Resources
+	for name, fn := range s.Functions {
+		f.fnIDs[name] = logicalID(s.Stack, fn.Node().DefaultChild())
+	}
+	f.tableID = logicalID(s.Stack, s.Table.Node().DefaultChild())
+	f.apiID = logicalID(s.Stack, s.API.Node().DefaultChild())
+	return f, nil
+}
+
+func writeBootstrap(dir, fn string) error {
+	if err := os.MkdirAll(filepath.Join(dir, fn), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, fn, "bootstrap"), []byte("dummy "+fn), 0o755)
+}
+
+func logicalID(stack awscdk.Stack, child any) string {
+	id, _ := stack.Resolve(child.(awscdk.CfnElement).LogicalId()).(string)
+	return id
+}
+
+// ofType returns the resources of one CloudFormation type by logical ID.
+func (f *fixture) ofType(typ string) map[string]resource {
+	out := map[string]resource{}
+	for id, r := range f.resources {
+		if r.Type == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+// refs collects the logical IDs v points at through Ref or Fn::GetAtt.
+func refs(v any) []string {
+	var out []string
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				switch {
+				case k == "Ref":
+					if s, ok := e.(string); ok {
+						out = append(out, s)
+					}
+				case k == "Fn::GetAtt":
+					if l, ok := e.([]any); ok && len(l) > 0 {
+						out = append(out, l[0].(string))
+					}
+				default:
+					walk(e)
+				}
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return out
+}
+
+func getAtt(id string) map[string]any { return map[string]any{"Fn::GetAtt": []any{id, "Arn"}} }
+
+// strs turns a policy's Action (a string or a list) into a sorted list.
+func strs(v any) []string {
+	var out []string
+	switch x := v.(type) {
+	case string:
+		out = []string{x}
+	case []any:
+		for _, e := range x {
+			out = append(out, e.(string))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// must turns an assertions failure (a jsii panic) into a test error.
+func must(t *testing.T, what string, check func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	check()
+}
+
+func TestRoutesHaveIntegrationsAndAuth(t *testing.T) {
+	f := synth(t)
+	byKey := map[string]resource{}
+	for _, r := range f.ofType("AWS::ApiGatewayV2::Route") {
+		byKey[r.Properties["RouteKey"].(string)] = r
+	}
+	if len(byKey) != len(routes.Routes) {
+		t.Errorf("%d routes in the template, %d rows in routes.Routes", len(byKey), len(routes.Routes))
+	}
+	authorizers := f.ofType("AWS::ApiGatewayV2::Authorizer")
+	if len(authorizers) != 1 {
+		t.Fatalf("want exactly one authorizer, got %d", len(authorizers))
+	}
+	var authorizerID string
+	for id := range authorizers {
+		authorizerID = id
+	}
+	integrations := f.ofType("AWS::ApiGatewayV2::Integration")
+
+	for _, rt := range routes.Routes {
+		key := rt.Method + " " + rt.Path
+		t.Run(key, func(t *testing.T) {
+			r, ok := byKey[key]
+			if !ok {
+				t.Fatalf("no route with RouteKey %q", key)
+			}
+			target := refs(r.Properties["Target"])
+			if len(target) != 1 {
+				t.Fatalf("target %v: want one integration", r.Properties["Target"])
+			}
+			in, ok := integrations[target[0]]
+			if !ok {
+				t.Fatalf("target %s is not an integration", target[0])
+			}
+			if got := in.Properties["IntegrationUri"]; !reflect.DeepEqual(got, getAtt(f.fnIDs[rt.Function])) {
+				t.Errorf("integration URI %v, want the ARN of %s (%s)", got, rt.Function, f.fnIDs[rt.Function])
+			}
+			if in.Properties["IntegrationType"] != "AWS_PROXY" || in.Properties["PayloadFormatVersion"] != "2.0" {
+				t.Errorf("integration %v: want AWS_PROXY, payload format 2.0", in.Properties)
+			}
+			authType, authID := r.Properties["AuthorizationType"], refs(r.Properties["AuthorizerId"])
+			if rt.Auth == routes.Public {
+				if authType != "NONE" || len(authID) != 0 {
+					t.Errorf("public route: AuthorizationType %v, authorizer %v; want NONE and none", authType, authID)
+				}
+			} else if authType != "CUSTOM" || !reflect.DeepEqual(authID, []string{authorizerID}) {
+				t.Errorf("%s route: AuthorizationType %v, authorizer %v; want CUSTOM and %s", rt.Auth, authType, authID, authorizerID)
+			}
+			// Without this permission API Gateway cannot call the function.
+			if !f.hasInvokePermission(rt.Function, "apigateway.amazonaws.com") {
+				t.Errorf("no lambda permission for API Gateway on %s", rt.Function)
+			}
+		})
+	}
+}
+
+func (f *fixture) hasInvokePermission(fn, principal string) bool {
+	for _, p := range f.ofType("AWS::Lambda::Permission") {
+		if p.Properties["Principal"] == principal && p.Properties["Action"] == "lambda:InvokeFunction" &&
+			reflect.DeepEqual(p.Properties["FunctionName"], getAtt(f.fnIDs[fn])) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestAuthorizer(t *testing.T) {
+	f := synth(t)
+	must(t, "authorizer", func() {
+		f.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Authorizer"), &map[string]any{
+			"AuthorizerType":                 "REQUEST",
+			"AuthorizerPayloadFormatVersion": "2.0",
+			"EnableSimpleResponses":          true,
+			"IdentitySource":                 []string{"$request.header.Authorization"},
+			"AuthorizerResultTtlInSeconds":   300,
+			// ...:lambda:path/2015-03-31/functions/<authorizer ARN>/invocations
+			"AuthorizerUri": assertions.Match_ObjectLike(&map[string]any{
+				"Fn::Join": assertions.Match_ArrayWith(&[]any{
+					assertions.Match_ArrayWith(&[]any{getAtt(f.fnIDs[routes.AuthorizerFunction])}),
+				}),
+			}),
+		})
+	})
+	if !f.hasInvokePermission(routes.AuthorizerFunction, "apigateway.amazonaws.com") {
+		t.Error("no lambda permission for API Gateway on the authorizer")
+	}
+}
+
+func TestStageThrottlingAndOutputs(t *testing.T) {
+	f := synth(t)
+	must(t, "stage", func() {
+		f.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), &map[string]any{
+			"StageName":  "$default",
+			"AutoDeploy": true,
+			"DefaultRouteSettings": map[string]any{
+				"ThrottlingRateLimit":  throttleRate,
+				"ThrottlingBurstLimit": throttleBurst,
+			},
+		})
+	})
+	must(t, "ApiUrl output", func() {
+		f.tpl.HasOutput(jsii.String("ApiUrl"), &map[string]any{
+			"Value": map[string]any{"Fn::GetAtt": []any{f.apiID, "ApiEndpoint"}},
+		})
+	})
+	must(t, "TableName output", func() {
+		f.tpl.HasOutput(jsii.String("TableName"), &map[string]any{"Value": map[string]any{"Ref": f.tableID}})
+	})
+	must(t, "operator token parameter", func() {
+		f.tpl.HasParameter(jsii.String("OperatorTokenSha256"), &map[string]any{"Type": "String", "NoEcho": true})
+	})
+}
+
+func TestTable(t *testing.T) {
+	f := synth(t)
+	tables := f.ofType("AWS::DynamoDB::Table")
+	if len(tables) != 1 {
+		t.Fatalf("want one table, got %d", len(tables))
+	}
+	table := tables[f.tableID]
+	if table.DeletionPolicy != "Retain" {
+		t.Errorf("DeletionPolicy %q, want Retain", table.DeletionPolicy)
+	}
+	key := func(name, typ string) map[string]any { return map[string]any{"AttributeName": name, "KeyType": typ} }
+	wantAttrs := []any{
+		map[string]any{"AttributeName": store.AttrPK, "AttributeType": "S"},
+		map[string]any{"AttributeName": store.AttrSK, "AttributeType": "S"},
+	}
+	var wantGSIs []any
+	for _, g := range store.GSIs {
+		wantAttrs = append(wantAttrs,
+			map[string]any{"AttributeName": g.PartitionKey, "AttributeType": "S"},
+			map[string]any{"AttributeName": g.SortKey, "AttributeType": "S"})
+		wantGSIs = append(wantGSIs, map[string]any{
+			"IndexName":  g.Name,
+			"KeySchema":  []any{key(g.PartitionKey, "HASH"), key(g.SortKey, "RANGE")},
+			"Projection": map[string]any{"ProjectionType": "ALL"},
+		})
+	}
+	for name, want := range map[string]any{
+		"BillingMode":                      "PAY_PER_REQUEST",
+		"KeySchema":                        []any{key(store.AttrPK, "HASH"), key(store.AttrSK, "RANGE")},
+		"AttributeDefinitions":             wantAttrs,
+		"GlobalSecondaryIndexes":           wantGSIs,
+		"TimeToLiveSpecification":          map[string]any{"AttributeName": store.AttrTTL, "Enabled": true},
+		"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+	} {
+		if got := table.Properties[name]; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestFunctions(t *testing.T) {
+	f := synth(t)
+	if n := len(f.ofType("AWS::Lambda::Function")); n != len(f.access) {
+		t.Errorf("%d Lambda functions in the template, want %d (no helper functions)", n, len(f.access))
+	}
+	logGroups := f.ofType("AWS::Logs::LogGroup")
+	for _, name := range functionNames(f.access) {
+		t.Run(name, func(t *testing.T) {
+			fn, ok := f.resources[f.fnIDs[name]]
+			if !ok || fn.Type != "AWS::Lambda::Function" {
+				t.Fatalf("no function %s", name)
+			}
+			p := fn.Properties
+			for prop, want := range map[string]any{
+				"Runtime":       "provided.al2023",
+				"Architectures": []any{"arm64"},
+				"Handler":       "bootstrap",
+				"MemorySize":    float64(256),
+				"Timeout":       float64(10),
+			} {
+				if !reflect.DeepEqual(p[prop], want) {
+					t.Errorf("%s = %v, want %v", prop, p[prop], want)
+				}
+			}
+			vars, _ := p["Environment"].(map[string]any)["Variables"].(map[string]any)
+			if !reflect.DeepEqual(vars[config.EnvTable], map[string]any{"Ref": f.tableID}) {
+				t.Errorf("%s = %v, want the table name", config.EnvTable, vars[config.EnvTable])
+			}
+			_, hasToken := vars[config.EnvOperatorTokenSHA256]
+			if want := name == routes.AuthorizerFunction; hasToken != want {
+				t.Errorf("has %s = %v, want %v (authorizer only)", config.EnvOperatorTokenSHA256, hasToken, want)
+			}
+			if want := map[string]any{"Ref": "OperatorTokenSha256"}; hasToken && !reflect.DeepEqual(vars[config.EnvOperatorTokenSHA256], want) {
+				t.Errorf("%s = %v, want %v", config.EnvOperatorTokenSHA256, vars[config.EnvOperatorTokenSHA256], want)
+			}
+			lc, _ := p["LoggingConfig"].(map[string]any)
+			lg := refs(lc["LogGroup"])
+			if len(lg) != 1 || logGroups[lg[0]].Properties["RetentionInDays"] != float64(30) {
+				t.Errorf("log group %v: want one with 30 days retention", lc)
+			}
+		})
+	}
+}
+
+// TestTablePermissions checks least privilege: each function's statements on
+// the table allow exactly the actions of its rows, on the table and its
+// indexes, and nothing anywhere allows dynamodb:* or a DynamoDB managed policy.
+func TestTablePermissions(t *testing.T) {
+	f := synth(t)
+	tableResources := []any{getAtt(f.tableID),
+		map[string]any{"Fn::Join": []any{"", []any{getAtt(f.tableID), "/index/*"}}}}
+
+	for _, name := range functionNames(f.access) {
+		t.Run(name, func(t *testing.T) {
+			role := refs(f.resources[f.fnIDs[name]].Properties["Role"])
+			if len(role) != 1 {
+				t.Fatalf("role %v", role)
+			}
+			var actions []string
+			for _, st := range f.statementsOf(role[0]) {
+				if !slices.Contains(refs(st["Resource"]), f.tableID) {
+					continue
+				}
+				if st["Effect"] != "Allow" || !reflect.DeepEqual(st["Resource"], tableResources) {
+					t.Errorf("statement %v: want Allow on the table and its indexes", st)
+				}
+				actions = append(actions, strs(st["Action"])...)
+			}
+			sort.Strings(actions)
+			if !reflect.DeepEqual(actions, f.access[name]) {
+				t.Errorf("actions on the table %v, want exactly %v", actions, f.access[name])
+			}
+		})
+	}
+
+	for id, r := range f.resources {
+		docs := []any{r.Properties["PolicyDocument"]}
+		if pols, ok := r.Properties["Policies"].([]any); ok {
+			for _, p := range pols {
+				docs = append(docs, p.(map[string]any)["PolicyDocument"])
+			}
+		}
+		for _, d := range docs {
+			doc, _ := d.(map[string]any)
+			for _, st := range asList(doc["Statement"]) {
+				for _, a := range strs(st.(map[string]any)["Action"]) {
+					if a == "*" || strings.HasPrefix(a, "dynamodb:") && strings.Contains(a, "*") {
+						t.Errorf("%s allows %q", id, a)
+					}
+				}
+			}
+		}
+		managed, _ := json.Marshal(r.Properties["ManagedPolicyArns"])
+		if strings.Contains(strings.ToLower(string(managed)), "dynamodb") || strings.Contains(string(managed), "FullAccess") {
+			t.Errorf("%s has managed policies %s", id, managed)
+		}
+	}
+}
+
+func asList(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	if v == nil {
+		return nil
+	}
+	return []any{v}
+}
+
+// statementsOf returns every statement that applies to a role: its inline
+// policies and the AWS::IAM::Policy resources attached to it.
+func (f *fixture) statementsOf(roleID string) []map[string]any {
+	var docs []any
+	if pols, ok := f.resources[roleID].Properties["Policies"].([]any); ok {
+		for _, p := range pols {
+			docs = append(docs, p.(map[string]any)["PolicyDocument"])
+		}
+	}
+	for _, p := range f.ofType("AWS::IAM::Policy") {
+		if slices.Contains(refs(p.Properties["Roles"]), roleID) {
+			docs = append(docs, p.Properties["PolicyDocument"])
+		}
+	}
+	var out []map[string]any
+	for _, d := range docs {
+		doc, _ := d.(map[string]any)
+		for _, st := range asList(doc["Statement"]) {
+			out = append(out, st.(map[string]any))
+		}
+	}
+	return out
+}
+
+func TestSchedules(t *testing.T) {
+	f := synth(t)
+	schedules := f.ofType("AWS::Scheduler::Schedule")
+	if len(schedules) != len(routes.Schedules)+len(testSchedules) {
+		t.Errorf("%d schedules, want %d", len(schedules), len(routes.Schedules)+len(testSchedules))
+	}
+	for _, sc := range testSchedules {
+		t.Run(sc.Name, func(t *testing.T) {
+			var found []resource
+			for _, r := range schedules {
+				target, _ := r.Properties["Target"].(map[string]any)
+				if reflect.DeepEqual(target["Arn"], getAtt(f.fnIDs[sc.Function])) {
+					found = append(found, r)
+				}
+			}
+			if len(found) != 1 {
+				t.Fatalf("%d schedules target %s, want 1", len(found), sc.Function)
+			}
+			p := found[0].Properties
+			expr, _ := sc.Expression()
+			if p["ScheduleExpression"] != expr {
+				t.Errorf("ScheduleExpression %v, want %s", p["ScheduleExpression"], expr)
+			}
+			if tz, _ := p["ScheduleExpressionTimezone"].(string); tz != sc.TimeZone {
+				t.Errorf("ScheduleExpressionTimezone %q, want %q", tz, sc.TimeZone)
+			}
+			if !reflect.DeepEqual(p["FlexibleTimeWindow"], map[string]any{"Mode": "OFF"}) {
+				t.Errorf("FlexibleTimeWindow %v, want OFF", p["FlexibleTimeWindow"])
+			}
+			target := p["Target"].(map[string]any)
+			if rp, _ := target["RetryPolicy"].(map[string]any); rp["MaximumRetryAttempts"] == nil {
+				t.Errorf("RetryPolicy %v: want retries", target["RetryPolicy"])
+			}
+			var input map[string]string
+			if err := json.Unmarshal([]byte(target["Input"].(string)), &input); err != nil || input["schedule"] != sc.Name {
+				t.Errorf("Input %v: want JSON naming the schedule (%v)", target["Input"], err)
+			}
+
+			// The role: assumed by Scheduler, may invoke this function and nothing else.
+			role := refs(target["RoleArn"])
+			if len(role) != 1 {
+				t.Fatalf("RoleArn %v", target["RoleArn"])
+			}
+			trust, _ := json.Marshal(f.resources[role[0]].Properties["AssumeRolePolicyDocument"])
+			if !strings.Contains(string(trust), `"Service":"scheduler.amazonaws.com"`) {
+				t.Errorf("role trust %s: want scheduler.amazonaws.com", trust)
+			}
+			sts := f.statementsOf(role[0])
+			want := map[string]any{"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": getAtt(f.fnIDs[sc.Function])}
+			if len(sts) != 1 || !reflect.DeepEqual(sts[0], want) {
+				t.Errorf("role statements %v, want only %v", sts, want)
+			}
+		})
+	}
+}
+
+// TestTableAccess: the function list is routes.Functions() for the real
+// tables, and a function named by several rows gets the union of their actions.
+func TestTableAccess(t *testing.T) {
+	if got, want := functionNames(tableAccess(routes.Routes, routes.Schedules)), routes.Functions(); !reflect.DeepEqual(got, want) {
+		t.Errorf("functions %v, want routes.Functions() %v", got, want)
+	}
+	got := tableAccess(
+		[]routes.Route{{Method: "GET", Path: "/a", Function: "f", Table: []string{"dynamodb:Query", "dynamodb:GetItem"}}},
+		[]routes.Schedule{{Name: "s", Function: "f", Every: time.Minute, Table: []string{"dynamodb:DeleteItem", "dynamodb:Query"}}})
+	want := map[string][]string{
+		routes.AuthorizerFunction: routes.AuthorizerTable,
+		"f":                       {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("tableAccess = %v, want %v", got, want)
+	}
+}
+
+// TestInvalidInput: bad rows and a missing build fail with an error before
+// any construct exists.
+func TestInvalidInput(t *testing.T) {
+	code := t.TempDir()
+	for _, fn := range []string{routes.AuthorizerFunction, "f"} {
+		if err := writeBootstrap(code, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ok := routes.Route{Method: "GET", Path: "/a", Function: "f", Auth: routes.User}
+	for _, tc := range []struct {
+		name      string
+		codeDir   string
+		routes    []routes.Route
+		schedules []routes.Schedule
+		want      string
+	}{
+		{"missing bootstrap", t.TempDir(), []routes.Route{ok}, []routes.Schedule{}, "make build"},
+		{"unknown auth", code, []routes.Route{{Method: "GET", Path: "/a", Function: "f", Auth: "admin"}}, []routes.Schedule{}, "unknown auth"},
+		{"duplicate route", code, []routes.Route{ok, ok}, []routes.Schedule{}, "duplicate"},
+		{"bad method", code, []routes.Route{{Method: "FETCH", Path: "/a", Function: "f", Auth: routes.User}}, []routes.Schedule{}, "method"},
+		{"bad schedule", code, []routes.Route{ok}, []routes.Schedule{{Name: "s", Function: "f", DailyAt: "25:00"}}, "HH:MM"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+			_, err := NewStack(app, "Bad", &StackProps{CodeDir: tc.codeDir, Routes: tc.routes, Schedules: tc.schedules})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+}

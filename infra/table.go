@@ -1,0 +1,40 @@
+package main
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/jsii-runtime-go"
+
+	"minipay/shared/store"
+)
+
+// newTable is the single table. Keys, TTL attribute and GSIs come from
+// shared/store, the same constants the local stack creates its table from.
+func newTable(stack awscdk.Stack) awsdynamodb.Table {
+	str := func(name string) *awsdynamodb.Attribute {
+		return &awsdynamodb.Attribute{Name: jsii.String(name), Type: awsdynamodb.AttributeType_STRING}
+	}
+	table := awsdynamodb.NewTable(stack, jsii.String("Table"), &awsdynamodb.TableProps{
+		PartitionKey:        str(store.AttrPK),
+		SortKey:             str(store.AttrSK),
+		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute: jsii.String(store.AttrTTL),
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		// Money data: deleting the stack must never delete the ledger.
+		RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
+		DeletionProtection: jsii.Bool(true),
+		// Later capabilities publish notifications from the stream.
+		Stream: awsdynamodb.StreamViewType_NEW_IMAGE,
+	})
+	for _, g := range store.GSIs {
+		table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+			IndexName:      jsii.String(g.Name),
+			PartitionKey:   str(g.PartitionKey),
+			SortKey:        str(g.SortKey),
+			ProjectionType: awsdynamodb.ProjectionType_ALL,
+		})
+	}
+	return table
+}

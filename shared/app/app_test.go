@@ -1,0 +1,95 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/api"
+	"minipay/shared/app"
+	"minipay/shared/routes"
+	"minipay/shared/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+
+// The function directories, the handler map and the tables name the same set.
+func TestFunctionsMatchTheTables(t *testing.T) {
+	dirs, _ := filepath.Glob("../../functions/*/main.go")
+	var names []string
+	for _, d := range dirs {
+		names = append(names, filepath.Base(filepath.Dir(d)))
+	}
+	sort.Strings(names)
+	want := routes.Functions()
+	if len(names) != len(want) {
+		t.Fatalf("functions/ has %v; tables name %v", names, want)
+	}
+	for i := range want {
+		if names[i] != want[i] {
+			t.Fatalf("functions/ has %v; tables name %v", names, want)
+		}
+	}
+	h := app.Handlers(api.Deps{})
+	for _, f := range want {
+		if h[f] == nil {
+			t.Errorf("no handler for %s", f)
+		}
+	}
+}
+
+// Every sample event in events/ is what API Gateway sends for its route, and
+// the real handler, invoked through aws-lambda-go's JSON path against DynamoDB
+// Local, answers it with a 2xx or a problem+json 4xx (the sample ids name
+// nothing in a fresh table), never a 500.
+func TestSampleEventsThroughTheLambdaJSONPath(t *testing.T) {
+	e := storetest.New(t)
+	d := api.Deps{Store: e.Store, Clock: e.Clock, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	handlers := app.Handlers(d)
+	for _, r := range routes.Routes {
+		t.Run(r.Function, func(t *testing.T) {
+			raw, err := os.ReadFile("../../events/" + r.Function + ".json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev events.APIGatewayV2HTTPRequest
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.RouteKey != r.Method+" "+r.Path || ev.RequestContext.HTTP.Method != r.Method {
+				t.Fatalf("event route %q, want %s %s", ev.RouteKey, r.Method, r.Path)
+			}
+			out, err := lambda.NewHandler(handlers[r.Function]).Invoke(context.Background(), raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var resp events.APIGatewayV2HTTPResponse
+			if err := json.Unmarshal(out, &resp); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode >= 500 || resp.StatusCode >= 400 && resp.Headers["content-type"] != "application/problem+json" {
+				t.Fatalf("%d %v %s", resp.StatusCode, resp.Headers, resp.Body)
+			}
+		})
+	}
+	raw, err := os.ReadFile("../../events/authorizer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := lambda.NewHandler(handlers[routes.AuthorizerFunction]).Invoke(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp events.APIGatewayV2CustomAuthorizerSimpleResponse
+	if err := json.Unmarshal(out, &resp); err != nil || resp.Context[api.CtxRole] != api.RoleAnonymous {
+		t.Fatalf("authorizer on the sample token: %s %v", out, err)
+	}
+}
