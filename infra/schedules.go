@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -53,7 +51,7 @@ func newSchedules(stack awscdk.Stack, fns map[string]awslambda.Function, ss []ro
 			Target: &awsscheduler.CfnSchedule_TargetProperty{
 				Arn:     fn.FunctionArn(),
 				RoleArn: role.RoleArn(),
-				Input:   jsii.String(scheduleInput(sc.Name)),
+				Input:   jsii.String(sc.TargetInput()),
 				// Jobs are idempotent by construction, so a retry never pays twice.
 				RetryPolicy: &awsscheduler.CfnSchedule_RetryPolicyProperty{
 					MaximumRetryAttempts:     jsii.Number(3),
@@ -62,15 +60,4 @@ func newSchedules(stack awscdk.Stack, fns map[string]awslambda.Function, ss []ro
 			},
 		})
 	}
-}
-
-// scheduleInput is the event a job's function receives. Scheduler replaces
-// the <aws.scheduler.*> context attributes when it fires.
-func scheduleInput(name string) string {
-	b, _ := json.Marshal(map[string]string{
-		"schedule":      name,
-		"scheduledTime": "<aws.scheduler.scheduled-time>",
-		"executionId":   "<aws.scheduler.execution-id>",
-	})
-	return string(b)
 }

@@ -522,7 +522,7 @@ func TestSchedules(t *testing.T) {
 				t.Errorf("RetryPolicy %v: want retries", target["RetryPolicy"])
 			}
 			var input map[string]string
-			if err := json.Unmarshal([]byte(target["Input"].(string)), &input); err != nil || input["schedule"] != sc.Name {
+			if err := json.Unmarshal([]byte(target["Input"].(string)), &input); err != nil || input["job"] != sc.Name {
 				t.Errorf("Input %v: want JSON naming the schedule (%v)", target["Input"], err)
 			}
 

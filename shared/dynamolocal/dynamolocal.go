@@ -90,8 +90,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		args = append(args, "-dbPath", abs)
 	}
 	cmd := exec.Command("java", args...)
-	// Its own process group, and killed if we die, so nothing is left behind.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Its own process group (and on Linux killed if we die), so nothing is left behind.
+	cmd.SysProcAttr = sysProcAttr()
 	cmd.Dir = o.RepoRoot
 	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("dynamodb-local-%d.log", o.Port))
 	if f, err := os.Create(logPath); err == nil {

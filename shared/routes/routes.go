@@ -59,6 +59,19 @@ var (
 // AuthorizerTable is what the authorizer may do: look up a token hash.
 var AuthorizerTable = readItem
 
+// ScheduledEvent is the event every scheduled job's function receives, in
+// the cloud (EventBridge Scheduler fills in TargetInput's placeholders) and
+// from the local emulator.
+type ScheduledEvent struct {
+	Job           string `json:"job"`
+	ScheduledTime string `json:"scheduledTime"` // RFC 3339, UTC
+}
+
+// TargetInput is the Scheduler target input template for the schedule.
+func (s Schedule) TargetInput() string {
+	return fmt.Sprintf(`{"job":%q,"scheduledTime":"<aws.scheduler.scheduled-time>"}`, s.Name)
+}
+
 // AuthorizerFunction is the Lambda authorizer in front of every non-public route.
 const AuthorizerFunction = "authorizer"
 
@@ -78,6 +91,8 @@ var Routes = []Route{
 		Summary: "Move money from my main account into this savings account"},
 	{Method: "POST", Path: "/accounts/{id}/withdrawals", Function: "withdraw", Auth: User, MovesMoney: true, Table: moveMoney,
 		Summary: "Withdraw from my main account to my bank"},
+	{Method: "POST", Path: "/transfers", Function: "transfer", Auth: User, MovesMoney: true, Table: moveMoney,
+		Summary: "Send money from my main account to a friend's main account (auto-charges a shortfall in 10,000 KRW steps)"},
 	{Method: "GET", Path: "/accounts/{id}/entries", Function: "list-entries", Auth: User, Table: readList,
 		Summary: "History, newest first, one year: ?limit=&cursor="},
 	{Method: "POST", Path: "/operator/deposits", Function: "operator-deposit", Auth: Operator, MovesMoney: true, Table: moveMoney,

@@ -1,0 +1,344 @@
+// Command localstack runs minipay on one machine, with no cloud and no
+// Docker: DynamoDB Local plus the emulator of API Gateway, EventBridge
+// Scheduler and DynamoDB TTL (shared/emulator) in front of the very
+// handlers the Lambda functions run (shared/app).
+//
+//	localstack run    [-addr 127.0.0.1:8080] [-dynamodb-port 8000] [-data .local/dynamodb] [-in-memory] [-table minipay]
+//	localstack invoke -function NAME -event FILE [-endpoint http://127.0.0.1:8000] [-table minipay]
+//	localstack audit  [-endpoint http://127.0.0.1:8000] [-table minipay]
+//
+// run serves the API until SIGINT or SIGTERM, then stops the HTTP server
+// and DynamoDB Local. invoke runs one function once with a JSON event (an
+// API Gateway v2 request or a scheduler event from events/) against a
+// running local DynamoDB and prints its response. audit checks the ledger's
+// invariants and exits 1 if any fails.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+	_ "time/tzdata" // schedules name IANA zones; do not depend on the machine's tzdata
+
+	"minipay/shared/api"
+	"minipay/shared/app"
+	"minipay/shared/clock"
+	"minipay/shared/config"
+	"minipay/shared/dynamolocal"
+	"minipay/shared/emulator"
+	"minipay/shared/routes"
+	"minipay/shared/store"
+)
+
+// defaultOperatorToken is the operator token when MINIPAY_OPERATOR_TOKEN is
+// unset. It is for this machine only; the cloud stack never sees it.
+const defaultOperatorToken = "local-operator-token"
+
+const usage = `usage:
+  localstack run    [-addr 127.0.0.1:8080] [-dynamodb-port 8000] [-data .local/dynamodb] [-in-memory] [-table minipay]
+  localstack invoke -function NAME -event FILE [-endpoint http://127.0.0.1:8000] [-table minipay]
+  localstack audit  [-endpoint http://127.0.0.1:8000] [-table minipay]
+Run "localstack COMMAND -h" for a command's flags.
+`
+
+var errAuditFailed = errors.New("audit failed")
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "run":
+		err = run(args)
+	case "invoke":
+		err = invoke(args)
+	case "audit":
+		err = audit(args)
+	case "help", "-h", "-help", "--help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "localstack: unknown command %q\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if errors.Is(err, errAuditFailed) {
+		os.Exit(1)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "localstack:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts DynamoDB Local and serves the emulator until a signal.
+func run(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "where the API listens")
+	port := fs.Int("dynamodb-port", 8000, "DynamoDB Local's port on 127.0.0.1")
+	data := fs.String("data", ".local/dynamodb", "DynamoDB Local's data directory (relative to the repository root)")
+	inMemory := fs.Bool("in-memory", false, "keep data in memory only (gone at exit)")
+	table := fs.String("table", config.DefaultTable, "table name")
+	_ = fs.Parse(args)
+	if fs.NArg() > 0 {
+		return fmt.Errorf("run: unexpected arguments %q", fs.Args())
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := app.Logger(os.Getenv(config.EnvLogLevel))
+
+	// Claim both ports before starting anything, so a busy port fails fast
+	// and leaves nothing behind.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s (is the local stack already running? use -addr): %w", *addr, err)
+	}
+	defer ln.Close()
+	if err := portFree(*port); err != nil {
+		return fmt.Errorf("something already listens on 127.0.0.1:%d (another DynamoDB Local, or `make run` still running?); "+
+			"stop it or pass -dynamodb-port: %w", *port, err)
+	}
+
+	root, err := dynamolocal.RepoRoot()
+	if err != nil {
+		return err
+	}
+	dataDir, where := "", "in memory, gone at exit"
+	if !*inMemory {
+		dataDir = *data
+		if !filepath.IsAbs(dataDir) {
+			dataDir = filepath.Join(root, dataDir)
+		}
+		where = "data in " + dataDir
+	}
+	log.Info("starting DynamoDB Local", "port", *port, "data", where)
+	ddb, err := dynamolocal.Start(ctx, dynamolocal.Options{Port: *port, DataDir: dataDir, RepoRoot: root})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ddb.Stop()
+		log.Info("DynamoDB Local stopped")
+	}()
+
+	token, isDefault := operatorToken()
+	if isDefault {
+		log.Warn("operator token: using the local default; set " + emulator.EnvOperatorToken + " to choose another")
+	}
+	cfg := config.Config{Table: *table, DynamoDBEndpoint: ddb.Endpoint, OperatorTokenSHA256: store.TokenHash(token),
+		LogLevel: os.Getenv(config.EnvLogLevel)}
+	client, err := store.NewClient(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := store.CreateTable(ctx, client, *table); err != nil {
+		return err
+	}
+	deps, err := app.Deps(ctx, cfg, clock.Real{})
+	if err != nil {
+		return err
+	}
+	em, err := newEmulator(deps)
+	if err != nil {
+		return err
+	}
+
+	srv := &http.Server{Handler: em, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	bg, stopBackground := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { em.RunSchedules(bg) })
+	wg.Go(func() { em.RunSweeper(bg, emulator.DefaultSweepEvery) })
+
+	apiURL := "http://" + ln.Addr().String()
+	tokenHint := "set by " + emulator.EnvOperatorToken
+	if isDefault {
+		tokenHint = fmt.Sprintf("%q (local default; set %s to change)", token, emulator.EnvOperatorToken)
+	}
+	fmt.Printf(`minipay local stack
+  API             %s   (%d routes; try: curl -s -X POST %s/users -H 'Content-Type: application/json' -d '{"name":"Kim"}')
+  DynamoDB Local  %s   table %q, %s
+  operator token  %s
+  schedules       %d jobs on the local clock; TTL sweep every %s
+Ctrl-C stops everything.
+`, apiURL, len(routes.Routes), apiURL, ddb.Endpoint, *table, where, tokenHint, len(routes.Schedules), emulator.DefaultSweepEvery)
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-served:
+		err = fmt.Errorf("http server: %w", err)
+	}
+	stop() // a second Ctrl-C kills at once (DynamoDB Local dies with us)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutdownCtx); serr != nil {
+		log.Error("http shutdown", "error", serr.Error())
+	}
+	stopBackground()
+	wg.Wait()
+	return err
+}
+
+// invoke runs one function once with the JSON event in a file.
+func invoke(args []string) error {
+	fs := flag.NewFlagSet("invoke", flag.ExitOnError)
+	function := fs.String("function", "", "function name (see routes.Functions, e.g. charge)")
+	eventFile := fs.String("event", "", "JSON event file (e.g. events/charge.json); - reads stdin")
+	endpoint, table := dbFlags(fs)
+	_ = fs.Parse(args)
+	if *function == "" || *eventFile == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return errors.New("invoke: -function and -event are required")
+	}
+	payload, err := readEvent(*eventFile)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if err := reachable(*endpoint); err != nil {
+		return err
+	}
+	token, _ := operatorToken()
+	deps, err := app.Deps(ctx, config.Config{Table: *table, DynamoDBEndpoint: *endpoint,
+		OperatorTokenSHA256: store.TokenHash(token), LogLevel: os.Getenv(config.EnvLogLevel)}, clock.Real{})
+	if err != nil {
+		return err
+	}
+	em, err := newEmulator(deps)
+	if err != nil {
+		return err
+	}
+	out, err := em.Invoke(ctx, *function, payload)
+	if err != nil {
+		return err
+	}
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, out, "", "  ") != nil {
+		pretty.Reset()
+		pretty.Write(out)
+	}
+	fmt.Println(pretty.String())
+	return nil
+}
+
+// audit checks the ledger's invariants on a running local DynamoDB.
+func audit(args []string) error {
+	fs := flag.NewFlagSet("audit", flag.ExitOnError)
+	endpoint, table := dbFlags(fs)
+	_ = fs.Parse(args)
+	if fs.NArg() > 0 {
+		return fmt.Errorf("audit: unexpected arguments %q", fs.Args())
+	}
+	ctx := context.Background()
+	if err := reachable(*endpoint); err != nil {
+		return err
+	}
+	client, err := store.NewClient(ctx, config.Config{Table: *table, DynamoDBEndpoint: *endpoint})
+	if err != nil {
+		return err
+	}
+	report, err := store.New(client, *table, clock.Real{}).Audit(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Println(report.String())
+	if !report.OK() {
+		return errAuditFailed
+	}
+	return nil
+}
+
+// ---- helpers ----
+
+func newEmulator(d api.Deps) (*emulator.Emulator, error) {
+	return emulator.New(emulator.Config{
+		Handlers:  app.Handlers(d),
+		Routes:    routes.Routes,
+		Schedules: routes.Schedules,
+		Clock:     d.Clock,
+		Log:       d.Log,
+		Sweeper:   d.Store,
+	})
+}
+
+// dbFlags are -endpoint and -table, defaulting to the environment.
+func dbFlags(fs *flag.FlagSet) (endpoint, table *string) {
+	ep := os.Getenv(config.EnvDynamoDBEndpoint)
+	if ep == "" {
+		ep = "http://127.0.0.1:8000"
+	}
+	tb := os.Getenv(config.EnvTable)
+	if tb == "" {
+		tb = config.DefaultTable
+	}
+	return fs.String("endpoint", ep, "DynamoDB endpoint (the local stack's DynamoDB Local)"),
+		fs.String("table", tb, "table name")
+}
+
+func operatorToken() (token string, isDefault bool) {
+	if t := os.Getenv(emulator.EnvOperatorToken); t != "" {
+		return t, false
+	}
+	return defaultOperatorToken, true
+}
+
+func readEvent(name string) ([]byte, error) {
+	var b []byte
+	var err error
+	if name == "-" {
+		b, err = io.ReadAll(os.Stdin)
+	} else {
+		b, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !json.Valid(b) {
+		return nil, fmt.Errorf("%s is not valid JSON", name)
+	}
+	return b, nil
+}
+
+func portFree(port int) error {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
+// reachable fails clearly when nothing listens at the DynamoDB endpoint.
+func reachable(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("-endpoint %q is not a URL", endpoint)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(u.Hostname(), port), 2*time.Second)
+	if err != nil {
+		return fmt.Errorf("no DynamoDB at %s (start the local stack: go run ./localstack run): %w", endpoint, err)
+	}
+	return c.Close()
+}
