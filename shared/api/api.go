@@ -37,6 +37,7 @@ type Deps struct {
 const (
 	CtxRole   = "role"
 	CtxUserID = "userId"
+	CtxName   = "name" // the user's real name, from the token item
 
 	RoleUser      = "user"
 	RoleOperator  = "operator"
@@ -51,7 +52,10 @@ type Request struct {
 	Event  events.APIGatewayV2HTTPRequest
 	Route  routes.Route
 	Caller string // user id, or "operator"
-	Body   []byte
+	// CallerName is the user's real name from the authorizer context ("" if
+	// the context has none, e.g. a token issued before names were stored).
+	CallerName string
+	Body       []byte
 }
 
 // PathParam returns a path parameter.
@@ -183,6 +187,7 @@ func authenticate(r *Request) error {
 	case routes.User:
 		if role == RoleUser && user != "" {
 			r.Caller = user
+			r.CallerName, _ = lambdaCtx.Lambda[CtxName].(string)
 			return nil
 		}
 		if role == RoleOperator {

@@ -24,7 +24,19 @@ type Movement struct {
 	Tx     *store.Tx
 	Status int
 	Body   any
+	// Retry, if set, is asked what to do when the ledger refuses Tx (a 4xx
+	// problem from Commit; never a replay or an idempotency conflict). It
+	// may return another movement to commit instead, e.g. one that adds an
+	// automatic charge after insufficient funds (nil: accept the refusal),
+	// or an error that replaces the refusal. A refused transaction moved
+	// nothing and did not spend the key, so the idempotency record goes into
+	// whichever transaction finally commits.
+	Retry func(ctx context.Context, refusal *problem.Problem) (*Movement, error)
 }
+
+// MaxMovementAttempts bounds how many transactions one request may try
+// through Movement.Retry.
+const MaxMovementAttempts = 5
 
 // MoneyFunc validates a request and builds its movement. It must not write.
 type MoneyFunc func(ctx context.Context, r *Request) (*Movement, error)
@@ -47,32 +59,66 @@ func Money(d Deps, fn MoneyFunc) HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		body, err := json.Marshal(m.Body)
-		if err != nil {
-			return nil, err
+		var p *problem.Problem
+		for attempt := 1; ; attempt++ {
+			resp, err := commit(ctx, d, key, m)
+			if err == nil {
+				return resp, nil
+			}
+			if replay, ok := asReplay(err); ok {
+				return replayed(replay), nil
+			}
+			if p = refusal(err); p == nil {
+				return nil, err
+			}
+			if m.Retry == nil || attempt >= MaxMovementAttempts {
+				break
+			}
+			next, err := m.Retry(ctx, p)
+			if err != nil {
+				if p = refusal(err); p == nil {
+					return nil, err
+				}
+				break
+			}
+			if next == nil {
+				break
+			}
+			m = next
 		}
-		resp := store.StoredResponse{Status: m.Status, Body: body}
-		m.Tx.Idempotency(key, resp, d.Clock.Now())
-		err = d.Store.Commit(ctx, m.Tx)
-		if err == nil {
-			return &Response{Status: resp.Status, Body: resp.Body}, nil
-		}
-		if replay, ok := asReplay(err); ok {
-			return replayed(replay), nil
-		}
-		p, ok := problem.As(err)
-		if !ok || p.Status >= 500 || p.Code == problem.IdemKeyReused.Code || p.Code == problem.IdemInFlight.Code {
-			return nil, err
-		}
-		refusal := store.StoredResponse{Status: p.Status, Body: ProblemBody(p, r.Event.RawPath)}
-		if err := d.Store.SaveOutcome(ctx, key, refusal); err != nil {
+		stored := store.StoredResponse{Status: p.Status, Body: ProblemBody(p, r.Event.RawPath)}
+		if err := d.Store.SaveOutcome(ctx, key, stored); err != nil {
 			if replay, ok := asReplay(err); ok {
 				return replayed(replay), nil
 			}
 			return nil, err
 		}
-		return &Response{Status: refusal.Status, Body: refusal.Body}, nil
+		return &Response{Status: stored.Status, Body: stored.Body}, nil
 	}
+}
+
+// commit commits the movement with its idempotency record and response.
+func commit(ctx context.Context, d Deps, key store.IdemKey, m *Movement) (*Response, error) {
+	body, err := json.Marshal(m.Body)
+	if err != nil {
+		return nil, err
+	}
+	resp := store.StoredResponse{Status: m.Status, Body: body}
+	m.Tx.Idempotency(key, resp, d.Clock.Now())
+	if err := d.Store.Commit(ctx, m.Tx); err != nil {
+		return nil, err
+	}
+	return &Response{Status: resp.Status, Body: resp.Body}, nil
+}
+
+// refusal is err as a storable refusal: a 4xx problem other than the
+// idempotency key's own (nil for anything else).
+func refusal(err error) *problem.Problem {
+	p, ok := problem.As(err)
+	if !ok || p.Status >= 500 || p.Code == problem.IdemKeyReused.Code || p.Code == problem.IdemInFlight.Code {
+		return nil
+	}
+	return p
 }
 
 func asReplay(err error) (*store.Replay, bool) {

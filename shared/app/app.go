@@ -15,6 +15,7 @@ import (
 	"minipay/shared/config"
 	"minipay/shared/routes"
 	"minipay/shared/store"
+	"minipay/shared/transfers"
 )
 
 // Handlers maps every function in the route and schedule tables to its
@@ -31,6 +32,7 @@ func Handlers(d api.Deps) map[string]any {
 		"withdraw":                accounts.Withdraw(d),
 		"list-entries":            accounts.ListEntries(d),
 		"operator-deposit":        accounts.OperatorDeposit(d),
+		"transfer":                transfers.Create(d),
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 )
 
 // Handler is the authorizer. It always answers "authorized" with a role in
-// the context: user (with userId), operator, or anonymous for a token that
+// the context: user (with userId and name), operator, or anonymous for a token that
 // matches nothing. Handlers then answer a bad token with a 401 problem+json
 // instead of API Gateway's bare 403. API Gateway caches the answer per
 // Authorization header, so a cached request costs no token lookup.
@@ -34,16 +34,20 @@ func Handler(d api.Deps) func(context.Context, events.APIGatewayV2CustomAuthoriz
 		if !strings.HasPrefix(token, "mp_") {
 			return anonymous, nil
 		}
-		userID, err := d.Store.UserByToken(ctx, token)
+		owner, err := d.Store.TokenUser(ctx, token)
 		if err != nil {
 			// Returning the error makes API Gateway answer 500 and not cache it.
 			d.Log.ErrorContext(ctx, "authorizer: token lookup failed", slog.String("error", err.Error()))
 			return events.APIGatewayV2CustomAuthorizerSimpleResponse{}, err
 		}
-		if userID == "" {
+		if owner.UserID == "" {
 			return anonymous, nil
 		}
-		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: map[string]any{api.CtxRole: api.RoleUser, api.CtxUserID: userID}}, nil
+		userCtx := map[string]any{api.CtxRole: api.RoleUser, api.CtxUserID: owner.UserID}
+		if owner.Name != "" {
+			userCtx[api.CtxName] = owner.Name
+		}
+		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: userCtx}, nil
 	}
 }
 

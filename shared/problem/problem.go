@@ -80,6 +80,7 @@ var (
 	InsufficientFunds = def(http.StatusUnprocessableEntity, "insufficient_funds", "The account's available balance is too low")
 	LimitExceeded     = def(http.StatusUnprocessableEntity, "daily_limit_exceeded", "The daily charge limit does not allow this amount")
 	WrongAccountKind  = def(http.StatusUnprocessableEntity, "wrong_account_kind", "This operation is not allowed on this kind of account")
+	SelfTransfer      = def(http.StatusUnprocessableEntity, "self_transfer", "Money cannot be sent to yourself")
 	TooManyAccounts   = def(http.StatusUnprocessableEntity, "too_many_accounts", "The maximum number of savings accounts is reached")
 	Contention        = def(http.StatusServiceUnavailable, "contention", "The account is busy; retry shortly")
 	Internal          = def(http.StatusInternalServerError, "internal", "Something went wrong on our side")

@@ -95,8 +95,11 @@ type Movement struct {
 	FromLabel, ToLabel string
 	// Originator is the real name of whoever initiated the movement.
 	Originator string
-	Memo       string
-	At         time.Time
+	// DisplayName is the name the originator chose to show (e.g. a
+	// nickname on a transfer); both entries carry it next to Originator.
+	DisplayName string
+	Memo        string
+	At          time.Time
 }
 
 // Move adds the movement: a conditional debit (available >= amount for user
@@ -112,20 +115,70 @@ func (tx *Tx) Move(m Movement) {
 	tx.entry(m, m.To, m.Amount, m.From, m.FromLabel)
 }
 
+// MoveWithTopUp adds two movements that share an account: topUp brings
+// money into m.From (e.g. an automatic charge from the bank) and m then
+// spends it. Both stay separate movements with their own entries, so the
+// history shows the charge and the payment.
+//
+// It exists because DynamoDB refuses a transaction that touches one item
+// twice (ValidationException), so Move(topUp) followed by Move(m) cannot go
+// in one TransactWriteItems. The shared account gets ONE update instead:
+// ADD topUp.Amount - m.Amount, on the condition available >= m.Amount -
+// topUp.Amount. That is exactly "after the top-up, available covers the
+// payment", so the transaction still re-checks the balance the caller's
+// choice of top-up relied on; a failure reports the old available like a
+// plain debit. Items: topUp's source debit, the shared account's update,
+// m's destination credit, and four entries.
+func (tx *Tx) MoveWithTopUp(m, topUp Movement) {
+	switch {
+	case topUp.To != m.From:
+		tx.err = fmt.Errorf("store: top-up goes to %s, but the movement is from %s", topUp.To.ID, m.From.ID)
+		return
+	case m.From == m.To || topUp.From == topUp.To || topUp.From == m.To:
+		tx.err = problem.InvalidField.With("money cannot move from an account to itself")
+		return
+	case m.ID == topUp.ID:
+		tx.err = fmt.Errorf("store: a top-up needs its own movement id")
+		return
+	case topUp.ToKind != "" && m.FromKind != "" && topUp.ToKind != m.FromKind:
+		tx.err = fmt.Errorf("store: top-up requires a %s account, the movement a %s account", topUp.ToKind, m.FromKind)
+		return
+	}
+	kind := m.FromKind
+	if kind == "" {
+		kind = topUp.ToKind
+	}
+	tx.debit(topUp.From, topUp.FromKind, topUp.Amount)
+	tx.adjust(m.From, kind, topUp.Amount-m.Amount)
+	tx.credit(m.To, m.ToKind, m.Amount)
+	tx.entry(topUp, topUp.From, -topUp.Amount, topUp.To, topUp.ToLabel)
+	tx.entry(topUp, topUp.To, topUp.Amount, topUp.From, topUp.FromLabel)
+	tx.entry(m, m.From, -m.Amount, m.To, m.ToLabel)
+	tx.entry(m, m.To, m.Amount, m.From, m.FromLabel)
+}
+
 func (tx *Tx) debit(a AccountRef, kind string, amount int64) {
 	if a.System() {
 		tx.add(systemUpdate(a, -amount), op{})
 		return
 	}
-	cond := "attribute_exists(PK) AND available >= :amount"
-	values := map[string]types.AttributeValue{":amount": num(amount), ":neg": num(-amount)}
+	tx.adjust(a, kind, -amount)
+}
+
+// adjust changes a user account by delta on the condition that it exists
+// (of kind, if set) and that available >= -delta beforehand, so available
+// never drops below zero. A plain debit is adjust(a, kind, -amount).
+func (tx *Tx) adjust(a AccountRef, kind string, delta int64) {
+	needed := -delta
+	cond := "attribute_exists(PK) AND available >= :needed"
+	values := map[string]types.AttributeValue{":needed": num(needed), ":delta": num(delta)}
 	if kind != "" {
 		cond += " AND kind = :kind"
 		values[":kind"] = str(kind)
 	}
 	tx.add(types.TransactWriteItem{Update: &types.Update{
 		Key:                       a.key(),
-		UpdateExpression:          aws.String("ADD balance :neg, available :neg"),
+		UpdateExpression:          aws.String("ADD balance :delta, available :delta"),
 		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeValues: values,
 	}}, op{onFail: func(old map[string]types.AttributeValue) error {
@@ -135,7 +188,7 @@ func (tx *Tx) debit(a AccountRef, kind string, amount int64) {
 		case kind != "" && getS(old, "kind") != kind:
 			return problem.WrongAccountKind.With("account %s is a %s account; this needs a %s account", a.ID, getS(old, "kind"), kind)
 		default:
-			return problem.InsufficientFunds.With("account %s has %d won available; %d needed", a.ID, getN(old, "available"), amount).
+			return problem.InsufficientFunds.With("account %s has %d won available; %d needed", a.ID, getN(old, "available"), needed).
 				WithExtra("available", getN(old, "available"))
 		}
 	}})
@@ -193,6 +246,9 @@ func (tx *Tx) entry(m Movement, acct AccountRef, amount int64, other AccountRef,
 	if m.Originator != "" {
 		item["originator"] = str(m.Originator)
 	}
+	if m.DisplayName != "" {
+		item["displayName"] = str(m.DisplayName)
+	}
 	if m.Memo != "" {
 		item["memo"] = str(m.Memo)
 	}
@@ -204,10 +260,17 @@ func (tx *Tx) entry(m Movement, acct AccountRef, amount int64, other AccountRef,
 // limit resets at 00:00 KST with no job.
 func (tx *Tx) ChargeLimit(userID string, at time.Time, amount, limit int64) {
 	date := clock.KSTDate(at)
+	cond := "attribute_not_exists(charged) OR charged <= :room"
+	if amount > limit {
+		// Never allowed, not even as the day's first charge (no counter
+		// yet): a condition that always fails, so the refusal still reads
+		// the counter and says what is left today.
+		cond = "charged <= :room"
+	}
 	tx.add(types.TransactWriteItem{Update: &types.Update{
 		Key:                 key(prefixUser+userID, prefixLimit+date),
 		UpdateExpression:    aws.String("ADD charged :amount SET expiresAt = :ttl"),
-		ConditionExpression: aws.String("attribute_not_exists(charged) OR charged <= :room"),
+		ConditionExpression: aws.String(cond),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":amount": num(amount), ":room": num(limit - amount),
 			":ttl": num(clock.NextKSTMidnight(at).Add(72 * time.Hour).Unix()),

@@ -32,7 +32,7 @@ func (s *Store) GetAccount(ctx context.Context, userID, accountID string) (Accou
 
 // ListAccounts returns all of the user's accounts: one Query.
 func (s *Store) ListAccounts(ctx context.Context, userID string) ([]Account, error) {
-	var accounts []Account
+	accounts := []Account{}
 	in := &dynamodb.QueryInput{
 		TableName:              aws.String(s.table),
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
@@ -65,6 +65,7 @@ type Entry struct {
 	Counterparty        string    `json:"counterparty,omitempty"`
 	CounterpartyAccount string    `json:"counterpartyAccount,omitempty"`
 	Originator          string    `json:"originator,omitempty"`
+	DisplayName         string    `json:"displayName,omitempty"`
 	Memo                string    `json:"memo,omitempty"`
 	At                  time.Time `json:"at"`
 }
@@ -74,7 +75,7 @@ func entryFromItem(item map[string]types.AttributeValue) Entry {
 	e := Entry{
 		ID: getS(item, "movementId"), Type: getS(item, "type"), Amount: getN(item, "amount"),
 		Counterparty: getS(item, "counterparty"), CounterpartyAccount: getS(item, "counterpartyAccount"),
-		Originator: getS(item, "originator"), Memo: getS(item, "memo"), At: at,
+		Originator: getS(item, "originator"), DisplayName: getS(item, "displayName"), Memo: getS(item, "memo"), At: at,
 	}
 	e.Direction = "in"
 	if e.Amount < 0 {

@@ -41,6 +41,7 @@ func (s *Store) Register(ctx context.Context, u User, token string) (Account, er
 	profile["savingsCount"] = num(0)
 	tok := key(prefixToken+TokenHash(token), skToken)
 	tok["userId"] = str(u.ID)
+	tok["name"] = str(u.Name) // for the authorizer context: handlers know the caller's name without a read
 	tx := &Tx{}
 	exists := func(map[string]types.AttributeValue) error {
 		return fmt.Errorf("store: id collision for user %s", u.ID)
@@ -89,15 +90,31 @@ func accountItem(a Account) map[string]types.AttributeValue {
 	return item
 }
 
-// UserByToken returns the user id a token belongs to ("" if none): one GetItem.
-func (s *Store) UserByToken(ctx context.Context, token string) (string, error) {
+// TokenOwner is who a token belongs to, as stored on the token item.
+type TokenOwner struct {
+	UserID string
+	// Name is the user's name at registration ("" for tokens issued before
+	// names were stored on token items).
+	Name string
+}
+
+// TokenUser returns who a token belongs to (a zero TokenOwner if nobody):
+// one GetItem. The authorizer passes both into the request context, so a
+// handler that labels history with the caller's name needs no read.
+func (s *Store) TokenUser(ctx context.Context, token string) (TokenOwner, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.table), Key: key(prefixToken+TokenHash(token), skToken),
 	})
 	if err != nil {
-		return "", fmt.Errorf("store: token lookup: %w", err)
+		return TokenOwner{}, fmt.Errorf("store: token lookup: %w", err)
 	}
-	return getS(out.Item, "userId"), nil
+	return TokenOwner{UserID: getS(out.Item, "userId"), Name: getS(out.Item, "name")}, nil
+}
+
+// UserByToken returns the user id a token belongs to ("" if none): one GetItem.
+func (s *Store) UserByToken(ctx context.Context, token string) (string, error) {
+	o, err := s.TokenUser(ctx, token)
+	return o.UserID, err
 }
 
 // UserExists reports whether a user profile exists.

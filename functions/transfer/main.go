@@ -1,0 +1,11 @@
+// Command transfer is the transfer Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/transfers"
+)
+
+func main() { lambda.Start(transfers.Create(app.MustDeps())) }
