@@ -2,21 +2,17 @@ package transfers_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"minipay/shared/api"
-	"minipay/shared/app"
+	"minipay/shared/api/apitest"
 	"minipay/shared/routes"
 	"minipay/shared/store/storetest"
 )
@@ -25,106 +21,25 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
 var ctx = context.Background()
 
-// world is one test's API: real handlers on a fresh DynamoDB Local table.
-type world struct {
-	*storetest.Env
-	handlers map[string]any
-	mu       sync.Mutex
-	names    map[string]string // user id -> name, as the authorizer would pass it
-}
+// world is one test's API (apitest.World) plus this package's shortcuts.
+type world struct{ *apitest.World }
 
-func newWorld(t *testing.T) *world {
-	e := storetest.New(t)
-	d := api.Deps{Store: e.Store, Clock: e.Clock, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
-	return &world{Env: e, handlers: app.Handlers(d), names: map[string]string{}}
-}
+func newWorld(t *testing.T) *world { return &world{apitest.New(t)} }
 
-type call struct {
-	fn      string
-	caller  string
-	noName  bool // an authorizer context without the name (old tokens)
-	path    map[string]string
-	query   map[string]string
-	body    string
-	idemKey string
-}
+type (
+	call   = apitest.Call
+	result = apitest.Result
+	user   = apitest.User
+)
 
-type result struct {
-	Status int
-	Header map[string]string
-	Body   map[string]any
-	Raw    string
-}
-
-func (w *world) do(t testing.TB, c call) result {
-	t.Helper()
-	route, ok := routes.ByFunction(c.fn)
-	if !ok {
-		t.Fatalf("no route for %s", c.fn)
-	}
-	path := route.Path
-	for k, v := range c.path {
-		path = strings.ReplaceAll(path, "{"+k+"}", v)
-	}
-	e := events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RouteKey: route.Method + " " + route.Path, RawPath: path,
-		Headers: map[string]string{"content-type": "application/json"}, Body: c.body,
-		PathParameters: c.path, QueryStringParameters: c.query,
-		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			RequestID: fmt.Sprint(time.Now().UnixNano()), HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: route.Method, Path: path},
-		},
-	}
-	if c.idemKey != "" {
-		e.Headers["idempotency-key"] = c.idemKey
-	}
-	if route.Auth != routes.Public {
-		lambdaCtx := map[string]any{api.CtxRole: api.RoleAnonymous}
-		if c.caller != "" {
-			lambdaCtx = map[string]any{api.CtxRole: api.RoleUser, api.CtxUserID: c.caller}
-			w.mu.Lock()
-			if name, ok := w.names[c.caller]; ok && !c.noName {
-				lambdaCtx[api.CtxName] = name
-			}
-			w.mu.Unlock()
-		}
-		e.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: lambdaCtx}
-	}
-	h := w.handlers[c.fn].(api.LambdaHandler)
-	resp, err := h(ctx, e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := result{Status: resp.StatusCode, Header: resp.Headers, Raw: resp.Body}
-	_ = json.Unmarshal([]byte(resp.Body), &r.Body)
-	if resp.StatusCode >= 400 && resp.Headers["content-type"] != "application/problem+json" {
-		t.Errorf("error without problem+json: %d %v", resp.StatusCode, resp.Headers)
-	}
-	return r
-}
-
-type user struct{ id, main, name, token string }
-
-func (w *world) register(t testing.TB, name string) user {
-	t.Helper()
-	r := w.do(t, call{fn: "create-user", body: fmt.Sprintf(`{"name":%q}`, name)})
-	if r.Status != 201 {
-		t.Fatalf("register: %d %s", r.Status, r.Raw)
-	}
-	u := r.Body["user"].(map[string]any)
-	out := user{id: u["id"].(string), main: r.Body["mainAccount"].(map[string]any)["id"].(string), name: name, token: r.Body["token"].(string)}
-	w.mu.Lock()
-	w.names[out.id] = name
-	w.mu.Unlock()
-	return out
-}
-
-var keySeq atomic.Int64
-
-func newKey() string { return fmt.Sprintf("key-%d-%d", time.Now().UnixNano(), keySeq.Add(1)) }
+var (
+	newKey = apitest.NewKey
+	run    = apitest.Run
+)
 
 func (w *world) charge(t testing.TB, u user, amount int64) {
 	t.Helper()
-	r := w.do(t, call{fn: "charge", caller: u.id, path: map[string]string{"id": u.main}, body: fmt.Sprintf(`{"amount":%d}`, amount), idemKey: newKey()})
+	r := w.Do(t, call{Fn: "charge", Caller: u.ID, Path: map[string]string{"id": u.Main}, Body: fmt.Sprintf(`{"amount":%d}`, amount), IdemKey: newKey()})
 	if r.Status != 201 {
 		t.Fatalf("charge %d: %d %s", amount, r.Status, r.Raw)
 	}
@@ -132,19 +47,19 @@ func (w *world) charge(t testing.TB, u user, amount int64) {
 
 func (w *world) withdraw(t testing.TB, u user, amount int64) {
 	t.Helper()
-	r := w.do(t, call{fn: "withdraw", caller: u.id, path: map[string]string{"id": u.main}, body: fmt.Sprintf(`{"amount":%d}`, amount), idemKey: newKey()})
+	r := w.Do(t, call{Fn: "withdraw", Caller: u.ID, Path: map[string]string{"id": u.Main}, Body: fmt.Sprintf(`{"amount":%d}`, amount), IdemKey: newKey()})
 	if r.Status != 201 {
 		t.Fatalf("withdraw %d: %d %s", amount, r.Status, r.Raw)
 	}
 }
 
 func (w *world) transfer(t testing.TB, from, to user, amount int64) result {
-	return w.do(t, call{fn: "transfer", caller: from.id, body: fmt.Sprintf(`{"to":%q,"amount":%d}`, to.id, amount), idemKey: newKey()})
+	return w.Do(t, call{Fn: "transfer", Caller: from.ID, Body: fmt.Sprintf(`{"to":%q,"amount":%d}`, to.ID, amount), IdemKey: newKey()})
 }
 
 func (w *world) available(t testing.TB, u user) int64 {
 	t.Helper()
-	r := w.do(t, call{fn: "get-account", caller: u.id, path: map[string]string{"id": u.main}})
+	r := w.Do(t, call{Fn: "get-account", Caller: u.ID, Path: map[string]string{"id": u.Main}})
 	if r.Status != 200 {
 		t.Fatalf("get account: %d %s", r.Status, r.Raw)
 	}
@@ -153,7 +68,7 @@ func (w *world) available(t testing.TB, u user) int64 {
 
 func (w *world) entries(t testing.TB, u user) []map[string]any {
 	t.Helper()
-	r := w.do(t, call{fn: "list-entries", caller: u.id, path: map[string]string{"id": u.main}, query: map[string]string{"limit": "100"}})
+	r := w.Do(t, call{Fn: "list-entries", Caller: u.ID, Path: map[string]string{"id": u.Main}, Query: map[string]string{"limit": "100"}})
 	if r.Status != 200 {
 		t.Fatalf("entries: %d %s", r.Status, r.Raw)
 	}
@@ -166,51 +81,25 @@ func (w *world) entries(t testing.TB, u user) []map[string]any {
 
 func (w *world) chargedToday(t testing.TB, u user) int64 {
 	t.Helper()
-	n, err := w.Store.ChargedToday(ctx, u.id, w.Clock.Now())
+	n, err := w.Store.ChargedToday(ctx, u.ID, w.Clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
 
-// run fires n requests at once and counts statuses (and problem codes).
-func run(n int, f func(i int) result) map[string]int {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	counts := map[string]int{}
-	start := make(chan struct{})
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			<-start
-			r := f(i)
-			k := fmt.Sprint(r.Status)
-			if code, ok := r.Body["code"].(string); ok {
-				k += " " + code
-			}
-			mu.Lock()
-			counts[k]++
-			mu.Unlock()
-		}(i)
-	}
-	close(start)
-	wg.Wait()
-	return counts
-}
-
 func TestTransferAndHistoryLabels(t *testing.T) {
 	w := newWorld(t)
-	kim := w.register(t, "Kim Minji")
-	lee := w.register(t, "Lee Jun")
+	kim := w.Register(t, "Kim Minji")
+	lee := w.Register(t, "Lee Jun")
 	w.charge(t, kim, 50_000)
 	w.Clock.Advance(time.Second)
-	r := w.do(t, call{fn: "transfer", caller: kim.id, idemKey: newKey(),
-		body: fmt.Sprintf(`{"to":%q,"amount":12000,"displayName":"Minji from work","memo":"lunch"}`, lee.id)})
+	r := w.Do(t, call{Fn: "transfer", Caller: kim.ID, IdemKey: newKey(),
+		Body: fmt.Sprintf(`{"to":%q,"amount":12000,"displayName":"Minji from work","memo":"lunch"}`, lee.ID)})
 	if r.Status != 201 {
 		t.Fatalf("transfer: %d %s", r.Status, r.Raw)
 	}
-	want := map[string]any{"type": "transfer", "from": kim.main, "to": lee.id, "toAccount": lee.main, "amount": float64(12_000),
+	want := map[string]any{"type": "transfer", "from": kim.Main, "to": lee.ID, "toAccount": lee.Main, "amount": float64(12_000),
 		"autoCharged": float64(0), "displayName": "Minji from work", "memo": "lunch"}
 	for k, v := range want {
 		if r.Body[k] != v {
@@ -233,7 +122,7 @@ func TestTransferAndHistoryLabels(t *testing.T) {
 	e := in[0]
 	if e["id"] != r.Body["id"] || e["type"] != "transfer" || e["amount"] != float64(12_000) || e["direction"] != "in" ||
 		e["counterparty"] != "Kim Minji" || e["originator"] != "Kim Minji" || e["displayName"] != "Minji from work" ||
-		e["counterpartyAccount"] != kim.main || e["memo"] != "lunch" {
+		e["counterpartyAccount"] != kim.Main || e["memo"] != "lunch" {
 		t.Errorf("receiver entry %v", e)
 	}
 	out := w.entries(t, kim)
@@ -241,8 +130,8 @@ func TestTransferAndHistoryLabels(t *testing.T) {
 		t.Fatalf("sender history %v", out)
 	}
 	e = out[0]
-	if e["amount"] != float64(-12_000) || e["direction"] != "out" || e["counterparty"] != lee.id ||
-		e["counterpartyAccount"] != lee.main || e["originator"] != "Kim Minji" {
+	if e["amount"] != float64(-12_000) || e["direction"] != "out" || e["counterparty"] != lee.ID ||
+		e["counterpartyAccount"] != lee.Main || e["originator"] != "Kim Minji" {
 		t.Errorf("sender entry %v", e)
 	}
 }
@@ -251,10 +140,10 @@ func TestTransferAndHistoryLabels(t *testing.T) {
 // handler reads the profile for the name.
 func TestCallerWithoutNameInContext(t *testing.T) {
 	w := newWorld(t)
-	kim := w.register(t, "Kim Minji")
-	lee := w.register(t, "Lee Jun")
+	kim := w.Register(t, "Kim Minji")
+	lee := w.Register(t, "Lee Jun")
 	w.charge(t, kim, 10_000)
-	r := w.do(t, call{fn: "transfer", caller: kim.id, noName: true, idemKey: newKey(), body: fmt.Sprintf(`{"to":%q,"amount":10000}`, lee.id)})
+	r := w.Do(t, call{Fn: "transfer", Caller: kim.ID, NoName: true, IdemKey: newKey(), Body: fmt.Sprintf(`{"to":%q,"amount":10000}`, lee.ID)})
 	if r.Status != 201 {
 		t.Fatalf("%d %s", r.Status, r.Raw)
 	}
@@ -266,21 +155,21 @@ func TestCallerWithoutNameInContext(t *testing.T) {
 // The authorizer reads the name from the token item into the context.
 func TestAuthorizerPassesTheName(t *testing.T) {
 	w := newWorld(t)
-	kim := w.register(t, "Kim Minji")
-	h := w.handlers[routes.AuthorizerFunction].(func(context.Context, events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error))
-	resp, err := h(ctx, events.APIGatewayV2CustomAuthorizerV2Request{Headers: map[string]string{"authorization": "Bearer " + kim.token}})
+	kim := w.Register(t, "Kim Minji")
+	h := w.Handlers[routes.AuthorizerFunction].(func(context.Context, events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error))
+	resp, err := h(ctx, events.APIGatewayV2CustomAuthorizerV2Request{Headers: map[string]string{"authorization": "Bearer " + kim.Token}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Context[api.CtxUserID] != kim.id || resp.Context[api.CtxName] != "Kim Minji" || resp.Context[api.CtxRole] != api.RoleUser {
+	if resp.Context[api.CtxUserID] != kim.ID || resp.Context[api.CtxName] != "Kim Minji" || resp.Context[api.CtxRole] != api.RoleUser {
 		t.Fatalf("context %v", resp.Context)
 	}
 }
 
 func TestBadInputMovesNothing(t *testing.T) {
 	w := newWorld(t)
-	kim := w.register(t, "Kim")
-	lee := w.register(t, "Lee")
+	kim := w.Register(t, "Kim")
+	lee := w.Register(t, "Lee")
 	w.charge(t, kim, 100_000)
 	body := func(to, rest string) string { return fmt.Sprintf(`{"to":%q%s}`, to, rest) }
 	tests := []struct {
@@ -289,43 +178,43 @@ func TestBadInputMovesNothing(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"self transfer", call{body: body(kim.id, `,"amount":1000`)}, 422, "self_transfer"},
-		{"unknown receiver", call{body: body("u_0000000000000001", `,"amount":1000`)}, 404, "account_not_found"},
-		{"unknown receiver needing an auto-charge", call{body: body("u_0000000000000001", `,"amount":200000`)}, 404, "account_not_found"},
-		{"malformed receiver", call{body: body("kim", `,"amount":1000`)}, 400, "invalid_field"},
-		{"an account id as receiver", call{body: body(lee.main, `,"amount":1000`)}, 400, "invalid_field"},
-		{"missing receiver", call{body: `{"amount":1000}`}, 400, "invalid_field"},
-		{"missing amount", call{body: body(lee.id, ``)}, 400, "invalid_field"},
-		{"zero amount", call{body: body(lee.id, `,"amount":0`)}, 400, "invalid_field"},
-		{"negative amount", call{body: body(lee.id, `,"amount":-1`)}, 400, "invalid_field"},
-		{"fractional amount", call{body: body(lee.id, `,"amount":1.5`)}, 400, "invalid_field"},
-		{"string amount", call{body: body(lee.id, `,"amount":"1000"`)}, 400, "bad_request"},
-		{"huge amount", call{body: body(lee.id, `,"amount":1000000000001`)}, 400, "invalid_field"},
-		{"unknown field", call{body: body(lee.id, `,"amount":1000,"currency":"KRW"`)}, 400, "bad_request"},
-		{"display name too long", call{body: body(lee.id, `,"amount":1000,"displayName":"`+strings.Repeat("가", 51)+`"`)}, 400, "invalid_field"},
-		{"memo too long", call{body: body(lee.id, `,"amount":1000,"memo":"`+strings.Repeat("m", 201)+`"`)}, 400, "invalid_field"},
-		{"control character in memo", call{body: body(lee.id, `,"amount":1000,"memo":"a\u0007b"`)}, 400, "invalid_field"},
-		{"malformed JSON", call{body: `{"to":`}, 400, "bad_request"},
-		{"no idempotency key", call{body: body(lee.id, `,"amount":1000`), idemKey: "-"}, 400, "idempotency_key_required"},
-		{"bad token", call{caller: "-", body: body(lee.id, `,"amount":1000`)}, 401, "unauthorized"},
+		{"self transfer", call{Body: body(kim.ID, `,"amount":1000`)}, 422, "self_transfer"},
+		{"unknown receiver", call{Body: body("u_0000000000000001", `,"amount":1000`)}, 404, "account_not_found"},
+		{"unknown receiver needing an auto-charge", call{Body: body("u_0000000000000001", `,"amount":200000`)}, 404, "account_not_found"},
+		{"malformed receiver", call{Body: body("kim", `,"amount":1000`)}, 400, "invalid_field"},
+		{"an account id as receiver", call{Body: body(lee.Main, `,"amount":1000`)}, 400, "invalid_field"},
+		{"missing receiver", call{Body: `{"amount":1000}`}, 400, "invalid_field"},
+		{"missing amount", call{Body: body(lee.ID, ``)}, 400, "invalid_field"},
+		{"zero amount", call{Body: body(lee.ID, `,"amount":0`)}, 400, "invalid_field"},
+		{"negative amount", call{Body: body(lee.ID, `,"amount":-1`)}, 400, "invalid_field"},
+		{"fractional amount", call{Body: body(lee.ID, `,"amount":1.5`)}, 400, "invalid_field"},
+		{"string amount", call{Body: body(lee.ID, `,"amount":"1000"`)}, 400, "bad_request"},
+		{"huge amount", call{Body: body(lee.ID, `,"amount":1000000000001`)}, 400, "invalid_field"},
+		{"unknown field", call{Body: body(lee.ID, `,"amount":1000,"currency":"KRW"`)}, 400, "bad_request"},
+		{"display name too long", call{Body: body(lee.ID, `,"amount":1000,"displayName":"`+strings.Repeat("가", 51)+`"`)}, 400, "invalid_field"},
+		{"memo too long", call{Body: body(lee.ID, `,"amount":1000,"memo":"`+strings.Repeat("m", 201)+`"`)}, 400, "invalid_field"},
+		{"control character in memo", call{Body: body(lee.ID, `,"amount":1000,"memo":"a\u0007b"`)}, 400, "invalid_field"},
+		{"malformed JSON", call{Body: `{"to":`}, 400, "bad_request"},
+		{"no idempotency key", call{Body: body(lee.ID, `,"amount":1000`), IdemKey: "-"}, 400, "idempotency_key_required"},
+		{"bad token", call{Caller: "-", Body: body(lee.ID, `,"amount":1000`)}, 401, "unauthorized"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tc.c
-			c.fn = "transfer"
-			switch c.caller {
+			c.Fn = "transfer"
+			switch c.Caller {
 			case "":
-				c.caller = kim.id
+				c.Caller = kim.ID
 			case "-":
-				c.caller = ""
+				c.Caller = ""
 			}
-			switch c.idemKey {
+			switch c.IdemKey {
 			case "":
-				c.idemKey = newKey()
+				c.IdemKey = newKey()
 			case "-":
-				c.idemKey = ""
+				c.IdemKey = ""
 			}
-			r := w.do(t, c)
+			r := w.Do(t, c)
 			if r.Status != tc.status || r.Body["code"] != tc.code {
 				t.Fatalf("got %d %s, want %d %s", r.Status, r.Raw, tc.status, tc.code)
 			}
@@ -370,8 +259,8 @@ func TestAutoCharge(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
-			kim := w.register(t, "Kim")
-			lee := w.register(t, "Lee")
+			kim := w.Register(t, "Kim")
+			lee := w.Register(t, "Lee")
 			if tc.charged > 0 {
 				w.charge(t, kim, tc.charged)
 			}
@@ -421,13 +310,13 @@ func TestAutoCharge(t *testing.T) {
 // automatic charge's included: a retry replays, and nothing moves twice.
 func TestAutoChargeIsIdempotent(t *testing.T) {
 	w := newWorld(t)
-	kim := w.register(t, "Kim")
-	lee := w.register(t, "Lee")
+	kim := w.Register(t, "Kim")
+	lee := w.Register(t, "Lee")
 	key := newKey()
-	c := call{fn: "transfer", caller: kim.id, idemKey: key, body: fmt.Sprintf(`{"to":%q,"amount":25000}`, lee.id)}
+	c := call{Fn: "transfer", Caller: kim.ID, IdemKey: key, Body: fmt.Sprintf(`{"to":%q,"amount":25000}`, lee.ID)}
 	bodies := make([]string, 10)
 	counts := run(10, func(i int) result {
-		r := w.do(t, c)
+		r := w.Do(t, c)
 		bodies[i] = r.Raw
 		return r
 	})
@@ -447,13 +336,13 @@ func TestAutoChargeIsIdempotent(t *testing.T) {
 	}
 	// A refusal is stored too: the same key stays refused after money arrives.
 	k2 := newKey()
-	c2 := call{fn: "transfer", caller: kim.id, idemKey: k2, body: fmt.Sprintf(`{"to":%q,"amount":3000000}`, lee.id)}
-	first := w.do(t, c2)
+	c2 := call{Fn: "transfer", Caller: kim.ID, IdemKey: k2, Body: fmt.Sprintf(`{"to":%q,"amount":3000000}`, lee.ID)}
+	first := w.Do(t, c2)
 	if first.Status != 422 || first.Body["code"] != "daily_limit_exceeded" {
 		t.Fatalf("%d %s", first.Status, first.Raw)
 	}
 	w.Clock.Advance(24 * time.Hour) // a new day: the limit would allow it now
-	again := w.do(t, c2)
+	again := w.Do(t, c2)
 	if again.Raw != first.Raw || again.Header["idempotent-replayed"] != "true" {
 		t.Fatalf("refusal not replayed: %s", again.Raw)
 	}
@@ -461,14 +350,14 @@ func TestAutoChargeIsIdempotent(t *testing.T) {
 
 func TestHundredSendersIntoOneReceiver(t *testing.T) {
 	w := newWorld(t)
-	lee := w.register(t, "Lee")
+	lee := w.Register(t, "Lee")
 	senders := make([]user, 100)
 	var wg sync.WaitGroup
 	for i := range senders {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			senders[i] = w.register(t, fmt.Sprintf("Sender %d", i))
+			senders[i] = w.Register(t, fmt.Sprintf("Sender %d", i))
 			if i%2 == 0 { // half pay from their balance, half through an automatic charge
 				w.charge(t, senders[i], 10_000)
 			}
@@ -484,15 +373,15 @@ func TestHundredSendersIntoOneReceiver(t *testing.T) {
 	}
 	for _, s := range senders[:4] {
 		if got := w.available(t, s); got != 0 {
-			t.Fatalf("sender %s has %d", s.id, got)
+			t.Fatalf("sender %s has %d", s.ID, got)
 		}
 	}
 }
 
 func TestFiftyConcurrentTransfersNeverOverdraw(t *testing.T) {
 	w := newWorld(t)
-	kim := w.register(t, "Kim")
-	lee := w.register(t, "Lee")
+	kim := w.Register(t, "Kim")
+	lee := w.Register(t, "Lee")
 	w.charge(t, kim, 3_000_000) // the day's limit, used up
 	w.withdraw(t, kim, 2_900_000)
 	counts := run(50, func(int) result { return w.transfer(t, kim, lee, 10_000) })
