@@ -267,7 +267,7 @@ func OperatorDeposit(d api.Deps) api.LambdaHandler {
 	}))
 }
 
-// ListEntries is GET /accounts/{id}/entries?limit=&cursor=&from=&to=.
+// ListEntries is GET /accounts/{id}/entries?limit=&cursor=&from=&to=&direction=in|out.
 func ListEntries(d api.Deps) api.LambdaHandler {
 	return api.Handle(d, "list-entries", func(ctx context.Context, r *api.Request) (*api.Response, error) {
 		id, err := accountID(r)
@@ -281,6 +281,12 @@ func ListEntries(d api.Deps) api.LambdaHandler {
 				return nil, problem.InvalidField.With("limit must be an integer from 1 to %d", store.MaxPageSize).WithExtra("field", "limit")
 			}
 			page.Limit = int32(n)
+		}
+		switch dir := r.QueryParam("direction"); dir {
+		case "", store.DirectionIn, store.DirectionOut:
+			page.Direction = dir
+		default:
+			return nil, problem.InvalidField.With("direction must be %q or %q", store.DirectionIn, store.DirectionOut).WithExtra("field", "direction")
 		}
 		for _, f := range []struct {
 			name string

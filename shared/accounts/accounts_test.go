@@ -347,3 +347,65 @@ func TestEveryRouteHasAHandler(t *testing.T) {
 	}
 	_ = http.StatusOK
 }
+
+func TestHistoryFilters(t *testing.T) {
+	w := newWorld(t)
+	kim := w.Register(t, "Kim")
+	start := w.Clock.Now()
+	// Hour i: a charge of 10,000+i; on odd hours also a withdrawal of 100+i.
+	for i := 0; i < 8; i++ {
+		w.Clock.Set(start.Add(time.Duration(i) * time.Hour))
+		if r := w.charge(t, kim, int64(10_000+i)); r.Status != 201 {
+			t.Fatal(r.Raw)
+		}
+		if i%2 == 1 {
+			w.Clock.Advance(time.Minute)
+			r := w.Do(t, call{Fn: "withdraw", Caller: kim.ID, Path: map[string]string{"id": kim.Main}, Body: fmt.Sprintf(`{"amount":%d}`, 100+i), IdemKey: newKey()})
+			if r.Status != 201 {
+				t.Fatal(r.Raw)
+			}
+		}
+	}
+	all := func(q map[string]string) []int64 {
+		var amounts []int64
+		q["limit"] = "2"
+		for pages := 0; pages < 20; pages++ {
+			r := w.Do(t, call{Fn: "list-entries", Caller: kim.ID, Path: map[string]string{"id": kim.Main}, Query: q})
+			if r.Status != 200 {
+				t.Fatalf("%v: %d %s", q, r.Status, r.Raw)
+			}
+			for _, e := range r.Body["entries"].([]any) {
+				amounts = append(amounts, int64(e.(map[string]any)["amount"].(float64)))
+			}
+			next, _ := r.Body["nextCursor"].(string)
+			if next == "" {
+				return amounts
+			}
+			q["cursor"] = next
+		}
+		t.Fatal("too many pages")
+		return nil
+	}
+	at := func(h int) string { return start.Add(time.Duration(h) * time.Hour).Format(time.RFC3339) }
+	tests := []struct {
+		name  string
+		query map[string]string
+		want  string
+	}{
+		{"out only", map[string]string{"direction": "out"}, "[-107 -105 -103 -101]"},
+		{"in only", map[string]string{"direction": "in"}, "[10007 10006 10005 10004 10003 10002 10001 10000]"},
+		{"time range", map[string]string{"from": at(2), "to": at(4)}, "[10004 -103 10003 10002]"},
+		{"out in a time range", map[string]string{"direction": "out", "from": at(2), "to": at(6)}, "[-105 -103]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := fmt.Sprint(all(tc.query)); got != tc.want {
+				t.Fatalf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+	r := w.Do(t, call{Fn: "list-entries", Caller: kim.ID, Path: map[string]string{"id": kim.Main}, Query: map[string]string{"direction": "sideways"}})
+	if r.Status != 400 || r.Body["code"] != "invalid_field" {
+		t.Fatalf("%d %s", r.Status, r.Raw)
+	}
+}

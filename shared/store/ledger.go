@@ -240,6 +240,9 @@ func (tx *Tx) entry(m Movement, acct AccountRef, amount int64, other AccountRef,
 	item["counterpartyAccount"] = str(other.ID)
 	item["at"] = str(m.At.UTC().Format(time.RFC3339Nano))
 	item[AttrTTL] = num(m.At.Add(HistoryRetention).Unix())
+	if !acct.System() {
+		item[AttrDirKey] = str(dirKey(acct.ID, amount))
+	}
 	if otherLabel != "" {
 		item["counterparty"] = str(otherLabel)
 	}
@@ -284,3 +287,17 @@ func (tx *Tx) ChargeLimit(userID string, at time.Time, amount, limit int64) {
 			WithExtra("remainingToday", left).WithExtra("limit", limit)
 	}})
 }
+
+// dirKey is an entry's partition in the direction index.
+func dirKey(accountID string, amount int64) string {
+	if amount < 0 {
+		return prefixHistory + accountID + "#" + DirectionOut
+	}
+	return prefixHistory + accountID + "#" + DirectionIn
+}
+
+// History directions.
+const (
+	DirectionIn  = "in"
+	DirectionOut = "out"
+)

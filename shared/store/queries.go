@@ -90,6 +90,7 @@ type EntryPage struct {
 	Limit     int32
 	Cursor    string    // opaque, from the previous page
 	From, To  time.Time // optional time range
+	Direction string    // optional: DirectionIn or DirectionOut
 }
 
 // MaxPageSize caps a history page.
@@ -121,12 +122,22 @@ func (s *Store) ListEntries(ctx context.Context, p EntryPage) ([]Entry, string, 
 		ScanIndexForward: aws.Bool(false),
 		Limit:            aws.Int32(p.Limit),
 	}
+	if p.Direction != "" {
+		// Same key conditions on the direction index (eventually consistent,
+		// like any GSI: an entry may appear there a moment after its commit).
+		in.IndexName = aws.String(IndexDirection)
+		in.KeyConditionExpression = aws.String("dirKey = :pk AND SK BETWEEN :from AND :to")
+		in.ExpressionAttributeValues[":pk"] = str(prefixHistory + p.AccountID + "#" + p.Direction)
+	}
 	if p.Cursor != "" {
 		id, err := decodeCursor(p.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
 		in.ExclusiveStartKey = key(prefixHistory+p.AccountID, prefixEntry+id)
+		if p.Direction != "" {
+			in.ExclusiveStartKey[AttrDirKey] = str(prefixHistory + p.AccountID + "#" + p.Direction)
+		}
 	}
 	out, err := s.db.Query(ctx, in)
 	if err != nil {

@@ -20,13 +20,21 @@ const (
 	IndexDue  = "due"
 	AttrDuePK = "dueBucket"
 	AttrDueSK = "dueAt"
+
+	// IndexDirection serves the history filter ?direction=in|out with one
+	// Query per page: user accounts' entries carry dirKey =
+	// HISTORY#<account>#in|out and keep the table's SK (ENTRY#<time-ordered
+	// id>) as the index sort key, so newest-first, the one-year window and
+	// the time range stay key conditions.
+	IndexDirection = "direction"
+	AttrDirKey     = "dirKey"
 )
 
 // GSI describes one global secondary index (string keys, all attributes projected).
 type GSI struct{ Name, PartitionKey, SortKey string }
 
 // GSIs lists the table's global secondary indexes.
-var GSIs = []GSI{{IndexDue, AttrDuePK, AttrDueSK}}
+var GSIs = []GSI{{IndexDue, AttrDuePK, AttrDueSK}, {IndexDirection, AttrDirKey, AttrSK}}
 
 // CreateTableInput is the table as the local stack and the tests create it
 // (on-demand billing, like the cloud).
@@ -43,10 +51,15 @@ func CreateTableInput(name string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(AttrSK), KeyType: types.KeyTypeRange},
 		},
 	}
+	defined := map[string]bool{AttrPK: true, AttrSK: true}
 	for _, g := range GSIs {
-		in.AttributeDefinitions = append(in.AttributeDefinitions,
-			types.AttributeDefinition{AttributeName: aws.String(g.PartitionKey), AttributeType: types.ScalarAttributeTypeS},
-			types.AttributeDefinition{AttributeName: aws.String(g.SortKey), AttributeType: types.ScalarAttributeTypeS})
+		for _, attr := range []string{g.PartitionKey, g.SortKey} {
+			if !defined[attr] { // an index may reuse a table key (direction reuses SK)
+				defined[attr] = true
+				in.AttributeDefinitions = append(in.AttributeDefinitions,
+					types.AttributeDefinition{AttributeName: aws.String(attr), AttributeType: types.ScalarAttributeTypeS})
+			}
+		}
 		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, types.GlobalSecondaryIndex{
 			IndexName: aws.String(g.Name),
 			KeySchema: []types.KeySchemaElement{
