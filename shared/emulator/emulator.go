@@ -83,8 +83,8 @@ type Emulator struct {
 	log        *slog.Logger
 	router     *router
 	schedules  []routes.Schedule
-	functions  map[string]lambda.Handler
-	authorizer lambda.Handler // nil when every route is public
+	functions  map[string]*instances
+	authorizer *instances // nil when every route is public
 
 	cacheMu sync.Mutex
 	cache   map[string]cachedAuth
@@ -128,7 +128,7 @@ func New(c Config) (*Emulator, error) {
 		clock:     c.Clock,
 		log:       c.Log,
 		schedules: append([]routes.Schedule(nil), c.Schedules...),
-		functions: map[string]lambda.Handler{},
+		functions: map[string]*instances{},
 		cache:     map[string]cachedAuth{},
 		lastTick:  c.Clock.Now(),
 	}
@@ -139,7 +139,7 @@ func New(c Config) (*Emulator, error) {
 			return fmt.Errorf("emulator: %s needs function %q, which has no handler", what, function)
 		}
 		if _, done := e.functions[function]; !done {
-			e.functions[function] = lambda.NewHandler(h)
+			e.functions[function] = newInstances(h)
 		}
 		return nil
 	}
@@ -177,7 +177,7 @@ func New(c Config) (*Emulator, error) {
 	// Functions only invoke can reach (none today) still get a handler.
 	for name, h := range c.Handlers {
 		if _, ok := e.functions[name]; !ok && h != nil {
-			e.functions[name] = lambda.NewHandler(h)
+			e.functions[name] = newInstances(h)
 		}
 	}
 	return e, nil
@@ -213,7 +213,30 @@ type FunctionError struct {
 func (f *FunctionError) Error() string { return "function " + f.Function + ": " + f.Err.Error() }
 func (f *FunctionError) Unwrap() error { return f.Err }
 
-func (e *Emulator) invoke(ctx context.Context, function string, h lambda.Handler, payload []byte) (out []byte, err error) {
+// instances are a function's warm execution environments. Like Lambda, an
+// instance serves one request at a time: aws-lambda-go's handler reuses its
+// response buffer between invocations, so sharing one instance across
+// concurrent requests would mix their responses.
+type instances struct {
+	handler any
+	pool    sync.Pool
+}
+
+func newInstances(h any) *instances {
+	in := &instances{handler: h}
+	in.pool.New = func() any { return lambda.NewHandler(h) }
+	return in
+}
+
+func (in *instances) invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	h := in.pool.Get().(lambda.Handler)
+	defer in.pool.Put(h)
+	out, err := h.Invoke(ctx, payload)
+	// Copy before the instance (and its buffer) serves another request.
+	return append([]byte(nil), out...), err
+}
+
+func (e *Emulator) invoke(ctx context.Context, function string, h *instances, payload []byte) (out []byte, err error) {
 	e.stats.invoked(function)
 	lc := &lambdacontext.LambdaContext{
 		AwsRequestID:       newUUID(),
@@ -226,7 +249,7 @@ func (e *Emulator) invoke(ctx context.Context, function string, h lambda.Handler
 			out, err = nil, &FunctionError{Function: function, Err: fmt.Errorf("panic: %v", p)}
 		}
 	}()
-	out, err = h.Invoke(ctx, payload)
+	out, err = h.invoke(ctx, payload)
 	if err != nil {
 		return nil, &FunctionError{Function: function, Err: err}
 	}
