@@ -50,8 +50,8 @@ invoke: ## run one function once locally with an event: make invoke FN=charge [E
 audit: ## check the ledger of the running local stack: sum of balances 0, nobody below 0
 	$(GO) run ./localstack audit
 
-bench: deps ## benchmarks: the emulator end to end against a bare TransactWriteItems
-	$(GO) test -run '^$$' -bench . -benchtime 200x -count 1 ./shared/bench/
+bench: deps ## load report: the emulator end to end against a bare TransactWriteItems, hot receiver, history
+	$(GO) run ./localstack bench
 
 fuzz: ## a short fuzz run of amount parsing
 	$(GO) test -run '^$$' -fuzz FuzzParseAmount -fuzztime 20s ./shared/money/

@@ -35,6 +35,7 @@ import (
 
 	"minipay/shared/api"
 	"minipay/shared/app"
+	"minipay/shared/bench"
 	"minipay/shared/clock"
 	"minipay/shared/config"
 	"minipay/shared/dynamolocal"
@@ -51,6 +52,7 @@ const usage = `usage:
   localstack run    [-addr 127.0.0.1:8080] [-dynamodb-port 8000] [-data .local/dynamodb] [-in-memory] [-table minipay]
   localstack invoke -function NAME -event FILE [-endpoint http://127.0.0.1:8000] [-table minipay]
   localstack audit  [-endpoint http://127.0.0.1:8000] [-table minipay]
+  localstack bench  [-endpoint URL] [-accounts 100] [-transfers 400] [-hot 100] [-history 100000]
 Run "localstack COMMAND -h" for a command's flags.
 `
 
@@ -69,6 +71,8 @@ func main() {
 		err = invoke(args)
 	case "audit":
 		err = audit(args)
+	case "bench":
+		err = benchReport(args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return
@@ -262,6 +266,20 @@ func audit(args []string) error {
 		return errAuditFailed
 	}
 	return nil
+}
+
+// benchReport prints the load report (shared/bench) against its own
+// in-memory DynamoDB Local, or -endpoint's.
+func benchReport(args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	o := bench.Defaults
+	fs.StringVar(&o.Endpoint, "endpoint", "", "DynamoDB Local to use (default: start one in memory)")
+	fs.IntVar(&o.Accounts, "accounts", o.Accounts, "accounts that transfers pick random pairs from")
+	fs.IntVar(&o.Transfers, "transfers", o.Transfers, "transfers per scenario")
+	fs.IntVar(&o.HotSenders, "hot", o.HotSenders, "senders into one account at once")
+	fs.IntVar(&o.HistoryEntries, "history", o.HistoryEntries, "entries on the big account for the history comparison")
+	_ = fs.Parse(args)
+	return bench.Run(context.Background(), os.Stdout, o)
 }
 
 // ---- helpers ----

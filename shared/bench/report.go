@@ -1,0 +1,366 @@
+// Package bench is minipay's load report: the local stack end to end
+// (HTTP -> emulator -> authorizer cache -> handler via the Lambda JSON path
+// -> DynamoDB Local), side by side in one run with the floor, a bare
+// TransactWriteItems of the same items. `make bench` prints it. Bounded in
+// count and time, loopback only.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"minipay/shared/api"
+	"minipay/shared/app"
+	"minipay/shared/clock"
+	"minipay/shared/config"
+	"minipay/shared/dynamolocal"
+	"minipay/shared/emulator"
+	"minipay/shared/money"
+	"minipay/shared/routes"
+	"minipay/shared/store"
+)
+
+// Options size the run.
+type Options struct {
+	Endpoint       string // DynamoDB Local; "" starts one in memory
+	Accounts       int    // accounts transfers pick random pairs from
+	Transfers      int    // transfers per measured scenario
+	HotSenders     int    // senders into one account at once
+	HistoryEntries int    // entries on the big account for the history comparison
+}
+
+// Defaults is what make bench runs.
+var Defaults = Options{Accounts: 100, Transfers: 400, HotSenders: 100, HistoryEntries: 100_000}
+
+const operatorToken = "bench-operator-token"
+
+type stack struct {
+	out     io.Writer
+	st      *store.Store
+	inst    *store.Instrumented
+	bare    store.API
+	server  *httptest.Server
+	client  *http.Client
+	keySeq  atomic.Int64
+	fail    atomic.Int64
+	mu      sync.Mutex
+	lastErr string
+}
+
+type user struct{ id, main, token string }
+
+// Run runs every scenario and writes the report.
+func Run(ctx context.Context, out io.Writer, o Options) error {
+	if o.Endpoint == "" {
+		srv, err := dynamolocal.Start(ctx, dynamolocal.Options{})
+		if err != nil {
+			return err
+		}
+		defer srv.Stop()
+		o.Endpoint = srv.Endpoint
+	}
+	db, err := store.NewClient(ctx, config.Config{DynamoDBEndpoint: o.Endpoint})
+	if err != nil {
+		return err
+	}
+	table := fmt.Sprintf("bench_%d", time.Now().UnixNano())
+	if err := store.CreateTable(ctx, db, table); err != nil {
+		return err
+	}
+	inst := &store.Instrumented{API: db}
+	st := store.New(inst, table, clock.Real{})
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	d := api.Deps{Store: st, Clock: clock.Real{}, Log: log, OperatorTokenSHA256: store.TokenHash(operatorToken)}
+	emu, err := emulator.New(emulator.Config{Handlers: app.Handlers(d), Routes: routes.Routes, Clock: clock.Real{}, Log: log})
+	if err != nil {
+		return err
+	}
+	s := &stack{out: out, st: st, inst: inst, bare: db, server: httptest.NewServer(emu),
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: time.Minute}}
+	defer s.server.Close()
+
+	fmt.Fprintf(out, "minipay load report  %s  (DynamoDB Local %s, table %s)\n", time.Now().UTC().Format(time.RFC3339), o.Endpoint, table)
+	fmt.Fprintln(out, "Each row is measured in this run; compare ratios, not absolute times (shared, noisy machine).")
+
+	users := make([]user, o.Accounts)
+	parallel(16, o.Accounts, func(i int) { users[i] = s.register(fmt.Sprint("user ", i), 1_000_000_000) })
+	if err := s.err(); err != nil {
+		return err
+	}
+
+	s.charges(ctx, users[0], 200)
+	for _, clients := range []int{1, 16} {
+		s.transfers(ctx, users, o.Transfers, clients)
+	}
+	s.hot(o.HotSenders)
+	s.history(ctx, users[1], o.HistoryEntries)
+
+	r, err := st.Audit(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n%s\n", r)
+	if !r.OK() {
+		return fmt.Errorf("bench: audit failed")
+	}
+	return s.err()
+}
+
+// ---- scenarios ----
+
+func (s *stack) charges(ctx context.Context, u user, n int) {
+	fmt.Fprintf(s.out, "\n## One charge of 1 won, %d in a row, 1 client\n", n)
+	s.inst.Reset()
+	emu := measure(n, 1, func(int) { s.post("/accounts/"+u.main+"/charges", u.token, `{"amount":1}`, 201) })
+	use := s.inst.Reset()
+	bare := measure(n, 1, func(int) {
+		now := time.Now()
+		tx := &store.Tx{}
+		tx.Move(store.Movement{ID: store.NewMovementID(now), Type: "charge", Amount: 1, At: now,
+			From: store.ExternalAccount(u.id), To: store.MainAccount(u.id), ToKind: store.KindMain})
+		tx.ChargeLimit(u.id, now, 1, money.DailyChargeLimit)
+		tx.Idempotency(store.IdemKey{Scope: u.id, Key: s.key(), RequestHash: "h"}, store.StoredResponse{Status: 201, Body: []byte(`{}`)}, now)
+		s.check(s.bare.TransactWriteItems(ctx, s.st.Input(tx)))
+	})
+	table(s.out, []row{{"through the emulator", emu}, {"bare TransactWriteItems, same 6 items", bare}})
+	fmt.Fprintf(s.out, "emulator / bare, p50: %.2fx.  DynamoDB requests per charge: %.2f (%v); WCU per charge: %.1f\n",
+		ratio(emu.p50, bare.p50), float64(use.Total())/float64(n), use.Requests, use.WCU/float64(n))
+}
+
+func (s *stack) transfers(ctx context.Context, users []user, n, clients int) {
+	fmt.Fprintf(s.out, "\n## Transfers between random pairs of %d accounts: %d transfers, %d concurrent client(s)\n", len(users), n, clients)
+	pairs := make([][2]int, n)
+	for i := range pairs {
+		a := rand.IntN(len(users))
+		b := (a + 1 + rand.IntN(len(users)-1)) % len(users)
+		pairs[i] = [2]int{a, b}
+	}
+	s.inst.Reset()
+	emu := measure(n, clients, func(i int) {
+		from, to := users[pairs[i][0]], users[pairs[i][1]]
+		s.post("/transfers", from.token, fmt.Sprintf(`{"to":%q,"amount":%d,"memo":"bench"}`, to.id, 1+rand.IntN(1000)), 201)
+	})
+	use := s.inst.Reset()
+	bare := measure(n, clients, func(i int) {
+		from, to := users[pairs[i][0]], users[pairs[i][1]]
+		now := time.Now()
+		tx := &store.Tx{}
+		tx.Move(store.Movement{ID: store.NewMovementID(now), Type: "transfer", Amount: int64(1 + rand.IntN(1000)), At: now, Memo: "bench",
+			From: store.MainAccount(from.id), FromKind: store.KindMain, To: store.MainAccount(to.id), ToKind: store.KindMain,
+			FromLabel: "user", ToLabel: to.id, Originator: "user"})
+		tx.Idempotency(store.IdemKey{Scope: from.id, Key: s.key(), RequestHash: "h"}, store.StoredResponse{Status: 201, Body: []byte(`{}`)}, now)
+		s.check(s.bare.TransactWriteItems(ctx, s.st.Input(tx)))
+	})
+	table(s.out, []row{{"POST /transfers through the emulator", emu}, {"bare TransactWriteItems, same 5 items", bare}})
+	fmt.Fprintf(s.out, "emulator / bare: throughput %.2fx, p50 %.2fx.  DynamoDB requests per transfer: %.2f (%v); WCU per transfer: %.1f\n",
+		emu.perSecond/bare.perSecond, ratio(emu.p50, bare.p50), float64(use.Total())/float64(n), use.Requests, use.WCU/float64(n))
+}
+
+func (s *stack) hot(n int) {
+	fmt.Fprintf(s.out, "\n## Hot receiver: %d senders pay one account at the same moment\n", n)
+	senders := make([]user, n)
+	parallel(16, n, func(i int) { senders[i] = s.register(fmt.Sprint("sender ", i), 100_000) })
+	receiver := s.register("receiver", 0)
+	failed := s.fail.Load()
+	start := time.Now()
+	parallel(n, n, func(i int) {
+		s.post("/transfers", senders[i].token, fmt.Sprintf(`{"to":%q,"amount":1000}`, receiver.id), 201)
+	})
+	took := time.Since(start)
+	acct, err := s.st.GetAccount(context.Background(), receiver.id, receiver.main)
+	s.check(nil, err)
+	fmt.Fprintf(s.out, "%d transfers finished in %s; failures %d; receiver balance %d (want %d)\n",
+		n, took.Round(time.Millisecond), s.fail.Load()-failed, acct.Balance, int64(n)*1000)
+}
+
+func (s *stack) history(ctx context.Context, u user, big int) {
+	fmt.Fprintf(s.out, "\n## History: the 20 newest entries, tuned (one Query through the emulator) vs naive (Scan + filter)\n")
+	small := s.register("small history", 0)
+	for i := 0; i < 5; i++ { // 5 charges + 5 withdrawals = 10 entries
+		s.post("/accounts/"+small.main+"/charges", small.token, `{"amount":1000}`, 201)
+		s.post("/accounts/"+small.main+"/withdrawals", small.token, `{"amount":1000}`, 201)
+	}
+	var rows []row
+	for _, c := range []struct {
+		label   string
+		u       user
+		entries int
+	}{{"10", small, 10}, {fmt.Sprint(big), u, big}} {
+		if c.entries == big {
+			start := time.Now()
+			s.check(nil, s.st.SeedEntries(ctx, store.MainAccount(u.id), big))
+			fmt.Fprintf(s.out, "(seeded %d entries in %s)\n", big, time.Since(start).Round(time.Millisecond))
+		}
+		tuned := measure(20, 1, func(int) {
+			var page struct{ Entries []json.RawMessage }
+			s.get("/accounts/"+c.u.main+"/entries?limit=20", c.u.token, &page)
+			if len(page.Entries) != min(20, c.entries) && c.entries >= 10 && len(page.Entries) < 10 {
+				s.note(fmt.Errorf("tuned page has %d entries", len(page.Entries)))
+			}
+		})
+		naive := measure(3, 1, func(int) {
+			e, err := s.st.NaiveLatestEntries(ctx, c.u.main, 20)
+			s.check(nil, err)
+			if len(e) != min(20, c.entries) && len(e) < 10 {
+				s.note(fmt.Errorf("naive page has %d entries", len(e)))
+			}
+		})
+		rows = append(rows, row{"tuned, " + c.label + " entries on the account", tuned}, row{"naive, " + c.label + " entries on the account", naive})
+	}
+	table(s.out, rows)
+	fmt.Fprintf(s.out, "naive / tuned, p50: %.0fx with 10 entries, %.0fx with %d (the naive Scan reads the whole table)\n",
+		ratio(rows[1].r.p50, rows[0].r.p50), ratio(rows[3].r.p50, rows[2].r.p50), big)
+}
+
+// ---- HTTP ----
+
+func (s *stack) register(name string, fund int64) user {
+	var out struct {
+		Token       string
+		User        struct{ ID string }
+		MainAccount struct{ ID string }
+	}
+	s.do("POST", "/users", "", fmt.Sprintf(`{"name":%q}`, name), 201, &out)
+	u := user{id: out.User.ID, main: out.MainAccount.ID, token: out.Token}
+	if fund > 0 {
+		s.post("/operator/deposits", operatorToken, fmt.Sprintf(`{"userId":%q,"amount":%d}`, u.id, fund), 201)
+	}
+	return u
+}
+
+func (s *stack) post(path, token, body string, want int) { s.do("POST", path, token, body, want, nil) }
+
+func (s *stack) get(path, token string, v any) { s.do("GET", path, token, "", 200, v) }
+
+func (s *stack) do(method, path, token, body string, want int, v any) {
+	req, _ := http.NewRequest(method, s.server.URL+path, strings.NewReader(body))
+	req.Header.Set("content-type", "application/json")
+	if token != "" {
+		req.Header.Set("authorization", "Bearer "+token)
+	}
+	if method == "POST" {
+		req.Header.Set("idempotency-key", s.key())
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.note(err)
+		return
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		s.note(fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, raw))
+		return
+	}
+	if v != nil {
+		if err := json.Unmarshal(raw, v); err != nil {
+			s.note(err)
+		}
+	}
+}
+
+func (s *stack) key() string { return fmt.Sprint("bench-", s.keySeq.Add(1)) }
+
+func (s *stack) check(_ any, err error) {
+	if err != nil {
+		s.note(err)
+	}
+}
+
+func (s *stack) note(err error) {
+	s.fail.Add(1)
+	s.mu.Lock()
+	s.lastErr = err.Error()
+	s.mu.Unlock()
+}
+
+func (s *stack) err() error {
+	if n := s.fail.Load(); n > 0 {
+		return fmt.Errorf("bench: %d failed requests; last: %s", n, s.lastErr)
+	}
+	return nil
+}
+
+// ---- measuring ----
+
+type result struct {
+	n             int
+	took          time.Duration
+	perSecond     float64
+	p50, p99, max time.Duration
+}
+
+type row struct {
+	name string
+	r    result
+}
+
+// measure runs op(i) for i in [0, n) on `clients` goroutines and reports
+// throughput and latency percentiles.
+func measure(n, clients int, op func(i int)) result {
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	start := time.Now()
+	parallel(clients, clients, func(int) {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= n {
+				return
+			}
+			t := time.Now()
+			op(i)
+			lat[i] = time.Since(t)
+		}
+	})
+	took := time.Since(start)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return result{n: n, took: took, perSecond: float64(n) / took.Seconds(),
+		p50: lat[n/2], p99: lat[min(n-1, n*99/100)], max: lat[n-1]}
+}
+
+func parallel(workers, n int, f func(i int)) {
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func table(out io.Writer, rows []row) {
+	fmt.Fprintf(out, "| %-48s | %6s | %9s | %9s | %9s |\n", "", "ops", "ops/s", "p50", "p99")
+	fmt.Fprintf(out, "|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 50), strings.Repeat("-", 8), strings.Repeat("-", 11), strings.Repeat("-", 11), strings.Repeat("-", 11))
+	for _, r := range rows {
+		fmt.Fprintf(out, "| %-48s | %6d | %9.1f | %9s | %9s |\n", r.name, r.r.n, r.r.perSecond, ms(r.r.p50), ms(r.r.p99))
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+func ratio(a, b time.Duration) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
