@@ -14,6 +14,7 @@ import (
 	"minipay/shared/api"
 	"minipay/shared/api/apitest"
 	"minipay/shared/routes"
+	"minipay/shared/store"
 	"minipay/shared/store/storetest"
 )
 
@@ -396,5 +397,48 @@ func TestFiftyConcurrentTransfersNeverOverdraw(t *testing.T) {
 	}
 	if got := w.chargedToday(t, kim); got != 3_000_000 {
 		t.Fatalf("charged today %d", got)
+	}
+}
+
+// A hot receiver on real DynamoDB answers TransactionConflict; DynamoDB Local
+// never does, so conflicts are injected. They are retried with jitter and the
+// same request token (money moves once, even when a conflicted attempt had in
+// fact committed), and when they outlast the retries the answer is a 503
+// with Retry-After and nothing moved.
+func TestConflictsOnAHotReceiver(t *testing.T) {
+	tests := []struct {
+		name       string
+		conflicts  int64
+		applyFirst bool
+		status     int
+		moved      int64
+	}{
+		{"retried until it commits", 3, false, 201, 10_000},
+		{"a conflicted attempt that committed is not applied twice", 2, true, 201, 10_000},
+		{"conflicts outlast the retries", 1000, false, 503, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			faulty := &storetest.Faulty{ApplyFirst: tc.applyFirst}
+			w := &world{apitest.New(t, func(db store.API) store.API { faulty.API = db; return faulty })}
+			w.Store.SetRetryPolicy(5, time.Millisecond)
+			kim, lee := w.Register(t, "Kim"), w.Register(t, "Lee")
+			w.charge(t, kim, 50_000)
+			faulty.Conflicts.Store(tc.conflicts)
+			r := w.transfer(t, kim, lee, 10_000)
+			faulty.Conflicts.Store(0)
+			if r.Status != tc.status {
+				t.Fatalf("got %d %s, want %d", r.Status, r.Raw, tc.status)
+			}
+			if tc.status == 503 && (r.Header["retry-after"] == "" || r.Body["code"] != "contention") {
+				t.Fatalf("503 without Retry-After or code: %v %s", r.Header, r.Raw)
+			}
+			if got := w.available(t, lee); got != tc.moved {
+				t.Fatalf("receiver has %d, want %d", got, tc.moved)
+			}
+			if got := w.available(t, kim); got != 50_000-tc.moved {
+				t.Fatalf("sender has %d, want %d", got, 50_000-tc.moved)
+			}
+		})
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"minipay/shared/api"
 	"minipay/shared/app"
 	"minipay/shared/routes"
+	"minipay/shared/store"
 	"minipay/shared/store/storetest"
 )
 
@@ -31,9 +32,10 @@ type World struct {
 	names    map[string]string // user id -> name, as the authorizer passes it
 }
 
-// New builds a World.
-func New(t *testing.T) *World {
-	e := storetest.New(t)
+// New builds a World; wrap, if given, wraps the DynamoDB client (fault
+// injection, instrumentation).
+func New(t *testing.T, wrap ...func(store.API) store.API) *World {
+	e := storetest.New(t, wrap...)
 	d := api.Deps{Store: e.Store, Clock: e.Clock, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	return &World{Env: e, Handlers: app.Handlers(d), names: map[string]string{}}
 }
