@@ -14,6 +14,7 @@ import (
 	"minipay/shared/clock"
 	"minipay/shared/config"
 	"minipay/shared/routes"
+	"minipay/shared/sprinkle"
 	"minipay/shared/store"
 	"minipay/shared/transfers"
 )
@@ -33,6 +34,13 @@ func Handlers(d api.Deps) map[string]any {
 		"list-entries":            accounts.ListEntries(d),
 		"operator-deposit":        accounts.OperatorDeposit(d),
 		"transfer":                transfers.Create(d),
+		"create-room":             sprinkle.CreateRoom(d),
+		"add-room-member":         sprinkle.AddMember(d),
+		"get-room":                sprinkle.GetRoom(d),
+		"create-sprinkle":         sprinkle.Create(d),
+		"claim-sprinkle":          sprinkle.Claim(d),
+		"get-sprinkle":            sprinkle.Get(d),
+		"sprinkle-reclaim":        sprinkle.Reclaim(d),
 	}
 }
 

@@ -85,3 +85,19 @@ var (
 	Contention        = def(http.StatusServiceUnavailable, "contention", "The account is busy; retry shortly")
 	Internal          = def(http.StatusInternalServerError, "internal", "Something went wrong on our side")
 )
+
+// Rooms and sprinkles (issue 5).
+var (
+	RoomNotFound      = def(http.StatusNotFound, "room_not_found", "No such room")
+	NotAMember        = def(http.StatusForbidden, "not_a_member", "You are not a member of this room")
+	SprinkleNotFound  = def(http.StatusNotFound, "sprinkle_not_found", "No such sprinkle in this room")
+	OwnSprinkle       = def(http.StatusForbidden, "own_sprinkle", "You cannot claim your own sprinkle")
+	AlreadyClaimed    = def(http.StatusConflict, "already_claimed", "You already claimed a share of this sprinkle")
+	SprinkleExhausted = def(http.StatusConflict, "sprinkle_exhausted", "All shares are taken")
+	ClaimWindowClosed = def(http.StatusGone, "claim_window_closed", "The claim window of this sprinkle has closed")
+	// ShareTaken and TokenTaken are answered inside the handler (another
+	// share, another token); a client sees them only if the bounded retries
+	// all lose.
+	ShareTaken = def(http.StatusConflict, "share_taken", "The share was taken by someone else; retry")
+	TokenTaken = def(http.StatusConflict, "token_taken", "The sprinkle token collided; retry")
+)

@@ -56,6 +56,15 @@ var (
 	create    = []string{"dynamodb:ConditionCheckItem", "dynamodb:PutItem"}
 )
 
+// Sets for rooms and sprinkles (issue 5).
+var (
+	queryOnly = []string{"dynamodb:Query"}
+	putOnly   = []string{"dynamodb:PutItem"} // a transaction of Puts
+	// reclaimDue: Query the due index, read the escrow balance, then one
+	// transaction (Update, Put entries, ConditionCheck a zero remainder).
+	reclaimDue = []string{"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}
+)
+
 // AuthorizerTable is what the authorizer may do: look up a token hash.
 var AuthorizerTable = readItem
 
@@ -97,11 +106,26 @@ var Routes = []Route{
 		Summary: "History, newest first, one year: ?limit=&cursor="},
 	{Method: "POST", Path: "/operator/deposits", Function: "operator-deposit", Auth: Operator, MovesMoney: true, Table: moveMoney,
 		Summary: "External payment system credits a user's main account"},
+	{Method: "POST", Path: "/rooms", Function: "create-room", Auth: User, Table: putOnly,
+		Summary: "Create a chat room; I become its first member"},
+	{Method: "POST", Path: "/rooms/{id}/members", Function: "add-room-member", Auth: User, Table: create,
+		Summary: "Add a user to a room I am a member of (already a member: 200, idempotent)"},
+	{Method: "GET", Path: "/rooms/{id}", Function: "get-room", Auth: User, Table: queryOnly,
+		Summary: "A room and its members (members only)"},
+	{Method: "POST", Path: "/rooms/{id}/sprinkles", Function: "create-sprinkle", Auth: User, MovesMoney: true, Table: moveMoney,
+		Summary: "Sprinkle money into a room: {amount, count, split: equal|random, claimWindowMinutes}; returns a 3-character token"},
+	{Method: "POST", Path: "/rooms/{id}/sprinkles/{token}/claims", Function: "claim-sprinkle", Auth: User, MovesMoney: true, Table: moveMoney,
+		Summary: "Claim one share of a sprinkle into my main account (once per member, not my own)"},
+	{Method: "GET", Path: "/rooms/{id}/sprinkles/{token}", Function: "get-sprinkle", Auth: User, Table: readList,
+		Summary: "My sprinkle within 7 days: amount, claimed total, each claim"},
 }
 
 // Schedules is every recurring job. Later capabilities (interest, sweeps)
 // add rows here; the emulator and the CDK stack pick them up.
-var Schedules = []Schedule{}
+var Schedules = []Schedule{
+	{Name: "sprinkle-reclaim", Function: "sprinkle-reclaim", Every: time.Minute, Table: reclaimDue,
+		Summary: "Return the unclaimed remainder of every closed sprinkle to its sprinkler (due index; catches up)"},
+}
 
 // Functions lists every Lambda function name: the authorizer, each route's
 // function and each schedule's function, sorted and without duplicates.

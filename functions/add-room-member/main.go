@@ -1,0 +1,11 @@
+// Command add-room-member is the add-room-member Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/sprinkle"
+)
+
+func main() { lambda.Start(sprinkle.AddMember(app.MustDeps())) }

@@ -1,0 +1,11 @@
+// Command create-room is the create-room Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/sprinkle"
+)
+
+func main() { lambda.Start(sprinkle.CreateRoom(app.MustDeps())) }

@@ -1,0 +1,11 @@
+// Command create-sprinkle is the create-sprinkle Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/sprinkle"
+)
+
+func main() { lambda.Start(sprinkle.Create(app.MustDeps())) }

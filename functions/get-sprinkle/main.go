@@ -1,0 +1,11 @@
+// Command get-sprinkle is the get-sprinkle Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/sprinkle"
+)
+
+func main() { lambda.Start(sprinkle.Get(app.MustDeps())) }

@@ -1,0 +1,11 @@
+// Command sprinkle-reclaim is the sprinkle-reclaim Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/sprinkle"
+)
+
+func main() { lambda.Start(sprinkle.Reclaim(app.MustDeps())) }
