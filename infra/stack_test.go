@@ -22,7 +22,7 @@ import (
 	"minipay/shared/store"
 )
 
-// testSchedules are injected rows (routes.Schedules is empty today): a daily
+// testSchedules are injected rows (beside routes.Schedules): a daily
 // job in Asia/Seoul and a fixed-rate sweep.
 var testSchedules = []routes.Schedule{
 	{Name: "test-interest", Function: "test-interest", DailyAt: "04:00", TimeZone: "Asia/Seoul",

@@ -15,8 +15,7 @@ const (
 
 	// IndexDue is a sparse GSI over due work (expiries, reminders, reclaims):
 	// only items that carry dueBucket appear in it, so a sweep costs what is
-	// due, never a table scan. Unused by the foundation; created now so later
-	// capabilities need no table migration.
+	// due, never a table scan. Sprinkle reclaims use it (bucket DUE#sprinkle).
 	IndexDue  = "due"
 	AttrDuePK = "dueBucket"
 	AttrDueSK = "dueAt"

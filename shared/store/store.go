@@ -17,6 +17,9 @@
 //	daily charge limit USER#<uid>          LIMIT#<kst date>   ADD with a condition, ttl a few days
 //	API token          TOKEN#<sha256>      TOKEN              authorizer: one GetItem
 //	idempotency record IDEM#<scope>#<key>  IDEM               written inside the movement's transaction
+//	room, member       ROOM#<rid>          META, MEMBER#<uid> see rooms.go
+//	sprinkle, claim    SPRINKLE#<sid>      META, CLAIM#<uid>  see sprinkles.go (token items: ROOM#<rid>/TOKEN#<t>)
+//	escrow account     SYSTEM#<aid>        ACCOUNT#<aid>      a sprinkle's unclaimed money; never below zero
 //
 // Accounts carry balance, held and available (= balance - held, kept in step
 // by every update) because a condition expression cannot do arithmetic:
