@@ -4,17 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"minipay/shared/api"
 	"minipay/shared/api/apitest"
 	"minipay/shared/problem"
 	"minipay/shared/routes"
@@ -562,13 +558,8 @@ func TestThreeThousandClaimers(t *testing.T) {
 	start := time.Now()
 	ids := bulkMembers(t, w, room, s.ID, members)
 	t.Logf("%d members in %v", members, time.Since(start).Round(time.Millisecond))
-	// All 3,000 requests run at once, but their DynamoDB calls share a
-	// pool of 64 connections: DynamoDB Local on one laptop resets
-	// connections beyond a few hundred (the cloud has no such limit; a
-	// Lambda's client is one connection per concurrent invocation).
-	w.Handlers["claim-sprinkle"] = sprinkle.Claim(api.Deps{
-		Store: store.New(&pooled{API: w.DB, slots: make(chan struct{}, 64)}, w.Table, w.Clock),
-		Clock: w.Clock, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	// All 3,000 requests run at once; their DynamoDB calls queue on the
+	// local client's bounded connection pool (store.LocalMaxConns).
 	token := w.mustSprinkle(t, s, room, fmt.Sprintf(`{"amount":%d,"count":%d,"split":"random"}`, amount, shares))
 	start = time.Now()
 	var mu sync.Mutex
@@ -622,28 +613,4 @@ func TestSameMemberTwoHundredTimes(t *testing.T) {
 	if sum := w.reclaim(t); sum.Returned != 100_000-total {
 		t.Fatalf("reclaim %+v", sum)
 	}
-}
-
-// pooled bounds how many DynamoDB calls are in flight at once.
-type pooled struct {
-	store.API
-	slots chan struct{}
-}
-
-func (p *pooled) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	p.slots <- struct{}{}
-	defer func() { <-p.slots }()
-	return p.API.GetItem(ctx, in, o...)
-}
-
-func (p *pooled) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	p.slots <- struct{}{}
-	defer func() { <-p.slots }()
-	return p.API.PutItem(ctx, in, o...)
-}
-
-func (p *pooled) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	p.slots <- struct{}{}
-	defer func() { <-p.slots }()
-	return p.API.TransactWriteItems(ctx, in, o...)
 }

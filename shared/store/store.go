@@ -33,11 +33,13 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -81,6 +83,9 @@ func (s *Store) Table() string { return s.table }
 // Clock is the store's clock.
 func (s *Store) Clock() clock.Clock { return s.clock }
 
+// LocalMaxConns caps connections to DynamoDB Local.
+const LocalMaxConns = 64
+
 // NewClient builds a DynamoDB client from the configuration. Locally
 // (endpoint set) it uses fixed dummy credentials and a fixed region, so no
 // AWS profile is needed.
@@ -89,7 +94,14 @@ func NewClient(ctx context.Context, cfg config.Config) (*dynamodb.Client, error)
 	if cfg.DynamoDBEndpoint != "" {
 		opts = append(opts,
 			awsconfig.WithRegion("ap-northeast-2"),
-			awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+			awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")),
+			// DynamoDB Local resets connections beyond a few hundred at once;
+			// queue requests on a bounded pool instead (in the cloud each
+			// Lambda instance has one request in flight, so no cap is needed).
+			awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+				t.MaxConnsPerHost = LocalMaxConns
+				t.MaxIdleConnsPerHost = LocalMaxConns
+			})))
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
