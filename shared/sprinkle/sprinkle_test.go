@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	"minipay/shared/api/apitest"
 	"minipay/shared/problem"
 	"minipay/shared/routes"
