@@ -52,7 +52,7 @@ const usage = `usage:
   localstack run    [-addr 127.0.0.1:8080] [-dynamodb-port 8000] [-data .local/dynamodb] [-in-memory] [-table minipay]
   localstack invoke -function NAME -event FILE [-endpoint http://127.0.0.1:8000] [-table minipay]
   localstack audit  [-endpoint http://127.0.0.1:8000] [-table minipay]
-  localstack bench  [-endpoint URL] [-accounts 100] [-transfers 400] [-hot 100] [-history 100000]
+  localstack bench  [-endpoint URL] [-accounts 100] [-transfers 400] [-hot 100] [-history 100000] [-claimers 3000] [-shares 100]
 Run "localstack COMMAND -h" for a command's flags.
 `
 
@@ -278,6 +278,8 @@ func benchReport(args []string) error {
 	fs.IntVar(&o.Transfers, "transfers", o.Transfers, "transfers per scenario")
 	fs.IntVar(&o.HotSenders, "hot", o.HotSenders, "senders into one account at once")
 	fs.IntVar(&o.HistoryEntries, "history", o.HistoryEntries, "entries on the big account for the history comparison")
+	fs.IntVar(&o.Claimers, "claimers", o.Claimers, "room members claiming one sprinkle at once")
+	fs.IntVar(&o.Shares, "shares", o.Shares, "shares of that sprinkle")
 	_ = fs.Parse(args)
 	return bench.Run(context.Background(), os.Stdout, o)
 }

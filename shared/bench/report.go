@@ -38,10 +38,12 @@ type Options struct {
 	Transfers      int    // transfers per measured scenario
 	HotSenders     int    // senders into one account at once
 	HistoryEntries int    // entries on the big account for the history comparison
+	Claimers       int    // room members claiming one sprinkle at once
+	Shares         int    // shares of that sprinkle
 }
 
 // Defaults is what make bench runs.
-var Defaults = Options{Accounts: 100, Transfers: 400, HotSenders: 100, HistoryEntries: 100_000}
+var Defaults = Options{Accounts: 100, Transfers: 400, HotSenders: 100, HistoryEntries: 100_000, Claimers: 3000, Shares: 100}
 
 const operatorToken = "bench-operator-token"
 
@@ -104,6 +106,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		s.transfers(ctx, users, o.Transfers, clients)
 	}
 	s.hot(o.HotSenders)
+	s.sprinkle(ctx, o.Claimers, o.Shares)
 	s.history(ctx, users[1], o.HistoryEntries)
 
 	r, err := st.Audit(ctx)
@@ -182,6 +185,47 @@ func (s *stack) hot(n int) {
 	s.check(nil, err)
 	fmt.Fprintf(s.out, "%d transfers finished in %s; failures %d; receiver balance %d (want %d)\n",
 		n, took.Round(time.Millisecond), s.fail.Load()-failed, acct.Balance, int64(n)*1000)
+}
+
+func (s *stack) sprinkle(ctx context.Context, claimers, shares int) {
+	fmt.Fprintf(s.out, "\n## Sprinkle: %d room members claim a sprinkle of %d shares at the same moment\n", claimers, shares)
+	sprinkler := s.register("sprinkler", 1_000_000)
+	var room struct{ ID string }
+	s.do("POST", "/rooms", sprinkler.token, `{"name":"bench room"}`, 201, &room)
+	// Members are written straight through the store (3,000 registrations
+	// over HTTP would only measure registration); their claims go through
+	// the emulator.
+	members := make([]user, claimers)
+	start := time.Now()
+	parallel(16, claimers, func(i int) {
+		u := store.User{ID: store.NewUserID(), Name: fmt.Sprint("member ", i), CreatedAt: time.Now()}
+		token := store.NewToken()
+		if _, err := s.st.Register(ctx, u, token); err != nil {
+			s.note(err)
+			return
+		}
+		_, err := s.st.AddMember(ctx, room.ID, sprinkler.id, u.ID, time.Now())
+		s.check(nil, err)
+		members[i] = user{id: u.ID, main: store.MainAccountID(u.ID), token: token}
+	})
+	fmt.Fprintf(s.out, "(set up %d members in %s)\n", claimers, time.Since(start).Round(time.Millisecond))
+	var created struct{ Token string }
+	s.do("POST", "/rooms/"+room.ID+"/sprinkles", sprinkler.token, fmt.Sprintf(`{"amount":1000000,"count":%d,"split":"random"}`, shares), 201, &created)
+	var mu sync.Mutex
+	outcomes := map[string]int{}
+	start = time.Now()
+	parallel(claimers, claimers, func(i int) {
+		status, code := s.try("POST", "/rooms/"+room.ID+"/sprinkles/"+created.Token+"/claims", members[i].token, "")
+		mu.Lock()
+		outcomes[strings.TrimSpace(fmt.Sprint(status, " ", code))]++
+		mu.Unlock()
+	})
+	took := time.Since(start)
+	fmt.Fprintf(s.out, "%d claims finished in %s (%.0f claims/s); outcomes %v (want %d x 201, the rest 409 sprinkle_exhausted)\n",
+		claimers, took.Round(time.Millisecond), float64(claimers)/took.Seconds(), outcomes, shares)
+	if outcomes["201"] != shares || outcomes["409 sprinkle_exhausted"] != claimers-shares {
+		s.note(fmt.Errorf("sprinkle outcomes %v", outcomes))
+	}
 }
 
 func (s *stack) history(ctx context.Context, u user, big int) {
@@ -272,6 +316,23 @@ func (s *stack) do(method, path, token, body string, want int, v any) {
 			s.note(err)
 		}
 	}
+}
+
+// try sends a POST and returns the status and problem code, whatever they are.
+func (s *stack) try(method, path, token, body string) (int, string) {
+	req, _ := http.NewRequest(method, s.server.URL+path, strings.NewReader(body))
+	req.Header.Set("content-type", "application/json")
+	req.Header.Set("authorization", "Bearer "+token)
+	req.Header.Set("idempotency-key", s.key())
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.note(err)
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	var p struct{ Code string }
+	_ = json.NewDecoder(resp.Body).Decode(&p)
+	return resp.StatusCode, p.Code
 }
 
 func (s *stack) key() string { return fmt.Sprint("bench-", s.keySeq.Add(1)) }
