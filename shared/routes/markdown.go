@@ -1,0 +1,39 @@
+package routes
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Markdown renders the route and schedule tables for README.md, between
+// the markers below; a test keeps the README equal to it
+// (go test ./shared/routes -run README -update rewrites it).
+func Markdown() string {
+	var b strings.Builder
+	b.WriteString("| method | path | function | auth | Idempotency-Key | what |\n|---|---|---|---|---|---|\n")
+	for _, r := range Routes {
+		idem := ""
+		if r.MovesMoney {
+			idem = "required"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.Method, r.Path, r.Function, r.Auth, idem, strings.ReplaceAll(r.Summary, "|", `\|`))
+	}
+	b.WriteString("\n| scheduled job | function | when | what |\n|---|---|---|---|\n")
+	for _, s := range Schedules {
+		when, err := s.Expression()
+		if err != nil {
+			when = err.Error()
+		}
+		if s.TimeZone != "" {
+			when += " " + s.TimeZone
+		}
+		fmt.Fprintf(&b, "| %s | %s | `%s` | %s |\n", s.Name, s.Function, when, s.Summary)
+	}
+	return b.String()
+}
+
+// Markers delimit the generated tables in README.md.
+const (
+	MarkdownBegin = "<!-- routes:begin (generated from shared/routes; go test ./shared/routes -run README -update) -->"
+	MarkdownEnd   = "<!-- routes:end -->"
+)
