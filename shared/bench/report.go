@@ -84,7 +84,10 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	st := store.New(inst, table, clock.Real{})
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	d := api.Deps{Store: st, Clock: clock.Real{}, Log: log, OperatorTokenSHA256: store.TokenHash(operatorToken)}
-	emu, err := emulator.New(emulator.Config{Handlers: app.Handlers(d), Routes: routes.Routes, Clock: clock.Real{}, Log: log})
+	// Thousands of requests at once queue on one DynamoDB Local (the cloud
+	// would scale out), so allow them longer than API Gateway's 30 s.
+	emu, err := emulator.New(emulator.Config{Handlers: app.Handlers(d), Routes: routes.Routes, Clock: clock.Real{}, Log: log,
+		FunctionTimeout: 5 * time.Minute})
 	if err != nil {
 		return err
 	}
