@@ -33,6 +33,8 @@ type Stack struct {
 	Functions map[string]awslambda.Function // by function name
 	API       awsapigatewayv2.HttpApi
 	Stage     awsapigatewayv2.HttpStage
+	// Notifications: the EventBridge bus and the pipe from the table's stream.
+	Notifications Notifications
 }
 
 // NewStack builds the stack. Every input is validated before any construct is
@@ -49,6 +51,7 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 	s.Functions = newFunctions(s.Stack, s.Table, access, p.CodeDir, p.LogLevel)
 	s.API, s.Stage = newAPI(s.Stack, s.Functions, p.Routes)
 	newSchedules(s.Stack, s.Functions, p.Schedules)
+	s.Notifications = newNotifications(s.Stack, s.Table)
 
 	awscdk.NewCfnOutput(s.Stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
 		// No trailing slash: clients append the route paths ("/users").
@@ -80,7 +83,7 @@ func withDefaults(props *StackProps) StackProps {
 		p.LogLevel = "info"
 	}
 	if p.Description == nil {
-		p.Description = jsii.String("minipay: serverless money service (API Gateway HTTP API, Lambda, DynamoDB, EventBridge Scheduler)")
+		p.Description = jsii.String("minipay: serverless money service (API Gateway HTTP API, Lambda, DynamoDB, EventBridge Scheduler, EventBridge Pipes)")
 	}
 	return p
 }

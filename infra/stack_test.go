@@ -498,7 +498,8 @@ func TestSchedules(t *testing.T) {
 	if len(schedules) != len(routes.Schedules)+len(testSchedules) {
 		t.Errorf("%d schedules, want %d", len(schedules), len(routes.Schedules)+len(testSchedules))
 	}
-	for _, sc := range testSchedules {
+	// Every real row (sprinkle-reclaim, pending-sweep, ...) and the injected ones.
+	for _, sc := range append(slices.Clone(routes.Schedules), testSchedules...) {
 		t.Run(sc.Name, func(t *testing.T) {
 			var found []resource
 			for _, r := range schedules {
@@ -596,5 +597,84 @@ func TestInvalidInput(t *testing.T) {
 				t.Errorf("err = %v, want one mentioning %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestNotificationPipe: an EventBridge Pipe reads the table's stream, keeps
+// only INSERTs of inbox items (SK NOTIF#...), and puts them on the stack's
+// bus; its role may read that stream and put events on that bus, nothing else.
+func TestNotificationPipe(t *testing.T) {
+	f := synth(t)
+	buses := f.ofType("AWS::Events::EventBus")
+	if len(buses) != 1 {
+		t.Fatalf("%d event buses, want 1", len(buses))
+	}
+	var busID string
+	for id := range buses {
+		busID = id
+	}
+	pipes := f.ofType("AWS::Pipes::Pipe")
+	if len(pipes) != 1 {
+		t.Fatalf("%d pipes, want 1", len(pipes))
+	}
+	var p map[string]any
+	for _, r := range pipes {
+		p = r.Properties
+	}
+	streamArn := map[string]any{"Fn::GetAtt": []any{f.tableID, "StreamArn"}}
+	if !reflect.DeepEqual(p["Source"], streamArn) {
+		t.Errorf("Source %v, want the table's stream %v", p["Source"], streamArn)
+	}
+	if !reflect.DeepEqual(p["Target"], getAtt(busID)) {
+		t.Errorf("Target %v, want the bus %v", p["Target"], getAtt(busID))
+	}
+	sp, _ := p["SourceParameters"].(map[string]any)
+	ddb, _ := sp["DynamoDBStreamParameters"].(map[string]any)
+	if ddb["StartingPosition"] != "TRIM_HORIZON" || ddb["MaximumRetryAttempts"] != float64(-1) || ddb["MaximumRecordAgeInSeconds"] != float64(-1) {
+		t.Errorf("stream parameters %v: want TRIM_HORIZON and unlimited retries within the stream's retention", ddb)
+	}
+	fc, _ := sp["FilterCriteria"].(map[string]any)
+	filters, _ := fc["Filters"].([]any)
+	if len(filters) != 1 {
+		t.Fatalf("filters %v, want one", fc)
+	}
+	var pattern map[string]any
+	if err := json.Unmarshal([]byte(filters[0].(map[string]any)["Pattern"].(string)), &pattern); err != nil {
+		t.Fatal(err)
+	}
+	wantPattern := map[string]any{
+		"eventName": []any{"INSERT"},
+		"dynamodb":  map[string]any{"NewImage": map[string]any{"SK": map[string]any{"S": []any{map[string]any{"prefix": "NOTIF#"}}}}},
+	}
+	if !reflect.DeepEqual(pattern, wantPattern) {
+		t.Errorf("filter pattern %v, want %v", pattern, wantPattern)
+	}
+	tp, _ := p["TargetParameters"].(map[string]any)
+	eb, _ := tp["EventBridgeEventBusParameters"].(map[string]any)
+	if eb["Source"] != NotificationSource || eb["DetailType"] != NotificationDetailType {
+		t.Errorf("target parameters %v", tp)
+	}
+
+	role := refs(p["RoleArn"])
+	if len(role) != 1 {
+		t.Fatalf("RoleArn %v", p["RoleArn"])
+	}
+	trust, _ := json.Marshal(f.resources[role[0]].Properties["AssumeRolePolicyDocument"])
+	if !strings.Contains(string(trust), `"Service":"pipes.amazonaws.com"`) || !strings.Contains(string(trust), "aws:SourceAccount") {
+		t.Errorf("role trust %s: want pipes.amazonaws.com for this account", trust)
+	}
+	got := map[string]any{}
+	for _, st := range f.statementsOf(role[0]) {
+		if st["Effect"] != "Allow" {
+			t.Errorf("statement %v", st)
+		}
+		got[strings.Join(strs(st["Action"]), ",")] = st["Resource"]
+	}
+	want := map[string]any{
+		"dynamodb:DescribeStream,dynamodb:GetRecords,dynamodb:GetShardIterator,dynamodb:ListStreams": streamArn,
+		"events:PutEvents": getAtt(busID),
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("pipe role statements %v, want exactly %v", got, want)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"minipay/shared/auth"
 	"minipay/shared/clock"
 	"minipay/shared/config"
+	"minipay/shared/pending"
 	"minipay/shared/routes"
 	"minipay/shared/sprinkle"
 	"minipay/shared/store"
@@ -41,6 +42,13 @@ func Handlers(d api.Deps) map[string]any {
 		"claim-sprinkle":          sprinkle.Claim(d),
 		"get-sprinkle":            sprinkle.Get(d),
 		"sprinkle-reclaim":        sprinkle.Reclaim(d),
+		"list-transfers":          pending.ListTransfers(d),
+		"accept-transfer":         pending.Accept(d),
+		"reject-transfer":         pending.Reject(d),
+		"cancel-transfer":         pending.Cancel(d),
+		"update-settings":         pending.UpdateSettings(d),
+		"list-notifications":      pending.ListNotifications(d),
+		"pending-sweep":           pending.Sweep(d),
 	}
 }
 

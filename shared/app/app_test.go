@@ -80,6 +80,23 @@ func TestSampleEventsThroughTheLambdaJSONPath(t *testing.T) {
 			}
 		})
 	}
+	// Every schedule's sample event (what `make invoke FN=<job>
+	// EVENT=events/<job>.json` sends) runs its job through the same path.
+	for _, sc := range routes.Schedules {
+		t.Run(sc.Name, func(t *testing.T) {
+			raw, err := os.ReadFile("../../events/" + sc.Function + ".json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev routes.ScheduledEvent
+			if err := json.Unmarshal(raw, &ev); err != nil || ev.Job != sc.Name {
+				t.Fatalf("event %s: job %q, want %q (%v)", raw, ev.Job, sc.Name, err)
+			}
+			if _, err := lambda.NewHandler(handlers[sc.Function]).Invoke(context.Background(), raw); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 	raw, err := os.ReadFile("../../events/authorizer.json")
 	if err != nil {
 		t.Fatal(err)

@@ -101,3 +101,20 @@ var (
 	ShareTaken = def(http.StatusConflict, "share_taken", "The share was taken by someone else; retry")
 	TokenTaken = def(http.StatusConflict, "token_taken", "The sprinkle token collided; retry")
 )
+
+// Pending transfers (issue 4).
+var (
+	TransferNotFound = def(http.StatusNotFound, "transfer_not_found", "No such pending transfer")
+	// Resolved transfers answer 409 with the state that won; an expired one 410.
+	TransferAccepted  = def(http.StatusConflict, "transfer_already_accepted", "The transfer was already accepted")
+	TransferRejected  = def(http.StatusConflict, "transfer_already_rejected", "The transfer was already rejected")
+	TransferCancelled = def(http.StatusConflict, "transfer_already_cancelled", "The transfer was already cancelled")
+	TransferExpired   = def(http.StatusGone, "transfer_expired", "The transfer expired and its money went back to the sender")
+	// PendingByDefault and NotPendingByDefault are internal signals of
+	// POST /transfers: the sender's setting (checked inside the transaction)
+	// disagrees with the variant tried, and the handler retries with the
+	// other one. A client sees them only if its setting keeps flipping
+	// while the bounded retries run.
+	PendingByDefault    = def(http.StatusConflict, "pending_by_default", "The sender's transfers are pending by default; retry")
+	NotPendingByDefault = def(http.StatusConflict, "not_pending_by_default", "The sender's transfers are immediate by default; retry")
+)

@@ -65,6 +65,20 @@ var (
 	reclaimDue = []string{"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}
 )
 
+// Sets for pending transfers (issue 4).
+var (
+	// updateOnly: PUT /me/settings is one single-item transaction (Update).
+	updateOnly = []string{"dynamodb:UpdateItem"}
+	// resolveTransfer: read the transfer, then one transaction that also
+	// moves the list pointers (Delete the old status's, Put the new).
+	resolveTransfer = []string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+	// sendTransfer: moveMoney, for the immediate and the pending variant.
+	sendTransfer = moveMoney
+	// pendingSweep: Query the due index, then per transfer one transaction
+	// (Update, release, pointers Delete/Put, notifications Put).
+	pendingSweep = []string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}
+)
+
 // AuthorizerTable is what the authorizer may do: look up a token hash.
 var AuthorizerTable = readItem
 
@@ -100,8 +114,20 @@ var Routes = []Route{
 		Summary: "Move money from my main account into this savings account"},
 	{Method: "POST", Path: "/accounts/{id}/withdrawals", Function: "withdraw", Auth: User, MovesMoney: true, Table: moveMoney,
 		Summary: "Withdraw from my main account to my bank"},
-	{Method: "POST", Path: "/transfers", Function: "transfer", Auth: User, MovesMoney: true, Table: moveMoney,
-		Summary: "Send money from my main account to a friend's main account (auto-charges a shortfall in 10,000 KRW steps)"},
+	{Method: "POST", Path: "/transfers", Function: "transfer", Auth: User, MovesMoney: true, Table: sendTransfer,
+		Summary: "Send money from my main account to a friend's main account (auto-charges a shortfall in 10,000 KRW steps); {pending: bool} overrides my default"},
+	{Method: "GET", Path: "/transfers", Function: "list-transfers", Auth: User, Table: queryOnly,
+		Summary: "My pending transfers, newest first: ?role=sent|received&status=pending|accepted|rejected|cancelled|expired&limit=&cursor="},
+	{Method: "POST", Path: "/transfers/{id}/accept", Function: "accept-transfer", Auth: User, MovesMoney: true, Table: resolveTransfer,
+		Summary: "Accept a pending transfer sent to me: the money posts to my main account"},
+	{Method: "POST", Path: "/transfers/{id}/reject", Function: "reject-transfer", Auth: User, MovesMoney: true, Table: resolveTransfer,
+		Summary: "Reject a pending transfer sent to me: the sender's hold is released"},
+	{Method: "POST", Path: "/transfers/{id}/cancel", Function: "cancel-transfer", Auth: User, MovesMoney: true, Table: resolveTransfer,
+		Summary: "Cancel a pending transfer I sent: the hold is released"},
+	{Method: "PUT", Path: "/me/settings", Function: "update-settings", Auth: User, Table: updateOnly,
+		Summary: "My settings: {pendingTransfers: bool} makes my transfers wait for the receiver by default"},
+	{Method: "GET", Path: "/me/notifications", Function: "list-notifications", Auth: User, Table: queryOnly,
+		Summary: "My notifications, newest first: ?limit=&cursor="},
 	{Method: "GET", Path: "/accounts/{id}/entries", Function: "list-entries", Auth: User, Table: readList,
 		Summary: "History, newest first, one year: ?limit=&cursor="},
 	{Method: "POST", Path: "/operator/deposits", Function: "operator-deposit", Auth: Operator, MovesMoney: true, Table: moveMoney,
@@ -125,6 +151,8 @@ var Routes = []Route{
 var Schedules = []Schedule{
 	{Name: "sprinkle-reclaim", Function: "sprinkle-reclaim", Every: time.Minute, Table: reclaimDue,
 		Summary: "Return the unclaimed remainder of every closed sprinkle to its sprinkler (due index; catches up)"},
+	{Name: "pending-sweep", Function: "pending-sweep", Every: time.Minute, Table: pendingSweep,
+		Summary: "Remind receivers 24 h before a pending transfer expires, expire it at 72 h and release the hold (due index; catches up)"},
 }
 
 // Functions lists every Lambda function name: the authorizer, each route's

@@ -31,7 +31,8 @@ func (r AuditReport) String() string {
 // Audit scans the whole table (an operator's tool, never a request path)
 // and checks: the sum of all balances is 0; no user account has negative
 // available, held or balance, and available = balance - held; each account's
-// balance equals the sum of its history entries.
+// balance equals the sum of its history entries; each user account's held
+// equals the sum of the amounts of its open (status pending) transfers.
 //
 // The last check counts every entry still stored. Once TTL has deleted
 // year-old entries it no longer holds for accounts older than a year.
@@ -39,6 +40,8 @@ func (s *Store) Audit(ctx context.Context) (AuditReport, error) {
 	var r AuditReport
 	balances := map[string]int64{}
 	entrySums := map[string]int64{}
+	held := map[string]int64{}        // user account id -> held, as stored
+	pendingHeld := map[string]int64{} // sender's main account id -> sum of open pending transfers
 	in := &dynamodb.ScanInput{TableName: aws.String(s.table), ConsistentRead: aws.Bool(true)}
 	for {
 		out, err := s.db.Scan(ctx, in)
@@ -59,8 +62,13 @@ func (s *Store) Audit(ctx context.Context) (AuditReport, error) {
 				if a.Available < 0 || a.Held < 0 || a.Balance < 0 {
 					r.Problems = append(r.Problems, fmt.Sprintf("account %s below zero: balance %d held %d available %d", a.ID, a.Balance, a.Held, a.Available))
 				}
+				held[a.ID] = a.Held
 				if a.Available != a.Balance-a.Held {
 					r.Problems = append(r.Problems, fmt.Sprintf("account %s: available %d != balance %d - held %d", a.ID, a.Available, a.Balance, a.Held))
+				}
+			case sk == skTransfer && strings.HasPrefix(getS(item, AttrPK), prefixTransfer):
+				if getS(item, "status") == StatusPending {
+					pendingHeld[MainAccountID(getS(item, "from"))] += getN(item, "amount")
 				}
 			case strings.HasPrefix(sk, prefixEntry):
 				r.Entries++
@@ -78,6 +86,16 @@ func (s *Store) Audit(ctx context.Context) (AuditReport, error) {
 	for id, b := range balances {
 		if entrySums[id] != b {
 			r.Problems = append(r.Problems, fmt.Sprintf("account %s: balance %d but its entries sum to %d", id, b, entrySums[id]))
+		}
+	}
+	for id, h := range held {
+		if h != pendingHeld[id] {
+			r.Problems = append(r.Problems, fmt.Sprintf("account %s: held %d but its open pending transfers sum to %d", id, h, pendingHeld[id]))
+		}
+	}
+	for id, sum := range pendingHeld {
+		if _, ok := held[id]; !ok {
+			r.Problems = append(r.Problems, fmt.Sprintf("open pending transfers of %d from unknown account %s", sum, id))
 		}
 	}
 	for id := range entrySums {

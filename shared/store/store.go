@@ -20,6 +20,10 @@
 //	room, member       ROOM#<rid>          META, MEMBER#<uid> see rooms.go
 //	sprinkle, claim    SPRINKLE#<sid>      META, CLAIM#<uid>  see sprinkles.go (token items: ROOM#<rid>/TOKEN#<t>)
 //	escrow account     SYSTEM#<aid>        ACCOUNT#<aid>      a sprinkle's unclaimed money; never below zero
+//	pending transfer   TRANSFER#<tid>      TRANSFER           see pending.go; due index DUE#pending (reminder, expiry)
+//	transfer pointer   USER#<uid>          SENT#<status>#<tid>, RECV#<status>#<tid>: GET /transfers, one Query
+//	notification       USER#<uid>          NOTIF#<ulid>       inbox, newest first, ttl 90 days; streamed to EventBridge
+//	user setting       USER#<uid>          PROFILE            pendingByDefault (BOOL)
 //
 // Accounts carry balance, held and available (= balance - held, kept in step
 // by every update) because a condition expression cannot do arithmetic:

@@ -2,6 +2,15 @@
 // money from the caller's main account into the friend's main account in
 // one transaction, charging the caller's bank automatically (in steps of
 // money.AutoChargeStep, within the daily limit) when the balance is short.
+//
+// Pending transfers (issue 4): with the sender's default (PUT /me/settings)
+// or "pending": true, the transfer HOLDS the amount on the sender's main
+// account instead and waits for the receiver (see package pending and
+// store/pending.go). Without an override the handler adds no read: the
+// immediate transaction carries a ConditionCheck that the sender's profile
+// is not pending by default; if it fails (problem.PendingByDefault, an
+// internal signal) the retry hook builds the pending variant, which
+// re-checks pendingByDefault = true in its own transaction.
 package transfers
 
 import (
@@ -39,6 +48,9 @@ type request struct {
 	Amount      api.AmountField `json:"amount"`
 	DisplayName string          `json:"displayName"`
 	Memo        string          `json:"memo"`
+	// Pending, if set, overrides the sender's default (PUT /me/settings):
+	// true makes the transfer wait for the receiver, false sends it now.
+	Pending *bool `json:"pending"`
 }
 
 // Response is what a completed transfer returns (and replays).
@@ -53,6 +65,11 @@ type Response struct {
 	DisplayName string    `json:"displayName,omitempty"`
 	Memo        string    `json:"memo,omitempty"`
 	CreatedAt   time.Time `json:"createdAt"`
+	// Status is "completed" (the money is in the receiver's account) or
+	// "pending" (held on the sender's account until the receiver accepts,
+	// rejects, the sender cancels, or it expires at ExpiresAt).
+	Status    string     `json:"status"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 }
 
 // Create is POST /transfers {to, amount, displayName?, memo?}.
@@ -104,6 +121,9 @@ func Create(d api.Deps) api.LambdaHandler {
 			name = u.Name
 		}
 		t := &transfer{d: d, caller: r.Caller, to: in.To, amount: amount, name: name, displayName: displayName, memo: memo}
+		if in.Pending != nil {
+			t.pending, t.override = *in.Pending, true
+		}
 		return t.plain(), nil
 	}))
 }
@@ -116,6 +136,10 @@ type transfer struct {
 	amount                  int64
 	name, displayName, memo string
 	autoCharges             int // retries built so far (bounded by autoChargeAttempts)
+	// pending: build the pending variant (hold, accept later). override: the
+	// request chose; otherwise the transaction re-checks the sender's
+	// default that pending was chosen from (RequirePendingDefault).
+	pending, override bool
 }
 
 func (t *transfer) movement(id string, at time.Time) store.Movement {
@@ -127,13 +151,41 @@ func (t *transfer) movement(id string, at time.Time) store.Movement {
 	}
 }
 
-// plain is the transfer alone: one debit, one credit, two entries.
+// plain is the transfer alone: one debit, one credit, two entries (or, for
+// a pending transfer, the hold and the pending items).
 func (t *transfer) plain() *api.Movement {
 	now := t.d.Clock.Now()
 	m := t.movement(store.NewMovementID(now), now)
-	tx := &store.Tx{}
+	tx := t.newTx()
+	if t.pending {
+		tx.Hold(m.From, store.KindMain, t.amount)
+		return t.createPending(tx, m, 0)
+	}
 	tx.Move(m)
 	return t.respond(m, 0, tx)
+}
+
+// newTx starts a transaction; without an override its first item re-checks
+// the sender's default the variant was chosen from, so a setting that
+// differs fails the check (an internal signal, see retry) before anything
+// else is judged. It is a ConditionCheck of the profile: no read.
+func (t *transfer) newTx() *store.Tx {
+	tx := &store.Tx{}
+	if !t.override {
+		tx.RequirePendingDefault(t.caller, t.pending)
+	}
+	return tx
+}
+
+// createPending adds the pending transfer's items after its hold.
+func (t *transfer) createPending(tx *store.Tx, m store.Movement, charged int64) *api.Movement {
+	p := store.NewPendingTransfer(m.ID, t.caller, t.to, t.amount, t.name, t.displayName, t.memo, m.At)
+	tx.CreatePending(p)
+	resp := t.respond(m, charged, tx)
+	body := resp.Body.(Response)
+	body.Status, body.ExpiresAt = store.StatusPending, &p.ExpiresAt
+	resp.Body = body
+	return resp
 }
 
 // withCharge is the automatic charge and the transfer in one transaction.
@@ -152,24 +204,43 @@ func (t *transfer) withCharge(charge int64) *api.Movement {
 		To: store.MainAccount(t.caller), ToKind: store.KindMain, ToLabel: t.caller,
 		Memo: "automatic charge for transfer " + transferID,
 	}
-	tx := &store.Tx{}
+	tx := t.newTx()
+	t.autoCharges++
+	if t.pending {
+		c.Memo = "automatic charge for pending transfer " + transferID
+		tx.HoldWithTopUp(m.From, store.KindMain, t.amount, c)
+		tx.ChargeLimit(t.caller, now, charge, money.DailyChargeLimit)
+		return t.createPending(tx, m, charge)
+	}
 	tx.MoveWithTopUp(m, c)
 	tx.ChargeLimit(t.caller, now, charge, money.DailyChargeLimit)
-	t.autoCharges++
 	return t.respond(m, charge, tx)
 }
 
 func (t *transfer) respond(m store.Movement, charged int64, tx *store.Tx) *api.Movement {
 	return &api.Movement{Tx: tx, Status: http.StatusCreated, Retry: t.retry, Body: Response{
 		ID: m.ID, Type: m.Type, From: m.From.ID, To: t.to, ToAccount: m.To.ID, Amount: m.Amount,
-		AutoCharged: charged, DisplayName: m.DisplayName, Memo: m.Memo, CreatedAt: m.At.UTC(),
+		AutoCharged: charged, DisplayName: m.DisplayName, Memo: m.Memo, CreatedAt: m.At.UTC(), Status: "completed",
 	}}
 }
 
 // retry answers a refusal: insufficient funds becomes an automatic charge of
 // the shortfall (at most autoChargeAttempts times); anything else stands
 // (an unknown receiver is the credit's 404, a spent limit the limit's 422).
+//
+// The sender's default disagreeing with the variant tried
+// (problem.PendingByDefault / NotPendingByDefault from the profile's
+// ConditionCheck) switches variant; the auto-charge count starts again, as
+// the new variant has its own balance check.
 func (t *transfer) retry(_ context.Context, refusal *problem.Problem) (*api.Movement, error) {
+	switch {
+	case errors.Is(refusal, problem.PendingByDefault):
+		t.pending, t.autoCharges = true, 0
+		return t.plain(), nil
+	case errors.Is(refusal, problem.NotPendingByDefault):
+		t.pending, t.autoCharges = false, 0
+		return t.plain(), nil
+	}
 	if !errors.Is(refusal, problem.InsufficientFunds) || t.autoCharges >= autoChargeAttempts {
 		return nil, nil
 	}

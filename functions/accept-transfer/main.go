@@ -1,0 +1,11 @@
+// Command accept-transfer is the accept-transfer Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/pending"
+)
+
+func main() { lambda.Start(pending.Accept(app.MustDeps())) }

@@ -1,0 +1,11 @@
+// Command list-notifications is the list-notifications Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/pending"
+)
+
+func main() { lambda.Start(pending.ListNotifications(app.MustDeps())) }

@@ -1,0 +1,11 @@
+// Command list-transfers is the list-transfers Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/pending"
+)
+
+func main() { lambda.Start(pending.ListTransfers(app.MustDeps())) }

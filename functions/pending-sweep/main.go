@@ -1,0 +1,11 @@
+// Command pending-sweep is the pending-sweep Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/pending"
+)
+
+func main() { lambda.Start(pending.Sweep(app.MustDeps())) }

@@ -1,0 +1,11 @@
+// Command reject-transfer is the reject-transfer Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/pending"
+)
+
+func main() { lambda.Start(pending.Reject(app.MustDeps())) }
