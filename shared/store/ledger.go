@@ -181,7 +181,14 @@ func (tx *Tx) adjust(a AccountRef, kind string, delta int64) {
 		UpdateExpression:          aws.String("ADD balance :delta, available :delta"),
 		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeValues: values,
-	}}, op{onFail: func(old map[string]types.AttributeValue) error {
+	}}, op{onFail: spendRefused(a, kind, needed)})
+}
+
+// spendRefused reads a failed "exists, of kind, available >= needed"
+// condition on a user account: which of the three facts was false. Every
+// update that takes money out of available (debit, hold) uses it.
+func spendRefused(a AccountRef, kind string, needed int64) func(map[string]types.AttributeValue) error {
+	return func(old map[string]types.AttributeValue) error {
 		switch {
 		case len(old) == 0:
 			return problem.AccountNotFound.With("account %s does not exist or is not yours", a.ID)
@@ -191,7 +198,7 @@ func (tx *Tx) adjust(a AccountRef, kind string, delta int64) {
 			return problem.InsufficientFunds.With("account %s has %d won available; %d needed", a.ID, getN(old, "available"), needed).
 				WithExtra("available", getN(old, "available"))
 		}
-	}})
+	}
 }
 
 func (tx *Tx) credit(a AccountRef, kind string, amount int64) {

@@ -314,17 +314,7 @@ func (tx *Tx) hold(a AccountRef, kind string, amount, topUp int64) {
 	}
 	tx.add(types.TransactWriteItem{Update: &types.Update{
 		Key: a.key(), UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond), ExpressionAttributeValues: values,
-	}}, op{onFail: func(old map[string]types.AttributeValue) error {
-		switch {
-		case len(old) == 0:
-			return problem.AccountNotFound.With("account %s does not exist or is not yours", a.ID)
-		case kind != "" && getS(old, "kind") != kind:
-			return problem.WrongAccountKind.With("account %s is a %s account; this needs a %s account", a.ID, getS(old, "kind"), kind)
-		default:
-			return problem.InsufficientFunds.With("account %s has %d won available; %d needed", a.ID, getN(old, "available"), amount).
-				WithExtra("available", getN(old, "available"))
-		}
-	}})
+	}}, op{onFail: spendRefused(a, kind, needed)})
 }
 
 // release gives a hold back: ADD held -amount, available +amount, on the
@@ -493,19 +483,14 @@ func (s *Store) DuePending(ctx context.Context, now time.Time) ([]PendingTransfe
 		},
 	}
 	var due []PendingTransfer
-	for {
-		out, err := s.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("store: due pending transfers: %w", err)
-		}
-		for _, item := range out.Items {
-			due = append(due, pendingFromItem(item))
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return due, nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+	err := s.queryAll(ctx, in, func(item map[string]types.AttributeValue) bool {
+		due = append(due, pendingFromItem(item))
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: due pending transfers: %w", err)
 	}
+	return due, nil
 }
 
 // errNotDue means another run (or a participant) got there first.

@@ -41,19 +41,14 @@ func (s *Store) ListAccounts(ctx context.Context, userID string) ([]Account, err
 		},
 		ConsistentRead: aws.Bool(true),
 	}
-	for {
-		out, err := s.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("store: list accounts: %w", err)
-		}
-		for _, item := range out.Items {
-			accounts = append(accounts, accountFromItem(item))
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return accounts, nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+	err := s.queryAll(ctx, in, func(item map[string]types.AttributeValue) bool {
+		accounts = append(accounts, accountFromItem(item))
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: list accounts: %w", err)
 	}
+	return accounts, nil
 }
 
 // Entry is one line of an account's history.

@@ -130,28 +130,22 @@ func (s *Store) RoomWithMembers(ctx context.Context, roomID, caller string) (Roo
 	var room Room
 	members := []Member{}
 	isMember := false
-	for {
-		out, err := s.db.Query(ctx, in)
-		if err != nil {
-			return Room{}, nil, fmt.Errorf("store: room: %w", err)
+	err := s.queryAll(ctx, in, func(item map[string]types.AttributeValue) bool {
+		sk := getS(item, AttrSK)
+		switch {
+		case sk == skMeta:
+			created, _ := time.Parse(time.RFC3339Nano, getS(item, "createdAt"))
+			room = Room{ID: roomID, Name: getS(item, "name"), CreatedBy: getS(item, "createdBy"), CreatedAt: created}
+		case strings.HasPrefix(sk, prefixMember):
+			joined, _ := time.Parse(time.RFC3339Nano, getS(item, "joinedAt"))
+			m := Member{UserID: getS(item, "userId"), AddedBy: getS(item, "addedBy"), JoinedAt: joined}
+			isMember = isMember || m.UserID == caller
+			members = append(members, m)
 		}
-		for _, item := range out.Items {
-			sk := getS(item, AttrSK)
-			switch {
-			case sk == skMeta:
-				created, _ := time.Parse(time.RFC3339Nano, getS(item, "createdAt"))
-				room = Room{ID: roomID, Name: getS(item, "name"), CreatedBy: getS(item, "createdBy"), CreatedAt: created}
-			case strings.HasPrefix(sk, prefixMember):
-				joined, _ := time.Parse(time.RFC3339Nano, getS(item, "joinedAt"))
-				m := Member{UserID: getS(item, "userId"), AddedBy: getS(item, "addedBy"), JoinedAt: joined}
-				isMember = isMember || m.UserID == caller
-				members = append(members, m)
-			}
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			break
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+		return true
+	})
+	if err != nil {
+		return Room{}, nil, fmt.Errorf("store: room: %w", err)
 	}
 	if room.ID == "" || !isMember {
 		return Room{}, nil, problem.RoomNotFound.With("you are not a member of a room %s", roomID)

@@ -361,19 +361,13 @@ func (s *Store) SprinkleClaims(ctx context.Context, sprinkleID string) ([]Sprink
 		ConsistentRead: aws.Bool(true),
 	}
 	claims := []SprinkleClaim{}
-	for {
-		out, err := s.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("store: sprinkle claims: %w", err)
-		}
-		for _, item := range out.Items {
-			at, _ := time.Parse(time.RFC3339Nano, getS(item, "at"))
-			claims = append(claims, SprinkleClaim{UserID: getS(item, "userId"), Amount: getN(item, "amount"), At: at})
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			break
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+	err := s.queryAll(ctx, in, func(item map[string]types.AttributeValue) bool {
+		at, _ := time.Parse(time.RFC3339Nano, getS(item, "at"))
+		claims = append(claims, SprinkleClaim{UserID: getS(item, "userId"), Amount: getN(item, "amount"), At: at})
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: sprinkle claims: %w", err)
 	}
 	slices.SortFunc(claims, func(a, b SprinkleClaim) int { return a.At.Compare(b.At) })
 	return claims, nil
@@ -406,25 +400,17 @@ func (s *Store) DueSprinkles(ctx context.Context, now time.Time, limit int) ([]D
 		},
 	}
 	var due []DueSprinkle
-	for {
-		out, err := s.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("store: due sprinkles: %w", err)
-		}
-		for _, item := range out.Items {
-			due = append(due, DueSprinkle{
-				ID: getS(item, "sprinkleId"), RoomID: getS(item, "roomId"), Token: getS(item, "token"),
-				Sprinkler: getS(item, "sprinkler"), ClosesAt: time.UnixMilli(getN(item, "closesAtMs")).UTC(),
-			})
-			if limit > 0 && len(due) >= limit {
-				return due, nil
-			}
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return due, nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+	err := s.queryAll(ctx, in, func(item map[string]types.AttributeValue) bool {
+		due = append(due, DueSprinkle{
+			ID: getS(item, "sprinkleId"), RoomID: getS(item, "roomId"), Token: getS(item, "token"),
+			Sprinkler: getS(item, "sprinkler"), ClosesAt: time.UnixMilli(getN(item, "closesAtMs")).UTC(),
+		})
+		return limit == 0 || len(due) < limit
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: due sprinkles: %w", err)
 	}
+	return due, nil
 }
 
 // errReclaimRace means the escrow balance changed between the read and the

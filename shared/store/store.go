@@ -232,6 +232,26 @@ func NewToken() string {
 // stays the same across retries so a retried commit is applied once.
 func NewRequestToken() string { return randomString(32) }
 
+// queryAll runs a Query page by page, handing each item to each until it
+// returns false or the pages end.
+func (s *Store) queryAll(ctx context.Context, in *dynamodb.QueryInput, each func(map[string]types.AttributeValue) bool) error {
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return err
+		}
+		for _, item := range out.Items {
+			if !each(item) {
+				return nil
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
 func asErr[T error](err error, target *T) bool { return err != nil && errors.As(err, target) }
 
 // ValidID reports whether id is prefix followed by 16 id characters, the
