@@ -370,6 +370,13 @@ func TestReclaim(t *testing.T) {
 	if sum := w.reclaim(t); sum.Reclaimed != 0 || sum.Returned != 0 {
 		t.Fatalf("second run: %+v", sum)
 	}
+	// The sprinkler is told, once, in the reclaim's own transaction.
+	r := w.Do(t, apitest.Call{Fn: "list-notifications", Caller: s.ID})
+	notes, _ := r.Body["notifications"].([]any)
+	if r.Status != 200 || len(notes) != 1 || notes[0].(map[string]any)["type"] != store.NotifySprinkleReclaimed ||
+		notes[0].(map[string]any)["amount"] != float64(7500) || notes[0].(map[string]any)["token"] != token {
+		t.Fatalf("notifications: %d %s", r.Status, r.Raw)
+	}
 	// Even a stale due entry pays once: the reclaim re-checks.
 	returned, reclaimed, err := w.Store.ReclaimSprinkle(ctx, store.DueSprinkle{ID: lookupID(t, w, s, room, token), Sprinkler: s.ID, RoomID: room, Token: token}, w.Clock.Now())
 	if err != nil || reclaimed || returned != 0 {

@@ -198,6 +198,8 @@ type Notification struct {
 	FromName    string    `json:"fromName,omitempty"`
 	DisplayName string    `json:"displayName,omitempty"`
 	ExpiresAt   time.Time `json:"transferExpiresAt,omitzero"`
+	RoomID      string    `json:"roomId,omitempty"` // sprinkle notifications
+	Token       string    `json:"token,omitempty"`
 	At          time.Time `json:"at"`
 }
 
@@ -212,7 +214,7 @@ func (tx *Tx) Notify(n Notification) {
 	item["type"] = str(n.Type)
 	item["at"] = str(rfc(n.At))
 	item[AttrTTL] = num(n.At.Add(NotificationRetention).Unix())
-	for name, v := range map[string]string{"transferId": n.TransferID, "from": n.From, "to": n.To, "fromName": n.FromName, "displayName": n.DisplayName} {
+	for name, v := range map[string]string{"transferId": n.TransferID, "from": n.From, "to": n.To, "fromName": n.FromName, "displayName": n.DisplayName, "roomId": n.RoomID, "token": n.Token} {
 		if v != "" {
 			item[name] = str(v)
 		}
@@ -590,7 +592,7 @@ func (s *Store) ListNotifications(ctx context.Context, userID string, p Page) ([
 		at, _ := time.Parse(time.RFC3339Nano, getS(it, "at"))
 		n := Notification{ID: getS(it, "notificationId"), UserID: userID, Type: getS(it, "type"), TransferID: getS(it, "transferId"),
 			Amount: getN(it, "amount"), From: getS(it, "from"), To: getS(it, "to"), FromName: getS(it, "fromName"),
-			DisplayName: getS(it, "displayName"), At: at}
+			DisplayName: getS(it, "displayName"), RoomID: getS(it, "roomId"), Token: getS(it, "token"), At: at}
 		if e := getN(it, "transferExpiresAtMs"); e != 0 {
 			n.ExpiresAt = time.UnixMilli(e).UTC()
 		}

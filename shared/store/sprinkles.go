@@ -413,6 +413,9 @@ func (s *Store) DueSprinkles(ctx context.Context, now time.Time, limit int) ([]D
 	return due, nil
 }
 
+// NotifySprinkleReclaimed tells a sprinkler their unclaimed remainder came back.
+const NotifySprinkleReclaimed = "sprinkle_reclaimed"
+
 // errReclaimRace means the escrow balance changed between the read and the
 // reclaim transaction (a late claim): read again.
 var errReclaimRace = errors.New("store: escrow balance changed")
@@ -470,6 +473,7 @@ func (s *Store) ReclaimSprinkle(ctx context.Context, d DueSprinkle, now time.Tim
 			tx.credit(m.To, KindMain, remainder)
 			tx.entry(m, m.From, -remainder, m.To, m.ToLabel)
 			tx.entry(m, m.To, remainder, m.From, m.FromLabel)
+			tx.Notify(Notification{UserID: d.Sprinkler, Type: NotifySprinkleReclaimed, Amount: remainder, RoomID: d.RoomID, Token: d.Token, At: now})
 		}
 		err = s.Commit(ctx, tx)
 		switch {
