@@ -59,7 +59,7 @@ func newAPI(stack awscdk.Stack, fns map[string]awslambda.Function, rs []routes.R
 					PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
 				}),
 		}
-		if r.Auth != routes.Public {
+		if r.Auth == routes.User || r.Auth == routes.Operator {
 			opts.Authorizer = authorizer
 		}
 		api.AddRoutes(opts)

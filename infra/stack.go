@@ -102,7 +102,7 @@ func validate(p StackProps, access map[string][]string) error {
 			return fmt.Errorf("route %s: unsupported method", key)
 		}
 		switch r.Auth {
-		case routes.Public, routes.User, routes.Operator:
+		case routes.Public, routes.User, routes.Operator, routes.Registration:
 		default: // fail closed: an unknown auth level must not become public
 			return fmt.Errorf("route %s: unknown auth %q", key, r.Auth)
 		}

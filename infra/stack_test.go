@@ -18,8 +18,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"minipay/shared/config"
+	"minipay/shared/ddb"
 	"minipay/shared/routes"
-	"minipay/shared/store"
 )
 
 // testSchedules are injected rows (beside routes.Schedules): a daily
@@ -243,7 +243,7 @@ func TestRoutesHaveIntegrationsAndAuth(t *testing.T) {
 				t.Errorf("integration %v: want AWS_PROXY, payload format 2.0", in.Properties)
 			}
 			authType, authID := r.Properties["AuthorizationType"], refs(r.Properties["AuthorizerId"])
-			if rt.Auth == routes.Public {
+			if rt.Auth == routes.Public || rt.Auth == routes.Registration {
 				if authType != "NONE" || len(authID) != 0 {
 					t.Errorf("public route: AuthorizationType %v, authorizer %v; want NONE and none", authType, authID)
 				}
@@ -327,12 +327,12 @@ func TestTable(t *testing.T) {
 	}
 	key := func(name, typ string) map[string]any { return map[string]any{"AttributeName": name, "KeyType": typ} }
 	wantAttrs := []any{
-		map[string]any{"AttributeName": store.AttrPK, "AttributeType": "S"},
-		map[string]any{"AttributeName": store.AttrSK, "AttributeType": "S"},
+		map[string]any{"AttributeName": ddb.AttrPK, "AttributeType": "S"},
+		map[string]any{"AttributeName": ddb.AttrSK, "AttributeType": "S"},
 	}
 	var wantGSIs []any
-	defined := map[string]bool{store.AttrPK: true, store.AttrSK: true}
-	for _, g := range store.GSIs {
+	defined := map[string]bool{ddb.AttrPK: true, ddb.AttrSK: true}
+	for _, g := range ddb.GSIs {
 		for _, attr := range []string{g.PartitionKey, g.SortKey} {
 			if !defined[attr] { // each attribute is defined once, even when an index reuses it
 				defined[attr] = true
@@ -347,10 +347,10 @@ func TestTable(t *testing.T) {
 	}
 	for name, want := range map[string]any{
 		"BillingMode":                      "PAY_PER_REQUEST",
-		"KeySchema":                        []any{key(store.AttrPK, "HASH"), key(store.AttrSK, "RANGE")},
+		"KeySchema":                        []any{key(ddb.AttrPK, "HASH"), key(ddb.AttrSK, "RANGE")},
 		"AttributeDefinitions":             wantAttrs,
 		"GlobalSecondaryIndexes":           wantGSIs,
-		"TimeToLiveSpecification":          map[string]any{"AttributeName": store.AttrTTL, "Enabled": true},
+		"TimeToLiveSpecification":          map[string]any{"AttributeName": ddb.AttrTTL, "Enabled": true},
 		"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
 	} {
 		if got := table.Properties[name]; !reflect.DeepEqual(got, want) {

@@ -5,20 +5,20 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/jsii-runtime-go"
 
-	"minipay/shared/store"
+	"minipay/shared/ddb"
 )
 
 // newTable is the single table. Keys, TTL attribute and GSIs come from
-// shared/store, the same constants the local stack creates its table from.
+// shared/ddb, the same constants the local stack creates its table from.
 func newTable(stack awscdk.Stack) awsdynamodb.Table {
 	str := func(name string) *awsdynamodb.Attribute {
 		return &awsdynamodb.Attribute{Name: jsii.String(name), Type: awsdynamodb.AttributeType_STRING}
 	}
 	table := awsdynamodb.NewTable(stack, jsii.String("Table"), &awsdynamodb.TableProps{
-		PartitionKey:        str(store.AttrPK),
-		SortKey:             str(store.AttrSK),
+		PartitionKey:        str(ddb.AttrPK),
+		SortKey:             str(ddb.AttrSK),
 		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
-		TimeToLiveAttribute: jsii.String(store.AttrTTL),
+		TimeToLiveAttribute: jsii.String(ddb.AttrTTL),
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
 		},
@@ -28,7 +28,7 @@ func newTable(stack awscdk.Stack) awsdynamodb.Table {
 		// Later capabilities publish notifications from the stream.
 		Stream: awsdynamodb.StreamViewType_NEW_IMAGE,
 	})
-	for _, g := range store.GSIs {
+	for _, g := range ddb.GSIs {
 		table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
 			IndexName:      jsii.String(g.Name),
 			PartitionKey:   str(g.PartitionKey),

@@ -33,15 +33,19 @@ import (
 	"time"
 	_ "time/tzdata" // schedules name IANA zones; do not depend on the machine's tzdata
 
-	"minipay/shared/api"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"minipay/shared/app"
 	"minipay/shared/bench"
 	"minipay/shared/clock"
 	"minipay/shared/config"
+	"minipay/shared/ddb"
 	"minipay/shared/dynamolocal"
 	"minipay/shared/emulator"
+	"minipay/shared/httpapi"
+	"minipay/shared/ledger"
 	"minipay/shared/routes"
-	"minipay/shared/store"
+	"minipay/shared/users"
 )
 
 // defaultOperatorToken is the operator token when MINIPAY_OPERATOR_TOKEN is
@@ -130,12 +134,12 @@ func run(args []string) error {
 		where = "data in " + dataDir
 	}
 	log.Info("starting DynamoDB Local", "port", *port, "data", where)
-	ddb, err := dynamolocal.Start(ctx, dynamolocal.Options{Port: *port, DataDir: dataDir, RepoRoot: root})
+	local, err := dynamolocal.Start(ctx, dynamolocal.Options{Port: *port, DataDir: dataDir, RepoRoot: root})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		ddb.Stop()
+		local.Stop()
 		log.Info("DynamoDB Local stopped")
 	}()
 
@@ -143,20 +147,25 @@ func run(args []string) error {
 	if isDefault {
 		log.Warn("operator token: using the local default; set " + emulator.EnvOperatorToken + " to choose another")
 	}
-	cfg := config.Config{Table: *table, DynamoDBEndpoint: ddb.Endpoint, OperatorTokenSHA256: store.TokenHash(token),
-		LogLevel: os.Getenv(config.EnvLogLevel)}
-	client, err := store.NewClient(ctx, cfg)
+	cfg := config.Config{Table: *table, DynamoDBEndpoint: local.Endpoint, OperatorTokenSHA256: users.TokenHash(token),
+		LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration)}
+	if s := os.Getenv(config.EnvTokenTTL); s != "" {
+		if cfg.TokenTTL, err = time.ParseDuration(s); err != nil {
+			return fmt.Errorf("%s: %w", config.EnvTokenTTL, err)
+		}
+	}
+	client, err := ddb.NewClient(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	if err := store.CreateTable(ctx, client, *table); err != nil {
+	if err := ddb.CreateTable(ctx, client, *table); err != nil {
 		return err
 	}
-	deps, err := app.Deps(ctx, cfg, clock.Real{})
+	deps, err := app.NewDeps(client, cfg, clock.Real{}, log)
 	if err != nil {
 		return err
 	}
-	em, err := newEmulator(deps)
+	em, err := newEmulator(deps, client)
 	if err != nil {
 		return err
 	}
@@ -180,13 +189,18 @@ func run(args []string) error {
   operator token  %s
   schedules       %d jobs on the local clock; TTL sweep every %s
 Ctrl-C stops everything.
-`, apiURL, len(routes.Routes), apiURL, ddb.Endpoint, *table, where, tokenHint, len(routes.Schedules), emulator.DefaultSweepEvery)
+`, apiURL, len(routes.Routes), apiURL, local.Endpoint, *table, where, tokenHint, len(routes.Schedules), emulator.DefaultSweepEvery)
 
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
 	case err = <-served:
 		err = fmt.Errorf("http server: %w", err)
+	case exit := <-local.Exited():
+		// Every request would fail from now on: say so loudly and stop,
+		// rather than answer 500 forever.
+		log.Error("DynamoDB Local exited; stopping the local stack (restart it with make run)", "error", fmt.Sprint(exit))
+		err = fmt.Errorf("DynamoDB Local exited: %v", exit)
 	}
 	stop() // a second Ctrl-C kills at once (DynamoDB Local dies with us)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -220,11 +234,11 @@ func invoke(args []string) error {
 	}
 	token, _ := operatorToken()
 	deps, err := app.Deps(ctx, config.Config{Table: *table, DynamoDBEndpoint: *endpoint,
-		OperatorTokenSHA256: store.TokenHash(token), LogLevel: os.Getenv(config.EnvLogLevel)}, clock.Real{})
+		OperatorTokenSHA256: users.TokenHash(token), LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration)}, clock.Real{})
 	if err != nil {
 		return err
 	}
-	em, err := newEmulator(deps)
+	em, err := newEmulator(deps, nil)
 	if err != nil {
 		return err
 	}
@@ -253,11 +267,11 @@ func audit(args []string) error {
 	if err := reachable(*endpoint); err != nil {
 		return err
 	}
-	client, err := store.NewClient(ctx, config.Config{Table: *table, DynamoDBEndpoint: *endpoint})
+	client, err := ddb.NewClient(ctx, config.Config{Table: *table, DynamoDBEndpoint: *endpoint})
 	if err != nil {
 		return err
 	}
-	report, err := store.New(client, *table, clock.Real{}).Audit(ctx)
+	report, err := ledger.Audit(ctx, client, *table)
 	if err != nil {
 		return err
 	}
@@ -286,15 +300,29 @@ func benchReport(args []string) error {
 
 // ---- helpers ----
 
-func newEmulator(d api.Deps) (*emulator.Emulator, error) {
-	return emulator.New(emulator.Config{
+func newEmulator(d httpapi.Deps, scanner *dynamodb.Client) (*emulator.Emulator, error) {
+	c := emulator.Config{
 		Handlers:  app.Handlers(d),
 		Routes:    routes.Routes,
 		Schedules: routes.Schedules,
 		Clock:     d.Clock,
 		Log:       d.Log,
-		Sweeper:   d.Store,
-	})
+	}
+	if scanner != nil {
+		c.Sweeper = ttlSweeper{db: scanner, table: d.Config.Table, clock: d.Clock}
+	}
+	return emulator.New(c)
+}
+
+// ttlSweeper deletes expired items as DynamoDB's TTL does in the cloud.
+type ttlSweeper struct {
+	db    *dynamodb.Client
+	table string
+	clock clock.Clock
+}
+
+func (s ttlSweeper) SweepExpired(ctx context.Context) (int, error) {
+	return ddb.SweepExpired(ctx, s.db, s.table, s.clock.Now())
 }
 
 // dbFlags are -endpoint and -table, defaulting to the environment.

@@ -5,7 +5,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"minipay/shared/app"
-	"minipay/shared/pending"
+	"minipay/shared/transfers"
 )
 
-func main() { lambda.Start(pending.Cancel(app.MustDeps())) }
+func main() { lambda.Start(transfers.Cancel(app.MustDeps())) }

@@ -4,8 +4,8 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"minipay/shared/accounts"
 	"minipay/shared/app"
+	"minipay/shared/users"
 )
 
-func main() { lambda.Start(accounts.Register(app.MustDeps())) }
+func main() { lambda.Start(users.Register(app.MustDeps())) }

@@ -5,7 +5,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"minipay/shared/app"
-	"minipay/shared/pending"
+	"minipay/shared/notify"
 )
 
-func main() { lambda.Start(pending.ListNotifications(app.MustDeps())) }
+func main() { lambda.Start(notify.ListHandler(app.MustDeps())) }

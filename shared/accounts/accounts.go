@@ -1,25 +1,34 @@
-// Package accounts is the foundation's capability: register, accounts,
-// charges (with the daily limit), savings deposits, withdrawals, operator
-// deposits and history. Each handler validates, then composes store
-// operations into one transaction.
+// Package accounts is the foundation's capability: a user's accounts,
+// charges from the bank (with the daily limit), savings deposits,
+// withdrawals, operator deposits and history. Each handler validates, then
+// composes ledger primitives into one transaction.
+//
+//	item              PK              SK         notes
+//	savings counter   USER#<uid>      ACCOUNTS   savingsCount: the cap holds under concurrency
+//	payment reference PAYREF#<ref>    PAYREF     movementId: an operator deposit's reference is
+//	                                             credited once
 package accounts
 
 import (
 	"context"
+	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
-	"minipay/shared/api"
+	"minipay/shared/ddb"
+	"minipay/shared/domainerr"
+	"minipay/shared/httpapi"
+	"minipay/shared/ledger"
 	"minipay/shared/money"
-	"minipay/shared/problem"
-	"minipay/shared/store"
+	"minipay/shared/users"
 )
+
+// KindSavings is a user's savings account.
+const KindSavings ledger.Kind = "savings"
 
 // Movement types as they appear in history.
 const (
-	TypeCharge          = "charge"
+	TypeCharge          = ledger.TypeCharge
 	TypeWithdrawal      = "withdrawal"
 	TypeSavingsDeposit  = "savings_deposit"
 	TypeOperatorDeposit = "operator_deposit"
@@ -27,112 +36,129 @@ const (
 
 // Labels shown in history for the outside world.
 const (
-	LabelBank     = "bank"
+	LabelBank     = ledger.LabelBank
 	LabelOperator = "external payment"
 )
 
-// Register is POST /users.
-func Register(d api.Deps) api.LambdaHandler {
-	return api.Handle(d, "create-user", func(ctx context.Context, r *api.Request) (*api.Response, error) {
-		var in struct {
-			Name string `json:"name"`
-		}
-		if err := r.Decode(&in); err != nil {
-			return nil, err
-		}
-		name, err := api.Text("name", in.Name, 100, true)
-		if err != nil {
-			return nil, err
-		}
-		u := store.User{ID: store.NewUserID(), Name: name, CreatedAt: d.Clock.Now().UTC()}
-		token := store.NewToken()
-		main, err := d.Store.Register(ctx, u, token)
-		if err != nil {
-			return nil, err
-		}
-		return api.JSON(http.StatusCreated, map[string]any{
-			"user": u, "mainAccount": main, "token": token,
-			"tokenNote": "shown once; send it as Authorization: Bearer <token>",
-		})
-	})
+// MaxSavingsAccounts caps how many savings accounts one user may open.
+const MaxSavingsAccounts = 20
+
+// Refusals.
+var (
+	ErrTooManyAccounts = domainerr.New("too_many_accounts")
+)
+
+// ReferenceCreditedError: an operator deposit's reference was credited
+// before, by the movement named.
+type ReferenceCreditedError struct {
+	Reference  string
+	MovementID string
+}
+
+const codeRefCredited = "reference_already_credited"
+
+func init() { domainerr.Register(codeRefCredited) }
+
+func (e *ReferenceCreditedError) Error() string     { return codeRefCredited + ": " + e.DetailText() }
+func (e *ReferenceCreditedError) ErrorCode() string { return codeRefCredited }
+func (e *ReferenceCreditedError) DetailText() string {
+	return fmt.Sprintf("reference %q was already credited by movement %s", e.Reference, e.MovementID)
+}
+func (e *ReferenceCreditedError) Members() map[string]any {
+	return map[string]any{"movementId": e.MovementID, "reference": e.Reference}
 }
 
 // ListAccounts is GET /accounts.
-func ListAccounts(d api.Deps) api.LambdaHandler {
-	return api.Handle(d, "list-accounts", func(ctx context.Context, r *api.Request) (*api.Response, error) {
-		accounts, err := d.Store.ListAccounts(ctx, r.Caller)
+func ListAccounts(d httpapi.Deps) httpapi.LambdaHandler {
+	return httpapi.Handle(d, "list-accounts", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+		accounts, err := d.Ledger.ListAccounts(ctx, r.Caller)
 		if err != nil {
 			return nil, err
 		}
-		return api.JSON(http.StatusOK, map[string]any{"accounts": accounts})
+		return httpapi.JSON(http.StatusOK, map[string]any{"accounts": accounts})
 	})
 }
 
 // GetAccount is GET /accounts/{id}.
-func GetAccount(d api.Deps) api.LambdaHandler {
-	return api.Handle(d, "get-account", func(ctx context.Context, r *api.Request) (*api.Response, error) {
-		id, err := accountID(r)
+func GetAccount(d httpapi.Deps) httpapi.LambdaHandler {
+	return httpapi.Handle(d, "get-account", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+		id, err := AccountID(r)
 		if err != nil {
 			return nil, err
 		}
-		a, err := d.Store.GetAccount(ctx, r.Caller, id)
+		a, err := d.Ledger.GetAccount(ctx, r.Caller, id)
 		if err != nil {
 			return nil, err
 		}
-		return api.JSON(http.StatusOK, a)
+		return httpapi.JSON(http.StatusOK, a)
 	})
 }
 
-// OpenAccount is POST /accounts: a new savings account.
-func OpenAccount(d api.Deps) api.LambdaHandler {
-	return api.Handle(d, "open-account", func(ctx context.Context, r *api.Request) (*api.Response, error) {
+// OpenAccount is POST /accounts: a new savings account, counted on the
+// user's savings counter in the same transaction so the cap holds under
+// concurrency.
+func OpenAccount(d httpapi.Deps) httpapi.LambdaHandler {
+	return httpapi.Handle(d, "open-account", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		var in struct {
 			Kind string `json:"kind"`
 			Name string `json:"name"`
 		}
-		if len(strings.TrimSpace(string(r.Body))) > 0 {
-			if err := r.Decode(&in); err != nil {
-				return nil, err
-			}
+		if err := r.DecodeOptional(&in); err != nil {
+			return nil, err
 		}
-		if in.Kind != "" && in.Kind != store.KindSavings {
-			return nil, problem.InvalidField.With("kind must be %q: every user already has exactly one main account", store.KindSavings).WithExtra("field", "kind")
+		if in.Kind != "" && in.Kind != string(KindSavings) {
+			return nil, domainerr.Field("kind", "kind must be %q: every user already has exactly one main account", KindSavings)
 		}
-		name, err := api.Text("name", in.Name, 100, false)
+		name, err := httpapi.Text("name", in.Name, 100, false)
 		if err != nil {
 			return nil, err
 		}
 		if name == "" {
 			name = "savings"
 		}
-		a, err := d.Store.OpenSavings(ctx, r.Caller, name, d.Clock.Now())
-		if err != nil {
+		now := d.Clock.Now().UTC()
+		a := ledger.Account{ID: ddb.NewID("s_"), Owner: r.Caller, Kind: KindSavings, Name: name, CreatedAt: now}
+		tx := &ledger.Tx{}
+		CountSavings(tx, r.Caller)
+		tx.CreateAccount(a, nil)
+		if err := d.Ledger.Commit(ctx, tx); err != nil {
 			return nil, err
 		}
-		return api.JSON(http.StatusCreated, a)
+		return httpapi.JSON(http.StatusCreated, a)
+	})
+}
+
+// CountSavings adds one to the user's savings counter, refusing to pass
+// MaxSavingsAccounts (ErrTooManyAccounts).
+func CountSavings(tx *ledger.Tx, userID string) {
+	tx.Update(ddb.Key("USER#"+userID, "ACCOUNTS"), "ADD savingsCount :one", ledger.Cond{
+		Expr:   "attribute_not_exists(savingsCount) OR savingsCount < :max",
+		Values: ddb.Item{":one": ddb.N(1), ":max": ddb.N(MaxSavingsAccounts)},
+	}, func(ddb.Item) error {
+		return ErrTooManyAccounts.With("a user may have at most %d savings accounts", MaxSavingsAccounts)
 	})
 }
 
 // amountRequest is the body of every simple money movement.
 type amountRequest struct {
-	Amount api.AmountField `json:"amount"`
-	Memo   string          `json:"memo"`
+	Amount httpapi.AmountField `json:"amount"`
+	Memo   string              `json:"memo"`
 }
 
-func (a *amountRequest) read(r *api.Request) (int64, string, error) {
+func (a *amountRequest) read(r *httpapi.Request) (int64, string, error) {
 	if err := r.Decode(a); err != nil {
 		return 0, "", err
 	}
-	amount, err := api.Amount("amount", a.Amount)
+	amount, err := httpapi.Amount("amount", a.Amount)
 	if err != nil {
 		return 0, "", err
 	}
-	memo, err := api.Text("memo", a.Memo, 200, false)
+	memo, err := httpapi.Text("memo", a.Memo, 200, false)
 	return amount, memo, err
 }
 
-// movementResponse is what a completed movement returns (and replays).
-type movementResponse struct {
+// MovementResponse is what a completed movement returns (and replays).
+type MovementResponse struct {
 	ID        string    `json:"id"`
 	Type      string    `json:"type"`
 	From      string    `json:"from"`
@@ -142,18 +168,19 @@ type movementResponse struct {
 	CreatedAt time.Time `json:"createdAt"`
 }
 
-func respond(m store.Movement, tx *store.Tx) *api.Movement {
-	return &api.Movement{Tx: tx, Status: http.StatusCreated, Body: movementResponse{
+func respond(m ledger.Movement, tx *ledger.Tx) *httpapi.Movement {
+	return &httpapi.Movement{Tx: tx, Status: http.StatusCreated, Body: MovementResponse{
 		ID: m.ID, Type: m.Type, From: m.From.ID, To: m.To.ID, Amount: m.Amount, Memo: m.Memo, CreatedAt: m.At.UTC(),
 	}}
 }
 
 // Charge is POST /accounts/{id}/charges: money in from the user's bank into
 // their main account, counted against the daily limit in the same
-// transaction.
-func Charge(d api.Deps) api.LambdaHandler {
-	return api.Handle(d, "charge", api.Money(d, func(ctx context.Context, r *api.Request) (*api.Movement, error) {
-		id, err := accountID(r)
+// transaction. Every refusal, an amount above the whole day's limit
+// included, comes from that transaction and says what is left today.
+func Charge(d httpapi.Deps) httpapi.LambdaHandler {
+	return httpapi.Handle(d, "charge", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
+		id, err := AccountID(r)
 		if err != nil {
 			return nil, err
 		}
@@ -162,16 +189,10 @@ func Charge(d api.Deps) api.LambdaHandler {
 		if err != nil {
 			return nil, err
 		}
-		if amount > money.DailyChargeLimit {
-			return nil, problem.LimitExceeded.With("at most %d won can be charged per day", money.DailyChargeLimit).WithExtra("limit", money.DailyChargeLimit)
-		}
 		now := d.Clock.Now()
-		m := store.Movement{
-			ID: store.NewMovementID(now), Type: TypeCharge, Amount: amount, Memo: memo, At: now,
-			From: store.ExternalAccount(r.Caller), FromLabel: LabelBank,
-			To: store.UserAccount(r.Caller, id), ToKind: store.KindMain, ToLabel: r.Caller,
-		}
-		tx := &store.Tx{}
+		m := ledger.BankCharge(r.Caller, ledger.NewMovementID(now), amount, now, memo)
+		m.To = ledger.UserAccount(r.Caller, id)
+		tx := &ledger.Tx{}
 		tx.Move(m)
 		tx.ChargeLimit(r.Caller, now, amount, money.DailyChargeLimit)
 		return respond(m, tx), nil
@@ -180,9 +201,9 @@ func Charge(d api.Deps) api.LambdaHandler {
 
 // DepositSavings is POST /accounts/{id}/deposits: main -> this savings
 // account. No auto-charge: a short main account is refused.
-func DepositSavings(d api.Deps) api.LambdaHandler {
-	return api.Handle(d, "deposit-savings", api.Money(d, func(ctx context.Context, r *api.Request) (*api.Movement, error) {
-		id, err := accountID(r)
+func DepositSavings(d httpapi.Deps) httpapi.LambdaHandler {
+	return httpapi.Handle(d, "deposit-savings", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
+		id, err := AccountID(r)
 		if err != nil {
 			return nil, err
 		}
@@ -191,26 +212,25 @@ func DepositSavings(d api.Deps) api.LambdaHandler {
 		if err != nil {
 			return nil, err
 		}
-		if id == store.MainAccountID(r.Caller) {
-			return nil, problem.WrongAccountKind.With("deposits go from your main account into a savings account; %s is your main account", id)
+		if id == ledger.MainAccountID(r.Caller) {
+			return nil, &ledger.WrongKindError{Account: id, Kind: ledger.KindMain, Want: KindSavings}
 		}
 		now := d.Clock.Now()
-		from := store.MainAccount(r.Caller)
-		m := store.Movement{
-			ID: store.NewMovementID(now), Type: TypeSavingsDeposit, Amount: amount, Memo: memo, At: now,
-			From: from, FromKind: store.KindMain, FromLabel: "main account",
-			To: store.UserAccount(r.Caller, id), ToKind: store.KindSavings, ToLabel: "savings account " + id,
+		m := ledger.Movement{
+			ID: ledger.NewMovementID(now), Type: TypeSavingsDeposit, Amount: amount, Memo: memo, At: now,
+			From: ledger.MainAccount(r.Caller), FromKind: ledger.KindMain, FromLabel: "main account",
+			To: ledger.UserAccount(r.Caller, id), ToKind: KindSavings, ToLabel: "savings account " + id,
 		}
-		tx := &store.Tx{}
+		tx := &ledger.Tx{}
 		tx.Move(m)
 		return respond(m, tx), nil
 	}))
 }
 
 // Withdraw is POST /accounts/{id}/withdrawals: main account out to the bank.
-func Withdraw(d api.Deps) api.LambdaHandler {
-	return api.Handle(d, "withdraw", api.Money(d, func(ctx context.Context, r *api.Request) (*api.Movement, error) {
-		id, err := accountID(r)
+func Withdraw(d httpapi.Deps) httpapi.LambdaHandler {
+	return httpapi.Handle(d, "withdraw", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
+		id, err := AccountID(r)
 		if err != nil {
 			return nil, err
 		}
@@ -220,12 +240,12 @@ func Withdraw(d api.Deps) api.LambdaHandler {
 			return nil, err
 		}
 		now := d.Clock.Now()
-		m := store.Movement{
-			ID: store.NewMovementID(now), Type: TypeWithdrawal, Amount: amount, Memo: memo, At: now,
-			From: store.UserAccount(r.Caller, id), FromKind: store.KindMain, FromLabel: r.Caller,
-			To: store.ExternalAccount(r.Caller), ToLabel: LabelBank,
+		m := ledger.Movement{
+			ID: ledger.NewMovementID(now), Type: TypeWithdrawal, Amount: amount, Memo: memo, At: now,
+			From: ledger.UserAccount(r.Caller, id), FromKind: ledger.KindMain, FromLabel: r.Caller,
+			To: ledger.ExternalAccount(r.Caller), ToLabel: LabelBank,
 		}
-		tx := &store.Tx{}
+		tx := &ledger.Tx{}
 		tx.Move(m)
 		return respond(m, tx), nil
 	}))
@@ -233,69 +253,76 @@ func Withdraw(d api.Deps) api.LambdaHandler {
 
 // OperatorDeposit is POST /operator/deposits {userId, amount, reference}:
 // the external payment system credits a user's main account. It does not
-// count against the user's charge limit.
-func OperatorDeposit(d api.Deps) api.LambdaHandler {
-	return api.Handle(d, "operator-deposit", api.Money(d, func(ctx context.Context, r *api.Request) (*api.Movement, error) {
+// count against the user's charge limit. A reference is credited once:
+// the same reference again (whatever its Idempotency-Key) is refused with
+// the first movement's id, decided inside the transaction.
+func OperatorDeposit(d httpapi.Deps) httpapi.LambdaHandler {
+	return httpapi.Handle(d, "operator-deposit", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		var in struct {
-			UserID    string          `json:"userId"`
-			Amount    api.AmountField `json:"amount"`
-			Reference string          `json:"reference"`
+			UserID    string              `json:"userId"`
+			Amount    httpapi.AmountField `json:"amount"`
+			Reference string              `json:"reference"`
 		}
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
-		if !validID(in.UserID, "u_") {
-			return nil, problem.InvalidField.With("userId must be a user id such as u_0123456789abcdef").WithExtra("field", "userId")
+		if !users.ValidUserID(in.UserID) {
+			return nil, domainerr.Field("userId", "userId must be a user id such as u_0123456789abcdef")
 		}
-		amount, err := api.Amount("amount", in.Amount)
+		amount, err := httpapi.Amount("amount", in.Amount)
 		if err != nil {
 			return nil, err
 		}
-		ref, err := api.Text("reference", in.Reference, 200, false)
+		ref, err := httpapi.Text("reference", in.Reference, 200, true)
 		if err != nil {
 			return nil, err
 		}
 		now := d.Clock.Now()
-		m := store.Movement{
-			ID: store.NewMovementID(now), Type: TypeOperatorDeposit, Amount: amount, Memo: ref, At: now,
-			From: store.ExternalAccount(in.UserID), FromLabel: LabelOperator,
-			To: store.MainAccount(in.UserID), ToKind: store.KindMain, ToLabel: in.UserID,
+		m := ledger.Movement{
+			ID: ledger.NewMovementID(now), Type: TypeOperatorDeposit, Amount: amount, Memo: ref, Reference: "payment " + ref, At: now,
+			From: ledger.ExternalAccount(in.UserID), FromLabel: LabelOperator,
+			To: ledger.MainAccount(in.UserID), ToKind: ledger.KindMain, ToLabel: in.UserID,
 		}
-		tx := &store.Tx{}
+		tx := &ledger.Tx{}
 		tx.Move(m)
+		refItem := ddb.Key("PAYREF#"+ref, "PAYREF")
+		refItem["movementId"] = ddb.S(m.ID)
+		refItem["userId"] = ddb.S(in.UserID)
+		refItem["amount"] = ddb.N(amount)
+		refItem["at"] = ddb.Time(now)
+		tx.Put(refItem, ledger.Cond{Expr: "attribute_not_exists(PK)"}, func(old ddb.Item) error {
+			return &ReferenceCreditedError{Reference: ref, MovementID: ddb.Decode(old).S("movementId")}
+		})
 		return respond(m, tx), nil
 	}))
 }
 
 // ListEntries is GET /accounts/{id}/entries?limit=&cursor=&from=&to=&direction=in|out.
-func ListEntries(d api.Deps) api.LambdaHandler {
-	return api.Handle(d, "list-entries", func(ctx context.Context, r *api.Request) (*api.Response, error) {
-		id, err := accountID(r)
+func ListEntries(d httpapi.Deps) httpapi.LambdaHandler {
+	return httpapi.Handle(d, "list-entries", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+		id, err := AccountID(r)
 		if err != nil {
 			return nil, err
 		}
-		page := store.EntryPage{AccountID: id, Limit: 20, Cursor: r.QueryParam("cursor")}
-		if s := r.QueryParam("limit"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > store.MaxPageSize {
-				return nil, problem.InvalidField.With("limit must be an integer from 1 to %d", store.MaxPageSize).WithExtra("field", "limit")
-			}
-			page.Limit = int32(n)
+		page, err := httpapi.Page(r)
+		if err != nil {
+			return nil, err
 		}
+		q := ledger.EntryQuery{AccountID: id, Page: page}
 		switch dir := r.QueryParam("direction"); dir {
-		case "", store.DirectionIn, store.DirectionOut:
-			page.Direction = dir
+		case "", ledger.DirectionIn, ledger.DirectionOut:
+			q.Direction = dir
 		default:
-			return nil, problem.InvalidField.With("direction must be %q or %q", store.DirectionIn, store.DirectionOut).WithExtra("field", "direction")
+			return nil, domainerr.Field("direction", "direction must be %q or %q", ledger.DirectionIn, ledger.DirectionOut)
 		}
 		for _, f := range []struct {
 			name string
 			dst  *time.Time
-		}{{"from", &page.From}, {"to", &page.To}} {
+		}{{"from", &q.From}, {"to", &q.To}} {
 			if s := r.QueryParam(f.name); s != "" {
 				t, err := time.Parse(time.RFC3339, s)
-				if err != nil {
-					return nil, problem.InvalidField.With("%s must be an RFC 3339 time such as 2026-11-22T09:00:00+09:00", f.name).WithExtra("field", f.name)
+				if err != nil || t.Year() < 2000 || t.Year() > 9999 {
+					return nil, domainerr.Field(f.name, "%s must be an RFC 3339 time such as 2026-11-22T09:00:00+09:00", f.name)
 				}
 				*f.dst = t
 			}
@@ -303,16 +330,16 @@ func ListEntries(d api.Deps) api.LambdaHandler {
 		// The ownership check and the page are independent: read both at
 		// once so the request costs one round trip of latency.
 		type result struct {
-			entries []store.Entry
+			entries []ledger.Entry
 			next    string
 			err     error
 		}
 		ch := make(chan result, 1)
 		go func() {
-			e, n, err := d.Store.ListEntries(ctx, page)
+			e, n, err := d.Ledger.ListEntries(ctx, q)
 			ch <- result{e, n, err}
 		}()
-		_, ownErr := d.Store.GetAccount(ctx, r.Caller, id)
+		_, ownErr := d.Ledger.GetAccount(ctx, r.Caller, id)
 		res := <-ch
 		if ownErr != nil {
 			return nil, ownErr
@@ -324,18 +351,16 @@ func ListEntries(d api.Deps) api.LambdaHandler {
 		if res.next != "" {
 			body["nextCursor"] = res.next
 		}
-		return api.JSON(http.StatusOK, body)
+		return httpapi.JSON(http.StatusOK, body)
 	})
 }
 
-// accountID reads and checks the {id} path parameter. A malformed id cannot
+// AccountID reads and checks the {id} path parameter. A malformed id cannot
 // name any account: 404, as for any account that is not the caller's.
-func accountID(r *api.Request) (string, error) {
+func AccountID(r *httpapi.Request) (string, error) {
 	id := r.PathParam("id")
-	if !validID(id, "m_") && !validID(id, "s_") {
-		return "", problem.AccountNotFound.With("no account %q", id)
+	if !ddb.ValidID(id, "m_") && !ddb.ValidID(id, "s_") {
+		return "", ledger.ErrAccountNotFound.With("no account %q", id)
 	}
 	return id, nil
 }
-
-func validID(id, prefix string) bool { return store.ValidID(id, prefix) }

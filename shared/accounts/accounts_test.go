@@ -10,14 +10,16 @@ import (
 	"time"
 
 	"minipay/shared/accounts"
-	"minipay/shared/api"
-	"minipay/shared/api/apitest"
+	"minipay/shared/clock"
+	"minipay/shared/ddb"
+	"minipay/shared/ddbtest"
+	"minipay/shared/httpapi"
+	"minipay/shared/httpapi/apitest"
+	"minipay/shared/ledger"
 	"minipay/shared/routes"
-	"minipay/shared/store"
-	"minipay/shared/store/storetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(ddbtest.Main(m)) }
 
 var ctx = context.Background()
 
@@ -80,7 +82,7 @@ func TestWalkthrough(t *testing.T) {
 	if r.Status != 201 {
 		t.Fatalf("withdraw: %d %s", r.Status, r.Raw)
 	}
-	r = w.Do(t, call{Fn: "operator-deposit", Caller: api.RoleOperator, Body: fmt.Sprintf(`{"userId":%q,"amount":7000,"reference":"refund 42"}`, kim.ID), IdemKey: newKey()})
+	r = w.Do(t, call{Fn: "operator-deposit", Caller: httpapi.RoleOperator, Body: fmt.Sprintf(`{"userId":%q,"amount":7000,"reference":"refund 42"}`, kim.ID), IdemKey: newKey()})
 	if r.Status != 201 {
 		t.Fatalf("operator deposit: %d %s", r.Status, r.Raw)
 	}
@@ -147,9 +149,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"bad token", call{Fn: "get-account", Caller: "", Path: main}, 401, "unauthorized"},
 		{"bad token on a money route", call{Fn: "charge", Caller: "", Path: main, Body: `{"amount":1}`}, 401, "unauthorized"},
 		{"user token on the operator route", call{Fn: "operator-deposit", Caller: kim.ID, Body: `{"userId":"` + kim.ID + `","amount":1}`}, 403, "forbidden"},
-		{"operator token on a user route", call{Fn: "get-account", Caller: api.RoleOperator, Path: main}, 403, "forbidden"},
-		{"operator deposit to nobody", call{Fn: "operator-deposit", Caller: api.RoleOperator, Body: `{"userId":"u_0000000000000000","amount":1}`}, 404, "account_not_found"},
-		{"operator deposit with a bad user id", call{Fn: "operator-deposit", Caller: api.RoleOperator, Body: `{"userId":"kim","amount":1}`}, 400, "invalid_field"},
+		{"operator token on a user route", call{Fn: "get-account", Caller: httpapi.RoleOperator, Path: main}, 403, "forbidden"},
+		{"operator deposit to nobody", call{Fn: "operator-deposit", Caller: httpapi.RoleOperator, Body: `{"userId":"u_0000000000000000","amount":1,"reference":"r-1"}`}, 404, "account_not_found"},
+		{"operator deposit with a bad user id", call{Fn: "operator-deposit", Caller: httpapi.RoleOperator, Body: `{"userId":"kim","amount":1,"reference":"r-2"}`}, 400, "invalid_field"},
 		{"register without a name", call{Fn: "create-user", Body: `{"name":"  "}`}, 400, "invalid_field"},
 		{"register with a control character", call{Fn: "create-user", Body: `{"name":"a\u0000b"}`}, 400, "invalid_field"},
 		{"open a second main account", call{Fn: "open-account", Caller: kim.ID, Body: `{"kind":"main"}`}, 400, "invalid_field"},
@@ -186,8 +188,8 @@ func TestFiftyConcurrentChargesStopAtTheDailyLimit(t *testing.T) {
 	if got := w.available(t, kim, kim.Main); got != 3_000_000 {
 		t.Fatalf("balance %d", got)
 	}
-	charged, _ := w.Store.ChargedToday(ctx, kim.ID, w.Clock.Now())
-	if charged != 3_000_000 {
+	item, err := w.Table.Get(ctx, ddb.Key("USER#"+kim.ID, "LIMIT#"+clock.KSTDate(w.Clock.Now())))
+	if charged := ddb.Decode(item).N("charged"); err != nil || charged != 3_000_000 {
 		t.Fatalf("counter %d", charged)
 	}
 	// The refusal says what is left.
@@ -316,7 +318,7 @@ func TestHistoryPagesAndExpiry(t *testing.T) {
 	}
 	// A year after the third charge, the first three are gone from reads
 	// even though DynamoDB Local never deletes them.
-	w.Clock.Set(start.Add(store.HistoryRetention + 2*time.Hour + time.Minute))
+	w.Clock.Set(start.Add(ledger.HistoryRetention + 2*time.Hour + time.Minute))
 	all = nil
 	cursor = ""
 	for i := 0; i < 5; i++ {

@@ -1,4 +1,4 @@
-// Package app wires functions: configuration -> store -> handlers. The
+// Package app wires functions: configuration -> kernel -> handlers. The
 // Lambda mains and the local emulator both build handlers here, so the
 // emulator runs the very code the cloud runs.
 package app
@@ -7,25 +7,31 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"time"
 
 	"minipay/shared/accounts"
-	"minipay/shared/api"
 	"minipay/shared/auth"
 	"minipay/shared/clock"
 	"minipay/shared/config"
-	"minipay/shared/pending"
+	"minipay/shared/ddb"
+	"minipay/shared/httpapi"
+	"minipay/shared/ledger"
+	"minipay/shared/notify"
 	"minipay/shared/routes"
 	"minipay/shared/sprinkle"
-	"minipay/shared/store"
 	"minipay/shared/transfers"
+	"minipay/shared/users"
 )
 
 // Handlers maps every function in the route and schedule tables to its
 // handler (a value lambda.Start accepts). A test checks it covers them all.
-func Handlers(d api.Deps) map[string]any {
+func Handlers(d httpapi.Deps) map[string]any {
 	return map[string]any{
 		routes.AuthorizerFunction: auth.Handler(d),
-		"create-user":             accounts.Register(d),
+		routes.Fallback.Function:  httpapi.NotFound(d),
+		"create-user":             users.Register(d),
+		"rotate-token":            users.RotateToken(d),
+		"revoke-token":            users.RevokeToken(d),
 		"list-accounts":           accounts.ListAccounts(d),
 		"open-account":            accounts.OpenAccount(d),
 		"get-account":             accounts.GetAccount(d),
@@ -35,50 +41,74 @@ func Handlers(d api.Deps) map[string]any {
 		"list-entries":            accounts.ListEntries(d),
 		"operator-deposit":        accounts.OperatorDeposit(d),
 		"transfer":                transfers.Create(d),
+		"list-transfers":          transfers.ListTransfers(d),
+		"accept-transfer":         transfers.Accept(d),
+		"reject-transfer":         transfers.Reject(d),
+		"cancel-transfer":         transfers.Cancel(d),
+		"update-settings":         transfers.UpdateSettings(d),
+		"pending-sweep":           transfers.Sweep(d),
+		"list-notifications":      notify.ListHandler(d),
 		"create-room":             sprinkle.CreateRoom(d),
 		"add-room-member":         sprinkle.AddMember(d),
+		"leave-room":              sprinkle.LeaveRoom(d),
 		"get-room":                sprinkle.GetRoom(d),
 		"create-sprinkle":         sprinkle.Create(d),
 		"claim-sprinkle":          sprinkle.Claim(d),
 		"get-sprinkle":            sprinkle.Get(d),
 		"sprinkle-reclaim":        sprinkle.Reclaim(d),
-		"list-transfers":          pending.ListTransfers(d),
-		"accept-transfer":         pending.Accept(d),
-		"reject-transfer":         pending.Reject(d),
-		"cancel-transfer":         pending.Cancel(d),
-		"update-settings":         pending.UpdateSettings(d),
-		"list-notifications":      pending.ListNotifications(d),
-		"pending-sweep":           pending.Sweep(d),
+		"ledger-checkpoint":       CheckpointJob(d),
 	}
 }
 
-// Deps builds handler dependencies from a configuration.
-func Deps(ctx context.Context, cfg config.Config, clk clock.Clock) (api.Deps, error) {
-	db, err := store.NewClient(ctx, cfg)
-	if err != nil {
-		return api.Deps{}, err
+// CheckpointBudget bounds one checkpoint run (the function's timeout is
+// 10 s; the next day's run resumes).
+const CheckpointBudget = 7 * time.Second
+
+// CheckpointJob is the ledger-checkpoint scheduled job.
+func CheckpointJob(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (ledger.CheckpointRun, error) {
+	return func(ctx context.Context, ev routes.ScheduledEvent) (ledger.CheckpointRun, error) {
+		run, err := d.Ledger.RollCheckpoints(ctx, CheckpointBudget)
+		d.Log.InfoContext(ctx, "ledger checkpoint", "job", ev.Job, "scheduledTime", ev.ScheduledTime,
+			"due", run.Seen, "rolled", run.Rolled, "entries", run.Entries, "done", run.Done, "errors", run.Failed)
+		if err == nil {
+			err = run.Err()
+		}
+		return run, err
 	}
-	return api.Deps{
-		Store:               store.New(db, cfg.Table, clk),
-		Clock:               clk,
-		Log:                 Logger(cfg.LogLevel),
-		OperatorTokenSHA256: cfg.OperatorTokenSHA256,
-	}, nil
+}
+
+// NewDeps builds handler dependencies on a client.
+func NewDeps(db ddb.Client, cfg config.Config, clk clock.Clock, log *slog.Logger) (httpapi.Deps, error) {
+	cfg, err := cfg.WithDefaults()
+	if err != nil {
+		return httpapi.Deps{}, err
+	}
+	table := ddb.NewTable(db, cfg.Table)
+	return httpapi.Deps{Ledger: ledger.New(table, clk), Table: table, Clock: clk, Log: log, Config: cfg}, nil
+}
+
+// Deps builds handler dependencies from a configuration.
+func Deps(ctx context.Context, cfg config.Config, clk clock.Clock) (httpapi.Deps, error) {
+	db, err := ddb.NewClient(ctx, cfg)
+	if err != nil {
+		return httpapi.Deps{}, err
+	}
+	return NewDeps(db, cfg, clk, Logger(cfg.LogLevel))
 }
 
 // MustDeps is Deps from the environment with the real clock, for a Lambda's
 // main: a function that cannot configure itself should fail at cold start.
-func MustDeps() api.Deps {
+func MustDeps() httpapi.Deps {
 	cfg, err := config.FromEnv()
 	if err == nil {
-		var d api.Deps
+		var d httpapi.Deps
 		if d, err = Deps(context.Background(), cfg, clock.Real{}); err == nil {
 			return d
 		}
 	}
 	slog.Error("startup failed", "error", err.Error())
 	os.Exit(1)
-	return api.Deps{}
+	return httpapi.Deps{}
 }
 
 // Logger is structured JSON logging at the configured level.

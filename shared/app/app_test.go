@@ -13,13 +13,14 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"minipay/shared/api"
 	"minipay/shared/app"
+	"minipay/shared/config"
+	"minipay/shared/ddbtest"
+	"minipay/shared/httpapi"
 	"minipay/shared/routes"
-	"minipay/shared/store/storetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(ddbtest.Main(m)) }
 
 // The function directories, the handler map and the tables name the same set.
 func TestFunctionsMatchTheTables(t *testing.T) {
@@ -38,7 +39,7 @@ func TestFunctionsMatchTheTables(t *testing.T) {
 			t.Fatalf("functions/ has %v; tables name %v", names, want)
 		}
 	}
-	h := app.Handlers(api.Deps{})
+	h := app.Handlers(httpapi.Deps{Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	for _, f := range want {
 		if h[f] == nil {
 			t.Errorf("no handler for %s", f)
@@ -51,10 +52,13 @@ func TestFunctionsMatchTheTables(t *testing.T) {
 // Local, answers it with a 2xx or a problem+json 4xx (the sample ids name
 // nothing in a fresh table), never a 500.
 func TestSampleEventsThroughTheLambdaJSONPath(t *testing.T) {
-	e := storetest.New(t)
-	d := api.Deps{Store: e.Store, Clock: e.Clock, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	e := ddbtest.New(t)
+	d, err := app.NewDeps(e.DB, config.Config{Table: e.Name}, e.Clock, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	handlers := app.Handlers(d)
-	for _, r := range routes.Routes {
+	for _, r := range append([]routes.Route{routes.Fallback}, routes.Routes...) {
 		t.Run(r.Function, func(t *testing.T) {
 			raw, err := os.ReadFile("../../events/" + r.Function + ".json")
 			if err != nil {
@@ -64,7 +68,8 @@ func TestSampleEventsThroughTheLambdaJSONPath(t *testing.T) {
 			if err := json.Unmarshal(raw, &ev); err != nil {
 				t.Fatal(err)
 			}
-			if ev.RouteKey != r.Method+" "+r.Path || ev.RequestContext.HTTP.Method != r.Method {
+			if key := r.Method + " " + r.Path; r.Function == routes.Fallback.Function && ev.RouteKey != "$default" ||
+				r.Function != routes.Fallback.Function && (ev.RouteKey != key || ev.RequestContext.HTTP.Method != r.Method) {
 				t.Fatalf("event route %q, want %s %s", ev.RouteKey, r.Method, r.Path)
 			}
 			out, err := lambda.NewHandler(handlers[r.Function]).Invoke(context.Background(), raw)
@@ -106,7 +111,7 @@ func TestSampleEventsThroughTheLambdaJSONPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	var resp events.APIGatewayV2CustomAuthorizerSimpleResponse
-	if err := json.Unmarshal(out, &resp); err != nil || resp.Context[api.CtxRole] != api.RoleAnonymous {
+	if err := json.Unmarshal(out, &resp); err != nil || resp.Context[httpapi.CtxRole] != httpapi.RoleAnonymous {
 		t.Fatalf("authorizer on the sample token: %s %v", out, err)
 	}
 }

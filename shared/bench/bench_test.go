@@ -7,16 +7,16 @@ import (
 	"strings"
 	"testing"
 
-	"minipay/shared/store/storetest"
+	"minipay/shared/ddbtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(ddbtest.Main(m)) }
 
 // A small run of the whole report: every scenario works end to end and the
 // audit holds (the figures themselves are not asserted: this is no timing test).
 func TestReportSmallRun(t *testing.T) {
 	var out bytes.Buffer
-	err := Run(context.Background(), &out, Options{Endpoint: storetest.Endpoint(), Accounts: 4, Transfers: 10, HotSenders: 5, HistoryEntries: 60, Claimers: 30, Shares: 10})
+	err := Run(context.Background(), &out, Options{Endpoint: ddbtest.Endpoint(), Accounts: 4, Transfers: 10, HotSenders: 5, HistoryEntries: 60, Claimers: 30, Shares: 10})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}

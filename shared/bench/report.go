@@ -20,15 +20,19 @@ import (
 	"sync/atomic"
 	"time"
 
-	"minipay/shared/api"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"minipay/shared/app"
 	"minipay/shared/clock"
 	"minipay/shared/config"
+	"minipay/shared/ddb"
+	"minipay/shared/ddbtest"
 	"minipay/shared/dynamolocal"
 	"minipay/shared/emulator"
+	"minipay/shared/ledger"
 	"minipay/shared/money"
 	"minipay/shared/routes"
-	"minipay/shared/store"
+	"minipay/shared/users"
 )
 
 // Options size the run.
@@ -49,9 +53,10 @@ const operatorToken = "bench-operator-token"
 
 type stack struct {
 	out     io.Writer
-	st      *store.Store
-	inst    *store.Instrumented
-	bare    store.API
+	ledger  *ledger.Ledger
+	table   string
+	inst    *ddbtest.Instrumented
+	bare    *dynamodb.Client
 	server  *httptest.Server
 	client  *http.Client
 	keySeq  atomic.Int64
@@ -72,18 +77,20 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		defer srv.Stop()
 		o.Endpoint = srv.Endpoint
 	}
-	db, err := store.NewClient(ctx, config.Config{DynamoDBEndpoint: o.Endpoint})
+	db, err := ddb.NewClient(ctx, config.Config{DynamoDBEndpoint: o.Endpoint})
 	if err != nil {
 		return err
 	}
 	table := fmt.Sprintf("bench_%d", time.Now().UnixNano())
-	if err := store.CreateTable(ctx, db, table); err != nil {
+	if err := ddb.CreateTable(ctx, db, table); err != nil {
 		return err
 	}
-	inst := &store.Instrumented{API: db}
-	st := store.New(inst, table, clock.Real{})
+	inst := &ddbtest.Instrumented{Client: db}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	d := api.Deps{Store: st, Clock: clock.Real{}, Log: log, OperatorTokenSHA256: store.TokenHash(operatorToken)}
+	d, err := app.NewDeps(inst, config.Config{Table: table, OperatorTokenSHA256: users.TokenHash(operatorToken)}, clock.Real{}, log)
+	if err != nil {
+		return err
+	}
 	// Thousands of requests at once queue on one DynamoDB Local (the cloud
 	// would scale out), so allow them longer than API Gateway's 30 s.
 	emu, err := emulator.New(emulator.Config{Handlers: app.Handlers(d), Routes: routes.Routes, Clock: clock.Real{}, Log: log,
@@ -91,7 +98,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
-	s := &stack{out: out, st: st, inst: inst, bare: db, server: httptest.NewServer(emu),
+	s := &stack{out: out, ledger: d.Ledger, table: table, inst: inst, bare: db, server: httptest.NewServer(emu),
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: time.Minute}}
 	defer s.server.Close()
 
@@ -112,7 +119,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	s.sprinkle(ctx, o.Claimers, o.Shares)
 	s.history(ctx, users[1], o.HistoryEntries)
 
-	r, err := st.Audit(ctx)
+	r, err := ledger.Audit(ctx, db, table)
 	if err != nil {
 		return err
 	}
@@ -132,12 +139,11 @@ func (s *stack) charges(ctx context.Context, u user, n int) {
 	use := s.inst.Reset()
 	bare := measure(n, 1, func(int) {
 		now := time.Now()
-		tx := &store.Tx{}
-		tx.Move(store.Movement{ID: store.NewMovementID(now), Type: "charge", Amount: 1, At: now,
-			From: store.ExternalAccount(u.id), To: store.MainAccount(u.id), ToKind: store.KindMain})
+		tx := &ledger.Tx{}
+		tx.Move(ledger.BankCharge(u.id, ledger.NewMovementID(now), 1, now, ""))
 		tx.ChargeLimit(u.id, now, 1, money.DailyChargeLimit)
-		tx.Idempotency(store.IdemKey{Scope: u.id, Key: s.key(), RequestHash: "h"}, store.StoredResponse{Status: 201, Body: []byte(`{}`)}, now)
-		s.check(s.bare.TransactWriteItems(ctx, s.st.Input(tx)))
+		tx.Idempotency(ledger.IdemKey{Scope: u.id, Key: s.key(), RequestHash: "h"}, ledger.StoredResponse{Status: 201, Body: []byte(`{}`)}, now)
+		s.check(s.bare.TransactWriteItems(ctx, s.ledger.Input(tx)))
 	})
 	table(s.out, []row{{"through the emulator", emu}, {"bare TransactWriteItems, same 6 items", bare}})
 	fmt.Fprintf(s.out, "emulator / bare, p50: %.2fx.  DynamoDB requests per charge: %.2f (%v); WCU per charge: %.1f\n",
@@ -161,13 +167,15 @@ func (s *stack) transfers(ctx context.Context, users []user, n, clients int) {
 	bare := measure(n, clients, func(i int) {
 		from, to := users[pairs[i][0]], users[pairs[i][1]]
 		now := time.Now()
-		tx := &store.Tx{}
-		tx.RequirePendingDefault(from.id, false) // as POST /transfers: the sender's default is "immediate"
-		tx.Move(store.Movement{ID: store.NewMovementID(now), Type: "transfer", Amount: int64(1 + rand.IntN(1000)), At: now, Memo: "bench",
-			From: store.MainAccount(from.id), FromKind: store.KindMain, To: store.MainAccount(to.id), ToKind: store.KindMain,
+		tx := &ledger.Tx{}
+		// As POST /transfers: a check that the sender's default is "immediate".
+		tx.Check(ddb.Key("USER#"+from.id, "SETTINGS#transfers"), ledger.Cond{Expr: "attribute_not_exists(pendingByDefault) OR pendingByDefault = :b",
+			Values: ddb.Item{":b": ddb.Bool(false)}}, func(ddb.Item) error { return fmt.Errorf("pending by default") })
+		tx.Move(ledger.Movement{ID: ledger.NewMovementID(now), Type: "transfer", Amount: int64(1 + rand.IntN(1000)), At: now, Memo: "bench",
+			From: ledger.MainAccount(from.id), FromKind: ledger.KindMain, To: ledger.MainAccount(to.id), ToKind: ledger.KindMain,
 			FromLabel: "user", ToLabel: to.id, Originator: "user"})
-		tx.Idempotency(store.IdemKey{Scope: from.id, Key: s.key(), RequestHash: "h"}, store.StoredResponse{Status: 201, Body: []byte(`{}`)}, now)
-		s.check(s.bare.TransactWriteItems(ctx, s.st.Input(tx)))
+		tx.Idempotency(ledger.IdemKey{Scope: from.id, Key: s.key(), RequestHash: "h"}, ledger.StoredResponse{Status: 201, Body: []byte(`{}`)}, now)
+		s.check(s.bare.TransactWriteItems(ctx, s.ledger.Input(tx)))
 	})
 	table(s.out, []row{{"POST /transfers through the emulator", emu}, {"bare TransactWriteItems, same 6 items", bare}})
 	fmt.Fprintf(s.out, "emulator / bare: throughput %.2fx, p50 %.2fx.  DynamoDB requests per transfer: %.2f (%v; GetItems are authorizer cache misses); WCU per transfer: %.1f (as DynamoDB Local reports it)\n",
@@ -185,7 +193,7 @@ func (s *stack) hot(n int) {
 		s.post("/transfers", senders[i].token, fmt.Sprintf(`{"to":%q,"amount":1000}`, receiver.id), 201)
 	})
 	took := time.Since(start)
-	acct, err := s.st.GetAccount(context.Background(), receiver.id, receiver.main)
+	acct, err := s.ledger.GetAccount(context.Background(), receiver.id, receiver.main)
 	s.check(nil, err)
 	fmt.Fprintf(s.out, "%d transfers finished in %s; failures %d; receiver balance %d (want %d)\n",
 		n, took.Round(time.Millisecond), s.fail.Load()-failed, acct.Balance, int64(n)*1000)
@@ -196,21 +204,12 @@ func (s *stack) sprinkle(ctx context.Context, claimers, shares int) {
 	sprinkler := s.register("sprinkler", 1_000_000)
 	var room struct{ ID string }
 	s.do("POST", "/rooms", sprinkler.token, `{"name":"bench room"}`, 201, &room)
-	// Members are written straight through the store (3,000 registrations
-	// over HTTP would only measure registration); their claims go through
-	// the emulator.
+	// Members register and join through the emulator too (not measured).
 	members := make([]user, claimers)
 	start := time.Now()
 	parallel(16, claimers, func(i int) {
-		u := store.User{ID: store.NewUserID(), Name: fmt.Sprint("member ", i), CreatedAt: time.Now()}
-		token := store.NewToken()
-		if _, err := s.st.Register(ctx, u, token); err != nil {
-			s.note(err)
-			return
-		}
-		_, err := s.st.AddMember(ctx, room.ID, sprinkler.id, u.ID, time.Now())
-		s.check(nil, err)
-		members[i] = user{id: u.ID, main: store.MainAccountID(u.ID), token: token}
+		members[i] = s.register(fmt.Sprint("member ", i), 0)
+		s.post("/rooms/"+room.ID+"/members", sprinkler.token, fmt.Sprintf(`{"userId":%q}`, members[i].id), 201)
 	})
 	fmt.Fprintf(s.out, "(set up %d members in %s)\n", claimers, time.Since(start).Round(time.Millisecond))
 	var created struct{ Token string }
@@ -247,7 +246,7 @@ func (s *stack) history(ctx context.Context, u user, big int) {
 	}{{"10", small, 10}, {fmt.Sprint(big), u, big}} {
 		if c.entries == big {
 			start := time.Now()
-			s.check(nil, s.st.SeedEntries(ctx, store.MainAccount(u.id), big))
+			s.check(nil, seedEntries(ctx, s.bare, s.ledger, s.table, u.id, big))
 			fmt.Fprintf(s.out, "(seeded %d entries in %s)\n", big, time.Since(start).Round(time.Millisecond))
 		}
 		tuned := measure(20, 1, func(int) {
@@ -262,7 +261,7 @@ func (s *stack) history(ctx context.Context, u user, big int) {
 			naiveRuns = 1 // a full-table Scan of 100,000+ items takes about a minute on DynamoDB Local
 		}
 		naive := measure(naiveRuns, 1, func(int) {
-			e, err := s.st.NaiveLatestEntries(ctx, c.u.main, 20)
+			e, err := naiveLatestEntries(ctx, s.bare, s.table, c.u.main, 20)
 			s.check(nil, err)
 			if len(e) != min(20, c.entries) && len(e) < 10 {
 				s.note(fmt.Errorf("naive page has %d entries", len(e)))
@@ -286,7 +285,7 @@ func (s *stack) register(name string, fund int64) user {
 	s.do("POST", "/users", "", fmt.Sprintf(`{"name":%q}`, name), 201, &out)
 	u := user{id: out.User.ID, main: out.MainAccount.ID, token: out.Token}
 	if fund > 0 {
-		s.post("/operator/deposits", operatorToken, fmt.Sprintf(`{"userId":%q,"amount":%d}`, u.id, fund), 201)
+		s.post("/operator/deposits", operatorToken, fmt.Sprintf(`{"userId":%q,"amount":%d,"reference":"fund-%s"}`, u.id, fund, u.id), 201)
 	}
 	return u
 }

@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"time"
 )
 
 // Environment variable names. The CDK stack, the local emulator and the
@@ -14,10 +15,24 @@ const (
 	EnvDynamoDBEndpoint    = "MINIPAY_DYNAMODB_ENDPOINT"     // set only locally (DynamoDB Local)
 	EnvOperatorTokenSHA256 = "MINIPAY_OPERATOR_TOKEN_SHA256" // hex sha256 of the operator token
 	EnvLogLevel            = "MINIPAY_LOG_LEVEL"             // debug|info|warn|error
+	EnvRegistration        = "MINIPAY_REGISTRATION"          // open|operator: who may create users
+	EnvTokenTTL            = "MINIPAY_TOKEN_TTL"             // lifetime of a user token, a Go duration (default 2160h = 90 days)
 )
 
 // DefaultTable is the table name used locally when MINIPAY_TABLE is unset.
 const DefaultTable = "minipay"
+
+// Registration policies.
+const (
+	// RegistrationOpen: anyone may register (the local default).
+	RegistrationOpen = "open"
+	// RegistrationOperator: only the operator token (the payment system that
+	// verified the person) may create users (the cloud stack's default).
+	RegistrationOperator = "operator"
+)
+
+// DefaultTokenTTL is how long a user token lives unless configured.
+const DefaultTokenTTL = 90 * 24 * time.Hour
 
 // Config is what a function needs to start.
 type Config struct {
@@ -25,6 +40,8 @@ type Config struct {
 	DynamoDBEndpoint    string
 	OperatorTokenSHA256 string
 	LogLevel            string
+	Registration        string
+	TokenTTL            time.Duration
 }
 
 // FromEnv reads the configuration. A missing table name is an error in the
@@ -35,12 +52,34 @@ func FromEnv() (Config, error) {
 		DynamoDBEndpoint:    os.Getenv(EnvDynamoDBEndpoint),
 		OperatorTokenSHA256: os.Getenv(EnvOperatorTokenSHA256),
 		LogLevel:            os.Getenv(EnvLogLevel),
+		Registration:        os.Getenv(EnvRegistration),
 	}
 	if c.Table == "" {
 		if c.DynamoDBEndpoint == "" {
 			return c, fmt.Errorf("config: %s is not set", EnvTable)
 		}
 		c.Table = DefaultTable
+	}
+	if s := os.Getenv(EnvTokenTTL); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("config: %s=%q is not a positive duration", EnvTokenTTL, s)
+		}
+		c.TokenTTL = d
+	}
+	return c.WithDefaults()
+}
+
+// WithDefaults fills in the defaults and checks the values.
+func (c Config) WithDefaults() (Config, error) {
+	if c.Registration == "" {
+		c.Registration = RegistrationOpen
+	}
+	if c.Registration != RegistrationOpen && c.Registration != RegistrationOperator {
+		return c, fmt.Errorf("config: %s=%q is neither %q nor %q", EnvRegistration, c.Registration, RegistrationOpen, RegistrationOperator)
+	}
+	if c.TokenTTL <= 0 {
+		c.TokenTTL = DefaultTokenTTL
 	}
 	return c, nil
 }

@@ -145,3 +145,15 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// Exited delivers the process's exit once DynamoDB Local stops on its own
+// (or is killed): the local stack watches it.
+func (s *Server) Exited() <-chan error {
+	ch := make(chan error, 1)
+	go func() {
+		err := <-s.done
+		s.done <- err // Stop waits on done too
+		ch <- err
+	}()
+	return ch
+}

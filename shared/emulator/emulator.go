@@ -40,9 +40,11 @@ const EnvOperatorToken = "MINIPAY_OPERATOR_TOKEN"
 const (
 	// DefaultAuthorizerTTL is the authorizer result cache lifetime
 	// (the HTTP API authorizer's AuthorizerResultTtlInSeconds).
-	DefaultAuthorizerTTL = 5 * time.Minute
-	// DefaultFunctionTimeout is the HTTP API integration timeout (its maximum).
-	DefaultFunctionTimeout = 30 * time.Second
+	DefaultAuthorizerTTL = routes.AuthorizerCacheTTL
+	// DefaultFunctionTimeout is the stack's function timeout: an
+	// invocation (the authorizer's too) that runs longer fails, as Lambda
+	// fails it, and API Gateway answers 500.
+	DefaultFunctionTimeout = routes.FunctionTimeout
 	// DefaultMaxCatchUp caps the missed runs of one schedule fired by one Tick
 	// (a laptop that slept a day would otherwise fire a 1-minute job 1,440 times).
 	DefaultMaxCatchUp = 100
@@ -85,6 +87,7 @@ type Emulator struct {
 	schedules  []routes.Schedule
 	functions  map[string]*instances
 	authorizer *instances // nil when every route is public
+	fallback   *instances // the $default route's function; nil: the gateway's bare 404
 
 	cacheMu sync.Mutex
 	cache   map[string]cachedAuth
@@ -151,7 +154,7 @@ func New(c Config) (*Emulator, error) {
 		if err := need(r.Function, "route "+r.Method+" "+r.Path); err != nil {
 			return nil, err
 		}
-		if r.Auth != routes.Public && e.authorizer == nil {
+		if needsAuthorizer(r) && e.authorizer == nil {
 			if err := need(routes.AuthorizerFunction, "route "+r.Method+" "+r.Path+" (auth "+string(r.Auth)+")"); err != nil {
 				return nil, err
 			}
@@ -174,7 +177,11 @@ func New(c Config) (*Emulator, error) {
 			return nil, err
 		}
 	}
-	// Functions only invoke can reach (none today) still get a handler.
+	if h := c.Handlers[routes.Fallback.Function]; h != nil {
+		e.fallback = newInstances(h)
+		e.functions[routes.Fallback.Function] = e.fallback
+	}
+	// Functions only invoke can reach still get a handler.
 	for name, h := range c.Handlers {
 		if _, ok := e.functions[name]; !ok && h != nil {
 			e.functions[name] = newInstances(h)
@@ -182,6 +189,10 @@ func New(c Config) (*Emulator, error) {
 	}
 	return e, nil
 }
+
+// needsAuthorizer: routes behind the token authorizer (public and
+// registration routes have none).
+func needsAuthorizer(r routes.Route) bool { return r.Auth == routes.User || r.Auth == routes.Operator }
 
 // Functions lists the functions the emulator can invoke, sorted.
 func (e *Emulator) Functions() []string {

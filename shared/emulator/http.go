@@ -64,7 +64,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, reqID string) (status int, function string) {
 	rt, params, ok := e.router.match(r.Method, r.URL.EscapedPath())
 	if !ok {
-		return msgNotFound.write(w), ""
+		if e.fallback == nil {
+			return msgNotFound.write(w), ""
+		}
+		rt = &route{Route: routes.Fallback, key: "$default"}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPayloadBytes))
 	if err != nil {
@@ -76,17 +79,20 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, reqID string) (
 	}
 	ev := e.Event(r, rt.key, params, body, reqID)
 
-	// Like a Lambda invocation, the work goes on if the client hangs up.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), e.cfg.FunctionTimeout)
-	defer cancel()
-
-	if rt.Auth != routes.Public {
-		lambdaCtx, deny := e.authorize(ctx, ev)
+	// Like a Lambda invocation, the work goes on if the client hangs up;
+	// the authorizer and the function each have the function timeout.
+	base := context.WithoutCancel(r.Context())
+	if needsAuthorizer(rt.Route) {
+		actx, acancel := context.WithTimeout(base, e.cfg.FunctionTimeout)
+		lambdaCtx, deny := e.authorize(actx, ev)
+		acancel()
 		if deny != nil {
 			return deny.write(w), rt.Function
 		}
 		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: lambdaCtx}
 	}
+	ctx, cancel := context.WithTimeout(base, e.cfg.FunctionTimeout)
+	defer cancel()
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		e.log.ErrorContext(ctx, "emulator: marshal event", "requestId", reqID, "error", err.Error())
@@ -94,8 +100,10 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, reqID string) (
 	}
 	out, err := e.invoke(ctx, rt.Function, e.functions[rt.Function], payload)
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// Lambda ends the invocation with "Task timed out"; API Gateway
+		// answers a failed invocation with 500.
 		e.log.ErrorContext(ctx, "emulator: function timed out", "requestId", reqID, "function", rt.Function, "timeout", e.cfg.FunctionTimeout.String())
-		return msgUnavailable.write(w), rt.Function
+		return msgInternal.write(w), rt.Function
 	}
 	if err != nil {
 		e.log.ErrorContext(ctx, "emulator: function failed", "requestId", reqID, "function", rt.Function, "error", err.Error())

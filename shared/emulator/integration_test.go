@@ -15,19 +15,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"minipay/shared/api"
 	"minipay/shared/app"
+	"minipay/shared/config"
+	"minipay/shared/ddb"
+	"minipay/shared/ddbtest"
 	"minipay/shared/emulator"
 	"minipay/shared/routes"
-	"minipay/shared/store"
-	"minipay/shared/store/storetest"
+	"minipay/shared/users"
 )
 
 const operatorToken = "test-operator-token"
 
 type stack struct {
 	t   *testing.T
-	env *storetest.Env
+	env *ddbtest.Env
 	em  *emulator.Emulator
 	url string
 }
@@ -36,11 +37,14 @@ type stack struct {
 // and schedule tables, the emulator on an httptest server.
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	env := storetest.New(t)
-	deps := api.Deps{Store: env.Store, Clock: env.Clock, Log: quietLog(), OperatorTokenSHA256: store.TokenHash(operatorToken)}
+	env := ddbtest.New(t)
+	deps, err := app.NewDeps(env.DB, config.Config{Table: env.Name, OperatorTokenSHA256: users.TokenHash(operatorToken)}, env.Clock, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
 	em, err := emulator.New(emulator.Config{
 		Handlers: app.Handlers(deps), Routes: routes.Routes, Schedules: routes.Schedules,
-		Clock: env.Clock, Log: quietLog(), Sweeper: env.Store,
+		Clock: env.Clock, Log: quietLog(), Sweeper: env.TTLSweeper(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +122,8 @@ func TestEndToEnd(t *testing.T) {
 		{"charge", "POST", "/accounts/" + mainID + "/charges", token, `{"amount":10000}`, []string{"Idempotency-Key", "k1"}, 201, "type", "charge"},
 		{"charge replayed", "POST", "/accounts/" + mainID + "/charges", token, `{"amount":10000}`, []string{"Idempotency-Key", "k1"}, 201, "type", "charge"},
 		{"balance", "GET", "/accounts/" + mainID, token, "", nil, 200, "id", mainID},
-		{"unknown route", "GET", "/nothing", token, "", nil, 404, "message", "Not Found"},
+		{"unknown route: the $default route answers problem+json", "GET", "/nothing", token, "", nil, 404, "code", "not_found"},
+		{"known path, other method: 405", "DELETE", "/accounts", token, "", nil, 405, "code", "method_not_allowed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -197,13 +202,13 @@ func TestSweeper(t *testing.T) {
 // sortKeys lists every item's SK (test-only inspection of the table).
 func (s *stack) sortKeys() []string {
 	s.t.Helper()
-	out, err := storetest.Client().Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(s.env.Table), ConsistentRead: aws.Bool(true)})
+	out, err := ddbtest.Client().Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(s.env.Name), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	var keys []string
 	for _, item := range out.Items {
-		if sk, ok := item[store.AttrSK].(*types.AttributeValueMemberS); ok {
+		if sk, ok := item[ddb.AttrSK].(*types.AttributeValueMemberS); ok {
 			keys = append(keys, sk.Value)
 		}
 	}

@@ -6,10 +6,10 @@ import (
 	"os"
 	"testing"
 
-	"minipay/shared/store/storetest"
+	"minipay/shared/ddbtest"
 )
 
 // The integration tests run the real handlers against DynamoDB Local.
-func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(ddbtest.Main(m)) }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }

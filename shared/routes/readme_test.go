@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite README.md's route tables")
+var updateREADME = flag.Bool("update", false, "rewrite README.md's route tables")
 
 // README.md's API section is the route and schedule tables, rendered.
 func TestREADMEListsTheTables(t *testing.T) {
@@ -25,7 +25,7 @@ func TestREADMEListsTheTables(t *testing.T) {
 	if want == readme {
 		return
 	}
-	if *update {
+	if *updateREADME {
 		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
 			t.Fatal(err)
 		}

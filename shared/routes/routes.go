@@ -8,7 +8,9 @@ package routes
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -19,7 +21,21 @@ const (
 	Public   Auth = "public"   // no token
 	User     Auth = "user"     // a user's bearer token
 	Operator Auth = "operator" // the external payment system's operator token
+	// Registration is POST /users: public under the "open" registration
+	// policy, the operator token under "operator" (the function checks it:
+	// the route has no authorizer, so both policies deploy the same API).
+	Registration Auth = "registration"
 )
+
+// AuthorizerCacheTTL is how long API Gateway (and the emulator) caches an
+// authorizer answer per Authorization header: the window in which a revoked
+// token still works.
+const AuthorizerCacheTTL = 30 * time.Second
+
+// FunctionTimeout is every API function's timeout (the stack sets it; the
+// emulator enforces it). Past it Lambda fails the invocation and API
+// Gateway answers 500.
+const FunctionTimeout = 10 * time.Second
 
 // Route is one HTTP API route served by one Lambda function.
 type Route struct {
@@ -47,40 +63,24 @@ type Schedule struct {
 	Summary  string
 }
 
-// DynamoDB action sets. A TransactWriteItems call is authorized per item by
-// the item's action (Put, Update, ConditionCheck, Delete).
-var (
-	readItem  = []string{"dynamodb:GetItem"}
-	readList  = []string{"dynamodb:GetItem", "dynamodb:Query"}
-	moveMoney = []string{"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
-	create    = []string{"dynamodb:ConditionCheckItem", "dynamodb:PutItem"}
+// DynamoDB actions. A TransactWriteItems call is authorized per item by the
+// item's action (Put, Update, ConditionCheck, Delete), so a row lists what
+// its function's transactions contain and what it reads. A test drives
+// every route and job and checks these lists against the calls really made,
+// both ways (nothing missing, nothing unused).
+const (
+	get       = "dynamodb:GetItem"
+	query     = "dynamodb:Query"
+	put       = "dynamodb:PutItem"
+	update    = "dynamodb:UpdateItem"
+	del       = "dynamodb:DeleteItem"
+	condCheck = "dynamodb:ConditionCheckItem"
 )
 
-// Sets for rooms and sprinkles (issue 5).
-var (
-	queryOnly = []string{"dynamodb:Query"}
-	putOnly   = []string{"dynamodb:PutItem"} // a transaction of Puts
-	// reclaimDue: Query the due index, read the escrow balance, then one
-	// transaction (Update, Put entries, ConditionCheck a zero remainder).
-	reclaimDue = []string{"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}
-)
-
-// Sets for pending transfers (issue 4).
-var (
-	// updateOnly: PUT /me/settings is one single-item transaction (Update).
-	updateOnly = []string{"dynamodb:UpdateItem"}
-	// resolveTransfer: read the transfer, then one transaction that also
-	// moves the list pointers (Delete the old status's, Put the new).
-	resolveTransfer = []string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
-	// sendTransfer: moveMoney, for the immediate and the pending variant.
-	sendTransfer = moveMoney
-	// pendingSweep: Query the due index, then per transfer one transaction
-	// (Update, release, pointers Delete/Put, notifications Put).
-	pendingSweep = []string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}
-)
+func actions(a ...string) []string { return a }
 
 // AuthorizerTable is what the authorizer may do: look up a token hash.
-var AuthorizerTable = readItem
+var AuthorizerTable = actions(get)
 
 // ScheduledEvent is the event every scheduled job's function receives, in
 // the cloud (EventBridge Scheduler fills in TargetInput's placeholders) and
@@ -100,65 +100,79 @@ const AuthorizerFunction = "authorizer"
 
 // Routes is the HTTP API.
 var Routes = []Route{
-	{Method: "POST", Path: "/users", Function: "create-user", Auth: Public, Table: create,
-		Summary: "Register: creates the user and their main account; returns an API token once"},
-	{Method: "GET", Path: "/accounts", Function: "list-accounts", Auth: User, Table: readList,
+	{Method: "POST", Path: "/users", Function: "create-user", Auth: Registration, Table: actions(put),
+		Summary: "Register: creates the user and their main account; returns an API token once (open registration, or the operator token: see Registration)"},
+	{Method: "POST", Path: "/me/token", Function: "rotate-token", Auth: User, Table: actions(put, update),
+		Summary: "A new token for me; the token this request used is revoked"},
+	{Method: "DELETE", Path: "/me/token", Function: "revoke-token", Auth: User, Table: actions(update),
+		Summary: "Revoke the token this request used"},
+	{Method: "GET", Path: "/accounts", Function: "list-accounts", Auth: User, Table: actions(query),
 		Summary: "List my accounts"},
-	{Method: "POST", Path: "/accounts", Function: "open-account", Auth: User, Table: create,
+	{Method: "POST", Path: "/accounts", Function: "open-account", Auth: User, Table: actions(put, update),
 		Summary: "Open a savings account"},
-	{Method: "GET", Path: "/accounts/{id}", Function: "get-account", Auth: User, Table: readItem,
+	{Method: "GET", Path: "/accounts/{id}", Function: "get-account", Auth: User, Table: actions(get),
 		Summary: "One of my accounts: balance, held, available"},
-	{Method: "POST", Path: "/accounts/{id}/charges", Function: "charge", Auth: User, MovesMoney: true, Table: moveMoney,
+	{Method: "POST", Path: "/accounts/{id}/charges", Function: "charge", Auth: User, MovesMoney: true, Table: actions(put, update),
 		Summary: "Charge my main account from my bank (3,000,000 KRW per Asia/Seoul day)"},
-	{Method: "POST", Path: "/accounts/{id}/deposits", Function: "deposit-savings", Auth: User, MovesMoney: true, Table: moveMoney,
+	{Method: "POST", Path: "/accounts/{id}/deposits", Function: "deposit-savings", Auth: User, MovesMoney: true, Table: actions(put, update),
 		Summary: "Move money from my main account into this savings account"},
-	{Method: "POST", Path: "/accounts/{id}/withdrawals", Function: "withdraw", Auth: User, MovesMoney: true, Table: moveMoney,
+	{Method: "POST", Path: "/accounts/{id}/withdrawals", Function: "withdraw", Auth: User, MovesMoney: true, Table: actions(put, update),
 		Summary: "Withdraw from my main account to my bank"},
-	{Method: "POST", Path: "/transfers", Function: "transfer", Auth: User, MovesMoney: true, Table: sendTransfer,
+	{Method: "GET", Path: "/accounts/{id}/entries", Function: "list-entries", Auth: User, Table: actions(get, query),
+		Summary: "History, newest first, one year: ?limit=&cursor=&from=&to=&direction=in|out"},
+	{Method: "POST", Path: "/transfers", Function: "transfer", Auth: User, MovesMoney: true, Table: actions(condCheck, get, put, update),
 		Summary: "Send money from my main account to a friend's main account (auto-charges a shortfall in 10,000 KRW steps); {pending: bool} overrides my default"},
-	{Method: "GET", Path: "/transfers", Function: "list-transfers", Auth: User, Table: queryOnly,
+	{Method: "GET", Path: "/transfers", Function: "list-transfers", Auth: User, Table: actions(query),
 		Summary: "My pending transfers, newest first: ?role=sent|received&status=pending|accepted|rejected|cancelled|expired&limit=&cursor="},
-	{Method: "POST", Path: "/transfers/{id}/accept", Function: "accept-transfer", Auth: User, MovesMoney: true, Table: resolveTransfer,
+	{Method: "POST", Path: "/transfers/{id}/accept", Function: "accept-transfer", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
 		Summary: "Accept a pending transfer sent to me: the money posts to my main account"},
-	{Method: "POST", Path: "/transfers/{id}/reject", Function: "reject-transfer", Auth: User, MovesMoney: true, Table: resolveTransfer,
+	{Method: "POST", Path: "/transfers/{id}/reject", Function: "reject-transfer", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
 		Summary: "Reject a pending transfer sent to me: the sender's hold is released"},
-	{Method: "POST", Path: "/transfers/{id}/cancel", Function: "cancel-transfer", Auth: User, MovesMoney: true, Table: resolveTransfer,
+	{Method: "POST", Path: "/transfers/{id}/cancel", Function: "cancel-transfer", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
 		Summary: "Cancel a pending transfer I sent: the hold is released"},
-	{Method: "PUT", Path: "/me/settings", Function: "update-settings", Auth: User, Table: updateOnly,
+	{Method: "PUT", Path: "/me/settings", Function: "update-settings", Auth: User, Table: actions(put),
 		Summary: "My settings: {pendingTransfers: bool} makes my transfers wait for the receiver by default"},
-	{Method: "GET", Path: "/me/notifications", Function: "list-notifications", Auth: User, Table: queryOnly,
+	{Method: "GET", Path: "/me/notifications", Function: "list-notifications", Auth: User, Table: actions(query),
 		Summary: "My notifications, newest first: ?limit=&cursor="},
-	{Method: "GET", Path: "/accounts/{id}/entries", Function: "list-entries", Auth: User, Table: readList,
-		Summary: "History, newest first, one year: ?limit=&cursor="},
-	{Method: "POST", Path: "/operator/deposits", Function: "operator-deposit", Auth: Operator, MovesMoney: true, Table: moveMoney,
-		Summary: "External payment system credits a user's main account"},
-	{Method: "POST", Path: "/rooms", Function: "create-room", Auth: User, Table: putOnly,
+	{Method: "POST", Path: "/operator/deposits", Function: "operator-deposit", Auth: Operator, MovesMoney: true, Table: actions(put, update),
+		Summary: "External payment system credits a user's main account; {reference} is credited once"},
+	{Method: "POST", Path: "/rooms", Function: "create-room", Auth: User, Table: actions(put),
 		Summary: "Create a chat room; I become its first member"},
-	{Method: "POST", Path: "/rooms/{id}/members", Function: "add-room-member", Auth: User, Table: create,
-		Summary: "Add a user to a room I am a member of (already a member: 200, idempotent)"},
-	{Method: "GET", Path: "/rooms/{id}", Function: "get-room", Auth: User, Table: queryOnly,
-		Summary: "A room and its members (members only)"},
-	{Method: "POST", Path: "/rooms/{id}/sprinkles", Function: "create-sprinkle", Auth: User, MovesMoney: true, Table: moveMoney,
+	{Method: "POST", Path: "/rooms/{id}/members", Function: "add-room-member", Auth: User, Table: actions(condCheck, put, update),
+		Summary: "Add a user to a room I am a member of (already a member: 200, idempotent; at most 5,000 members)"},
+	{Method: "DELETE", Path: "/rooms/{id}/members/me", Function: "leave-room", Auth: User, Table: actions(del, update),
+		Summary: "Leave a room"},
+	{Method: "GET", Path: "/rooms/{id}", Function: "get-room", Auth: User, Table: actions(get, query),
+		Summary: "A room and a page of its members (members only): ?limit=&cursor="},
+	{Method: "POST", Path: "/rooms/{id}/sprinkles", Function: "create-sprinkle", Auth: User, MovesMoney: true, Table: actions(condCheck, get, put, update),
 		Summary: "Sprinkle money into a room: {amount, count, split: equal|random, claimWindowMinutes}; returns a 3-character token"},
-	{Method: "POST", Path: "/rooms/{id}/sprinkles/{token}/claims", Function: "claim-sprinkle", Auth: User, MovesMoney: true, Table: moveMoney,
+	{Method: "POST", Path: "/rooms/{id}/sprinkles/{token}/claims", Function: "claim-sprinkle", Auth: User, MovesMoney: true, Table: actions(condCheck, get, put, update),
 		Summary: "Claim one share of a sprinkle into my main account (once per member, not my own)"},
-	{Method: "GET", Path: "/rooms/{id}/sprinkles/{token}", Function: "get-sprinkle", Auth: User, Table: readList,
+	{Method: "GET", Path: "/rooms/{id}/sprinkles/{token}", Function: "get-sprinkle", Auth: User, Table: actions(get, query),
 		Summary: "My sprinkle within 7 days: amount, claimed total, each claim"},
 }
 
-// Schedules is every recurring job. Later capabilities (interest, sweeps)
-// add rows here; the emulator and the CDK stack pick them up.
+// Fallback is API Gateway's $default route: every request no route matches
+// (an unknown path, or a method a path does not have) gets a problem+json
+// 404 or 405 from its function instead of the gateway's bare message.
+var Fallback = Route{Method: "ANY", Path: "$default", Function: "not-found", Auth: Public,
+	Summary: "Anything no route matches: problem+json 404 not_found, or 405 method_not_allowed with Allow"}
+
+// Schedules is every recurring job. The emulator and the CDK stack pick
+// them up.
 var Schedules = []Schedule{
-	{Name: "sprinkle-reclaim", Function: "sprinkle-reclaim", Every: time.Minute, Table: reclaimDue,
+	{Name: "sprinkle-reclaim", Function: "sprinkle-reclaim", Every: time.Minute, Table: actions(get, put, query, update),
 		Summary: "Return the unclaimed remainder of every closed sprinkle to its sprinkler (due index; catches up)"},
-	{Name: "pending-sweep", Function: "pending-sweep", Every: time.Minute, Table: pendingSweep,
+	{Name: "pending-sweep", Function: "pending-sweep", Every: time.Minute, Table: actions(del, put, query, update),
 		Summary: "Remind receivers 24 h before a pending transfer expires, expire it at 72 h and release the hold (due index; catches up)"},
+	{Name: "ledger-checkpoint", Function: "ledger-checkpoint", DailyAt: "03:00", TimeZone: "Asia/Seoul", Table: actions(query, update),
+		Summary: "Fold each due account's history into its checkpoint before TTL deletes year-old entries (due index; resumable)"},
 }
 
 // Functions lists every Lambda function name: the authorizer, each route's
 // function and each schedule's function, sorted and without duplicates.
 func Functions() []string {
-	seen := map[string]bool{AuthorizerFunction: true}
+	seen := map[string]bool{AuthorizerFunction: true, Fallback.Function: true}
 	for _, r := range Routes {
 		seen[r.Function] = true
 	}
@@ -231,4 +245,31 @@ func ByFunction(function string) (Route, bool) {
 		}
 	}
 	return Route{}, false
+}
+
+// MethodsFor lists the methods of every route whose path pattern matches
+// path (a {param} segment matches any non-empty segment), sorted. The
+// fallback answers 405 with them, or 404 when there are none.
+func MethodsFor(path string) []string {
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	var out []string
+	for _, r := range Routes {
+		segs := strings.Split(strings.TrimPrefix(r.Path, "/"), "/")
+		if len(segs) != len(parts) {
+			continue
+		}
+		ok := true
+		for i, s := range segs {
+			if strings.HasPrefix(s, "{") {
+				ok = ok && parts[i] != ""
+			} else {
+				ok = ok && s == parts[i]
+			}
+		}
+		if ok && !slices.Contains(out, r.Method) {
+			out = append(out, r.Method)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -2,7 +2,6 @@ package sprinkle_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -10,15 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"minipay/shared/api/apitest"
-	"minipay/shared/problem"
+	"minipay/shared/ddb"
+	"minipay/shared/ddbtest"
+	"minipay/shared/httpapi/apitest"
+	"minipay/shared/ledger"
 	"minipay/shared/routes"
 	"minipay/shared/sprinkle"
-	"minipay/shared/store"
-	"minipay/shared/store/storetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(ddbtest.Main(m)) }
 
 var ctx = context.Background()
 
@@ -42,7 +41,7 @@ func (w *world) charge(t testing.TB, u user, amount int64) {
 
 func (w *world) available(t testing.TB, userID string) int64 {
 	t.Helper()
-	a, err := w.Store.GetAccount(ctx, userID, store.MainAccountID(userID))
+	a, err := w.Ledger.GetAccount(ctx, userID, ledger.MainAccountID(userID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,12 +372,12 @@ func TestReclaim(t *testing.T) {
 	// The sprinkler is told, once, in the reclaim's own transaction.
 	r := w.Do(t, apitest.Call{Fn: "list-notifications", Caller: s.ID})
 	notes, _ := r.Body["notifications"].([]any)
-	if r.Status != 200 || len(notes) != 1 || notes[0].(map[string]any)["type"] != store.NotifySprinkleReclaimed ||
+	if r.Status != 200 || len(notes) != 1 || notes[0].(map[string]any)["type"] != sprinkle.NotifyReclaimed ||
 		notes[0].(map[string]any)["amount"] != float64(7500) || notes[0].(map[string]any)["token"] != token {
 		t.Fatalf("notifications: %d %s", r.Status, r.Raw)
 	}
 	// Even a stale due entry pays once: the reclaim re-checks.
-	returned, reclaimed, err := w.Store.ReclaimSprinkle(ctx, store.DueSprinkle{ID: lookupID(t, w, s, room, token), Sprinkler: s.ID, RoomID: room, Token: token}, w.Clock.Now())
+	returned, reclaimed, err := sprinkle.ReclaimByToken(ctx, w.Deps, room, token)
 	if err != nil || reclaimed || returned != 0 {
 		t.Fatalf("stale reclaim: %d %v %v", returned, reclaimed, err)
 	}
@@ -409,13 +408,13 @@ func TestReclaim(t *testing.T) {
 		t.Fatalf("still due: %+v", sum)
 	}
 	// The history shows the reclaim.
-	entries, _, err := w.Store.ListEntries(ctx, store.EntryPage{AccountID: store.MainAccountID(s.ID), Limit: 50})
+	entries, _, err := w.Ledger.ListEntries(ctx, ledger.EntryQuery{AccountID: ledger.MainAccountID(s.ID), Page: ddb.PageRequest{Limit: 50}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
 	for _, e := range entries {
-		if e.Type == store.TypeSprinkleReclaim {
+		if e.Type == sprinkle.TypeSprinkleReclaim {
 			n++
 		}
 	}
@@ -451,7 +450,7 @@ func TestLookup(t *testing.T) {
 	if c := r.Body["claims"].([]any); len(c) != 1 || c[0].(map[string]any)["userId"] != m.ID || c[0].(map[string]any)["at"] != claimed.Body["claimedAt"] {
 		t.Fatalf("claims: %s", r.Raw)
 	}
-	if r.Body["createdAt"] != storetest.Start.UTC().Format(time.RFC3339) {
+	if r.Body["createdAt"] != ddbtest.Start.UTC().Format(time.RFC3339) {
 		t.Fatalf("createdAt %v", r.Body["createdAt"])
 	}
 	for _, who := range []string{m.ID, o.ID} {
@@ -459,11 +458,11 @@ func TestLookup(t *testing.T) {
 			t.Fatalf("lookup by %s: %s", who, r.Raw)
 		}
 	}
-	w.Clock.Set(storetest.Start.Add(7*24*time.Hour - time.Second))
+	w.Clock.Set(ddbtest.Start.Add(7*24*time.Hour - time.Second))
 	if r := w.lookup(t, s.ID, room, token); r.Status != 200 {
 		t.Fatalf("lookup on day 7: %s", r.Raw)
 	}
-	w.Clock.Set(storetest.Start.Add(7 * 24 * time.Hour))
+	w.Clock.Set(ddbtest.Start.Add(7 * 24 * time.Hour))
 	if r := w.lookup(t, s.ID, room, token); code(r) != "404 sprinkle_not_found" {
 		t.Fatalf("lookup after 7 days: %s", r.Raw)
 	}
@@ -486,23 +485,16 @@ func TestTokenUniqueAmongLiveSprinkles(t *testing.T) {
 		}
 		seen[tok] = true
 	}
-	create := func(token string) error {
-		now := w.Clock.Now()
-		tx := &store.Tx{}
-		tx.CreateSprinkle(store.Sprinkle{ID: store.NewSprinkleID(), RoomID: room, Token: token, Sprinkler: s.ID, SprinklerName: "s",
-			Amount: 10, Split: "equal", Shares: []int64{10}, CreatedAt: now, ClosesAt: now.Add(time.Minute),
-			MovementID: store.NewMovementID(now), LookupDeadline: now.Add(store.SprinkleLookupWindow)})
-		return w.Store.Commit(ctx, tx)
-	}
+	create := func(token string) error { return sprinkle.CreateWithToken(ctx, w.Deps, room, s.ID, token, 10) }
 	var taken string
 	for tok := range seen {
 		taken = tok
 		break
 	}
-	if err := create(taken); !errors.Is(err, problem.TokenTaken) {
+	if err := create(taken); !sprinkle.IsTokenTaken(err) {
 		t.Fatalf("reusing a live token: %v", err)
 	}
-	w.Clock.Advance(store.SprinkleLookupWindow + time.Second)
+	w.Clock.Advance(sprinkle.LookupWindow + time.Second)
 	if err := create(taken); err != nil {
 		t.Fatalf("reusing an expired token: %v", err)
 	}
@@ -512,8 +504,8 @@ func TestTokenUniqueAmongLiveSprinkles(t *testing.T) {
 	}
 }
 
-// bulkMembers registers n users and adds them to the room directly through
-// the store (a few goroutines), far faster than n HTTP registrations.
+// bulkMembers registers n users and adds them to the room through the
+// handlers, 16 at a time.
 func bulkMembers(t testing.TB, w *world, room, owner string, n int) []string {
 	t.Helper()
 	ids := make([]string, n)
@@ -525,16 +517,17 @@ func bulkMembers(t testing.TB, w *world, room, owner string, n int) []string {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				u := store.User{ID: store.NewUserID(), Name: fmt.Sprint("member ", i), CreatedAt: w.Clock.Now()}
-				if _, err := w.Store.Register(ctx, u, store.NewToken()); err != nil {
-					errs <- err
+				r := w.Do(t, call{Fn: "create-user", Body: fmt.Sprintf(`{"name":"member %d"}`, i)})
+				if r.Status != 201 {
+					errs <- fmt.Errorf("register: %d %s", r.Status, r.Raw)
 					continue
 				}
-				if _, err := w.Store.AddMember(ctx, room, owner, u.ID, w.Clock.Now()); err != nil {
-					errs <- err
+				id := r.Body["user"].(map[string]any)["id"].(string)
+				if r := w.addMember(t, user{ID: owner}, room, id); r.Status != 201 {
+					errs <- fmt.Errorf("add member: %d %s", r.Status, r.Raw)
 					continue
 				}
-				ids[i] = u.ID
+				ids[i] = id
 			}
 		}()
 	}
@@ -565,7 +558,7 @@ func TestThreeThousandClaimers(t *testing.T) {
 	ids := bulkMembers(t, w, room, s.ID, members)
 	t.Logf("%d members in %v", members, time.Since(start).Round(time.Millisecond))
 	// All 3,000 requests run at once; their DynamoDB calls queue on the
-	// local client's bounded connection pool (store.LocalMaxConns).
+	// local client's bounded connection pool (ddb.LocalMaxConns).
 	token := w.mustSprinkle(t, s, room, fmt.Sprintf(`{"amount":%d,"count":%d,"split":"random"}`, amount, shares))
 	start = time.Now()
 	var mu sync.Mutex

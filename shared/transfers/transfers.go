@@ -3,14 +3,21 @@
 // one transaction, charging the caller's bank automatically (in steps of
 // money.AutoChargeStep, within the daily limit) when the balance is short.
 //
-// Pending transfers (issue 4): with the sender's default (PUT /me/settings)
-// or "pending": true, the transfer HOLDS the amount on the sender's main
-// account instead and waits for the receiver (see package pending and
-// store/pending.go). Without an override the handler adds no read: the
-// immediate transaction carries a ConditionCheck that the sender's profile
-// is not pending by default; if it fails (problem.PendingByDefault, an
-// internal signal) the retry hook builds the pending variant, which
-// re-checks pendingByDefault = true in its own transaction.
+// A transfer is immediate, or pending (the sender's default from PUT
+// /me/settings, or "pending": true): then it HOLDS the amount on the
+// sender's main account (a ledger hold) and waits for the receiver to
+// accept; see pending.go.
+//
+// Costs: one DynamoDB request when the balance covers the amount (the
+// receiver's main account is derived from their user id, the sender's name
+// comes from the authorizer context). Without an override the transaction
+// carries a ConditionCheck that the sender's default is the variant tried;
+// if it changed, the other variant is tried (an internal signal, never an
+// answer). When the balance is short, the refusal carries the available
+// balance the debit saw, and the next transaction adds an automatic charge
+// of the shortfall rounded up to 10,000 won, counted against the daily
+// limit; its condition requires the balance to still need exactly that
+// charge, so racing transfers end as in some serial order.
 package transfers
 
 import (
@@ -19,18 +26,15 @@ import (
 	"net/http"
 	"time"
 
-	"minipay/shared/api"
+	"minipay/shared/domainerr"
+	"minipay/shared/httpapi"
+	"minipay/shared/ledger"
 	"minipay/shared/money"
-	"minipay/shared/problem"
-	"minipay/shared/store"
+	"minipay/shared/users"
 )
 
-// Movement types and labels as they appear in history.
-const (
-	TypeTransfer = "transfer"
-	TypeCharge   = "charge" // the automatic charge; the same type as a manual one
-	LabelBank    = "bank"
-)
+// Movement types as they appear in history.
+const TypeTransfer = "transfer"
 
 // Field limits.
 const (
@@ -38,16 +42,18 @@ const (
 	MaxMemo        = 200
 )
 
-// autoChargeAttempts is how many times the automatic charge is computed: the
-// first time from the balance the plain transfer found, then again if the
-// balance changed before the charge committed.
-const autoChargeAttempts = 3
+// ErrSelfTransfer refuses a transfer to oneself.
+var ErrSelfTransfer = domainerr.New("self_transfer")
+
+// maxVariantSwitches bounds how often one request follows a sender's
+// default that keeps flipping (then: 503, retry).
+const maxVariantSwitches = 2
 
 type request struct {
-	To          string          `json:"to"`
-	Amount      api.AmountField `json:"amount"`
-	DisplayName string          `json:"displayName"`
-	Memo        string          `json:"memo"`
+	To          string              `json:"to"`
+	Amount      httpapi.AmountField `json:"amount"`
+	DisplayName string              `json:"displayName"`
+	Memo        string              `json:"memo"`
 	// Pending, if set, overrides the sender's default (PUT /me/settings):
 	// true makes the transfer wait for the receiver, false sends it now.
 	Pending *bool `json:"pending"`
@@ -72,185 +78,113 @@ type Response struct {
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 }
 
-// Create is POST /transfers {to, amount, displayName?, memo?}.
-//
-// It costs one DynamoDB request when the balance covers the amount: the
-// receiver's main account is derived from their user id, the sender's name
-// comes from the authorizer context, and the receiver is labelled by user
-// id on the sender's side (the sender knows whom they paid). An unknown
-// receiver fails the credit's attribute_exists: 404, nothing moves.
-//
-// When the balance is short, the refusal carries the available balance the
-// debit's condition saw; the handler then tries a second transaction with an
-// automatic charge of the shortfall rounded up to money.AutoChargeStep,
-// counted against the daily limit, and the transfer. Its condition
-// (available + charge >= amount) re-checks the balance the charge was
-// computed from; if the balance moved meanwhile, it recomputes (bounded).
-func Create(d api.Deps) api.LambdaHandler {
-	return api.Handle(d, "transfer", api.Money(d, func(ctx context.Context, r *api.Request) (*api.Movement, error) {
+// Create is POST /transfers {to, amount, displayName?, memo?, pending?}.
+func Create(d httpapi.Deps) httpapi.LambdaHandler {
+	return httpapi.Handle(d, "transfer", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		var in request
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
-		if !store.ValidID(in.To, "u_") {
-			return nil, problem.InvalidField.With("to must be the receiver's user id, such as u_0123456789abcdef").WithExtra("field", "to")
+		if !users.ValidUserID(in.To) {
+			return nil, domainerr.Field("to", "to must be the receiver's user id, such as u_0123456789abcdef")
+		}
+		amount, err := httpapi.Amount("amount", in.Amount)
+		if err != nil {
+			return nil, err
+		}
+		displayName, err := httpapi.Text("displayName", in.DisplayName, MaxDisplayName, false)
+		if err != nil {
+			return nil, err
+		}
+		memo, err := httpapi.Text("memo", in.Memo, MaxMemo, false)
+		if err != nil {
+			return nil, err
 		}
 		if in.To == r.Caller {
-			return nil, problem.SelfTransfer.With("to is your own user id; move money between your own accounts with deposits")
+			return nil, ErrSelfTransfer.With("to is your own user id; move money between your own accounts with deposits")
 		}
-		amount, err := api.Amount("amount", in.Amount)
+		name, err := users.CallerName(ctx, d, r)
 		if err != nil {
 			return nil, err
-		}
-		displayName, err := api.Text("displayName", in.DisplayName, MaxDisplayName, false)
-		if err != nil {
-			return nil, err
-		}
-		memo, err := api.Text("memo", in.Memo, MaxMemo, false)
-		if err != nil {
-			return nil, err
-		}
-		name := r.CallerName
-		if name == "" {
-			// A token issued before names were stored on token items: one
-			// read, only for such tokens.
-			u, err := d.Store.GetUser(ctx, r.Caller)
-			if err != nil {
-				return nil, err
-			}
-			name = u.Name
 		}
 		t := &transfer{d: d, caller: r.Caller, to: in.To, amount: amount, name: name, displayName: displayName, memo: memo}
 		if in.Pending != nil {
 			t.pending, t.override = *in.Pending, true
 		}
-		return t.plain(), nil
+		return t.build(0), nil
 	}))
 }
 
-// transfer is one request's decided facts; its methods build the
-// transactions to try.
+// transfer is one request's decided facts; build makes the transactions to try.
 type transfer struct {
-	d                       api.Deps
+	d                       httpapi.Deps
 	caller, to              string
 	amount                  int64
 	name, displayName, memo string
-	autoCharges             int // retries built so far (bounded by autoChargeAttempts)
-	// pending: build the pending variant (hold, accept later). override: the
-	// request chose; otherwise the transaction re-checks the sender's
-	// default that pending was chosen from (RequirePendingDefault).
+	// pending: build the pending variant. override: the request chose;
+	// otherwise the transaction re-checks the sender's default.
 	pending, override bool
+	switches          int
 }
 
-func (t *transfer) movement(id string, at time.Time) store.Movement {
-	return store.Movement{
-		ID: id, Type: TypeTransfer, Amount: t.amount, At: at,
-		From: store.MainAccount(t.caller), FromKind: store.KindMain, FromLabel: t.name,
-		To: store.MainAccount(t.to), ToKind: store.KindMain, ToLabel: t.to,
+// build is the transfer with an automatic charge of charge won (0: none).
+func (t *transfer) build(charge int64) *httpapi.Movement {
+	now := t.d.Clock.Now()
+	id := ledger.NewMovementID(now)
+	chargeID := ""
+	if charge > 0 {
+		// The charge's id is the smaller, so history (newest first) shows
+		// the transfer above the charge that paid for it.
+		chargeID, id = ledger.TwoMovementIDs(now)
+	}
+	m := ledger.Movement{
+		ID: id, Type: TypeTransfer, Amount: t.amount, At: now,
+		From: ledger.MainAccount(t.caller), FromKind: ledger.KindMain, FromLabel: t.name,
+		To: ledger.MainAccount(t.to), ToKind: ledger.KindMain, ToLabel: t.to,
 		Originator: t.name, DisplayName: t.displayName, Memo: t.memo,
 	}
-}
-
-// plain is the transfer alone: one debit, one credit, two entries (or, for
-// a pending transfer, the hold and the pending items).
-func (t *transfer) plain() *api.Movement {
-	now := t.d.Clock.Now()
-	m := t.movement(store.NewMovementID(now), now)
-	tx := t.newTx()
-	if t.pending {
-		tx.Hold(m.From, store.KindMain, t.amount)
-		return t.createPending(tx, m, 0)
-	}
-	tx.Move(m)
-	return t.respond(m, 0, tx)
-}
-
-// newTx starts a transaction; without an override its first item re-checks
-// the sender's default the variant was chosen from, so a setting that
-// differs fails the check (an internal signal, see retry) before anything
-// else is judged. It is a ConditionCheck of the profile: no read.
-func (t *transfer) newTx() *store.Tx {
-	tx := &store.Tx{}
+	tx := &ledger.Tx{}
 	if !t.override {
-		tx.RequirePendingDefault(t.caller, t.pending)
+		requireDefault(tx, t.caller, t.pending)
 	}
-	return tx
-}
-
-// createPending adds the pending transfer's items after its hold.
-func (t *transfer) createPending(tx *store.Tx, m store.Movement, charged int64) *api.Movement {
-	p := store.NewPendingTransfer(m.ID, t.caller, t.to, t.amount, t.name, t.displayName, t.memo, m.At)
-	tx.CreatePending(p)
-	resp := t.respond(m, charged, tx)
-	body := resp.Body.(Response)
-	body.Status, body.ExpiresAt = store.StatusPending, &p.ExpiresAt
-	resp.Body = body
-	return resp
-}
-
-// withCharge is the automatic charge and the transfer in one transaction.
-func (t *transfer) withCharge(charge int64) *api.Movement {
-	now := t.d.Clock.Now()
-	// Two ids from the same instant, the smaller for the charge, so the
-	// history (newest first) shows the transfer above the charge it paid for.
-	chargeID, transferID := store.NewMovementID(now), store.NewMovementID(now)
-	if transferID < chargeID {
-		chargeID, transferID = transferID, chargeID
-	}
-	m := t.movement(transferID, now)
-	c := store.Movement{
-		ID: chargeID, Type: TypeCharge, Amount: charge, At: now,
-		From: store.ExternalAccount(t.caller), FromLabel: LabelBank,
-		To: store.MainAccount(t.caller), ToKind: store.KindMain, ToLabel: t.caller,
-		Memo: "automatic charge for transfer " + transferID,
-	}
-	tx := t.newTx()
-	t.autoCharges++
-	if t.pending {
-		c.Memo = "automatic charge for pending transfer " + transferID
-		tx.HoldWithTopUp(m.From, store.KindMain, t.amount, c)
+	body := Response{ID: m.ID, Type: m.Type, From: m.From.ID, To: t.to, ToAccount: m.To.ID, Amount: m.Amount,
+		AutoCharged: charge, DisplayName: m.DisplayName, Memo: m.Memo, CreatedAt: now.UTC(), Status: "completed"}
+	var topUp ledger.TopUp
+	if charge > 0 {
+		memo := "automatic charge for transfer " + id
+		if t.pending {
+			memo = "automatic charge for pending transfer " + id
+		}
+		topUp = ledger.AutoCharge(t.caller, chargeID, charge, now, memo)
 		tx.ChargeLimit(t.caller, now, charge, money.DailyChargeLimit)
-		return t.createPending(tx, m, charge)
 	}
-	tx.MoveWithTopUp(m, c)
-	tx.ChargeLimit(t.caller, now, charge, money.DailyChargeLimit)
-	return t.respond(m, charge, tx)
+	if t.pending {
+		p := newPending(m, t.caller, t.to, t.name)
+		createPending(tx, p, topUp)
+		body.Status, body.ExpiresAt = StatusPending, &p.ExpiresAt
+	} else if charge > 0 {
+		tx.MoveWithTopUp(m, topUp)
+	} else {
+		tx.Move(m)
+	}
+	return &httpapi.Movement{Tx: tx, Status: http.StatusCreated, Body: body, Retry: t.retry}
 }
 
-func (t *transfer) respond(m store.Movement, charged int64, tx *store.Tx) *api.Movement {
-	return &api.Movement{Tx: tx, Status: http.StatusCreated, Retry: t.retry, Body: Response{
-		ID: m.ID, Type: m.Type, From: m.From.ID, To: t.to, ToAccount: m.To.ID, Amount: m.Amount,
-		AutoCharged: charged, DisplayName: m.DisplayName, Memo: m.Memo, CreatedAt: m.At.UTC(), Status: "completed",
-	}}
-}
-
-// retry answers a refusal: insufficient funds becomes an automatic charge of
-// the shortfall (at most autoChargeAttempts times); anything else stands
+// retry answers a refusal or a signal: a default that changed switches
+// variant; insufficient funds (or a stale automatic charge) builds the
+// automatic charge the balance the refusal saw needs; anything else stands
 // (an unknown receiver is the credit's 404, a spent limit the limit's 422).
-//
-// The sender's default disagreeing with the variant tried
-// (problem.PendingByDefault / NotPendingByDefault from the profile's
-// ConditionCheck) switches variant; the auto-charge count starts again, as
-// the new variant has its own balance check.
-func (t *transfer) retry(_ context.Context, refusal *problem.Problem) (*api.Movement, error) {
-	switch {
-	case errors.Is(refusal, problem.PendingByDefault):
-		t.pending, t.autoCharges = true, 0
-		return t.plain(), nil
-	case errors.Is(refusal, problem.NotPendingByDefault):
-		t.pending, t.autoCharges = false, 0
-		return t.plain(), nil
+func (t *transfer) retry(_ context.Context, err error) (*httpapi.Movement, error) {
+	var changed *defaultChanged
+	if errors.As(err, &changed) {
+		if t.switches++; t.switches > maxVariantSwitches {
+			return nil, err
+		}
+		t.pending = changed.pending
+		return t.build(0), nil
 	}
-	if !errors.Is(refusal, problem.InsufficientFunds) || t.autoCharges >= autoChargeAttempts {
-		return nil, nil
+	if charge, ok := ledger.NextAutoCharge(err, t.amount); ok {
+		return t.build(charge), nil
 	}
-	available, ok := refusal.Extra["available"].(int64)
-	if !ok {
-		return nil, nil
-	}
-	if available >= t.amount { // money arrived meanwhile: no charge needed now
-		t.autoCharges++
-		return t.plain(), nil
-	}
-	return t.withCharge(money.CeilTo(t.amount-available, money.AutoChargeStep)), nil
+	return nil, nil
 }

@@ -11,14 +11,15 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"minipay/shared/api"
-	"minipay/shared/api/apitest"
+	"minipay/shared/clock"
+	"minipay/shared/ddb"
+	"minipay/shared/httpapi"
+	"minipay/shared/httpapi/apitest"
 	"minipay/shared/routes"
-	"minipay/shared/store"
-	"minipay/shared/store/storetest"
+	"minipay/shared/ddbtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(ddbtest.Main(m)) }
 
 var ctx = context.Background()
 
@@ -82,11 +83,11 @@ func (w *world) entries(t testing.TB, u user) []map[string]any {
 
 func (w *world) chargedToday(t testing.TB, u user) int64 {
 	t.Helper()
-	n, err := w.Store.ChargedToday(ctx, u.ID, w.Clock.Now())
+	item, err := w.Table.Get(ctx, ddb.Key("USER#"+u.ID, "LIMIT#"+clock.KSTDate(w.Clock.Now())))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return ddb.Decode(item).N("charged")
 }
 
 func TestTransferAndHistoryLabels(t *testing.T) {
@@ -162,7 +163,7 @@ func TestAuthorizerPassesTheName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Context[api.CtxUserID] != kim.ID || resp.Context[api.CtxName] != "Kim Minji" || resp.Context[api.CtxRole] != api.RoleUser {
+	if resp.Context[httpapi.CtxUserID] != kim.ID || resp.Context[httpapi.CtxName] != "Kim Minji" || resp.Context[httpapi.CtxRole] != httpapi.RoleUser {
 		t.Fatalf("context %v", resp.Context)
 	}
 }
@@ -419,9 +420,9 @@ func TestConflictsOnAHotReceiver(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			faulty := &storetest.Faulty{ApplyFirst: tc.applyFirst}
-			w := &world{apitest.New(t, func(db store.API) store.API { faulty.API = db; return faulty })}
-			w.Store.SetRetryPolicy(5, time.Millisecond)
+			faulty := &ddbtest.Faulty{ApplyFirst: tc.applyFirst}
+			w := &world{apitest.New(t, func(db ddb.Client) ddb.Client { faulty.Client = db; return faulty })}
+			w.Ledger.SetRetryPolicy(5, time.Millisecond)
 			kim, lee := w.Register(t, "Kim"), w.Register(t, "Lee")
 			w.charge(t, kim, 50_000)
 			faulty.Conflicts.Store(tc.conflicts)

@@ -1,0 +1,11 @@
+// Command leave-room is the leave-room Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/sprinkle"
+)
+
+func main() { lambda.Start(sprinkle.LeaveRoom(app.MustDeps())) }

@@ -1,0 +1,10 @@
+// Command ledger-checkpoint is the ledger-checkpoint Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+)
+
+func main() { lambda.Start(app.CheckpointJob(app.MustDeps())) }

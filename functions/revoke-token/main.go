@@ -1,0 +1,11 @@
+// Command revoke-token is the revoke-token Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/users"
+)
+
+func main() { lambda.Start(users.RevokeToken(app.MustDeps())) }

@@ -1,0 +1,76 @@
+// Package ledger is minipay's kernel: the only code that writes balances and
+// holds. It knows accounts, movements, holds, history, idempotency and the
+// audit, and no capability. A capability (transfers, sprinkles, ...) builds
+// a Tx from these primitives plus its own items and commits it: ONE
+// TransactWriteItems per movement.
+//
+//	Ledger     New(table, clock); Commit(ctx, tx): cancellation reasons are read per item
+//	           (each conditional item says what its failure means); TransactionConflict and
+//	           throttling are retried, bounded and jittered, with one ClientRequestToken;
+//	           afterwards ErrBusy (503). The first failing item in order wins, except that
+//	           the idempotency record's failure (a replay) wins over all.
+//	Tx         tx.Put / Update / Check / Delete: a capability's own items (never an
+//	           account or a hold: those are written only through the methods below).
+//	Accounts   AccountRef (a user's, or a system account: Outside(...) for the world's
+//	           money, may go negative; escrow, never below zero); Account (read);
+//	           tx.CreateAccount; GetAccount, ListAccounts.
+//	           tx.Move(m): debit (available >= amount) + credit (exists, of a kind) + an
+//	           entry on each side. tx.MoveWithTopUp(m, topUp): an automatic charge into
+//	           m.From and the movement, the top-up exact at commit (else *TopUpStaleError).
+//	           tx.RequireAccount(a, kind); tx.ChargeLimit(user, at, amount, limit): the
+//	           charge counter of the Asia/Seoul day.
+//	Holds      Two-phase transfers (TigerBeetle's pending/post/void/timeout): tx.Hold(h)
+//	           or tx.HoldWithTopUp(h, topUp) reserve h.Amount on h.Debit (available goes
+//	           down, the balance stays); tx.PostHold(h, amount, m) moves amount <= h.Amount
+//	           to h.Credit and releases the rest; tx.VoidHold(h) / tx.ExpireHold(h)
+//	           release it. Each resolves at most once; the losers get ErrHoldPosted,
+//	           ErrHoldVoided, ErrHoldExpired. GetHold reads one.
+//	History    Entries are written by Move/PostHold, one per side, TTL one year;
+//	           ListEntries pages them newest first (one Query per page).
+//	Idempotency tx.Idempotency(key, response): the record in the movement's own
+//	           transaction; SaveOutcome stores a refusal; *Replay / ErrIdemKeyReused /
+//	           ErrIdemInFlight report what a key already did.
+//	Audit      Audit: sum of balances 0, no account below zero, available = balance -
+//	           held, held = its open holds, balance = checkpoint + entries since.
+//	           RollCheckpoints moves checkpoints forward before TTL deletes entries.
+//
+// Errors are domainerr codes (the HTTP edge maps them); the typed ones carry
+// their facts: *InsufficientFundsError (available), *LimitExceededError
+// (remaining today), *WrongKindError.
+package ledger
+
+import (
+	"time"
+
+	"minipay/shared/clock"
+	"minipay/shared/ddb"
+)
+
+// Ledger commits transactions on one table.
+type Ledger struct {
+	table *ddb.Table
+	clock clock.Clock
+	// Retry policy for TransactionConflict and throttling.
+	maxAttempts int
+	baseBackoff time.Duration
+}
+
+// New is the ledger on table.
+func New(table *ddb.Table, clk clock.Clock) *Ledger {
+	return &Ledger{table: table, clock: clk, maxAttempts: 6, baseBackoff: 10 * time.Millisecond}
+}
+
+// Table is the ledger's table.
+func (l *Ledger) Table() *ddb.Table { return l.table }
+
+// Clock is the ledger's clock.
+func (l *Ledger) Clock() clock.Clock { return l.clock }
+
+// SetRetryPolicy changes the bounded retry policy (tests keep fault
+// injection fast with it).
+func (l *Ledger) SetRetryPolicy(maxAttempts int, base time.Duration) {
+	l.maxAttempts, l.baseBackoff = maxAttempts, base
+}
+
+// HistoryRetention is how long history entries live (TTL).
+const HistoryRetention = 365 * 24 * time.Hour
