@@ -14,6 +14,7 @@ import (
 
 	"minipay/shared/config"
 	"minipay/shared/routes"
+	"minipay/shared/store"
 )
 
 // tableAccess maps every function (the authorizer, each route's and each
@@ -71,8 +72,13 @@ func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string
 		Description:           jsii.String("Hex sha256 of the operator token used by the external payment system"),
 	})
 
-	// The table and its indexes; a Query on a GSI is authorized on the index ARN.
-	tableResources := &[]*string{table.TableArn(), jsii.String(*table.TableArn() + "/index/*")}
+	// The table and each of its indexes by name (a Query on a GSI is
+	// authorized on the index ARN): no wildcard, and a new index in
+	// shared/store is granted with no change here.
+	tableResources := []*string{table.TableArn()}
+	for _, g := range store.GSIs {
+		tableResources = append(tableResources, jsii.String(*table.TableArn()+"/index/"+g.Name))
+	}
 
 	fns := make(map[string]awslambda.Function, len(access))
 	for _, name := range functionNames(access) { // sorted: a stable template
@@ -91,6 +97,14 @@ func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string
 			Retention:     awslogs.RetentionDays_ONE_MONTH,
 			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 		})
+		// Our own role instead of the default one with the managed
+		// AWSLambdaBasicExecutionRole (logs on every log group in the
+		// account): this function may write to its own log group only.
+		role := awsiam.NewRole(scope, jsii.String("Role"), &awsiam.RoleProps{
+			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+			Description: jsii.String("minipay " + name + " function"),
+		})
+		logs.GrantWrite(role)
 		fn := awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
 			Description:  jsii.String("minipay " + name),
 			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
@@ -101,13 +115,14 @@ func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string
 			Timeout:      awscdk.Duration_Seconds(jsii.Number(10)),
 			Environment:  &env,
 			LogGroup:     logs,
+			Role:         role,
 		})
 		// Least privilege: exactly the row's actions, never a Grant* helper
 		// (GrantReadWriteData would add BatchWrite, Scan, DeleteItem, ...).
 		if len(actions) > 0 {
 			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Actions:   jsii.Strings(actions...),
-				Resources: tableResources,
+				Resources: &tableResources,
 			}))
 		}
 		fns[name] = fn

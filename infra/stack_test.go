@@ -397,7 +397,22 @@ func TestFunctions(t *testing.T) {
 			lc, _ := p["LoggingConfig"].(map[string]any)
 			lg := refs(lc["LogGroup"])
 			if len(lg) != 1 || logGroups[lg[0]].Properties["RetentionInDays"] != float64(30) {
-				t.Errorf("log group %v: want one with 30 days retention", lc)
+				t.Fatalf("log group %v: want one with 30 days retention", lc)
+			}
+			// Its own role: no managed policy (AWSLambdaBasicExecutionRole
+			// would allow every log group), logs only to its own group.
+			role := refs(p["Role"])
+			if len(role) != 1 {
+				t.Fatalf("role %v", p["Role"])
+			}
+			if m := f.resources[role[0]].Properties["ManagedPolicyArns"]; m != nil {
+				t.Errorf("role has managed policies %v", m)
+			}
+			for _, st := range f.statementsOf(role[0]) {
+				if slices.ContainsFunc(strs(st["Action"]), func(a string) bool { return strings.HasPrefix(a, "logs:") }) &&
+					!reflect.DeepEqual(st["Resource"], getAtt(lg[0])) {
+					t.Errorf("logs statement %v: want only its own log group %s", st, lg[0])
+				}
 			}
 		})
 	}
@@ -408,8 +423,11 @@ func TestFunctions(t *testing.T) {
 // indexes, and nothing anywhere allows dynamodb:* or a DynamoDB managed policy.
 func TestTablePermissions(t *testing.T) {
 	f := synth(t)
-	tableResources := []any{getAtt(f.tableID),
-		map[string]any{"Fn::Join": []any{"", []any{getAtt(f.tableID), "/index/*"}}}}
+	// The table and each index by name: no wildcard.
+	tableResources := []any{getAtt(f.tableID)}
+	for _, g := range store.GSIs {
+		tableResources = append(tableResources, map[string]any{"Fn::Join": []any{"", []any{getAtt(f.tableID), "/index/" + g.Name}}})
+	}
 
 	for _, name := range functionNames(f.access) {
 		t.Run(name, func(t *testing.T) {
