@@ -3,12 +3,14 @@ package main
 import (
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -59,9 +61,23 @@ func functionNames(access map[string][]string) []string {
 	return names
 }
 
+// Asynchronous invocations (a scheduled job's) are retried by Lambda this
+// often, up to this age, before they go to the job's dead-letter queue. Jobs
+// are idempotent and catch up, so a retry never pays twice, and an event
+// older than the Scheduler's own limit is not worth running late.
+const (
+	asyncRetryAttempts = 2
+	asyncMaxEventAge   = time.Hour
+)
+
+// functionLogRetention is how long every function's log group keeps its logs.
+const functionLogRetention = awslogs.RetentionDays_ONE_MONTH
+
 // newFunctions creates one Lambda per function, built by `make build` as
-// <codeDir>/<function>/bootstrap for provided.al2023 on arm64.
-func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string][]string, codeDir, logLevel string) map[string]awslambda.Function {
+// <codeDir>/<function>/bootstrap for provided.al2023 on arm64. deadLetters
+// maps a scheduled job's function to its queue: Scheduler invokes Lambda
+// asynchronously, so a job that fails after Lambda's retries lands there too.
+func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string][]string, deadLetters map[string]awssqs.IQueue, codeDir, logLevel string) map[string]awslambda.Function {
 	// The raw operator token never enters the stack: only its hex sha256,
 	// passed at deploy time and hidden from describe calls.
 	operatorToken := awscdk.NewCfnParameter(stack, jsii.String("OperatorTokenSha256"), &awscdk.CfnParameterProps{
@@ -94,7 +110,7 @@ func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string
 		// An explicit log group gives retention without the log-retention
 		// custom resource (and its extra Lambda) that LogRetention creates.
 		logs := awslogs.NewLogGroup(scope, jsii.String("Logs"), &awslogs.LogGroupProps{
-			Retention:     awslogs.RetentionDays_ONE_MONTH,
+			Retention:     functionLogRetention,
 			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 		})
 		// Our own role instead of the default one with the managed
@@ -105,7 +121,7 @@ func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string
 			Description: jsii.String("minipay " + name + " function"),
 		})
 		logs.GrantWrite(role)
-		fn := awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
+		props := &awslambda.FunctionProps{
 			Description:  jsii.String("minipay " + name),
 			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 			Architecture: awslambda.Architecture_ARM_64(),
@@ -116,7 +132,13 @@ func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string
 			Environment:  &env,
 			LogGroup:     logs,
 			Role:         role,
-		})
+		}
+		if q, ok := deadLetters[name]; ok {
+			props.DeadLetterQueue = q
+			props.RetryAttempts = jsii.Number(asyncRetryAttempts)
+			props.MaxEventAge = awscdk.Duration_Seconds(jsii.Number(asyncMaxEventAge.Seconds()))
+		}
+		fn := awslambda.NewFunction(scope, jsii.String("Function"), props)
 		// Least privilege: exactly the row's actions, never a Grant* helper
 		// (GrantReadWriteData would add BatchWrite, Scan, DeleteItem, ...).
 		if len(actions) > 0 {

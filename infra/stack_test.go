@@ -541,15 +541,20 @@ func TestSchedules(t *testing.T) {
 				t.Errorf("FlexibleTimeWindow %v, want OFF", p["FlexibleTimeWindow"])
 			}
 			target := p["Target"].(map[string]any)
-			if rp, _ := target["RetryPolicy"].(map[string]any); rp["MaximumRetryAttempts"] == nil {
-				t.Errorf("RetryPolicy %v: want retries", target["RetryPolicy"])
+			if rp, _ := target["RetryPolicy"].(map[string]any); rp["MaximumRetryAttempts"] != float64(scheduleRetryAttempts) || rp["MaximumEventAgeInSeconds"] != float64(scheduleMaxEventAge) {
+				t.Errorf("RetryPolicy %v: want %d retries within %d s", target["RetryPolicy"], scheduleRetryAttempts, scheduleMaxEventAge)
+			}
+			dlq := f.deadLetterID(sc.Name)
+			if want := map[string]any{"Arn": getAtt(dlq)}; !reflect.DeepEqual(target["DeadLetterConfig"], want) {
+				t.Errorf("DeadLetterConfig %v, want %v (the schedule's own queue)", target["DeadLetterConfig"], want)
 			}
 			var input map[string]string
 			if err := json.Unmarshal([]byte(target["Input"].(string)), &input); err != nil || input["job"] != sc.Name {
 				t.Errorf("Input %v: want JSON naming the schedule (%v)", target["Input"], err)
 			}
 
-			// The role: assumed by Scheduler, may invoke this function and nothing else.
+			// The role: assumed by Scheduler, may invoke this function and
+			// send to this schedule's dead-letter queue, nothing else.
 			role := refs(target["RoleArn"])
 			if len(role) != 1 {
 				t.Fatalf("RoleArn %v", target["RoleArn"])
@@ -559,8 +564,11 @@ func TestSchedules(t *testing.T) {
 				t.Errorf("role trust %s: want scheduler.amazonaws.com", trust)
 			}
 			sts := f.statementsOf(role[0])
-			want := map[string]any{"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": getAtt(f.fnIDs[sc.Function])}
-			if len(sts) != 1 || !reflect.DeepEqual(sts[0], want) {
+			want := []map[string]any{
+				{"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": getAtt(f.fnIDs[sc.Function])},
+				{"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": getAtt(dlq)},
+			}
+			if !reflect.DeepEqual(sts, want) {
 				t.Errorf("role statements %v, want only %v", sts, want)
 			}
 		})
@@ -607,6 +615,10 @@ func TestInvalidInput(t *testing.T) {
 		{"duplicate route", code, []routes.Route{ok, ok}, []routes.Schedule{}, "duplicate"},
 		{"bad method", code, []routes.Route{{Method: "FETCH", Path: "/a", Function: "f", Auth: routes.User}}, []routes.Schedule{}, "method"},
 		{"bad schedule", code, []routes.Route{ok}, []routes.Schedule{{Name: "s", Function: "f", DailyAt: "25:00"}}, "HH:MM"},
+		{"one function, two jobs", code, []routes.Route{}, []routes.Schedule{
+			{Name: "s1", Function: "f", Every: time.Minute}, {Name: "s2", Function: "f", Every: time.Hour}}, "one function per job"},
+		{"a job's function serves a route", code, []routes.Route{ok}, []routes.Schedule{{Name: "s", Function: "f", Every: time.Minute}}, "one function per job"},
+		{"too rare for an alarm", code, []routes.Route{}, []routes.Schedule{{Name: "s", Function: "f", Every: 7 * 24 * time.Hour}}, "at most 7 days"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
