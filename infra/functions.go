@@ -139,6 +139,11 @@ func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string
 			props.MaxEventAge = awscdk.Duration_Seconds(jsii.Number(asyncMaxEventAge.Seconds()))
 		}
 		fn := awslambda.NewFunction(scope, jsii.String("Function"), props)
+		// CDK makes the function DependsOn its role besides the GetAtt of the
+		// role's ARN; cfn-lint calls that redundant (W3005). It is harmless and
+		// CDK's to keep, so cfn-lint ignores that one check on this resource.
+		fn.Node().DefaultChild().(awscdk.CfnResource).AddMetadata(jsii.String("cfn-lint"),
+			map[string]any{"config": map[string]any{"ignore_checks": []string{"W3005"}}})
 		// Least privilege: exactly the row's actions, never a Grant* helper
 		// (GrantReadWriteData would add BatchWrite, Scan, DeleteItem, ...).
 		if len(actions) > 0 {

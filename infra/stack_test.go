@@ -35,6 +35,7 @@ var testSchedules = []routes.Schedule{
 type fixture struct {
 	stack     *Stack
 	tpl       assertions.Template
+	findings  []string            // cdk-nag's (and CDK's) unsuppressed errors and warnings
 	resources map[string]resource // by logical ID
 	fnIDs     map[string]string   // function name -> logical ID
 	tableID   string
@@ -100,7 +101,11 @@ func newFixture() (f *fixture, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// cdk-nag's AwsSolutions pack runs as an aspect during synthesis and
+	// reports what it finds (and is not suppressed) as errors and warnings.
+	addNag(app)
 	f = &fixture{stack: s, tpl: assertions.Template_FromStack(s.Stack, nil), fnIDs: map[string]string{}, access: access}
+	f.findings = findings(s.Stack)
 
 	// Work on plain JSON: precise messages, no jsii round trip per check.
 	raw, err := json.Marshal(f.tpl.ToJSON())
