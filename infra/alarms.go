@@ -134,7 +134,9 @@ func newAlarms(stack awscdk.Stack, in alarmInputs) Alarms {
 			ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
 			Threshold:          jsii.Number(1),
 			EvaluationPeriods:  jsii.Number(1),
-			// No invocation publishes no data point: missing data is the failure.
+			// No invocation publishes no data point: missing data is the
+			// failure. (So right after the first deploy a daily job's alarm
+			// fires until its first run: expected, and it clears itself.)
 			TreatMissingData: awscloudwatch.TreatMissingData_BREACHING,
 		})
 		add(sc.Name+"-DeadLetters", &awscloudwatch.AlarmProps{
