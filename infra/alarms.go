@@ -29,11 +29,11 @@ const alarmPeriod = 5 * time.Minute
 // one is enough; the rest are rates or sustained counts.
 const (
 	// api5xxPercent: share of API requests answered 5xx in a period, in 2
-	// of 3 periods. A few deliberate 503s (a hot receiver's retry signal)
-	// stay below it; a broken dependency does not.
+	// of 3 periods (one bad period is not a page). It counts the deliberate
+	// 503 Retry-After of a hot receiver too: sustained, that is worth a look.
 	api5xxPercent = 1
 	// transactionConflicts per period, 3 periods in a row. Conflicts are
-	// retried (shared/ledger) and a few are normal on busy accounts; a
+	// retried (shared/store) and a few are normal on busy accounts; a
 	// sustained stream means a hot item the design should have split.
 	transactionConflicts = 10
 )
