@@ -111,8 +111,8 @@ func newNotifications(stack awscdk.Stack, table awsdynamodb.Table) Notifications
 			},
 		},
 	})
-	// The role's policy must exist before the pipe starts reading.
-	pipe.Node().AddDependency(role)
+	// The role's policies are inline (part of the role), so RoleArn's GetAtt
+	// already orders the pipe after them: no DependsOn needed.
 
 	awscdk.NewCfnOutput(stack, jsii.String("NotificationBusName"), &awscdk.CfnOutputProps{
 		Value:       bus.EventBusName(),

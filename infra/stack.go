@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -33,8 +35,14 @@ type Stack struct {
 	Functions map[string]awslambda.Function // by function name
 	API       awsapigatewayv2.HttpApi
 	Stage     awsapigatewayv2.HttpStage
+	// AccessLogs is the stage's access log group.
+	AccessLogs awslogs.LogGroup
+	// DeadLetters is each schedule's dead-letter queue, by schedule name.
+	DeadLetters map[string]awssqs.Queue
 	// Notifications: the EventBridge bus and the pipe from the table's stream.
 	Notifications Notifications
+	// Alarms: every alarm and the topic they notify.
+	Alarms Alarms
 }
 
 // NewStack builds the stack. Every input is validated before any construct is
@@ -48,10 +56,15 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 
 	s := &Stack{Stack: awscdk.NewStack(scope, jsii.String(id), &p.StackProps)}
 	s.Table = newTable(s.Stack)
-	s.Functions = newFunctions(s.Stack, s.Table, access, p.CodeDir, p.LogLevel)
-	s.API, s.Stage = newAPI(s.Stack, s.Functions, p.Routes)
-	newSchedules(s.Stack, s.Functions, p.Schedules)
+	s.DeadLetters = newDeadLetterQueues(s.Stack, p.Schedules)
+	s.Functions = newFunctions(s.Stack, s.Table, access, deadLettersByFunction(p.Schedules, s.DeadLetters), p.CodeDir, p.LogLevel)
+	s.API, s.Stage, s.AccessLogs = newAPI(s.Stack, s.Functions, p.Routes)
+	newSchedules(s.Stack, s.Functions, p.Schedules, s.DeadLetters)
 	s.Notifications = newNotifications(s.Stack, s.Table)
+	s.Alarms = newAlarms(s.Stack, alarmInputs{
+		api: s.API, fns: s.Functions, table: s.Table, schedules: p.Schedules,
+		deadLetters: s.DeadLetters, pipe: s.Notifications.Pipe,
+	})
 
 	awscdk.NewCfnOutput(s.Stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
 		// No trailing slash: clients append the route paths ("/users").
@@ -111,6 +124,7 @@ func validate(p StackProps, access map[string][]string) error {
 		}
 	}
 	names := map[string]bool{}
+	jobFunctions := map[string]string{} // function -> schedule
 	for _, sc := range p.Schedules {
 		if sc.Name == "" || names[sc.Name] {
 			return fmt.Errorf("schedule %q: empty or duplicate name", sc.Name)
@@ -121,6 +135,20 @@ func validate(p StackProps, access map[string][]string) error {
 		}
 		if _, err := sc.Expression(); err != nil {
 			return err
+		}
+		// A job's function serves that job only: its Invocations say whether
+		// the job ran, its errors and its dead-letter queue are the job's.
+		if other, ok := jobFunctions[sc.Function]; ok {
+			return fmt.Errorf("schedule %s: function %s already runs schedule %s (one function per job)", sc.Name, sc.Function, other)
+		}
+		jobFunctions[sc.Function] = sc.Name
+		if w := runWindow(sc); w > maxRunWindow {
+			return fmt.Errorf("schedule %s: its did-not-run alarm would need %s; CloudWatch evaluates at most %s", sc.Name, human(w), human(maxRunWindow))
+		}
+	}
+	for _, r := range p.Routes {
+		if sc, ok := jobFunctions[r.Function]; ok {
+			return fmt.Errorf("route %s %s: function %s runs schedule %s (one function per job)", r.Method, r.Path, r.Function, sc)
 		}
 	}
 	for _, fn := range functionNames(access) {

@@ -35,6 +35,7 @@ var testSchedules = []routes.Schedule{
 type fixture struct {
 	stack     *Stack
 	tpl       assertions.Template
+	findings  []string            // cdk-nag's (and CDK's) unsuppressed errors and warnings
 	resources map[string]resource // by logical ID
 	fnIDs     map[string]string   // function name -> logical ID
 	tableID   string
@@ -100,7 +101,11 @@ func newFixture() (f *fixture, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// cdk-nag's AwsSolutions pack runs as an aspect during synthesis and
+	// reports what it finds (and is not suppressed) as errors and warnings.
+	addNag(app)
 	f = &fixture{stack: s, tpl: assertions.Template_FromStack(s.Stack, nil), fnIDs: map[string]string{}, access: access}
+	f.findings = findings(s.Stack)
 
 	// Work on plain JSON: precise messages, no jsii round trip per check.
 	raw, err := json.Marshal(f.tpl.ToJSON())
@@ -397,7 +402,22 @@ func TestFunctions(t *testing.T) {
 			lc, _ := p["LoggingConfig"].(map[string]any)
 			lg := refs(lc["LogGroup"])
 			if len(lg) != 1 || logGroups[lg[0]].Properties["RetentionInDays"] != float64(30) {
-				t.Errorf("log group %v: want one with 30 days retention", lc)
+				t.Fatalf("log group %v: want one with 30 days retention", lc)
+			}
+			// Its own role: no managed policy (AWSLambdaBasicExecutionRole
+			// would allow every log group), logs only to its own group.
+			role := refs(p["Role"])
+			if len(role) != 1 {
+				t.Fatalf("role %v", p["Role"])
+			}
+			if m := f.resources[role[0]].Properties["ManagedPolicyArns"]; m != nil {
+				t.Errorf("role has managed policies %v", m)
+			}
+			for _, st := range f.statementsOf(role[0]) {
+				if slices.ContainsFunc(strs(st["Action"]), func(a string) bool { return strings.HasPrefix(a, "logs:") }) &&
+					!reflect.DeepEqual(st["Resource"], getAtt(lg[0])) {
+					t.Errorf("logs statement %v: want only its own log group %s", st, lg[0])
+				}
 			}
 		})
 	}
@@ -408,8 +428,11 @@ func TestFunctions(t *testing.T) {
 // indexes, and nothing anywhere allows dynamodb:* or a DynamoDB managed policy.
 func TestTablePermissions(t *testing.T) {
 	f := synth(t)
-	tableResources := []any{getAtt(f.tableID),
-		map[string]any{"Fn::Join": []any{"", []any{getAtt(f.tableID), "/index/*"}}}}
+	// The table and each index by name: no wildcard.
+	tableResources := []any{getAtt(f.tableID)}
+	for _, g := range store.GSIs {
+		tableResources = append(tableResources, map[string]any{"Fn::Join": []any{"", []any{getAtt(f.tableID), "/index/" + g.Name}}})
+	}
 
 	for _, name := range functionNames(f.access) {
 		t.Run(name, func(t *testing.T) {
@@ -523,15 +546,20 @@ func TestSchedules(t *testing.T) {
 				t.Errorf("FlexibleTimeWindow %v, want OFF", p["FlexibleTimeWindow"])
 			}
 			target := p["Target"].(map[string]any)
-			if rp, _ := target["RetryPolicy"].(map[string]any); rp["MaximumRetryAttempts"] == nil {
-				t.Errorf("RetryPolicy %v: want retries", target["RetryPolicy"])
+			if rp, _ := target["RetryPolicy"].(map[string]any); rp["MaximumRetryAttempts"] != float64(scheduleRetryAttempts) || rp["MaximumEventAgeInSeconds"] != float64(scheduleMaxEventAge) {
+				t.Errorf("RetryPolicy %v: want %d retries within %d s", target["RetryPolicy"], scheduleRetryAttempts, scheduleMaxEventAge)
+			}
+			dlq := f.deadLetterID(sc.Name)
+			if want := map[string]any{"Arn": getAtt(dlq)}; !reflect.DeepEqual(target["DeadLetterConfig"], want) {
+				t.Errorf("DeadLetterConfig %v, want %v (the schedule's own queue)", target["DeadLetterConfig"], want)
 			}
 			var input map[string]string
 			if err := json.Unmarshal([]byte(target["Input"].(string)), &input); err != nil || input["job"] != sc.Name {
 				t.Errorf("Input %v: want JSON naming the schedule (%v)", target["Input"], err)
 			}
 
-			// The role: assumed by Scheduler, may invoke this function and nothing else.
+			// The role: assumed by Scheduler, may invoke this function and
+			// send to this schedule's dead-letter queue, nothing else.
 			role := refs(target["RoleArn"])
 			if len(role) != 1 {
 				t.Fatalf("RoleArn %v", target["RoleArn"])
@@ -541,8 +569,11 @@ func TestSchedules(t *testing.T) {
 				t.Errorf("role trust %s: want scheduler.amazonaws.com", trust)
 			}
 			sts := f.statementsOf(role[0])
-			want := map[string]any{"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": getAtt(f.fnIDs[sc.Function])}
-			if len(sts) != 1 || !reflect.DeepEqual(sts[0], want) {
+			want := []map[string]any{
+				{"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": getAtt(f.fnIDs[sc.Function])},
+				{"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": getAtt(dlq)},
+			}
+			if !reflect.DeepEqual(sts, want) {
 				t.Errorf("role statements %v, want only %v", sts, want)
 			}
 		})
@@ -589,6 +620,10 @@ func TestInvalidInput(t *testing.T) {
 		{"duplicate route", code, []routes.Route{ok, ok}, []routes.Schedule{}, "duplicate"},
 		{"bad method", code, []routes.Route{{Method: "FETCH", Path: "/a", Function: "f", Auth: routes.User}}, []routes.Schedule{}, "method"},
 		{"bad schedule", code, []routes.Route{ok}, []routes.Schedule{{Name: "s", Function: "f", DailyAt: "25:00"}}, "HH:MM"},
+		{"one function, two jobs", code, []routes.Route{}, []routes.Schedule{
+			{Name: "s1", Function: "f", Every: time.Minute}, {Name: "s2", Function: "f", Every: time.Hour}}, "one function per job"},
+		{"a job's function serves a route", code, []routes.Route{ok}, []routes.Schedule{{Name: "s", Function: "f", Every: time.Minute}}, "one function per job"},
+		{"too rare for an alarm", code, []routes.Route{}, []routes.Schedule{{Name: "s", Function: "f", Every: 7 * 24 * time.Hour}}, "at most 7 days"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
