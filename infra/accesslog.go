@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
-	"minipay/shared/api"
+	"minipay/shared/httpapi"
 )
 
 // accessLogRetention: access logs answer "who called what, when, with what
@@ -18,7 +18,7 @@ const accessLogRetention = awslogs.RetentionDays_THREE_MONTHS
 
 // AccessLogFields is the $default stage's access log: one JSON object per
 // request. requestId is $context.requestId, the id every function logs as
-// requestId (shared/api), so a log line joins its function's lines;
+// requestId (shared/httpapi), so a log line joins its function's lines;
 // lambdaRequestId joins the Lambda platform's own lines. The authorizer's
 // role and user id say who called; the user's name and the token never
 // appear (no $context variable carries the Authorization header).
@@ -39,8 +39,8 @@ var AccessLogFields = map[string]string{
 	"integrationError":   "$context.integrationErrorMessage",
 	"authorizerError":    "$context.authorizer.error",
 	"error":              "$context.error.message",
-	"role":               "$context.authorizer." + api.CtxRole,
-	"userId":             "$context.authorizer." + api.CtxUserID,
+	"role":               "$context.authorizer." + httpapi.CtxRole,
+	"userId":             "$context.authorizer." + httpapi.CtxUserID,
 }
 
 // accessLogFormat is AccessLogFields as API Gateway's format string. Every

@@ -32,7 +32,16 @@ func newAPI(stack awscdk.Stack, fns map[string]awslambda.Function, rs []routes.R
 		Description: jsii.String("minipay HTTP API"),
 		// The default stage is added below, because only AddStage takes throttling.
 		CreateDefaultStage: jsii.Bool(false),
+		// The $default route (routes.Fallback): whatever no route matches
+		// gets the not-found function's problem+json 404 or 405, not the
+		// gateway's bare {"message":"Not Found"}.
+		DefaultIntegration: awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("Fallback"),
+			fns[routes.Fallback.Function], &awsapigatewayv2integrations.HttpLambdaIntegrationProps{
+				PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
+			}),
 	})
+	suppress(api.Node().FindChild(jsii.String("DefaultRoute")).Node().DefaultChild(), "AwsSolutions-APIG4",
+		"The $default route only answers problem+json 404/405 for paths no route matches; it reads nothing and moves no money.")
 	accessLogGroup, accessLogSettings := newAccessLogs(stack)
 	stage := api.AddStage(jsii.String("DefaultStage"), &awsapigatewayv2.HttpStageOptions{
 		StageName:         jsii.String("$default"),
@@ -44,14 +53,15 @@ func newAPI(stack awscdk.Stack, fns map[string]awslambda.Function, rs []routes.R
 		},
 	})
 
-	// Simple responses; results cached per Authorization header for 5 minutes,
-	// so a cached request costs no token lookup.
+	// Simple responses; results cached per Authorization header for
+	// routes.AuthorizerCacheTTL, so a cached request costs no token lookup
+	// and a revoked token works at most that long.
 	authorizer := awsapigatewayv2authorizers.NewHttpLambdaAuthorizer(jsii.String("TokenAuthorizer"),
 		fns[routes.AuthorizerFunction], &awsapigatewayv2authorizers.HttpLambdaAuthorizerProps{
 			AuthorizerName:  jsii.String("minipay-token"),
 			ResponseTypes:   &[]awsapigatewayv2authorizers.HttpLambdaResponseType{awsapigatewayv2authorizers.HttpLambdaResponseType_SIMPLE},
 			IdentitySource:  jsii.Strings("$request.header.Authorization"),
-			ResultsCacheTtl: awscdk.Duration_Minutes(jsii.Number(5)),
+			ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(routes.AuthorizerCacheTTL.Seconds())),
 		})
 
 	for _, r := range rs {
@@ -67,11 +77,11 @@ func newAPI(stack awscdk.Stack, fns map[string]awslambda.Function, rs []routes.R
 			opts.Authorizer = authorizer
 		}
 		for _, route := range *api.AddRoutes(opts) {
-			if r.Auth == routes.Public {
+			if r.Auth == routes.Public || r.Auth == routes.Registration {
 				suppress(route.Node().DefaultChild(), "AwsSolutions-APIG4",
-					"Public by design (routes.Public in the route table): "+r.Method+" "+r.Path+
-						" is how a caller without a token registers and receives one; it moves no money and "+
-						"the stage's throttling bounds abuse. Every other route has the token authorizer.")
+					"No API Gateway authorizer by design (routes."+string(r.Auth)+" in the route table): "+r.Method+" "+r.Path+
+						" is how a person gets a token; under the stack's default registration policy (operator) the function "+
+						"itself requires the operator token, under open it is public and moves no money; the stage's throttling bounds abuse.")
 			}
 		}
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"minipay/shared/config"
+	"minipay/shared/ddb"
 	"minipay/shared/routes"
-	"minipay/shared/store"
 )
 
 // tableAccess maps every function (the authorizer, each route's and each
@@ -33,6 +33,7 @@ func tableAccess(rs []routes.Route, ss []routes.Schedule) map[string][]string {
 		}
 	}
 	add(routes.AuthorizerFunction, routes.AuthorizerTable)
+	add(routes.Fallback.Function, nil) // answers without reading anything
 	for _, r := range rs {
 		add(r.Function, r.Table)
 	}
@@ -41,7 +42,7 @@ func tableAccess(rs []routes.Route, ss []routes.Schedule) map[string][]string {
 	}
 	out := make(map[string][]string, len(sets))
 	for fn, set := range sets {
-		actions := make([]string, 0, len(set))
+		var actions []string
 		for a := range set {
 			actions = append(actions, a)
 		}
@@ -87,12 +88,25 @@ func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string
 		ConstraintDescription: jsii.String("lower-case hex sha256 of the operator token (64 characters)"),
 		Description:           jsii.String("Hex sha256 of the operator token used by the external payment system"),
 	})
+	registration := awscdk.NewCfnParameter(stack, jsii.String("RegistrationPolicy"), &awscdk.CfnParameterProps{
+		Type:          jsii.String("String"),
+		Default:       jsii.String(config.RegistrationOperator),
+		AllowedValues: jsii.Strings(config.RegistrationOperator, config.RegistrationOpen),
+		Description: jsii.String("Who may create users: operator (only the payment system that verified the person, " +
+			"with the operator token) or open (anyone; per-person rules then mean little)"),
+	})
+	registers := map[string]bool{}
+	for _, r := range routes.Routes {
+		if r.Auth == routes.Registration {
+			registers[r.Function] = true
+		}
+	}
 
 	// The table and each of its indexes by name (a Query on a GSI is
 	// authorized on the index ARN): no wildcard, and a new index in
-	// shared/store is granted with no change here.
+	// shared/ddb is granted with no change here.
 	tableResources := []*string{table.TableArn()}
-	for _, g := range store.GSIs {
+	for _, g := range ddb.GSIs {
 		tableResources = append(tableResources, jsii.String(*table.TableArn()+"/index/"+g.Name))
 	}
 
@@ -104,8 +118,11 @@ func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string
 			config.EnvTable:    table.TableName(),
 			config.EnvLogLevel: jsii.String(logLevel),
 		}
-		if name == routes.AuthorizerFunction {
+		if name == routes.AuthorizerFunction || registers[name] {
 			env[config.EnvOperatorTokenSHA256] = operatorToken.ValueAsString()
+		}
+		if registers[name] {
+			env[config.EnvRegistration] = registration.ValueAsString()
 		}
 		// An explicit log group gives retention without the log-retention
 		// custom resource (and its extra Lambda) that LogRetention creates.
@@ -128,7 +145,7 @@ func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string
 			Handler:      jsii.String("bootstrap"),
 			Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(codeDir, name)), nil),
 			MemorySize:   jsii.Number(256),
-			Timeout:      awscdk.Duration_Seconds(jsii.Number(10)),
+			Timeout:      awscdk.Duration_Seconds(jsii.Number(routes.FunctionTimeout.Seconds())),
 			Environment:  &env,
 			LogGroup:     logs,
 			Role:         role,

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"minipay/shared/ddb"
 	"minipay/shared/routes"
-	"minipay/shared/store"
 )
 
 // The operations side of the stack: dead-letter queues, alarms, the alarm
@@ -219,7 +219,7 @@ func TestEveryAlarmNotifiesTopic(t *testing.T) {
 	alarms := f.ofType("AWS::CloudWatch::Alarm")
 	// Per function: errors, throttles. Per schedule: did not run, dead
 	// letters. Then API 5xx, table throttles (+ one per index), conflicts, pipe.
-	want := 2*len(f.access) + 2*len(f.allSchedules()) + 1 + 1 + len(store.GSIs) + 1 + 1
+	want := 2*len(f.access) + 2*len(f.allSchedules()) + 1 + 1 + len(ddb.GSIs) + 1 + 1
 	if len(alarms) != want {
 		t.Errorf("%d alarms, want %d", len(alarms), want)
 	}
@@ -315,7 +315,7 @@ func TestApiAndTableAlarms(t *testing.T) {
 	table := map[string]any{"TableName": map[string]any{"Ref": f.tableID}}
 	for _, metric := range []string{"ReadThrottleEvents", "WriteThrottleEvents"} {
 		wantAlarm(t, f.oneAlarmOn(t, "AWS/DynamoDB", metric, table), "GreaterThanOrEqualToThreshold", 1, "notBreaching")
-		for _, g := range store.GSIs {
+		for _, g := range ddb.GSIs {
 			dims := map[string]any{"TableName": map[string]any{"Ref": f.tableID}, "GlobalSecondaryIndexName": g.Name}
 			wantAlarm(t, f.oneAlarmOn(t, "AWS/DynamoDB", metric, dims), "GreaterThanOrEqualToThreshold", 1, "notBreaching")
 		}

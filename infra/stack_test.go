@@ -213,8 +213,11 @@ func TestRoutesHaveIntegrationsAndAuth(t *testing.T) {
 	for _, r := range f.ofType("AWS::ApiGatewayV2::Route") {
 		byKey[r.Properties["RouteKey"].(string)] = r
 	}
-	if len(byKey) != len(routes.Routes) {
-		t.Errorf("%d routes in the template, %d rows in routes.Routes", len(byKey), len(routes.Routes))
+	if len(byKey) != len(routes.Routes)+1 {
+		t.Errorf("%d routes in the template, %d rows in routes.Routes and the $default route", len(byKey), len(routes.Routes))
+	}
+	if fallback, ok := byKey["$default"]; !ok || fallback.Properties["AuthorizationType"] != nil && fallback.Properties["AuthorizationType"] != "NONE" {
+		t.Errorf("$default route %v: want one without an authorizer", fallback)
 	}
 	authorizers := f.ofType("AWS::ApiGatewayV2::Authorizer")
 	if len(authorizers) != 1 {
@@ -281,7 +284,7 @@ func TestAuthorizer(t *testing.T) {
 			"AuthorizerPayloadFormatVersion": "2.0",
 			"EnableSimpleResponses":          true,
 			"IdentitySource":                 []string{"$request.header.Authorization"},
-			"AuthorizerResultTtlInSeconds":   300,
+			"AuthorizerResultTtlInSeconds":   routes.AuthorizerCacheTTL.Seconds(),
 			// ...:lambda:path/2015-03-31/functions/<authorizer ARN>/invocations
 			"AuthorizerUri": assertions.Match_ObjectLike(&map[string]any{
 				"Fn::Join": assertions.Match_ArrayWith(&[]any{
@@ -393,8 +396,16 @@ func TestFunctions(t *testing.T) {
 				t.Errorf("%s = %v, want the table name", config.EnvTable, vars[config.EnvTable])
 			}
 			_, hasToken := vars[config.EnvOperatorTokenSHA256]
-			if want := name == routes.AuthorizerFunction; hasToken != want {
-				t.Errorf("has %s = %v, want %v (authorizer only)", config.EnvOperatorTokenSHA256, hasToken, want)
+			registers := false
+			for _, r := range routes.Routes {
+				registers = registers || r.Function == name && r.Auth == routes.Registration
+			}
+			if want := name == routes.AuthorizerFunction || registers; hasToken != want {
+				t.Errorf("has %s = %v, want %v (the authorizer and registration only)", config.EnvOperatorTokenSHA256, hasToken, want)
+			}
+			if _, hasPolicy := vars[config.EnvRegistration]; hasPolicy != registers ||
+				registers && !reflect.DeepEqual(vars[config.EnvRegistration], map[string]any{"Ref": "RegistrationPolicy"}) {
+				t.Errorf("%s = %v, want the RegistrationPolicy parameter on registration only", config.EnvRegistration, vars[config.EnvRegistration])
 			}
 			if want := map[string]any{"Ref": "OperatorTokenSha256"}; hasToken && !reflect.DeepEqual(vars[config.EnvOperatorTokenSHA256], want) {
 				t.Errorf("%s = %v, want %v", config.EnvOperatorTokenSHA256, vars[config.EnvOperatorTokenSHA256], want)
@@ -430,7 +441,7 @@ func TestTablePermissions(t *testing.T) {
 	f := synth(t)
 	// The table and each index by name: no wildcard.
 	tableResources := []any{getAtt(f.tableID)}
-	for _, g := range store.GSIs {
+	for _, g := range ddb.GSIs {
 		tableResources = append(tableResources, map[string]any{"Fn::Join": []any{"", []any{getAtt(f.tableID), "/index/" + g.Name}}})
 	}
 
@@ -591,6 +602,7 @@ func TestTableAccess(t *testing.T) {
 		[]routes.Schedule{{Name: "s", Function: "f", Every: time.Minute, Table: []string{"dynamodb:DeleteItem", "dynamodb:Query"}}})
 	want := map[string][]string{
 		routes.AuthorizerFunction: routes.AuthorizerTable,
+		routes.Fallback.Function:  nil,
 		"f":                       {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query"},
 	}
 	if !reflect.DeepEqual(got, want) {
