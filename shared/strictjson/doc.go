@@ -26,4 +26,10 @@
 // say what the field takes in JSON words (`field "to" must be a string,
 // not a number`); an UnmarshalJSON error is placed on its field and kept
 // as Err.
+//
+// CheckText(s) is for free text (names, memos): it refuses invalid UTF-8,
+// control, format (Cf), separator, private-use, noncharacter and filler
+// characters, with a *TextError naming the character as U+XXXX and its
+// position. U+200D is allowed only inside emoji sequences (between two
+// pictographic characters), so "👨‍👩‍👧" passes.
 package strictjson
