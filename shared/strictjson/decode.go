@@ -24,8 +24,6 @@ func Decode(data []byte, v any) error {
 		return fmt.Errorf("strictjson: Decode needs a non-nil pointer, not %T", v)
 	}
 	d := decoder{data: data}
-	d.path = d.pathBuf[:0]
-	d.cands = d.candBuf[:0]
 	if err := d.top(rv.Type()); err != nil {
 		return err
 	}
@@ -67,9 +65,6 @@ type decoder struct {
 	found    bool
 	foundKey bool
 	foundAt  []seg
-
-	pathBuf [8]seg
-	candBuf [4]cand
 }
 
 func (d *decoder) top(t reflect.Type) error {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -59,6 +60,7 @@ type Transfer struct {
 	Extra  any            `json:"extra"`
 	Blob   Blob           `json:"blob"`
 	Bytes  []byte         `json:"bytes"`
+	Count  int64          `json:"count,string"`
 	Secret string         `json:"-"`
 	Dash   string         `json:"-,"`
 	Plain  string
@@ -190,6 +192,10 @@ func TestDecode(t *testing.T) {
 		{name: "many distinct keys", body: manyKeys(false)},
 		{name: "integer map keys 1 and 01", body: `{"counts":{"1":1,"01":2}}`, kind: KindDuplicate, contain: "as a number it equals an earlier key"},
 		{name: "duplicate key with pointer escapes", body: `{"tags":{"a/b~c":1,"a/b~c":2}}`, kind: KindDuplicate, path: "/tags/a~1b~0c"},
+		{name: "duplicate through \\n and \\u000a", body: `{"tags":{"a\nb":1,"a\u000ab":2}}`, kind: KindDuplicate},
+		{name: "duplicate through \\/", body: `{"tags":{"\/":1,"/":2}}`, kind: KindDuplicate, path: "/tags/~1"},
+		{name: "duplicate through a surrogate pair", body: `{"tags":{"\ud83d\ude00":1,"😀":2}}`, kind: KindDuplicate, msg: `field "tags.😀" appears twice`},
+		{name: "escaped keys that differ", body: `{"tags":{"\b\f\r\t\"\\":1,"\b\f\r\t\"":2}}`},
 		{name: "same key in sibling objects", body: `{"items":[{"sku":"a"},{"sku":"b"}],"tags":{"sku":1,"x":{"sku":2}}}`},
 
 		// Field names: exact, case-sensitive, as encoding/json names them.
@@ -248,6 +254,12 @@ func TestDecode(t *testing.T) {
 		{name: "number given a non-number string", body: `{"fee":"abc"}`, kind: KindValue, msg: `field "fee" must be a number`},
 		{name: "map key not an integer", body: `{"counts":{"x":1}}`, kind: KindValue, msg: `key "x" in field "counts" must be an integer`},
 		{name: "bytes not base64", body: `{"bytes":"!!"}`, kind: KindValue, msg: `field "bytes" must be a base64 string`},
+		{name: "quoted field", body: `{"count":"12"}`, check: func(t *testing.T, v any) {
+			if v.(*Transfer).Count != 12 {
+				t.Error("count not 12")
+			}
+		}},
+		{name: "quoted field unquoted", body: `{"count":12}`, kind: KindValue, msg: `field "count" must be a string holding an integer`},
 		{name: "array element", body: `{"items":[{"sku":"a"},{"sku":true}]}`, kind: KindValue, path: "/items/1/sku"},
 
 		// Numbers stay exact.
@@ -398,6 +410,38 @@ func TestDecodeStaysLikeEncodingJSON(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s:\nDecode        %+v\nencoding/json %+v", b, got, want)
+		}
+	}
+}
+
+// TestDecodeWideStruct covers structs with more than 64 fields.
+func TestDecodeWideStruct(t *testing.T) {
+	var fields []reflect.StructField
+	for i := range 70 {
+		fields = append(fields, reflect.StructField{
+			Name: "F" + strconv.Itoa(i), Type: reflect.TypeFor[int](), Tag: reflect.StructTag(`json:"f` + strconv.Itoa(i) + `"`),
+		})
+	}
+	typ := reflect.StructOf(fields)
+	v := reflect.New(typ).Interface()
+	if err := Decode([]byte(`{"f0":1,"f69":2,"f64":3}`), v); err != nil {
+		t.Fatal(err)
+	}
+	if got := reflect.ValueOf(v).Elem().Field(69).Int(); got != 2 {
+		t.Errorf("f69 = %d", got)
+	}
+	err := Decode([]byte(`{"f69":1,"f0":1,"f69":2}`), reflect.New(typ).Interface())
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != KindDuplicate || e.Path != "/f69" {
+		t.Errorf("Decode = %v, want f69 twice", err)
+	}
+}
+
+func TestKindString(t *testing.T) {
+	for k, want := range map[Kind]string{KindSyntax: "syntax", KindEncoding: "encoding", KindShape: "shape",
+		KindDuplicate: "duplicate", KindUnknownField: "unknown-field", KindValue: "value", 0: "Kind(0)"} {
+		if got := k.String(); got != want {
+			t.Errorf("Kind(%d).String() = %q, want %q", k, got, want)
 		}
 	}
 }
