@@ -554,25 +554,39 @@ func (d *decoder) literal(lit string) error {
 // valueError turns an error from encoding/json into an *Error that says
 // which field, in JSON terms.
 func (d *decoder) valueError(err error) error {
+	var ie *json.InvalidUnmarshalError
+	if errors.As(err, &ie) {
+		return err
+	}
+	// A value that fails on its own the same way is the one at fault (its
+	// error may carry no offset, or one inside the value).
+	for _, c := range d.cands {
+		if e := rerun(d.data[c.start:c.end], c); e != nil && sameError(e, err) {
+			at, _ := locate(d.data, c.end)
+			return candError(d.data, at, c, e, err)
+		}
+	}
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
-	var ie *json.InvalidUnmarshalError
 	switch {
-	case errors.As(err, &ie):
-		return err
 	case errors.As(err, &te):
 		at, key := locate(d.data, int(te.Offset))
 		return typeError(d.data, at, key, te)
 	case errors.As(err, &se):
-		return &Error{Kind: KindSyntax, Offset: int(se.Offset), Msg: fmt.Sprintf("invalid JSON at offset %d: %s", se.Offset, se.Error()), Err: err}
-	}
-	for _, c := range d.cands {
-		if e := rerun(d.data[c.start:c.end], c); e != nil && e.Error() == err.Error() {
-			at, _ := locate(d.data, c.end)
-			return candError(d.data, at, c, err)
-		}
+		return &Error{Kind: KindSyntax, Offset: int(se.Offset), Msg: fmt.Sprintf("invalid JSON at offset %d: %s", se.Offset, stripJSON(se.Error())), Err: err}
 	}
 	return &Error{Kind: KindValue, Offset: -1, Msg: "the body is not valid for this endpoint: " + stripJSON(err.Error()), Err: err}
+}
+
+// sameError compares a rerun's error with the body's. encoding/json adds
+// the path to type errors as they pass up, so those compare by what they
+// describe.
+func sameError(rerun, err error) bool {
+	var a, b *json.UnmarshalTypeError
+	if errors.As(rerun, &a) && errors.As(err, &b) {
+		return a.Value == b.Value && a.Type == b.Type && a.Offset == b.Offset
+	}
+	return rerun.Error() == err.Error()
 }
 
 // rerun decodes one remembered value on its own, the way it was decoded

@@ -28,6 +28,22 @@ type Blob struct{ Raw string }
 
 func (b *Blob) UnmarshalJSON(data []byte) error { b.Raw = string(data); return nil }
 
+// Period decodes itself through an auxiliary struct and passes on
+// encoding/json's errors, a common pattern.
+type Period struct{ Start, End int }
+
+func (p *Period) UnmarshalJSON(b []byte) error {
+	var aux struct {
+		Start int `json:"start"`
+		End   int `json:"end"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	p.Start, p.End = aux.Start, aux.End
+	return nil
+}
+
 type Base struct {
 	ID     string `json:"id"`
 	Shared string `json:"shared"`
@@ -61,6 +77,7 @@ type Transfer struct {
 	Blob   Blob           `json:"blob"`
 	Bytes  []byte         `json:"bytes"`
 	Count  int64          `json:"count,string"`
+	Period Period         `json:"period"`
 	Secret string         `json:"-"`
 	Dash   string         `json:"-,"`
 	Plain  string
@@ -238,6 +255,14 @@ func TestDecode(t *testing.T) {
 		{name: "amount as string", body: `{"amount":"100"}`, kind: KindValue, msg: `field "amount" must be a JSON number of won, e.g. 10000`, path: "/amount"},
 		{name: "amount as null", body: `{"amount":null}`, kind: KindValue, path: "/amount"},
 		{name: "second price as string", body: `{"items":[{"price":1},{"price":"2"}]}`, kind: KindValue, msg: `field "items[1].price" must be a JSON number of won, e.g. 10000`, path: "/items/1/price"},
+		{name: "custom unmarshaler passing on a type error", body: `{"to":"a","items":[{"qty":1}],"period":{"start":1,"end":"2"}}`, kind: KindValue,
+			msg: `field "period": "end" must be an integer, not a string`, path: "/period"},
+		{name: "custom unmarshaler duplicate inside", body: `{"period":{"start":1,"start":2}}`, kind: KindDuplicate, path: "/period/start"},
+		{name: "custom unmarshaler", body: `{"period":{"start":1,"end":2}}`, check: func(t *testing.T, v any) {
+			if p := v.(*Transfer).Period; p.Start != 1 || p.End != 2 {
+				t.Errorf("period = %+v", p)
+			}
+		}},
 		{name: "custom unmarshaler takes objects", body: `{"blob":{"a":[1,{"b":null}]}}`, check: func(t *testing.T, v any) {
 			if got := v.(*Transfer).Blob.Raw; got != `{"a":[1,{"b":null}]}` {
 				t.Errorf("blob = %s", got)

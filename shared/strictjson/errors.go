@@ -277,7 +277,9 @@ func describe(t reflect.Type, value string) (want, got string) {
 	return "a value this endpoint supports", got
 }
 
-func candError(data []byte, at []seg, c cand, err error) *Error {
+// candError reports a value that failed on its own with inner (err is the
+// body's error, kept as Err).
+func candError(data []byte, at []seg, c cand, inner, err error) *Error {
 	e := &Error{Kind: KindValue, Path: pointer(data, at), Field: display(data, at), Offset: c.start, Err: err}
 	subj := subject(e.Field)
 	t := c.typ
@@ -285,6 +287,7 @@ func candError(data []byte, at []seg, c cand, err error) *Error {
 		t = t.Elem()
 	}
 	var b64 base64.CorruptInputError
+	var te *json.UnmarshalTypeError
 	switch {
 	case c.quoted:
 		want, _ := describe(c.typ, "")
@@ -293,8 +296,20 @@ func candError(data []byte, at []seg, c cand, err error) *Error {
 		e.Msg = subj + " must be a base64 string"
 	case t == numberType:
 		e.Msg = subj + " must be a number"
+	case errors.As(inner, &te):
+		// A custom UnmarshalJSON passing on encoding/json's error for a
+		// part of the value.
+		want, got := describe(te.Type, te.Value)
+		e.Msg = subj + ": "
+		if te.Field != "" {
+			e.Msg += strconv.Quote(te.Field) + " "
+		}
+		e.Msg += "must be " + want
+		if got != "" {
+			e.Msg += ", not " + got
+		}
 	default:
-		msg := stripJSON(err.Error())
+		msg := stripJSON(inner.Error())
 		if strings.HasPrefix(msg, "must ") {
 			e.Msg = subj + " " + msg
 		} else {
