@@ -40,8 +40,8 @@
 //     (reason TableWriteKeyRangeThroughputExceeded), which the SDK's default
 //     retryer retries like the cloud's; a throttled BatchWriteItem request goes
 //     to UnprocessedItems, or the whole call fails with ThrottlingException
-//     when no request fits. A rejected call consumes nothing and occupies
-//     nothing.
+//     when no request fits (decided once per call, so the SDK does not retry
+//     that one). A rejected call consumes nothing and occupies nothing.
 //   - The SDK. By default the checks run inside the client's middleware
 //     stack, after its retry middleware, so each SDK attempt meets the model
 //     and the errors reach the caller exactly as the cloud's would (wrapped in
