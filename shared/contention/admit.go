@@ -2,12 +2,15 @@ package contention
 
 import (
 	"encoding/base64"
+	"errors"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 )
 
 // ItemKey identifies an item: its table and primary key values (binary
@@ -215,6 +218,7 @@ func (m *Model) finish(ws []write, err error) {
 		m.total.Successes++
 	} else {
 		m.total.Failed++
+		m.failures[failure(err)]++
 	}
 	for _, w := range ws {
 		if err == nil {
@@ -223,6 +227,38 @@ func (m *Model) finish(ws []write, err error) {
 			m.counts(w.key).Failed++
 		}
 	}
+}
+
+// release frees the items a transaction occupied until until, unless
+// another transaction has occupied them since.
+func (m *Model) release(ws []write, until time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, w := range ws {
+		if u, ok := m.busy[w.key]; ok && u.Equal(until) {
+			delete(m.busy, w.key)
+		}
+	}
+}
+
+// failure names what DynamoDB Local refused a request with: the error
+// code, and for a cancelled transaction its distinct reasons.
+func failure(err error) string {
+	var tc *types.TransactionCanceledException
+	if errors.As(err, &tc) {
+		var codes []string
+		for _, r := range tc.CancellationReasons {
+			if c := aws.ToString(r.Code); c != CodeNone && !slices.Contains(codes, c) {
+				codes = append(codes, c)
+			}
+		}
+		return "TransactionCanceledException " + strings.Join(codes, "+")
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return "other"
 }
 
 // sweep forgets, now and then, occupancy that has ended and buckets that

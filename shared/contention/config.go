@@ -33,8 +33,8 @@ type Config struct {
 	// StandardServiceTime is the least time an admitted PutItem, UpdateItem,
 	// DeleteItem or BatchWriteItem takes. 0: no padding.
 	StandardServiceTime time.Duration
-	// NoPadding: calls take as long as DynamoDB Local takes (occupancy still
-	// lasts ServiceTime).
+	// NoPadding: calls take as long as DynamoDB Local takes; a transaction's
+	// occupancy then ends when it answers, if that is before ServiceTime.
 	NoPadding bool
 
 	// WCUPerSecond refills each partition's bucket. 0: DefaultWCUPerSecond.

@@ -6,7 +6,8 @@
 //
 //   - Occupancy. An admitted TransactWriteItems occupies each of its items
 //     (table + primary key) for Config.ServiceTime from the moment it is
-//     admitted, whatever DynamoDB Local then answers: real DynamoDB finds a
+//     admitted (with NoPadding, only until it answers if that is sooner),
+//     whatever DynamoDB Local answers: real DynamoDB finds a
 //     failed condition by running the transaction, so a refused transaction
 //     did occupy its items. A TransactWriteItems touching an occupied item is
 //     cancelled (*types.TransactionCanceledException, one reason per item in

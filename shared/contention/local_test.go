@@ -30,7 +30,7 @@ func newWorld(t *testing.T, cfg Config) *world {
 	t.Helper()
 	table := localTable(t)
 	clk := &manualClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	cfg.Now, cfg.NoPadding = clk.Now, true
+	cfg.Now, cfg.Sleep = clk.Now, func(context.Context, time.Duration) {} // padding takes no (real) time
 	return &world{table: table, m: Wrap(localClient, cfg), clk: clk}
 }
 
@@ -147,8 +147,12 @@ func TestLocalTransactionConflicts(t *testing.T) {
 			if got := reasons(t, w.tx(w.add("A", "1", ""))); got[0] != CodeConflict {
 				t.Errorf("reasons %v", got)
 			}
-			if tot := w.m.Report(0).Total; tot.Failed != 1 || tot.Conflicts != 1 {
+			r := w.m.Report(0)
+			if tot := r.Total; tot.Failed != 1 || tot.Conflicts != 1 {
 				t.Errorf("totals %+v", tot)
+			}
+			if r.Failures["TransactionCanceledException ConditionalCheckFailed"] != 1 {
+				t.Errorf("failures %v", r.Failures)
 			}
 		}},
 		{"reads pass through an occupied item", func(t *testing.T, w *world) {

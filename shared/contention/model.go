@@ -33,13 +33,14 @@ type Model struct {
 	cfg   Config
 	reqID atomic.Int64
 
-	mu      sync.Mutex
-	busy    map[ItemKey]time.Time // occupied until
-	buckets map[partition]*bucket
-	total   Counts
-	keys    map[ItemKey]*Counts
-	wcu     float64
-	ops     int
+	mu       sync.Mutex
+	busy     map[ItemKey]time.Time // occupied until
+	buckets  map[partition]*bucket
+	total    Counts
+	keys     map[ItemKey]*Counts
+	failures map[string]int64 // Failed, by what DynamoDB Local answered
+	wcu      float64
+	ops      int
 }
 
 var _ Client = (*Model)(nil)
@@ -58,6 +59,7 @@ func (m *Model) reset() {
 	m.busy = map[ItemKey]time.Time{}
 	m.buckets = map[partition]*bucket{}
 	m.keys = map[ItemKey]*Counts{}
+	m.failures = map[string]int64{}
 	m.total, m.wcu = Counts{}, 0
 }
 
@@ -79,7 +81,7 @@ func (m *Model) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func(*dyn
 
 func (m *Model) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	ws := m.transactWrites(in)
-	return invoke(m, ctx, "TransactWriteItems", ws, m.cfg.ServiceTime,
+	return invoke(m, ctx, "TransactWriteItems", ws, m.cfg.ServiceTime, true,
 		func(now time.Time) error { return m.admitTransaction(ws, now) },
 		func(o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 			return m.inner.TransactWriteItems(ctx, in, o...)
@@ -89,7 +91,7 @@ func (m *Model) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWri
 func (m *Model) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	t := aws.ToString(in.TableName)
 	w := write{m.KeyOf(t, in.Item), writeUnits(ItemSize(in.Item), 1)}
-	return invoke(m, ctx, "PutItem", []write{w}, m.cfg.StandardServiceTime,
+	return invoke(m, ctx, "PutItem", []write{w}, m.cfg.StandardServiceTime, false,
 		func(now time.Time) error { return m.admitStandard(w, now) },
 		func(o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 			return m.inner.PutItem(ctx, in, o...)
@@ -99,7 +101,7 @@ func (m *Model) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...fun
 func (m *Model) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	t := aws.ToString(in.TableName)
 	w := write{m.KeyOf(t, in.Key), writeUnits(updateSize(in.Key, in.UpdateExpression, in.ExpressionAttributeValues), 1)}
-	return invoke(m, ctx, "UpdateItem", []write{w}, m.cfg.StandardServiceTime,
+	return invoke(m, ctx, "UpdateItem", []write{w}, m.cfg.StandardServiceTime, false,
 		func(now time.Time) error { return m.admitStandard(w, now) },
 		func(o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 			return m.inner.UpdateItem(ctx, in, o...)
@@ -109,7 +111,7 @@ func (m *Model) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o 
 func (m *Model) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
 	t := aws.ToString(in.TableName)
 	w := write{m.KeyOf(t, in.Key), writeUnits(ItemSize(in.Key), 1)}
-	return invoke(m, ctx, "DeleteItem", []write{w}, m.cfg.StandardServiceTime,
+	return invoke(m, ctx, "DeleteItem", []write{w}, m.cfg.StandardServiceTime, false,
 		func(now time.Time) error { return m.admitStandard(w, now) },
 		func(o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
 			return m.inner.DeleteItem(ctx, in, o...)
@@ -175,6 +177,16 @@ func (m *Model) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemI
 	return out, nil
 }
 
+// done records an admitted request's answer. Without padding a call can
+// return before its service time is over; a transaction that has answered
+// is over, so its items are freed then.
+func (m *Model) done(ws []write, err error, occupies bool, start time.Time) {
+	m.finish(ws, err)
+	if occupies && m.cfg.NoPadding {
+		m.release(ws, start.Add(m.cfg.ServiceTime))
+	}
+}
+
 // pad sleeps until start + d, unless padding is off.
 func (m *Model) pad(ctx context.Context, start time.Time, d time.Duration) {
 	if m.cfg.NoPadding || d <= 0 {
@@ -188,7 +200,7 @@ func (m *Model) pad(ctx context.Context, start time.Time, d time.Duration) {
 // padded to the service time. By default that happens in a middleware
 // after the SDK client's retry middleware, so the client's own retryer
 // sees the model's errors exactly as it would see the cloud's.
-func invoke[O any](m *Model, ctx context.Context, op string, ws []write, svc time.Duration,
+func invoke[O any](m *Model, ctx context.Context, op string, ws []write, svc time.Duration, occupies bool,
 	admit func(time.Time) error, call func(...func(*dynamodb.Options)) (*O, error), opts []func(*dynamodb.Options)) (*O, error) {
 	if m.cfg.OutsideSDK {
 		start := m.cfg.Now()
@@ -196,7 +208,7 @@ func invoke[O any](m *Model, ctx context.Context, op string, ws []write, svc tim
 			return nil, operation(op, m.response(err))
 		}
 		out, err := call(opts...)
-		m.finish(ws, err)
+		m.done(ws, err, occupies, start)
 		m.pad(ctx, start, svc)
 		return out, err
 	}
@@ -209,7 +221,7 @@ func invoke[O any](m *Model, ctx context.Context, op string, ws []write, svc tim
 			return out, md, m.response(err)
 		}
 		out, md, err = next.HandleFinalize(ctx, in)
-		m.finish(ws, err)
+		m.done(ws, err, occupies, start)
 		m.pad(ctx, start, svc)
 		return out, md, err
 	})

@@ -2,6 +2,7 @@ package contention
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 )
@@ -39,6 +40,9 @@ type Report struct {
 	ConsumedWCU float64     // by admitted writes
 	Keys        int         // distinct item keys written
 	Hottest     []KeyCounts // by Conflicts+Throttles, then Attempts, then key
+	// Failures breaks Total.Failed down by DynamoDB Local's answer: an error
+	// code, or "TransactionCanceledException " and the reasons.
+	Failures map[string]int64
 }
 
 // ConflictsPerSuccess is Total.Conflicts / Total.Successes (0 without successes).
@@ -52,6 +56,17 @@ func (r Report) ConflictsPerSuccess() float64 {
 func (r Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "contention model: %s; %.0f WCU consumed; %d item keys", r.Total, r.ConsumedWCU, r.Keys)
+	if len(r.Failures) > 0 {
+		codes := make([]string, 0, len(r.Failures))
+		for c := range r.Failures {
+			codes = append(codes, c)
+		}
+		sort.Strings(codes)
+		b.WriteString("\nfailed in DynamoDB Local:")
+		for _, c := range codes {
+			fmt.Fprintf(&b, " %d x %s;", r.Failures[c], c)
+		}
+	}
 	if len(r.Hottest) > 0 {
 		b.WriteString("\nhottest keys (conflicts + throttles):")
 		for _, k := range r.Hottest {
@@ -65,7 +80,7 @@ func (r Report) String() string {
 // Keys that never conflicted nor throttled are listed only after the others.
 func (m *Model) Report(n int) Report {
 	m.mu.Lock()
-	r := Report{Total: m.total, ConsumedWCU: m.wcu, Keys: len(m.keys)}
+	r := Report{Total: m.total, ConsumedWCU: m.wcu, Keys: len(m.keys), Failures: maps.Clone(m.failures)}
 	all := make([]KeyCounts, 0, len(m.keys))
 	for k, c := range m.keys {
 		all = append(all, KeyCounts{k, *c})

@@ -114,7 +114,7 @@ func unitModel(t testing.TB, cfg Config) (*Model, *fake, *manualClock) {
 	t.Helper()
 	clk := &manualClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	f := &fake{}
-	cfg.OutsideSDK, cfg.Now, cfg.NoPadding = true, clk.Now, true
+	cfg.OutsideSDK, cfg.Now, cfg.Sleep = true, clk.Now, func(context.Context, time.Duration) {} // padding takes no time
 	return Wrap(f, cfg), f, clk
 }
 
@@ -255,8 +255,12 @@ func TestFailedTransactionStillOccupies(t *testing.T) {
 	if got := reasons(t, errOf(m.TransactWriteItems(ctx, txIn(upd("A", "1"))))); got[0] != CodeConflict {
 		t.Errorf("reasons %v", got)
 	}
-	if c := m.Report(0).Total; c.Failed != 1 || c.Conflicts != 1 || c.Successes != 0 {
+	r := m.Report(0)
+	if c := r.Total; c.Failed != 1 || c.Conflicts != 1 || c.Successes != 0 {
 		t.Errorf("counts %+v", c)
+	}
+	if r.Failures["other"] != 1 || !strings.Contains(r.String(), "failed in DynamoDB Local: 1 x other;") {
+		t.Errorf("failures %v\n%s", r.Failures, r)
 	}
 }
 
@@ -531,6 +535,22 @@ func TestPadding(t *testing.T) {
 	reasons(t, errOf(m.TransactWriteItems(ctx, txIn(upd("A", "1"))))) // rejected: answered at once
 	if len(slept) != 2 || slept[0] != DefaultServiceTime || slept[1] != 4*time.Millisecond {
 		t.Errorf("slept %v, want [15ms 4ms]", slept)
+	}
+}
+
+func TestNoPaddingFreesItemsWhenAnswered(t *testing.T) {
+	ctx := context.Background()
+	m, _, _ := unitModel(t, Config{NoPadding: true})
+	// The clock stands still: the first transaction answered before its
+	// service time was over, and an answered transaction holds nothing.
+	if _, err := m.TransactWriteItems(ctx, txIn(upd("A", "1"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.TransactWriteItems(ctx, txIn(upd("A", "1"))); err != nil {
+		t.Errorf("an answered transaction still occupies its item: %v", err)
+	}
+	if _, err := m.PutItem(ctx, putIn("A", "1")); err != nil {
+		t.Errorf("PutItem after the transaction answered: %v", err)
 	}
 }
 
