@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"minipay/shared/ddb"
@@ -320,7 +321,8 @@ func ListEntries(d httpapi.Deps) httpapi.LambdaHandler {
 			dst  *time.Time
 		}{{"from", &q.From}, {"to", &q.To}} {
 			if s := r.QueryParam(f.name); s != "" {
-				t, err := time.Parse(time.RFC3339, s)
+				// An unescaped "+09:00" in a query string arrives as " 09:00".
+				t, err := time.Parse(time.RFC3339, strings.Replace(s, " ", "+", 1))
 				if err != nil || t.Year() < 2000 || t.Year() > 9999 {
 					return nil, domainerr.Field(f.name, "%s must be an RFC 3339 time such as 2026-11-22T09:00:00+09:00", f.name)
 				}

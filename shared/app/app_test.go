@@ -15,6 +15,7 @@ import (
 
 	"minipay/shared/app"
 	"minipay/shared/config"
+	"minipay/shared/domainerr"
 	"minipay/shared/ddbtest"
 	"minipay/shared/httpapi"
 	"minipay/shared/routes"
@@ -113,5 +114,27 @@ func TestSampleEventsThroughTheLambdaJSONPath(t *testing.T) {
 	var resp events.APIGatewayV2CustomAuthorizerSimpleResponse
 	if err := json.Unmarshal(out, &resp); err != nil || resp.Context[httpapi.CtxRole] != httpapi.RoleAnonymous {
 		t.Fatalf("authorizer on the sample token: %s %v", out, err)
+	}
+}
+
+// The edge's one table and the codes the packages register are the same
+// set: a domain error without a row would be a 500, a row without a code
+// is stale (and the OpenAPI enum would list it).
+func TestEveryDomainCodeHasAProblemRow(t *testing.T) {
+	app.Handlers(httpapi.Deps{Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}) // every capability package is linked in
+	codes := map[string]bool{}
+	for _, c := range domainerr.Codes() {
+		codes[c] = true
+		if _, ok := httpapi.Problems[c]; !ok {
+			t.Errorf("code %q has no row in httpapi.Problems", c)
+		}
+	}
+	for c, p := range httpapi.Problems {
+		if !codes[c] {
+			t.Errorf("httpapi.Problems row %q: no package registers the code", c)
+		}
+		if p.Status < 400 || p.Status > 599 || p.Title == "" {
+			t.Errorf("row %q: %+v", c, p)
+		}
 	}
 }

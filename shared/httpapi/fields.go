@@ -10,6 +10,7 @@ import (
 	"minipay/shared/ddb"
 	"minipay/shared/domainerr"
 	"minipay/shared/money"
+	"minipay/shared/strictjson"
 )
 
 // AmountField is an amount as it arrives in JSON: only a number literal is
@@ -68,8 +69,8 @@ func Text(field, s string, max int, required bool) (string, error) {
 	case strings.IndexFunc(s, unicode.IsControl) >= 0:
 		return "", domainerr.Field(field, "%s must not contain control characters", field)
 	}
-	if err := checkText(s); err != nil {
-		return "", domainerr.Field(field, "%s %s", field, err.Error())
+	if err := strictjson.CheckText(s); err != nil {
+		return "", domainerr.Field(field, "%s: %s", field, err.Error())
 	}
 	return s, nil
 }

@@ -9,9 +9,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -25,6 +23,7 @@ import (
 	"minipay/shared/ddb"
 	"minipay/shared/ledger"
 	"minipay/shared/routes"
+	"minipay/shared/strictjson"
 )
 
 // Deps is what every handler is built from.
@@ -92,28 +91,13 @@ func (r *Request) DecodeOptional(v any) error {
 	return decodeStrict(r.Body, v)
 }
 
+// decodeStrict is shared/strictjson's decoding: what every reader of the
+// bytes sees is what we decode (no duplicate keys, exact names, valid UTF-8).
 func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return ErrBadRequest.With("the body is not valid JSON for this endpoint: %s", jsonError(err))
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return ErrBadRequest.With("the body must hold exactly one JSON object")
+	if err := strictjson.Decode(body, v); err != nil {
+		return ErrBadRequest.With("the body is not valid JSON for this endpoint: %s", err.Error())
 	}
 	return nil
-}
-
-func jsonError(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	if errors.Is(err, errNotNumber) {
-		return err.Error()
-	}
-	if errors.As(err, &typeErr) {
-		return fmt.Sprintf("field %q must be %s", typeErr.Field, typeErr.Type.String())
-	}
-	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
 // Response is a handler's answer.
