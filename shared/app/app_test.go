@@ -15,8 +15,8 @@ import (
 
 	"minipay/shared/app"
 	"minipay/shared/config"
-	"minipay/shared/domainerr"
 	"minipay/shared/ddbtest"
+	"minipay/shared/domainerr"
 	"minipay/shared/httpapi"
 	"minipay/shared/routes"
 )

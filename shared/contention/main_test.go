@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"minipay/shared/config"
-	"minipay/shared/dynamolocal"
 	"minipay/shared/ddb"
+	"minipay/shared/dynamolocal"
 )
 
 var (

@@ -32,7 +32,9 @@ type (
 
 func newStack(t *testing.T) *stacktest.Stack { return stacktest.New(t, config.Config{}) }
 
-func transfer(to string, amount int64) string { return fmt.Sprintf(`{"to":%q,"amount":%d}`, to, amount) }
+func transfer(to string, amount int64) string {
+	return fmt.Sprintf(`{"to":%q,"amount":%d}`, to, amount)
+}
 
 func burst(n int, f func(i int)) {
 	var wg sync.WaitGroup

@@ -13,10 +13,10 @@ import (
 
 	"minipay/shared/clock"
 	"minipay/shared/ddb"
+	"minipay/shared/ddbtest"
 	"minipay/shared/httpapi"
 	"minipay/shared/httpapi/apitest"
 	"minipay/shared/routes"
-	"minipay/shared/ddbtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddbtest.Main(m)) }
