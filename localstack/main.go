@@ -185,11 +185,11 @@ func run(args []string) error {
 	}
 	fmt.Printf(`minipay local stack
   API             %s   (%d routes; try: curl -s -X POST %s/users -H 'Content-Type: application/json' -d '{"name":"Kim"}')
-  DynamoDB Local  %s   table %q, %s
+  DynamoDB Local  %s   table %q, %s; it has no bind option and listens on EVERY interface (port %d): keep it off untrusted networks
   operator token  %s
   schedules       %d jobs on the local clock; TTL sweep every %s
 Ctrl-C stops everything.
-`, apiURL, len(routes.Routes), apiURL, local.Endpoint, *table, where, tokenHint, len(routes.Schedules), emulator.DefaultSweepEvery)
+`, apiURL, len(routes.Routes), apiURL, local.Endpoint, *table, where, *port, tokenHint, len(routes.Schedules), emulator.DefaultSweepEvery)
 
 	select {
 	case <-ctx.Done():

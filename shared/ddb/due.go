@@ -70,8 +70,11 @@ func (t *Table) ForEachDue(ctx context.Context, w DueWork, handle func(context.C
 		reserve = 2 * time.Second
 	}
 	started := time.Now()
+	var run DueRun
 	spent := func() bool {
-		if w.Budget > 0 && time.Since(started) >= w.Budget {
+		// A pass always handles one item, so passes make progress however
+		// slow the reads are; then the budget counts.
+		if w.Budget > 0 && run.Seen > 0 && time.Since(started) >= w.Budget {
 			return true
 		}
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < reserve {
@@ -89,7 +92,6 @@ func (t *Table) ForEachDue(ctx context.Context, w DueWork, handle func(context.C
 		},
 		Limit: aws.Int32(page),
 	}
-	var run DueRun
 	for {
 		if spent() {
 			return run, nil

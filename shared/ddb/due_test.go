@@ -1,0 +1,84 @@
+package ddb_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"minipay/shared/ddb"
+	"minipay/shared/ddbtest"
+)
+
+// A pass over the due index stops when its time budget is spent, and the
+// next pass resumes with what is left: every item is handled once, oldest
+// first, however many passes it takes.
+func TestDueWorkIsBoundedAndResumes(t *testing.T) {
+	e := ddbtest.New(t)
+	ctx := context.Background()
+	now := e.Clock.Now()
+	const n = 60
+	for i := 0; i < n; i++ {
+		item := ddb.Key(fmt.Sprintf("WORK#%03d", i), "WORK")
+		ddb.SetDue(item, "test", now.Add(-time.Duration(n-i)*time.Second), fmt.Sprint(i))
+		if _, err := ddbtest.Client().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.Name), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Not yet due: an item an hour from now.
+	later := ddb.Key("WORK#later", "WORK")
+	ddb.SetDue(later, "test", now.Add(time.Hour), "later")
+	if _, err := ddbtest.Client().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.Name), Item: later}); err != nil {
+		t.Fatal(err)
+	}
+	handled := map[string]int{}
+	var order []string
+	done := func(ctx context.Context, item ddb.Item) error {
+		pk := ddb.Decode(item).S(ddb.AttrPK)
+		handled[pk]++
+		order = append(order, pk)
+		time.Sleep(5 * time.Millisecond)
+		// Handling takes the item out of the index, as every job does.
+		_, err := ddbtest.Client().UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.Name), Key: ddb.Key(pk, "WORK"),
+			UpdateExpression: aws.String("REMOVE dueBucket, dueAt"), ConditionExpression: aws.String("attribute_exists(dueAt)")})
+		var gone *types.ConditionalCheckFailedException
+		if err != nil && !errors.As(err, &gone) {
+			return err
+		}
+		return nil
+	}
+	passes := 0
+	for ; passes < 100; passes++ {
+		run, err := e.Table.ForEachDue(ctx, ddb.DueWork{Kind: "test", Until: now, Page: 7, Budget: 40 * time.Millisecond}, done)
+		if err != nil || run.Err() != nil {
+			t.Fatal(err, run.Err())
+		}
+		if run.Done {
+			break
+		}
+		if run.Seen == 0 {
+			t.Fatal("a pass that was not done handled nothing")
+		}
+	}
+	if passes < 2 {
+		t.Fatalf("%d passes: the budget never stopped one", passes+1)
+	}
+	if len(handled) != n || handled["WORK#later"] != 0 {
+		t.Fatalf("handled %d items (%v)", len(handled), handled)
+	}
+	for pk, c := range handled {
+		if c != 1 {
+			t.Fatalf("%s handled %d times", pk, c)
+		}
+	}
+	for i := 1; i < len(order); i++ {
+		if order[i] < order[i-1] {
+			t.Fatalf("not oldest first: %s after %s", order[i], order[i-1])
+		}
+	}
+}
