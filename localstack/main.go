@@ -294,6 +294,10 @@ func benchReport(args []string) error {
 	fs.IntVar(&o.HistoryEntries, "history", o.HistoryEntries, "entries on the big account for the history comparison")
 	fs.IntVar(&o.Claimers, "claimers", o.Claimers, "room members claiming one sprinkle at once")
 	fs.IntVar(&o.Shares, "shares", o.Shares, "shares of that sprinkle")
+	fs.BoolVar(&o.Contended, "contended", o.Contended, "also run the hot-account scenarios under the contention model")
+	fs.IntVar(&o.Payers, "payers", o.Payers, "distinct payers of the merchant-like account (under the model)")
+	fs.DurationVar(&o.PayWindow, "pay-window", o.PayWindow, "spread the merchant-like payments over this long")
+	o.Model.RegisterFlags(fs, "model-")
 	_ = fs.Parse(args)
 	return bench.Run(context.Background(), os.Stdout, o)
 }

@@ -25,38 +25,49 @@ import (
 
 // Handlers maps every function in the route and schedule tables to its
 // handler (a value lambda.Start accepts). A test checks it covers them all.
-func Handlers(d httpapi.Deps) map[string]any {
+//
+// Each function gets its own fork of the ledger, as each Lambda function is
+// its own process in the cloud (what one remembers, another does not).
+func Handlers(shared httpapi.Deps) map[string]any {
+	d := func() httpapi.Deps {
+		f := shared
+		if f.Ledger != nil {
+			f.Ledger = f.Ledger.Fork()
+		}
+		return f
+	}
 	return map[string]any{
-		routes.AuthorizerFunction: auth.Handler(d),
-		routes.Fallback.Function:  httpapi.NotFound(d),
-		"create-user":             users.Register(d),
-		"rotate-token":            users.RotateToken(d),
-		"revoke-token":            users.RevokeToken(d),
-		"list-accounts":           accounts.ListAccounts(d),
-		"open-account":            accounts.OpenAccount(d),
-		"get-account":             accounts.GetAccount(d),
-		"charge":                  accounts.Charge(d),
-		"deposit-savings":         accounts.DepositSavings(d),
-		"withdraw":                accounts.Withdraw(d),
-		"list-entries":            accounts.ListEntries(d),
-		"operator-deposit":        accounts.OperatorDeposit(d),
-		"transfer":                transfers.Create(d),
-		"list-transfers":          transfers.ListTransfers(d),
-		"accept-transfer":         transfers.Accept(d),
-		"reject-transfer":         transfers.Reject(d),
-		"cancel-transfer":         transfers.Cancel(d),
-		"update-settings":         transfers.UpdateSettings(d),
-		"pending-sweep":           transfers.Sweep(d),
-		"list-notifications":      notify.ListHandler(d),
-		"create-room":             sprinkle.CreateRoom(d),
-		"add-room-member":         sprinkle.AddMember(d),
-		"leave-room":              sprinkle.LeaveRoom(d),
-		"get-room":                sprinkle.GetRoom(d),
-		"create-sprinkle":         sprinkle.Create(d),
-		"claim-sprinkle":          sprinkle.Claim(d),
-		"get-sprinkle":            sprinkle.Get(d),
-		"sprinkle-reclaim":        sprinkle.Reclaim(d),
-		"ledger-checkpoint":       CheckpointJob(d),
+		routes.AuthorizerFunction: auth.Handler(d()),
+		routes.Fallback.Function:  httpapi.NotFound(d()),
+		"create-user":             users.Register(d()),
+		"rotate-token":            users.RotateToken(d()),
+		"revoke-token":            users.RevokeToken(d()),
+		"list-accounts":           accounts.ListAccounts(d()),
+		"open-account":            accounts.OpenAccount(d()),
+		"get-account":             accounts.GetAccount(d()),
+		"charge":                  accounts.Charge(d()),
+		"deposit-savings":         accounts.DepositSavings(d()),
+		"withdraw":                accounts.Withdraw(d()),
+		"list-entries":            accounts.ListEntries(d()),
+		"operator-deposit":        accounts.OperatorDeposit(d()),
+		"transfer":                transfers.Create(d()),
+		"list-transfers":          transfers.ListTransfers(d()),
+		"accept-transfer":         transfers.Accept(d()),
+		"reject-transfer":         transfers.Reject(d()),
+		"cancel-transfer":         transfers.Cancel(d()),
+		"update-settings":         transfers.UpdateSettings(d()),
+		"pending-sweep":           transfers.Sweep(d()),
+		"list-notifications":      notify.ListHandler(d()),
+		"create-room":             sprinkle.CreateRoom(d()),
+		"add-room-member":         sprinkle.AddMember(d()),
+		"leave-room":              sprinkle.LeaveRoom(d()),
+		"get-room":                sprinkle.GetRoom(d()),
+		"create-sprinkle":         sprinkle.Create(d()),
+		"claim-sprinkle":          sprinkle.Claim(d()),
+		"get-sprinkle":            sprinkle.Get(d()),
+		"sprinkle-reclaim":        sprinkle.Reclaim(d()),
+		"ledger-checkpoint":       CheckpointJob(d()),
+		"ledger-fold":             FoldJob(d()),
 	}
 }
 
@@ -70,6 +81,23 @@ func CheckpointJob(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) 
 		run, err := d.Ledger.RollCheckpoints(ctx, CheckpointBudget)
 		d.Log.InfoContext(ctx, "ledger checkpoint", "job", ev.Job, "scheduledTime", ev.ScheduledTime,
 			"due", run.Seen, "rolled", run.Rolled, "entries", run.Entries, "done", run.Done, "errors", run.Failed)
+		if err == nil {
+			err = run.Err()
+		}
+		return run, err
+	}
+}
+
+// FoldBudget bounds one fold run (the function's timeout is 10 s; the
+// next minute's run resumes).
+const FoldBudget = 7 * time.Second
+
+// FoldJob is the ledger-fold scheduled job.
+func FoldJob(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (ledger.FoldRun, error) {
+	return func(ctx context.Context, ev routes.ScheduledEvent) (ledger.FoldRun, error) {
+		run, err := d.Ledger.FoldPostings(ctx, FoldBudget)
+		d.Log.InfoContext(ctx, "ledger fold", "job", ev.Job, "scheduledTime", ev.ScheduledTime,
+			"due", run.Seen, "accounts", run.Accounts, "postings", run.Postings, "done", run.Done, "errors", run.Failed)
 		if err == nil {
 			err = run.Err()
 		}

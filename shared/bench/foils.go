@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,8 +20,9 @@ import (
 // seedEntries writes n synthetic history entries on the user's main account
 // (n/2 pairs of 1 won out to and back from the user's bank shard, so every
 // balance and the audit are unchanged), one second apart back from now.
-// Only the entries of the movements are written, with BatchWriteItem, 25 at
-// a time: through transactions it would take minutes.
+// Only the entries of the movements are written (not their account updates
+// or postings), with BatchWriteItem, 25 at a time: through transactions it
+// would take minutes.
 func seedEntries(ctx context.Context, db *dynamodb.Client, l *ledger.Ledger, table, userID string, n int) error {
 	now := time.Now()
 	main, bank := ledger.MainAccount(userID), ledger.ExternalAccount(userID)
@@ -31,7 +33,7 @@ func seedEntries(ctx context.Context, db *dynamodb.Client, l *ledger.Ledger, tab
 		tx.Move(ledger.Movement{ID: ledger.NewMovementID(out), Type: "seed", Amount: 1, At: out, From: main, To: bank})
 		tx.Move(ledger.Movement{ID: ledger.NewMovementID(back), Type: "seed", Amount: 1, At: back, From: bank, To: main})
 		for _, it := range l.Input(tx).TransactItems {
-			if it.Put != nil {
+			if it.Put != nil && strings.HasPrefix(it.Put.Item[ddb.AttrPK].(*types.AttributeValueMemberS).Value, "HISTORY#") {
 				puts = append(puts, types.WriteRequest{PutRequest: &types.PutRequest{Item: it.Put.Item}})
 			}
 		}

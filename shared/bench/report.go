@@ -25,6 +25,7 @@ import (
 	"minipay/shared/app"
 	"minipay/shared/clock"
 	"minipay/shared/config"
+	"minipay/shared/contention"
 	"minipay/shared/ddb"
 	"minipay/shared/ddbtest"
 	"minipay/shared/dynamolocal"
@@ -44,10 +45,17 @@ type Options struct {
 	HistoryEntries int    // entries on the big account for the history comparison
 	Claimers       int    // room members claiming one sprinkle at once
 	Shares         int    // shares of that sprinkle
+	// Contended runs the hot-account scenarios again under the contention
+	// model (the cloud's conflicts and partition capacity).
+	Contended bool
+	Model     contention.Config
+	Payers    int           // the merchant-like receiver's distinct payers
+	PayWindow time.Duration // spread over this long
 }
 
 // Defaults is what make bench runs.
-var Defaults = Options{Accounts: 100, Transfers: 400, HotSenders: 100, HistoryEntries: 100_000, Claimers: 3000, Shares: 100}
+var Defaults = Options{Accounts: 100, Transfers: 400, HotSenders: 100, HistoryEntries: 100_000, Claimers: 3000, Shares: 100,
+	Contended: true, Payers: 500, PayWindow: 5 * time.Second}
 
 const operatorToken = "bench-operator-token"
 
@@ -86,20 +94,10 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		return err
 	}
 	inst := &ddbtest.Instrumented{Client: db}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	d, err := app.NewDeps(inst, config.Config{Table: table, OperatorTokenSHA256: users.TokenHash(operatorToken)}, clock.Real{}, log)
+	s, err := newStack(out, db, inst, table)
 	if err != nil {
 		return err
 	}
-	// Thousands of requests at once queue on one DynamoDB Local (the cloud
-	// would scale out), so allow them longer than API Gateway's 30 s.
-	emu, err := emulator.New(emulator.Config{Handlers: app.Handlers(d), Routes: routes.Routes, Clock: clock.Real{}, Log: log,
-		FunctionTimeout: 5 * time.Minute})
-	if err != nil {
-		return err
-	}
-	s := &stack{out: out, ledger: d.Ledger, table: table, inst: inst, bare: db, server: httptest.NewServer(emu),
-		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: time.Minute}}
 	defer s.server.Close()
 
 	fmt.Fprintf(out, "minipay load report  %s  (DynamoDB Local %s, table %s)\n", time.Now().UTC().Format(time.RFC3339), o.Endpoint, table)
@@ -118,6 +116,11 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	s.hot(o.HotSenders)
 	s.sprinkle(ctx, o.Claimers, o.Shares)
 	s.history(ctx, users[1], o.HistoryEntries)
+	if o.Contended {
+		if err := contended(ctx, out, db, o); err != nil {
+			return err
+		}
+	}
 
 	r, err := ledger.Audit(ctx, db, table)
 	if err != nil {
@@ -128,6 +131,27 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		return fmt.Errorf("bench: audit failed")
 	}
 	return s.err()
+}
+
+// newStack serves the real handlers through the emulator on table, their
+// DynamoDB calls going through client (the bare client, instrumented or
+// wrapped in the contention model).
+func newStack(out io.Writer, bare *dynamodb.Client, client ddb.Client, table string) (*stack, error) {
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	d, err := app.NewDeps(client, config.Config{Table: table, OperatorTokenSHA256: users.TokenHash(operatorToken)}, clock.Real{}, log)
+	if err != nil {
+		return nil, err
+	}
+	// Thousands of requests at once queue on one DynamoDB Local (the cloud
+	// would scale out), so allow them longer than the functions' timeout.
+	emu, err := emulator.New(emulator.Config{Handlers: app.Handlers(d), Routes: routes.Routes, Clock: clock.Real{}, Log: log,
+		FunctionTimeout: 5 * time.Minute})
+	if err != nil {
+		return nil, err
+	}
+	inst, _ := client.(*ddbtest.Instrumented)
+	return &stack{out: out, ledger: d.Ledger, table: table, inst: inst, bare: bare, server: httptest.NewServer(emu),
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 5 * time.Minute}}, nil
 }
 
 // ---- scenarios ----

@@ -117,6 +117,11 @@ func (c *Instrumented) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o
 	return c.Client.PutItem(ctx, in, o...)
 }
 
+func (c *Instrumented) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.inc("UpdateItem", "UpdateItem")
+	return c.Client.UpdateItem(ctx, in, o...)
+}
+
 func (c *Instrumented) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	c.inc("Query", "Query")
 	return c.Client.Query(ctx, in, o...)

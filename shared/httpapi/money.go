@@ -57,6 +57,10 @@ func Money(d Deps, fn MoneyFunc) HandlerFunc {
 			return nil, err
 		}
 		m, err := fn(ctx, r)
+		var early *ledger.Replay
+		if errors.As(err, &early) { // fn asked the key's record first (ledger.Answered)
+			return replayed(early), nil
+		}
 		for attempt := 1; err == nil; attempt++ {
 			var resp *Response
 			resp, err = commit(ctx, d, key, m)

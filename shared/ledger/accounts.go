@@ -115,7 +115,7 @@ func (a Account) Ref() AccountRef {
 }
 
 var accountAttrs = map[string]bool{"accountId": true, "owner": true, "kind": true, "name": true, "balance": true,
-	"held": true, "available": true, "createdAt": true, attrCkBalance: true, attrCkAsOf: true,
+	"held": true, "available": true, "createdAt": true, attrCkBalance: true, attrCkAsOf: true, attrPockets: false,
 	ddb.AttrPK: true, ddb.AttrSK: true, ddb.AttrDuePK: true, ddb.AttrDueSK: true}
 
 func accountFromItem(item ddb.Item) (Account, error) {
@@ -166,8 +166,10 @@ func (tx *Tx) CreateAccount(a Account, attrs ddb.Item) {
 }
 
 // CreateEscrow adds a new escrow account holding amount, moved in from
-// m.From by m (debit, entries): one of the ways money is set aside.
-func (tx *Tx) CreateEscrow(id, name string, m Movement) {
+// m.From by m (debit, entries): one of the ways money is set aside. pockets,
+// if given, split it into amounts paid out once each (pockets.go); they
+// must sum to m.Amount.
+func (tx *Tx) CreateEscrow(id, name string, m Movement, pockets []int64) {
 	m.To = SystemAccount(id)
 	item := m.To.Key()
 	item["accountId"] = ddb.S(id)
@@ -182,22 +184,34 @@ func (tx *Tx) CreateEscrow(id, name string, m Movement) {
 		tx.Fail(fmt.Errorf("ledger: bad escrow %s of %d", id, m.Amount))
 		return
 	}
-	tx.debit(m.From, m.FromKind, m.Amount, m.At)
+	if pockets != nil {
+		var total int64
+		for _, p := range pockets {
+			if p <= 0 {
+				tx.Fail(fmt.Errorf("ledger: escrow %s: a pocket of %d", id, p))
+				return
+			}
+			total += p
+		}
+		if total != m.Amount || len(pockets) > MaxPockets {
+			tx.Fail(fmt.Errorf("ledger: escrow %s: %d pockets sum to %d, not %d", id, len(pockets), total, m.Amount))
+			return
+		}
+		item[attrPockets] = ddb.Ints(pockets)
+	}
+	tx.debit(m.From, m.FromKind, m.Amount, m.ID, m.At)
 	tx.add(types.TransactWriteItem{Put: &types.Put{Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 		op{onFail: func(ddb.Item) error { return fmt.Errorf("ledger: id collision for account %s", id) }})
 	tx.entries(m)
 }
 
-// RequireAccount adds a check that the account exists (and is of kind,
-// unless kind is ""), without writing it.
+// RequireAccount requires the account to exist (of kind, unless kind is
+// ""). It adds no item to the transaction: Commit checks it with one read,
+// once per account and process (accounts are never deleted and never change
+// kind, so a fact seen once stays true), and a busy account's item is never
+// part of someone else's transaction.
 func (tx *Tx) RequireAccount(a AccountRef, kind Kind) {
-	cond, vals := "attribute_exists(PK)", ddb.Item{}
-	if kind != "" {
-		cond += " AND kind = :kind"
-		vals[":kind"] = ddb.S(string(kind))
-	}
-	tx.add(types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{Key: a.Key(), ConditionExpression: aws.String(cond),
-		ExpressionAttributeValues: values(vals)}}, op{onFail: missingOrKind(a, kind)})
+	tx.verify = append(tx.verify, verification{a, kind})
 }
 
 // GetAccount reads one of the user's accounts (strongly consistent).
@@ -211,19 +225,52 @@ func (l *Ledger) GetSystemAccount(ctx context.Context, id string) (Account, erro
 	return l.getAccount(ctx, SystemAccount(id), fmt.Sprintf("no system account %s", id))
 }
 
+// getAccount reads the account and its unfolded postings (one GetItem and
+// one Query, at once): the balance a client sees includes every committed
+// credit.
 func (l *Ledger) getAccount(ctx context.Context, a AccountRef, missing string) (Account, error) {
+	type got struct {
+		postings []ddb.Item
+		err      error
+	}
+	ch := make(chan got, 1)
+	go func() {
+		p, err := l.unfolded(ctx, a, 0)
+		ch <- got{p, err}
+	}()
 	item, err := l.table.Get(ctx, a.Key())
+	p := <-ch
+	if err == nil {
+		err = p.err
+	}
 	if err != nil {
 		return Account{}, err
 	}
 	if item == nil {
 		return Account{}, ErrAccountNotFound.With("%s", missing)
 	}
-	return accountFromItem(item)
+	acct, err := accountFromItem(item)
+	if err != nil {
+		return Account{}, err
+	}
+	pending, err := sum(p.postings)
+	acct.Balance += pending
+	acct.Available += pending
+	return acct, err
 }
 
-// ListAccounts returns all of the user's accounts: one Query.
+// ListAccounts returns all of the user's accounts with their unfolded
+// postings: two Queries, at once.
 func (l *Ledger) ListAccounts(ctx context.Context, owner string) ([]Account, error) {
+	type got struct {
+		sums map[string]int64
+		err  error
+	}
+	ch := make(chan got, 1)
+	go func() {
+		s, err := l.pendingSums(ctx, owner)
+		ch <- got{s, err}
+	}()
 	accounts := []Account{}
 	var derr error
 	err := l.table.QueryAll(ctx, &dynamodb.QueryInput{
@@ -241,11 +288,19 @@ func (l *Ledger) ListAccounts(ctx context.Context, owner string) ([]Account, err
 		accounts = append(accounts, a)
 		return true
 	})
+	p := <-ch
 	if err == nil {
 		err = derr
 	}
+	if err == nil {
+		err = p.err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ledger: list accounts: %w", err)
+	}
+	for i := range accounts {
+		accounts[i].Balance += p.sums[accounts[i].ID]
+		accounts[i].Available += p.sums[accounts[i].ID]
 	}
 	return accounts, nil
 }
@@ -265,8 +320,13 @@ type change struct {
 	lo, hi int64
 	// heldAtLeast: held >= heldAtLeast beforehand (a hold being resolved).
 	heldAtLeast int64
-	// at is when (an outside account is created on first use at it).
-	at time.Time
+	// at and mid: when, and the movement (a posting is keyed by it).
+	at  time.Time
+	mid string
+	// fold is the sum of the account's unfolded postings folded in by the
+	// same update (see postings.go): it joins the balance, and the funds
+	// conditions hold for stored available + fold.
+	fold int64
 }
 
 func (tx *Tx) apply(c change) {
@@ -275,9 +335,20 @@ func (tx *Tx) apply(c change) {
 		return
 	}
 	if c.a.outside {
-		tx.outside(c.a, c.balance, c.at)
+		tx.posting(c.a, c.balance, c.mid, c.at)
 		return
 	}
+	item, o := c.item()
+	if c.need > 0 || c.exact {
+		tx.changes = append(tx.changes, indexedChange{len(tx.items), c})
+	}
+	tx.add(item, o)
+}
+
+// item is the change as a transaction item: an Update of the account, or a
+// ConditionCheck when nothing moves.
+func (c change) item() (types.TransactWriteItem, op) {
+	c.balance, c.available = c.balance+c.fold, c.available+c.fold
 	var adds []string
 	vals := ddb.Item{}
 	for _, f := range []struct {
@@ -297,10 +368,10 @@ func (tx *Tx) apply(c change) {
 	switch {
 	case c.exact:
 		cond += " AND available BETWEEN :lo AND :hi"
-		vals[":lo"], vals[":hi"] = ddb.N(c.lo), ddb.N(c.hi)
-	case c.need > 0:
+		vals[":lo"], vals[":hi"] = ddb.N(c.lo-c.fold), ddb.N(c.hi-c.fold)
+	case c.need-c.fold > 0:
 		cond += " AND available >= :need"
-		vals[":need"] = ddb.N(c.need)
+		vals[":need"] = ddb.N(c.need - c.fold)
 	}
 	if c.heldAtLeast > 0 {
 		cond += " AND held >= :heldmin"
@@ -309,15 +380,14 @@ func (tx *Tx) apply(c change) {
 	if len(adds) == 0 {
 		// Nothing moves (a top-up that exactly pays for the payment): the
 		// conditions still hold the transaction to what it was built on.
-		tx.add(types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 			Key: c.a.Key(), ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals,
-		}}, op{onFail: c.refused})
-		return
+		}}, op{onFail: c.refused}
 	}
-	tx.add(types.TransactWriteItem{Update: &types.Update{
+	return types.TransactWriteItem{Update: &types.Update{
 		Key: c.a.Key(), UpdateExpression: aws.String("ADD " + strings.Join(adds, ", ")),
 		ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals,
-	}}, op{onFail: c.refused})
+	}}, op{onFail: c.refused}
 }
 
 // refused reads a failed change: which of its facts was false.
@@ -326,7 +396,7 @@ func (c change) refused(old ddb.Item) error {
 		return err
 	}
 	d := ddb.Decode(old)
-	available, held := d.N("available"), d.N("held")
+	available, held := d.N("available")+c.fold, d.N("held")
 	switch {
 	case c.exact && (available < c.lo || available > c.hi):
 		return &TopUpStaleError{Account: c.a.ID, Available: available}
@@ -353,30 +423,22 @@ func missingOrKind(a AccountRef, kind Kind) OnFail {
 	}
 }
 
-// outside moves an outside-world account without a condition: it stands
-// for money outside minipay and may go negative. The item (and its
-// checkpoint) is created on first use.
-func (tx *Tx) outside(a AccountRef, delta int64, at time.Time) {
-	tx.add(types.TransactWriteItem{Update: &types.Update{
-		Key: a.Key(),
-		UpdateExpression: aws.String("ADD balance :d, available :d SET kind = if_not_exists(kind, :kind), accountId = if_not_exists(accountId, :id), " +
-			"held = if_not_exists(held, :zero), ckBalance = if_not_exists(ckBalance, :zero), createdAt = if_not_exists(createdAt, :at), " +
-			"dueBucket = if_not_exists(dueBucket, :bucket), dueAt = if_not_exists(dueAt, :due)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":d": ddb.N(delta), ":kind": ddb.S(string(KindOutside)), ":id": ddb.S(a.ID), ":zero": ddb.N(0),
-			":at": ddb.Time(at), ":bucket": ddb.S(ddb.DueBucket(dueCheckpoint)), ":due": ddb.S(ddb.DueAt(at.Add(CheckpointEvery), a.ID)),
-		},
-	}}, op{})
-}
-
 // debit takes amount out of a (available >= amount unless outside).
-func (tx *Tx) debit(a AccountRef, kind Kind, amount int64, at time.Time) {
-	tx.apply(change{a: a, kind: kind, balance: -amount, available: -amount, need: amount, at: at})
+func (tx *Tx) debit(a AccountRef, kind Kind, amount int64, mid string, at time.Time) {
+	tx.apply(change{a: a, kind: kind, balance: -amount, available: -amount, need: amount, at: at, mid: mid})
 }
 
-// credit puts amount into a (it must exist, of kind).
-func (tx *Tx) credit(a AccountRef, kind Kind, amount int64, at time.Time) {
-	tx.apply(change{a: a, kind: kind, balance: amount, available: amount, at: at})
+// credit puts amount into a. A user's account (it must exist, of kind) or
+// an outside account gets an immutable posting instead of an update of its
+// item, so credits to a busy account never contend (postings.go); an escrow
+// is updated in place.
+func (tx *Tx) credit(a AccountRef, kind Kind, amount int64, mid string, at time.Time) {
+	if !a.System() {
+		tx.verify = append(tx.verify, verification{a, kind})
+		tx.posting(a, amount, mid, at)
+		return
+	}
+	tx.apply(change{a: a, kind: kind, balance: amount, available: amount, at: at, mid: mid})
 }
 
 // debitAfterTopUp is a top-up of topUp into a and a debit of amount, as ONE

@@ -17,6 +17,7 @@ type AuditReport struct {
 	Accounts      int
 	Entries       int
 	OpenHolds     int
+	Postings      int // unfolded, counted in their accounts' balances
 	SumOfBalances int64
 	Problems      []string
 }
@@ -25,7 +26,7 @@ type AuditReport struct {
 func (r AuditReport) OK() bool { return len(r.Problems) == 0 }
 
 func (r AuditReport) String() string {
-	s := fmt.Sprintf("audit: %d accounts, %d entries, %d open holds, sum of balances %d", r.Accounts, r.Entries, r.OpenHolds, r.SumOfBalances)
+	s := fmt.Sprintf("audit: %d accounts, %d entries, %d open holds, %d unfolded postings, sum of balances %d", r.Accounts, r.Entries, r.OpenHolds, r.Postings, r.SumOfBalances)
 	if r.OK() {
 		return s + ": OK"
 	}
@@ -37,6 +38,8 @@ func (r AuditReport) String() string {
 // has a negative balance, held or available, and available = balance - held;
 // each account's held equals the sum of its open holds; each account's
 // balance equals its checkpoint plus its entries since the checkpoint.
+// Balances include unfolded postings; an escrow's paid pockets are each the
+// amount it was created with.
 func Audit(ctx context.Context, db ddb.Scanner, table string) (AuditReport, error) {
 	var r AuditReport
 	accounts := map[string]*Account{}
@@ -45,7 +48,10 @@ func Audit(ctx context.Context, db ddb.Scanner, table string) (AuditReport, erro
 		amount int64
 	}
 	entries := map[string][]entry{}
-	holds := map[string]int64{} // debit account -> open holds
+	holds := map[string]int64{}    // debit account -> open holds
+	postings := map[string]int64{} // account -> unfolded postings
+	outsiders := map[string]bool{} // outside accounts seen in postings (their item appears when first folded)
+	var pockets []ddb.Item
 	in := &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)}
 	for {
 		out, err := db.Scan(ctx, in)
@@ -72,6 +78,20 @@ func Audit(ctx context.Context, db ddb.Scanner, table string) (AuditReport, erro
 					holds[h.Debit.ID] += h.Amount
 					r.OpenHolds++
 				}
+			case isPosting(pk):
+				d := ddb.Decode(item)
+				id, amount, outside := d.MustS("accountId"), d.MustN("amount"), d.Bool("outside")
+				if err := d.Err(); err != nil {
+					r.Problems = append(r.Problems, err.Error())
+					continue
+				}
+				postings[id] += amount
+				if outside {
+					outsiders[id] = true
+				}
+				r.Postings++
+			case strings.HasPrefix(pk, pkPocket):
+				pockets = append(pockets, item)
 			case strings.HasPrefix(pk, pkHistory) && strings.HasPrefix(sk, skEntryPrefix):
 				d := ddb.Decode(item)
 				id, amount := d.MustS("accountId"), d.MustN("amount")
@@ -93,6 +113,25 @@ func Audit(ctx context.Context, db ddb.Scanner, table string) (AuditReport, erro
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	for id := range outsiders {
+		if _, ok := accounts[id]; !ok {
+			accounts[id] = &Account{ID: id, Kind: KindOutside}
+		}
+	}
+	ids = ids[:0]
+	for id := range accounts {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for id, p := range postings {
+		if a, ok := accounts[id]; ok {
+			a.Balance += p
+			a.Available += p
+		} else {
+			r.Problems = append(r.Problems, fmt.Sprintf("unfolded postings of %d for unknown account %s", p, id))
+		}
+	}
+	r.Problems = append(r.Problems, auditPockets(accounts, pockets)...)
 	for _, id := range ids {
 		a := accounts[id]
 		r.Accounts++

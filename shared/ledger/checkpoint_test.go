@@ -35,8 +35,12 @@ func TestAuditStaysTrueAcrossTTLWithCheckpoints(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		// The 03:00 job, every day.
+		// The jobs: the fold job (every minute in the stack) and the 03:00
+		// checkpoint job, every day.
 		e.Clock.Set(start.Add(time.Duration(day)*24*time.Hour + 17*time.Hour))
+		if fold, err := e.Ledger.FoldPostings(ctx, time.Minute); err != nil || fold.Err() != nil {
+			t.Fatalf("day %d: fold: %v %v", day, err, fold.Err())
+		}
 		run, err := e.Ledger.RollCheckpoints(ctx, time.Minute)
 		if err != nil || run.Err() != nil || !run.Done {
 			t.Fatalf("day %d: checkpoint run %+v: %v %v", day, run, err, run.Err())

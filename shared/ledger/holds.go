@@ -87,7 +87,7 @@ func (tx *Tx) HoldWithTopUp(h Hold, t TopUp) {
 	if kind == "" {
 		kind = t.ToKind
 	}
-	tx.debit(t.From, t.FromKind, t.Amount, t.At)
+	tx.debit(t.From, t.FromKind, t.Amount, t.ID, t.At)
 	tx.holdAfterTopUp(h.Debit, kind, h.Amount, t.Amount, t.Step)
 	tx.putHold(h)
 	tx.entries(t.Movement)
@@ -145,7 +145,7 @@ func (tx *Tx) PostHold(h Hold, amount int64, m Movement) {
 	tx.resolve(h, HoldPosted, m.At, "SET posted = :posted, movementId = :mid",
 		ddb.Item{":posted": ddb.N(amount), ":mid": ddb.S(m.ID)})
 	tx.postHeld(h.Debit, h.Amount, amount)
-	tx.credit(h.Credit, h.CreditKind, amount, m.At)
+	tx.credit(h.Credit, h.CreditKind, amount, m.ID, m.At)
 	tx.entries(m)
 }
 

@@ -100,3 +100,17 @@ func (l *Ledger) SaveOutcome(ctx context.Context, k IdemKey, resp StoredResponse
 	}
 	return nil
 }
+
+// Answered reads the key's record: a *Replay if the same request was
+// answered already, ErrIdemKeyReused if the key was spent on another, nil
+// if it is free. A handler that must write before its movement's
+// transaction (a ticket) asks first, so a retry does not write twice.
+func (l *Ledger) Answered(ctx context.Context, k IdemKey) error {
+	now := l.clock.Now()
+	item, err := l.table.Get(ctx, ddb.Key(pkIdem+k.Scope+"#"+k.Key, skIdem))
+	if err != nil || item == nil || ddb.Decode(item).N(ddb.AttrTTL) < now.Unix() {
+		return err
+	}
+	_, o := k.put(StoredResponse{}, now)
+	return o.onFail(item)
+}

@@ -48,16 +48,31 @@ import (
 
 // Ledger commits transactions on one table.
 type Ledger struct {
-	table *ddb.Table
-	clock clock.Clock
-	// Retry policy for TransactionConflict and throttling.
+	table  *ddb.Table
+	clock  clock.Clock
+	policy *retryPolicy // shared with forks
+	known  *known       // accounts read once (postings.go)
+}
+
+// retryPolicy bounds the retries of TransactionConflict and throttling.
+type retryPolicy struct {
 	maxAttempts int
 	baseBackoff time.Duration
 }
 
 // New is the ledger on table.
 func New(table *ddb.Table, clk clock.Clock) *Ledger {
-	return &Ledger{table: table, clock: clk, maxAttempts: 6, baseBackoff: 10 * time.Millisecond}
+	return &Ledger{table: table, clock: clk, policy: &retryPolicy{maxAttempts: 6, baseBackoff: 10 * time.Millisecond}, known: &known{}}
+}
+
+// Fork is the ledger as another Lambda function sees it: the same table,
+// clock and retry policy, and its own memory of accounts read (each
+// function is its own process in the cloud; the emulator forks one per
+// function so it reads what the cloud would).
+func (l *Ledger) Fork() *Ledger {
+	f := *l
+	f.known = &known{}
+	return &f
 }
 
 // Table is the ledger's table.
@@ -69,7 +84,7 @@ func (l *Ledger) Clock() clock.Clock { return l.clock }
 // SetRetryPolicy changes the bounded retry policy (tests keep fault
 // injection fast with it).
 func (l *Ledger) SetRetryPolicy(maxAttempts int, base time.Duration) {
-	l.maxAttempts, l.baseBackoff = maxAttempts, base
+	l.policy.maxAttempts, l.policy.baseBackoff = maxAttempts, base
 }
 
 // HistoryRetention is how long history entries live (TTL).

@@ -82,8 +82,8 @@ func (tx *Tx) Move(m Movement) {
 		tx.Fail(err)
 		return
 	}
-	tx.debit(m.From, m.FromKind, m.Amount, m.At)
-	tx.credit(m.To, m.ToKind, m.Amount, m.At)
+	tx.debit(m.From, m.FromKind, m.Amount, m.ID, m.At)
+	tx.credit(m.To, m.ToKind, m.Amount, m.ID, m.At)
 	tx.entries(m)
 }
 
@@ -153,9 +153,9 @@ func (tx *Tx) MoveWithTopUp(m Movement, t TopUp) {
 	if kind == "" {
 		kind = t.ToKind
 	}
-	tx.debit(t.From, t.FromKind, t.Amount, t.At)
+	tx.debit(t.From, t.FromKind, t.Amount, t.ID, t.At)
 	tx.debitAfterTopUp(m.From, kind, m.Amount, t.Amount, t.Step)
-	tx.credit(m.To, m.ToKind, m.Amount, m.At)
+	tx.credit(m.To, m.ToKind, m.Amount, m.ID, m.At)
 	tx.entries(t.Movement)
 	tx.entries(m)
 }

@@ -25,6 +25,22 @@ type Tx struct {
 	items []types.TransactWriteItem
 	ops   []op
 	err   error // a mistake found while building; Commit returns it
+	// verify: accounts that must exist (of a kind), checked by Commit
+	// without putting their items into the transaction.
+	verify []verification
+	// changes: the account updates that spend (a refusal for funds folds
+	// the account's postings into them and tries again).
+	changes []indexedChange
+	// base is the transaction before postings were folded into item
+	// foldedAt (nil if none were).
+	base      *Tx
+	foldedAt  int
+	foldedAll bool
+}
+
+type indexedChange struct {
+	index int
+	c     change
 }
 
 // OnFail turns a failed condition into an error; old is the item as it was
@@ -52,8 +68,13 @@ func (tx *Tx) Fail(err error) {
 }
 
 func (tx *Tx) add(item types.TransactWriteItem, o op) {
-	// Ask for the old item on failure: it tells "missing" from "too low"
-	// without another round trip.
+	tx.items = append(tx.items, askOld(item))
+	tx.ops = append(tx.ops, o)
+}
+
+// askOld asks for the old item on failure: it tells "missing" from "too
+// low" without another round trip.
+func askOld(item types.TransactWriteItem) types.TransactWriteItem {
 	switch {
 	case item.Update != nil && item.Update.ConditionExpression != nil:
 		item.Update.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
@@ -64,8 +85,7 @@ func (tx *Tx) add(item types.TransactWriteItem, o op) {
 	case item.Delete != nil && item.Delete.ConditionExpression != nil:
 		item.Delete.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 	}
-	tx.items = append(tx.items, item)
-	tx.ops = append(tx.ops, o)
+	return item
 }
 
 // Cond is a condition with its values and names.
@@ -168,22 +188,39 @@ func (l *Ledger) Commit(ctx context.Context, tx *Tx) error {
 	if len(tx.items) > MaxItems {
 		return fmt.Errorf("ledger: %d items in one transaction (at most %d)", len(tx.items), MaxItems)
 	}
+	if err := l.verifyAccounts(ctx, tx.verify); err != nil {
+		return err
+	}
 	in := l.Input(tx)
 	var conflictOnIdem bool
+	folds := 0
 	for attempt := 1; ; attempt++ {
 		_, err := l.table.Client.TransactWriteItems(ctx, in)
 		if err == nil {
 			return nil
 		}
-		retry, onIdem, refusal := classify(tx, err)
+		retry, onIdem, refusal, failed := classify(tx, err)
 		if refusal != nil {
+			// Spendable money includes unfolded postings: a spend refused
+			// for funds folds them in and tries again (bounded).
+			if folds < maxFolds {
+				folded, ferr := l.withFold(ctx, tx, failed, refusal)
+				if ferr != nil {
+					return ferr
+				}
+				if folded != nil {
+					folds++
+					tx, in = folded, l.Input(folded)
+					continue
+				}
+			}
 			return refusal
 		}
 		if !retry {
 			return fmt.Errorf("ledger: transact write: %w", err)
 		}
 		conflictOnIdem = onIdem
-		if attempt >= l.maxAttempts {
+		if attempt >= l.policy.maxAttempts {
 			break
 		}
 		if err := l.backoff(ctx, attempt); err != nil {
@@ -220,7 +257,8 @@ func (l *Ledger) Input(tx *Tx) *dynamodb.TransactWriteItemsInput {
 
 // classify reads a TransactWriteItems error: retry it, or a refusal (an
 // item's OnFail result), or neither (an unexpected failure: a 500).
-func classify(tx *Tx, err error) (retry, conflictOnIdem bool, refusal error) {
+func classify(tx *Tx, err error) (retry, conflictOnIdem bool, refusal error, failed int) {
+	failed = -1
 	var canceled *types.TransactionCanceledException
 	if errors.As(err, &canceled) {
 		var best error
@@ -232,11 +270,12 @@ func classify(tx *Tx, err error) (retry, conflictOnIdem bool, refusal error) {
 				continue
 			case "ConditionalCheckFailed":
 				if i >= len(tx.ops) || tx.ops[i].onFail == nil {
-					return false, false, fmt.Errorf("ledger: unexpected condition failure on item %d", i)
+					return false, false, fmt.Errorf("ledger: unexpected condition failure on item %d", i), i
 				}
 				if best == nil || (tx.ops[i].idempotency && !bestIsIdem) {
 					best = tx.ops[i].onFail(r.Item)
 					bestIsIdem = tx.ops[i].idempotency
+					failed = i
 				}
 			case "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded":
 				retry = true
@@ -244,13 +283,13 @@ func classify(tx *Tx, err error) (retry, conflictOnIdem bool, refusal error) {
 					conflictOnIdem = true
 				}
 			default:
-				return false, false, nil // ValidationError, ItemCollectionSizeLimitExceeded...: a bug, not retryable
+				return false, false, nil, -1 // ValidationError, ItemCollectionSizeLimitExceeded...: a bug, not retryable
 			}
 		}
 		if best != nil {
-			return false, false, best
+			return false, false, best, failed
 		}
-		return retry, conflictOnIdem, nil
+		return retry, conflictOnIdem, nil, -1
 	}
 	var inProgress *types.TransactionInProgressException
 	var conflict *types.TransactionConflictException
@@ -258,14 +297,14 @@ func classify(tx *Tx, err error) (retry, conflictOnIdem bool, refusal error) {
 	var limit *types.RequestLimitExceeded
 	var throttling *types.ThrottlingException
 	if errors.As(err, &inProgress) || errors.As(err, &conflict) || errors.As(err, &throttled) || errors.As(err, &limit) || errors.As(err, &throttling) {
-		return true, false, nil
+		return true, false, nil, -1
 	}
-	return false, false, nil
+	return false, false, nil, -1
 }
 
 // backoff sleeps base*2^(attempt-1), capped at 500 ms, with full jitter.
 func (l *Ledger) backoff(ctx context.Context, attempt int) error {
-	d := min(l.baseBackoff<<(attempt-1), 500*time.Millisecond)
+	d := min(l.policy.baseBackoff<<(attempt-1), 500*time.Millisecond)
 	t := time.NewTimer(time.Duration(rand.Int64N(int64(d)) + 1))
 	defer t.Stop()
 	select {

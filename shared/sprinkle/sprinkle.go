@@ -4,29 +4,41 @@
 // sprinkler, and the scheduled reclaim of what nobody claimed.
 //
 // The money: creating a sprinkle moves the amount from the sprinkler's main
-// account into the sprinkle's own escrow account (a ledger escrow: the
-// money has left the sprinkler, as a red envelope's has, and is audited
-// like a user's: never below zero); a claim moves one share from the escrow
-// to the claimer's main account; the reclaim moves the remainder back. Each
-// is ONE transaction.
+// account into the sprinkle's own escrow account, split into one pocket per
+// share (a ledger escrow: the money has left the sprinkler, as a red
+// envelope's has; each pocket is paid out once). A claim pays one pocket to
+// the claimer's main account; the reclaim pays the unpaid pockets back. Each
+// is ONE transaction, and no two claims touch a common item.
 //
 //	item             PK                  SK              notes
 //	sprinkle         SPRINKLE#<sid>      META            roomId, token, sprinkler, amount, shares (list),
-//	                                                     createdAt, closesAtMs, claimedCount, claimedTotal, taken (NS),
-//	                                                     reclaimed; due (DUE#sprinkle) until reclaimed
+//	                                                     createdAt, closesAtMs, reclaimed; due (DUE#sprinkle)
+//	                                                     until reclaimed
 //	claim            SPRINKLE#<sid>      CLAIM#<uid>     userId, share, amount, at: dedupe (attribute_not_exists)
 //	                                                     and the lookup's claim list (one Query)
-//	token            ROOM#<rid>          TOKEN#<token>   sprinkleId and the sprinkle's immutable facts; ttl = end of
-//	                                                     the 7-day lookup window, after which the token may be reused
-//	escrow account   (ledger)            sys_escrow_<sid>
+//	tickets          SPRINKLE#<sid>      TICKETS         issued (the counter), tickets (a map: user id -> ticket),
+//	                                                     closesAtMs, shareCount: small, so a write costs ~1 WCU
+//	token            ROOM#<rid>          TOKEN#<token>   sprinkleId and the sprinkle's facts; ttl = end of the
+//	                                                     7-day lookup window, after which the token may be reused
+//	escrow, pockets  (ledger)            sys_escrow_<sid>, one pocket per share
 //
-// Share assignment: the sprinkle item holds the set of taken share indexes.
-// A claimer picks a random share among those not taken in its latest view
-// and the transaction conditions on NOT contains(taken, :n) and
-// claimedCount < count; a lost race returns the item as it was (the fresh
-// taken set), so the next attempt picks among the shares still free.
+// A claim is: reads of the token, the tickets, the caller's claim and
+// membership and the idempotency record (at once: one round trip), which
+// answer every refusal (exhausted, closed, own, already claimed, not a
+// member) with no write at all; then a ticket, one conditional UpdateItem of
+// the tickets item (issued < count, and none for this user yet) whose number
+// is the pocket to pay; then the claim's transaction (membership, the claim
+// item, the pocket). A user's second request (another device, a retry)
+// finds its ticket and pays the same pocket, so only one can succeed and the
+// other hears "already claimed". A burst of claimers costs the tickets item
+// one small write each at most: a write throttled by the partition's
+// capacity is followed by a read, which answers "exhausted" once the shares
+// are gone, instead of another write.
 //
 // Decisions:
+//   - If a claim's transaction is refused after its ticket (the claimer left
+//     the room in that instant), the ticket's share stays unpaid until the
+//     reclaim returns it to the sprinkler; that claimer cannot claim again.
 //   - Adding someone who is already a member is idempotent: 200 with
 //     "added": false (a new member is 201, "added": true).
 //   - split defaults to "equal"; count is 1..money.MaxShares (1,000) and
@@ -48,6 +60,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -195,6 +208,21 @@ type sprinkle struct {
 	Amount                                             int64
 	Shares                                             []int64
 	CreatedAt, ClosesAt                                time.Time
+	Issued                                             int64 // tickets taken (the tickets item)
+}
+
+func ticketsKey(sprinkleID string) ddb.Item { return ddb.Key(pkSprinkle+sprinkleID, "TICKETS") }
+
+// ticketOf reads the tickets item: how many are issued, and the user's.
+func ticketOf(item ddb.Item, userID string) (issued, mine int64) {
+	d := ddb.Decode(item)
+	issued = d.N("issued")
+	if m, ok := item["tickets"].(*types.AttributeValueMemberM); ok {
+		if n, ok := m.Value[userID].(*types.AttributeValueMemberN); ok {
+			mine, _ = strconv.ParseInt(n.Value, 10, 64)
+		}
+	}
+	return issued, mine
 }
 
 // tokenTaken is the internal signal of a token in use in the room: the
@@ -281,16 +309,21 @@ func createTx(tx *ledger.Tx, sp sprinkle, mid string) {
 		ID: mid, Type: TypeSprinkle, Amount: sp.Amount, At: sp.CreatedAt,
 		From: ledger.MainAccount(sp.Sprinkler), FromKind: ledger.KindMain, FromLabel: sp.SprinklerName, ToLabel: "sprinkle " + sp.Token,
 		Originator: sp.SprinklerName, Memo: "sprinkle " + sp.Token + " in room " + sp.RoomID,
-	})
+	}, sp.Shares)
 	collision := func(ddb.Item) error { return fmt.Errorf("sprinkle: id collision for %s", sp.ID) }
 	meta := sprinkleKey(sp.ID)
 	facts(meta, sp)
 	meta["shareCount"] = ddb.N(int64(len(sp.Shares)))
 	meta["split"] = ddb.S(sp.Split)
-	meta["claimedCount"] = ddb.N(0)
-	meta["claimedTotal"] = ddb.N(0)
 	ddb.SetDue(meta, dueSprinkle, sp.ClosesAt, sp.ID)
 	tx.Put(meta, ledger.Cond{Expr: "attribute_not_exists(PK)"}, collision)
+
+	tickets := ticketsKey(sp.ID)
+	tickets["issued"] = ddb.N(0)
+	tickets["tickets"] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}}
+	tickets["shareCount"] = ddb.N(int64(len(sp.Shares)))
+	tickets["closesAtMs"] = ddb.Millis(sp.ClosesAt)
+	tx.Put(tickets, ledger.Cond{Expr: "attribute_not_exists(PK)"}, collision)
 
 	tok := tokenKey(sp.RoomID, sp.Token)
 	facts(tok, sp)
@@ -328,7 +361,11 @@ func byToken(ctx context.Context, d httpapi.Deps, roomID, token string) (sprinkl
 	if err != nil {
 		return sprinkle{}, err
 	}
-	if item == nil || ddb.Decode(item).N(ddb.AttrTTL) <= d.Clock.Now().Unix() {
+	return tokenItem(item, roomID, token, d.Clock.Now())
+}
+
+func tokenItem(item ddb.Item, roomID, token string, now time.Time) (sprinkle, error) {
+	if item == nil || ddb.Decode(item).N(ddb.AttrTTL) <= now.Unix() {
 		return sprinkle{}, ErrSprinkleNotFound.With("room %s has no sprinkle %s", roomID, token)
 	}
 	return sprinkleFromItem(item)
@@ -347,21 +384,8 @@ type ClaimResponse struct {
 	ClaimedAt  time.Time `json:"claimedAt"`
 }
 
-// shareTaken is the internal signal of a share another claimer took first;
-// taken is the set as the transaction saw it.
-type shareTaken struct{ taken []int64 }
-
-func (*shareTaken) Error() string   { return "sprinkle: share taken" }
-func (*shareTaken) Transient() bool { return true }
-
 // Claim is POST /rooms/{id}/sprinkles/{token}/claims: the caller receives
-// one unclaimed share into their main account.
-//
-// One GetItem (the token item: sprinkle id and share amounts), then one
-// transaction per share choice. The first choice is a random share; when
-// it was taken meanwhile, the refusal carries the taken set and the next
-// choice is a random free share (bounded; then 503 without spending the
-// Idempotency-Key).
+// one unclaimed share into their main account (see the package doc).
 func Claim(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "claim-sprinkle", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		rid, err := roomID(r)
@@ -376,54 +400,181 @@ func Claim(d httpapi.Deps) httpapi.LambdaHandler {
 		if err := r.DecodeOptional(&in); err != nil {
 			return nil, err
 		}
-		sp, err := byToken(ctx, d, rid, token)
+		key, err := httpapi.IdempotencyKey(r)
 		if err != nil {
 			return nil, err
+		}
+		// One round trip: the token, the tickets, the caller's claim and
+		// membership, and whether this key already has its answer.
+		var token0, tickets, member, claimed ddb.Item
+		var errs [5]error
+		var wg sync.WaitGroup
+		read := func(i int, key ddb.Item, into *ddb.Item) {
+			defer wg.Done()
+			*into, errs[i] = d.Table.Get(ctx, key)
+		}
+		wg.Add(2)
+		go read(0, tokenKey(rid, token), &token0)
+		go func() { defer wg.Done(); errs[1] = d.Ledger.Answered(ctx, key) }()
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil {
+			return nil, errors.Join(errs[0], errs[1])
+		}
+		now := d.Clock.Now().UTC()
+		sp, err := tokenItem(token0, rid, token, now)
+		if err != nil {
+			return nil, err
+		}
+		wg.Add(3)
+		go read(2, ticketsKey(sp.ID), &tickets)
+		go read(3, memberKey(rid, r.Caller), &member)
+		go read(4, claimKey(sp.ID, r.Caller), &claimed)
+		wg.Wait()
+		if err := errors.Join(errs[2:]...); err != nil {
+			return nil, err
+		}
+		issued, ticket := ticketOf(tickets, r.Caller)
+		sp.Issued = issued
+		switch {
+		case member == nil:
+			return nil, ErrNotAMember.With("you are not a member of room %s", rid)
+		case claimed != nil:
+			return nil, ErrAlreadyClaimed.With("you already claimed a share of sprinkle %s", token)
+		}
+		if ticket == 0 {
+			if err := sp.refusal(r.Caller, now); err != nil {
+				return nil, err
+			}
+			if ticket, err = takeTicket(ctx, d, sp, r.Caller, now); err != nil {
+				return nil, err
+			}
 		}
 		name, err := users.CallerName(ctx, d, r)
 		if err != nil {
 			return nil, err
 		}
-		attempts := 0
-		var build func(share int) *httpapi.Movement
-		build = func(share int) *httpapi.Movement {
-			attempts++
-			now := d.Clock.Now().UTC()
-			mid := ledger.NewMovementID(now)
-			tx := &ledger.Tx{}
-			claimTx(tx, sp, r.Caller, name, share, mid, now)
-			return &httpapi.Movement{Tx: tx, Status: http.StatusCreated,
-				Body: ClaimResponse{SprinkleID: sp.ID, RoomID: rid, Token: token, Amount: sp.Shares[share],
-					ToAccount: ledger.MainAccountID(r.Caller), MovementID: mid, ClaimedAt: now},
-				Retry: func(_ context.Context, err error) (*httpapi.Movement, error) {
-					var taken *shareTaken
-					if !errors.As(err, &taken) {
-						return nil, nil
-					}
-					free := freeShares(len(sp.Shares), taken.taken)
-					if len(free) == 0 {
-						return nil, ErrExhausted.With("all %d shares of sprinkle %s are taken", len(sp.Shares), token)
-					}
-					if attempts >= claimAttempts {
-						return nil, err // still racing: 503, retry
-					}
-					return build(free[randIndex(len(free))]), nil
-				}}
-		}
-		return build(randIndex(len(sp.Shares))), nil
+		share := int(ticket - 1)
+		mid := ledger.NewMovementID(now)
+		tx := &ledger.Tx{}
+		claimTx(tx, sp, r.Caller, name, share, mid, now)
+		return &httpapi.Movement{Tx: tx, Status: http.StatusCreated,
+			Body: ClaimResponse{SprinkleID: sp.ID, RoomID: rid, Token: token, Amount: sp.Shares[share],
+				ToAccount: ledger.MainAccountID(r.Caller), MovementID: mid, ClaimedAt: now},
+			Retry: func(_ context.Context, err error) (*httpapi.Movement, error) {
+				var taken *ledger.PocketTakenError
+				if errors.As(err, &taken) { // the reclaim returned it: the window closed
+					return nil, ErrWindowClosed.With("sprinkle %s closed at %s", token, sp.ClosesAt.Format(time.RFC3339))
+				}
+				return nil, nil
+			}}, nil
 	}))
 }
 
+// refusal is what the token item's facts alone refuse at now: the
+// sprinkler's own claim, a closed window, no share left.
+func (sp sprinkle) refusal(caller string, now time.Time) error {
+	switch {
+	case sp.Sprinkler == caller:
+		return ErrOwnSprinkle.With("sprinkle %s is yours; the other members claim it", sp.Token)
+	case !now.Before(sp.ClosesAt):
+		return ErrWindowClosed.With("sprinkle %s closed at %s", sp.Token, sp.ClosesAt.Format(time.RFC3339))
+	case sp.Issued >= int64(len(sp.Shares)):
+		return ErrExhausted.With("all %d shares of sprinkle %s are taken", len(sp.Shares), sp.Token)
+	}
+	return nil
+}
+
+// ticketAttempts bounds the ticket writes of one claim.
+const ticketAttempts = 6
+
+// takeTicket is one conditional write of the tickets item: issued + 1 while
+// issued < count, the window is open and the user has none; the new issued
+// is the user's ticket. A user who has one (another device's request got
+// there first) keeps it. A write the partition throttles is followed by a
+// read: once the shares are gone the read answers, with no more writes. The
+// SDK does not retry this write itself, so those reads happen.
+func takeTicket(ctx context.Context, d httpapi.Deps, sp sprinkle, userID string, now time.Time) (int64, error) {
+	exhausted := ErrExhausted.With("all %d shares of sprinkle %s are taken", len(sp.Shares), sp.Token)
+	for attempt := 1; ; attempt++ {
+		out, err := d.Table.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                aws.String(d.Table.Name),
+			Key:                      ticketsKey(sp.ID),
+			UpdateExpression:         aws.String("SET issued = issued + :one, tickets.#u = issued + :one"),
+			ConditionExpression:      aws.String("attribute_exists(PK) AND issued < shareCount AND closesAtMs > :now AND attribute_not_exists(tickets.#u)"),
+			ExpressionAttributeNames: map[string]string{"#u": userID},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":one": ddb.N(1), ":now": ddb.Millis(now),
+			},
+			ReturnValues:                        types.ReturnValueUpdatedNew,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+		var failed *types.ConditionalCheckFailedException
+		var throttled *types.ThrottlingException
+		var exceeded *types.ProvisionedThroughputExceededException
+		var conflict *types.TransactionConflictException
+		busy := errors.As(err, &throttled) || errors.As(err, &exceeded) || errors.As(err, &conflict)
+		switch {
+		case err == nil:
+			return ddb.Decode(out.Attributes).MustN("issued"), nil
+		case errors.As(err, &failed):
+			if len(failed.Item) == 0 {
+				return 0, ErrSprinkleNotFound.With("room %s has no sprinkle %s", sp.RoomID, sp.Token)
+			}
+			issued, mine := ticketOf(failed.Item, userID)
+			switch {
+			case mine > 0:
+				return mine, nil
+			case issued >= int64(len(sp.Shares)):
+				return 0, exhausted
+			}
+			return 0, ErrWindowClosed.With("sprinkle %s closed at %s", sp.Token, sp.ClosesAt.Format(time.RFC3339))
+		case busy && attempt < ticketAttempts:
+			if err := sleepJitter(ctx, attempt); err != nil {
+				return 0, err
+			}
+			item, err := d.Table.Get(ctx, ticketsKey(sp.ID))
+			if err != nil {
+				return 0, err
+			}
+			issued, mine := ticketOf(item, userID)
+			switch {
+			case mine > 0:
+				return mine, nil
+			case issued >= int64(len(sp.Shares)):
+				return 0, exhausted
+			}
+		case busy:
+			return 0, ledger.Busy()
+		default:
+			return 0, fmt.Errorf("sprinkle: ticket: %w", err)
+		}
+	}
+}
+
+func sleepJitter(ctx context.Context, attempt int) error {
+	d := time.Duration(1+rand.Int64N(int64(20*time.Millisecond)<<attempt)) + 10*time.Millisecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func claimKey(sprinkleID, userID string) ddb.Item {
+	return ddb.Key(pkSprinkle+sprinkleID, skClaimPfx+userID)
+}
+
 // claimTx adds the claim: membership (ConditionCheck), the claim dedupe
-// item (attribute_not_exists), the sprinkle item (not the sprinkler, window
-// open, not reclaimed, claimedCount < count, share not taken), the move of
-// the share from the escrow to the claimer's main account and two entries.
-// Item order sets which refusal wins when several hold: not a member,
-// already claimed, then the sprinkle's own.
+// item (attribute_not_exists), and the payout of the ticket's pocket from
+// the escrow to the claimer's main account (the pocket's own item, two
+// postings, two entries).
 func claimTx(tx *ledger.Tx, sp sprinkle, claimer, name string, share int, mid string, at time.Time) {
 	amount := sp.Shares[share]
 	requireMember(tx, sp.RoomID, claimer)
-	claim := ddb.Key(pkSprinkle+sp.ID, skClaimPfx+claimer)
+	claim := claimKey(sp.ID, claimer)
 	claim["userId"] = ddb.S(claimer)
 	claim["share"] = ddb.N(int64(share))
 	claim["amount"] = ddb.N(amount)
@@ -432,61 +583,11 @@ func claimTx(tx *ledger.Tx, sp sprinkle, claimer, name string, share int, mid st
 	tx.Put(claim, ledger.Cond{Expr: "attribute_not_exists(PK)"}, func(ddb.Item) error {
 		return ErrAlreadyClaimed.With("you already claimed a share of sprinkle %s", sp.Token)
 	})
-	tx.Update(sprinkleKey(sp.ID), "ADD claimedCount :one, claimedTotal :amount, taken :share", ledger.Cond{
-		Expr: "attribute_exists(PK) AND sprinkler <> :caller AND closesAtMs > :now" +
-			" AND attribute_not_exists(reclaimed) AND claimedCount < shareCount AND NOT contains(taken, :n)",
-		Values: ddb.Item{":one": ddb.N(1), ":amount": ddb.N(amount), ":share": &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(share)}},
-			":n": ddb.N(int64(share)), ":caller": ddb.S(claimer), ":now": ddb.Millis(at)},
-	}, func(old ddb.Item) error {
-		o := ddb.Decode(old)
-		switch {
-		case len(old) == 0:
-			return ErrSprinkleNotFound.With("room %s has no sprinkle %s", sp.RoomID, sp.Token)
-		case o.S("sprinkler") == claimer:
-			return ErrOwnSprinkle.With("sprinkle %s is yours; the other members claim it", sp.Token)
-		case !o.Millis("closesAtMs").After(at) || o.Has("reclaimed"):
-			return ErrWindowClosed.With("sprinkle %s closed at %s", sp.Token, sp.ClosesAt.Format(time.RFC3339))
-		case o.N("claimedCount") >= o.N("shareCount"):
-			return ErrExhausted.With("all %d shares of sprinkle %s are taken", o.N("shareCount"), sp.Token)
-		}
-		return &shareTaken{taken: numSet(old, "taken")}
-	})
-	tx.Move(ledger.Movement{
-		ID: mid, Type: TypeSprinkleClaim, Amount: amount, At: at,
-		From: ledger.SystemAccount(escrowID(sp.ID)), FromKind: ledger.KindEscrow, FromLabel: "sprinkle " + sp.Token,
+	tx.PayPockets(escrowID(sp.ID), map[int]int64{share: amount}, ledger.Movement{
+		ID: mid, Type: TypeSprinkleClaim, At: at, FromKind: ledger.KindEscrow, FromLabel: "sprinkle " + sp.Token,
 		To: ledger.MainAccount(claimer), ToKind: ledger.KindMain, ToLabel: name,
 		Originator: sp.SprinklerName, Memo: "sprinkle " + sp.Token + " in room " + sp.RoomID,
 	})
-}
-
-func numSet(item ddb.Item, name string) []int64 {
-	ns, _ := item[name].(*types.AttributeValueMemberNS)
-	if ns == nil {
-		return nil
-	}
-	out := make([]int64, 0, len(ns.Value))
-	for _, v := range ns.Value {
-		if x, err := strconv.ParseInt(v, 10, 64); err == nil {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-func freeShares(count int, taken []int64) []int {
-	isTaken := make([]bool, count)
-	for _, t := range taken {
-		if t >= 0 && int(t) < count {
-			isTaken[t] = true
-		}
-	}
-	free := make([]int, 0, count)
-	for i, t := range isTaken {
-		if !t {
-			free = append(free, i)
-		}
-	}
-	return free
 }
 
 // ---- lookup ----
@@ -609,57 +710,80 @@ func Reclaim(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (Recla
 	}
 }
 
-// reclaim returns a closed sprinkle's unclaimed remainder (the escrow's
-// balance) to the sprinkler, marks the sprinkle reclaimed and takes it out
-// of the due index, in one transaction: the sprinkle is closed and not yet
-// reclaimed (so no claim can land after it), and the escrow's debit
-// re-checks the balance read. A claim that committed between the read and
-// the transaction fails the debit: read again.
+// reclaim returns a closed sprinkle's unpaid pockets to the sprinkler (in
+// chunks: a transaction holds at most ledger.MaxItems items), then marks the
+// sprinkle reclaimed, notifies the sprinkler and takes it out of the due
+// index. Each pocket is paid once, so a claim that lands while the reclaim
+// runs either gets its pocket or fails on it: read again.
 func reclaim(ctx context.Context, d httpapi.Deps, sp sprinkle, now time.Time) (int64, bool, error) {
-	for attempt := 0; attempt < 3; attempt++ {
-		escrow, err := d.Ledger.GetSystemAccount(ctx, escrowID(sp.ID))
+	const chunk = ledger.MaxItems - 10
+	var returned int64
+	for attempt := 0; attempt < 5; attempt++ {
+		paid, err := d.Ledger.PaidPockets(ctx, escrowID(sp.ID))
 		if err != nil {
-			return 0, false, fmt.Errorf("reclaim %s: %w", sp.ID, err)
+			return returned, false, fmt.Errorf("reclaim %s: %w", sp.ID, err)
 		}
-		remainder := escrow.Available
-		tx := &ledger.Tx{}
-		tx.Update(sprinkleKey(sp.ID), "SET reclaimed = :r, reclaimedAt = :at REMOVE #b, #d", ledger.Cond{
-			Expr:   "attribute_exists(PK) AND attribute_not_exists(reclaimed) AND closesAtMs <= :now AND claimedTotal = :claimed",
-			Names:  map[string]string{"#b": ddb.AttrDuePK, "#d": ddb.AttrDueSK},
-			Values: ddb.Item{":r": ddb.N(remainder), ":at": ddb.Time(now), ":now": ddb.Millis(now), ":claimed": ddb.N(sp.Amount - remainder)},
-		}, func(old ddb.Item) error {
-			o := ddb.Decode(old)
-			switch {
-			case len(old) == 0 || o.Has("reclaimed"):
-				return errAlreadyReclaimed
-			case o.Millis("closesAtMs").After(now):
-				return fmt.Errorf("sprinkle %s is not closed yet", sp.ID)
+		unpaid := map[int]int64{}
+		for i, amount := range sp.Shares {
+			if _, ok := paid[i]; !ok {
+				unpaid[i] = amount
 			}
-			return errRace
-		})
+		}
+		var batch map[int]int64
+		var remainder int64
+		if len(unpaid) > chunk {
+			batch = map[int]int64{}
+			for i, a := range unpaid {
+				if len(batch) < chunk {
+					batch[i] = a
+				}
+			}
+		} else {
+			batch = unpaid
+		}
+		for _, a := range batch {
+			remainder += a
+		}
+		last := len(batch) == len(unpaid)
+		tx := &ledger.Tx{}
+		if last {
+			tx.Update(sprinkleKey(sp.ID), "SET reclaimed = :r, reclaimedAt = :at REMOVE #b, #d", ledger.Cond{
+				Expr:   "attribute_exists(PK) AND attribute_not_exists(reclaimed) AND closesAtMs <= :now",
+				Names:  map[string]string{"#b": ddb.AttrDuePK, "#d": ddb.AttrDueSK},
+				Values: ddb.Item{":r": ddb.N(returned + remainder), ":at": ddb.Time(now), ":now": ddb.Millis(now)},
+			}, func(old ddb.Item) error {
+				if len(old) == 0 || ddb.Decode(old).Has("reclaimed") {
+					return errAlreadyReclaimed
+				}
+				return fmt.Errorf("sprinkle %s is not closed yet", sp.ID)
+			})
+		}
 		if remainder > 0 {
-			tx.Move(ledger.Movement{
-				ID: ledger.NewMovementID(now), Type: TypeSprinkleReclaim, Amount: remainder, At: now,
-				From: ledger.SystemAccount(escrowID(sp.ID)), FromKind: ledger.KindEscrow, FromLabel: "sprinkle " + sp.Token,
+			tx.PayPockets(escrowID(sp.ID), batch, ledger.Movement{
+				ID: ledger.NewMovementID(now), Type: TypeSprinkleReclaim, At: now, FromKind: ledger.KindEscrow, FromLabel: "sprinkle " + sp.Token,
 				To: ledger.MainAccount(sp.Sprinkler), ToKind: ledger.KindMain, ToLabel: sp.Sprinkler,
 				Memo: "unclaimed remainder of sprinkle " + sp.Token + " in room " + sp.RoomID,
 			})
+		}
+		if last && returned+remainder > 0 {
 			notify.Add(tx, notify.Notification{UserID: sp.Sprinkler, Type: NotifyReclaimed, At: now,
-				Data: map[string]any{"amount": remainder, "roomId": sp.RoomID, "token": sp.Token}})
+				Data: map[string]any{"amount": returned + remainder, "roomId": sp.RoomID, "token": sp.Token}})
 		}
 		err = d.Ledger.Commit(ctx, tx)
+		var taken *ledger.PocketTakenError
 		switch {
+		case err == nil && last:
+			return returned + remainder, true, nil
 		case err == nil:
-			return remainder, true, nil
+			returned += remainder
+			attempt = -1 // progress: the next chunk
 		case errors.Is(err, errAlreadyReclaimed):
-			return 0, false, nil
-		case errors.Is(err, errRace), errors.Is(err, ledger.ErrInsufficientFunds):
-			continue
+			return returned, returned > 0, nil
+		case errors.As(err, &taken):
+			continue // a claim landed meanwhile: read again
 		default:
-			return 0, false, fmt.Errorf("reclaim %s: %w", sp.ID, err)
+			return returned, false, fmt.Errorf("reclaim %s: %w", sp.ID, err)
 		}
 	}
-	return 0, false, fmt.Errorf("reclaim %s: the escrow balance kept changing", sp.ID)
+	return returned, false, fmt.Errorf("reclaim %s: its pockets kept changing", sp.ID)
 }
-
-var errRace = errors.New("sprinkle: a claim landed meanwhile")

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -87,6 +88,7 @@ func TestRacingAutoChargesLeaveLessThanAStep(t *testing.T) {
 		u                  stacktest.User
 		start, in, out     int64
 		ok, limited, other int
+		log                []string
 	}
 	senders := make([]*sender, 4)
 	for i := range senders {
@@ -107,6 +109,7 @@ func TestRacingAutoChargesLeaveLessThanAStep(t *testing.T) {
 			sd.ok++
 			sd.out += amount
 			sd.in += stacktest.Int(r.Body["autoCharged"])
+			sd.log = append(sd.log, fmt.Sprintf("%s: %d charged %d", r.Body["id"], amount, stacktest.Int(r.Body["autoCharged"])))
 		case r.Code() == "daily_limit_exceeded":
 			sd.limited++
 		default:
@@ -117,8 +120,9 @@ func TestRacingAutoChargesLeaveLessThanAStep(t *testing.T) {
 	for _, sd := range senders {
 		left := s.Available(t, sd.u)
 		if want := sd.start + sd.in - sd.out; left != want || left < 0 || (sd.in > 0 && left >= 10_000) {
-			t.Errorf("%s: %d left, want start %d + charged %d - sent %d = %d, below 10,000 if anything was charged",
-				sd.u.Name, left, sd.start, sd.in, sd.out, want)
+			sort.Strings(sd.log)
+			t.Errorf("%s: %d left, want start %d + charged %d - sent %d = %d, below 10,000 if anything was charged\n%s",
+				sd.u.Name, left, sd.start, sd.in, sd.out, want, strings.Join(sd.log, "\n"))
 		}
 		if sd.ok == 0 {
 			t.Errorf("%s: no transfer went through", sd.u.Name)

@@ -58,8 +58,11 @@ func New(t testing.TB, cfg config.Config, wrap ...func(ddb.Client) ddb.Client) *
 		t.Fatal(err)
 	}
 	d.Ledger = env.Ledger
+	// One DynamoDB Local on a shared 2-core machine queues bursts far
+	// beyond what the cloud would, so requests get longer than the stack's
+	// function timeout; the emulator's own tests check that timeout.
 	em, err := emulator.New(emulator.Config{Handlers: app.Handlers(d), Routes: routes.Routes, Schedules: routes.Schedules,
-		Clock: env.Clock, Log: log, Sweeper: env.TTLSweeper()})
+		Clock: env.Clock, Log: log, Sweeper: env.TTLSweeper(), FunctionTimeout: 2 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
