@@ -101,3 +101,26 @@ func TestCheckerRules(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// What validating one exchange costs (the stack tests do it for every
+// request).
+func BenchmarkCheck(b *testing.B) {
+	c, err := NewChecker(server)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ex := exchange("POST", "/transfers", userToken, "k", `{"to":"u_b","amount":5}`, 201, ContentJSON, movement)
+	for b.Loop() {
+		if err := c.Check(context.Background(), ex); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBuild(b *testing.B) {
+	for b.Loop() {
+		if _, err := Build(true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

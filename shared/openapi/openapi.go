@@ -393,7 +393,8 @@ func edgeCodes(r routes.Route, op apispec.Op) []string {
 	return codes
 }
 
-// Codes are the problem codes r's operation may answer ("" list: any).
+// Codes are the problem codes r's operation may answer; false: its
+// operation does not list them (apispec.Op.Errors is nil).
 func Codes(r routes.Route) ([]string, bool) {
 	op, ok := apispec.Get(r.Function)
 	if !ok || op.Errors == nil {
@@ -543,7 +544,7 @@ func operation(g *schemaGen, r routes.Route, op apispec.Op) (*openapi3.Operation
 		}
 	}
 	for _, st := range sortedKeys(byStatus) {
-		resp := errorResponse(r, st, byStatus[st])
+		resp := errorResponse(r, st, byStatus[st], listed)
 		o.Responses.Set(fmt.Sprint(st), &openapi3.ResponseRef{Value: resp})
 	}
 	if !listed {
@@ -555,8 +556,9 @@ func operation(g *schemaGen, r routes.Route, op apispec.Op) (*openapi3.Operation
 }
 
 // errorResponse documents status st of route r: its problem codes (as
-// problem+json) and the gateway's own answer where it has one.
-func errorResponse(r routes.Route, st int, codes []string) *openapi3.Response {
+// problem+json; complete if listed) and the gateway's own answer where it
+// has one.
+func errorResponse(r routes.Route, st int, codes []string, listed bool) *openapi3.Response {
 	sort.Strings(codes)
 	content := openapi3.Content{}
 	var lines []string
@@ -572,8 +574,12 @@ func errorResponse(r routes.Route, st int, codes []string) *openapi3.Response {
 			lines = append(lines, "the API Gateway's own {\"message\"} ("+gw.why+")")
 		}
 	}
+	if !listed {
+		content[ContentProblem] = openapi3.NewMediaType().WithSchemaRef(openapi3.NewSchemaRef("#/components/schemas/Problem", nil))
+		lines = append(lines, "other codes (this operation does not list its own)")
+	}
 	resp := openapi3.NewResponse().WithDescription(http.StatusText(st) + ": " + strings.Join(lines, "; ")).WithContent(content)
-	if len(codes) > 0 {
+	if len(codes) > 0 && listed {
 		list := make([]any, len(codes))
 		for i, c := range codes {
 			list[i] = c

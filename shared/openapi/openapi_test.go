@@ -526,3 +526,28 @@ func TestDocumentedBoundsAreTheCodes(t *testing.T) {
 		t.Errorf("amount: %+v", p)
 	}
 }
+
+// An operation that does not list its codes still documents every status
+// its kind of route has, plus a default problem, and claims no code list.
+func TestAnOperationWithoutItsCodesHasADefaultProblem(t *testing.T) {
+	r := routes.Route{Method: "POST", Path: "/things/{id}", Function: "make-thing", Auth: routes.User, MovesMoney: true}
+	op := apispec.Op{Function: "make-thing", Request: struct{}{}, Response: struct{}{}, Status: 201}
+	g := newSchemaGen(false)
+	o, err := operation(g, r, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Responses.Default() == nil || o.Responses.Default().Value.Content.Get(ContentProblem) == nil {
+		t.Fatal("no default problem")
+	}
+	for st, resp := range o.Responses.Map() {
+		if resp.Value.Extensions[ProblemCodesExtension] != nil {
+			t.Errorf("%s claims a complete code list", st)
+		}
+	}
+	for _, st := range []int{400, 401, 403, 409, 413, 415, 422, 500, 503} {
+		if o.Responses.Status(st) == nil {
+			t.Errorf("no %d", st)
+		}
+	}
+}
