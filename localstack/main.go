@@ -6,12 +6,14 @@
 //	localstack run    [-addr 127.0.0.1:8080] [-dynamodb-port 8000] [-data .local/dynamodb] [-in-memory] [-table minipay]
 //	localstack invoke -function NAME -event FILE [-endpoint http://127.0.0.1:8000] [-table minipay]
 //	localstack audit  [-endpoint http://127.0.0.1:8000] [-table minipay]
+//	localstack openapi [-server URL]
 //
 // run serves the API until SIGINT or SIGTERM, then stops the HTTP server
 // and DynamoDB Local. invoke runs one function once with a JSON event (an
 // API Gateway v2 request or a scheduler event from events/) against a
 // running local DynamoDB and prints its response. audit checks the ledger's
-// invariants and exits 1 if any fails.
+// invariants and exits 1 if any fails. openapi prints the OpenAPI document
+// (the one run serves at /openapi.json) with -server as its first server.
 package main
 
 import (
@@ -44,6 +46,7 @@ import (
 	"minipay/shared/emulator"
 	"minipay/shared/httpapi"
 	"minipay/shared/ledger"
+	"minipay/shared/openapi"
 	"minipay/shared/routes"
 	"minipay/shared/users"
 )
@@ -56,6 +59,7 @@ const usage = `usage:
   localstack run    [-addr 127.0.0.1:8080] [-dynamodb-port 8000] [-data .local/dynamodb] [-in-memory] [-table minipay]
   localstack invoke -function NAME -event FILE [-endpoint http://127.0.0.1:8000] [-table minipay]
   localstack audit  [-endpoint http://127.0.0.1:8000] [-table minipay]
+  localstack openapi [-server URL]
   localstack bench  [-endpoint URL] [-accounts 100] [-transfers 400] [-hot 100] [-history 100000] [-claimers 3000] [-shares 100]
 Run "localstack COMMAND -h" for a command's flags.
 `
@@ -77,6 +81,8 @@ func main() {
 		err = audit(args)
 	case "bench":
 		err = benchReport(args)
+	case "openapi":
+		err = printOpenAPI(args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return
@@ -165,7 +171,12 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	em, err := newEmulator(deps, client)
+	apiURL := "http://" + ln.Addr().String()
+	spec, err := openapi.WithServer(apiURL, "this local stack")
+	if err != nil {
+		return err
+	}
+	em, err := newEmulator(deps, client, spec)
 	if err != nil {
 		return err
 	}
@@ -178,18 +189,18 @@ func run(args []string) error {
 	wg.Go(func() { em.RunSchedules(bg) })
 	wg.Go(func() { em.RunSweeper(bg, emulator.DefaultSweepEvery) })
 
-	apiURL := "http://" + ln.Addr().String()
 	tokenHint := "set by " + emulator.EnvOperatorToken
 	if isDefault {
 		tokenHint = fmt.Sprintf("%q (local default; set %s to change)", token, emulator.EnvOperatorToken)
 	}
 	fmt.Printf(`minipay local stack
   API             %s   (%d routes; try: curl -s -X POST %s/users -H 'Content-Type: application/json' -d '{"name":"Kim"}')
+  OpenAPI         %s%s   (OpenAPI 3.0.3, every route)
   DynamoDB Local  %s   table %q, %s; it has no bind option and listens on EVERY interface (port %d): keep it off untrusted networks
   operator token  %s
   schedules       %d jobs on the local clock; TTL sweep every %s
 Ctrl-C stops everything.
-`, apiURL, len(routes.Routes), apiURL, local.Endpoint, *table, where, *port, tokenHint, len(routes.Schedules), emulator.DefaultSweepEvery)
+`, apiURL, len(routes.Routes), apiURL, apiURL, emulator.OpenAPIPath, local.Endpoint, *table, where, *port, tokenHint, len(routes.Schedules), emulator.DefaultSweepEvery)
 
 	select {
 	case <-ctx.Done():
@@ -238,7 +249,7 @@ func invoke(args []string) error {
 	if err != nil {
 		return err
 	}
-	em, err := newEmulator(deps, nil)
+	em, err := newEmulator(deps, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -302,15 +313,32 @@ func benchReport(args []string) error {
 	return bench.Run(context.Background(), os.Stdout, o)
 }
 
+// printOpenAPI prints the OpenAPI document.
+func printOpenAPI(args []string) error {
+	fs := flag.NewFlagSet("openapi", flag.ExitOnError)
+	server := fs.String("server", openapi.LocalServer, "the first server of the document (e.g. the deployed stack's ApiUrl output)")
+	_ = fs.Parse(args)
+	if fs.NArg() > 0 {
+		return fmt.Errorf("openapi: unexpected arguments %q", fs.Args())
+	}
+	b, err := openapi.WithServer(*server, "")
+	if err != nil {
+		return err
+	}
+	_, err = os.Stdout.Write(append(b, '\n'))
+	return err
+}
+
 // ---- helpers ----
 
-func newEmulator(d httpapi.Deps, scanner *dynamodb.Client) (*emulator.Emulator, error) {
+func newEmulator(d httpapi.Deps, scanner *dynamodb.Client, spec []byte) (*emulator.Emulator, error) {
 	c := emulator.Config{
 		Handlers:  app.Handlers(d),
 		Routes:    routes.Routes,
 		Schedules: routes.Schedules,
 		Clock:     d.Clock,
 		Log:       d.Log,
+		OpenAPI:   spec,
 	}
 	if scanner != nil {
 		c.Sweeper = ttlSweeper{db: scanner, table: d.Config.Table, clock: d.Clock}

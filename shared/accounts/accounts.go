@@ -69,6 +69,11 @@ func (e *ReferenceCreditedError) Members() map[string]any {
 	return map[string]any{"movementId": e.MovementID, "reference": e.Reference}
 }
 
+// AccountList is what GET /accounts returns.
+type AccountList struct {
+	Accounts []ledger.Account `json:"accounts"`
+}
+
 // ListAccounts is GET /accounts.
 func ListAccounts(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "list-accounts", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
@@ -76,7 +81,7 @@ func ListAccounts(d httpapi.Deps) httpapi.LambdaHandler {
 		if err != nil {
 			return nil, err
 		}
-		return httpapi.JSON(http.StatusOK, map[string]any{"accounts": accounts})
+		return httpapi.JSON(http.StatusOK, AccountList{Accounts: accounts})
 	})
 }
 
@@ -95,15 +100,18 @@ func GetAccount(d httpapi.Deps) httpapi.LambdaHandler {
 	})
 }
 
+// OpenAccountRequest is the body of POST /accounts (optional).
+type OpenAccountRequest struct {
+	Kind string `json:"kind" openapi:"enum=savings" doc:"the kind of account; only savings accounts can be opened (the main account comes with the user)"`
+	Name string `json:"name" openapi:"maxLength=100" doc:"a name for the account (default \"savings\")"`
+}
+
 // OpenAccount is POST /accounts: a new savings account, counted on the
 // user's savings counter in the same transaction so the cap holds under
 // concurrency.
 func OpenAccount(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "open-account", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		var in struct {
-			Kind string `json:"kind"`
-			Name string `json:"name"`
-		}
+		var in OpenAccountRequest
 		if err := r.DecodeOptional(&in); err != nil {
 			return nil, err
 		}
@@ -140,13 +148,13 @@ func CountSavings(tx *ledger.Tx, userID string) {
 	})
 }
 
-// amountRequest is the body of every simple money movement.
-type amountRequest struct {
-	Amount httpapi.AmountField `json:"amount"`
-	Memo   string              `json:"memo"`
+// AmountRequest is the body of every simple money movement.
+type AmountRequest struct {
+	Amount httpapi.AmountField `json:"amount" openapi:"required,minimum=1,maximum=1000000000000" doc:"whole won, a JSON integer"`
+	Memo   string              `json:"memo" openapi:"maxLength=200" doc:"a note for the history"`
 }
 
-func (a *amountRequest) read(r *httpapi.Request) (int64, string, error) {
+func (a *AmountRequest) read(r *httpapi.Request) (int64, string, error) {
 	if err := r.Decode(a); err != nil {
 		return 0, "", err
 	}
@@ -185,7 +193,7 @@ func Charge(d httpapi.Deps) httpapi.LambdaHandler {
 		if err != nil {
 			return nil, err
 		}
-		var in amountRequest
+		var in AmountRequest
 		amount, memo, err := in.read(r)
 		if err != nil {
 			return nil, err
@@ -208,7 +216,7 @@ func DepositSavings(d httpapi.Deps) httpapi.LambdaHandler {
 		if err != nil {
 			return nil, err
 		}
-		var in amountRequest
+		var in AmountRequest
 		amount, memo, err := in.read(r)
 		if err != nil {
 			return nil, err
@@ -235,7 +243,7 @@ func Withdraw(d httpapi.Deps) httpapi.LambdaHandler {
 		if err != nil {
 			return nil, err
 		}
-		var in amountRequest
+		var in AmountRequest
 		amount, memo, err := in.read(r)
 		if err != nil {
 			return nil, err
@@ -252,6 +260,13 @@ func Withdraw(d httpapi.Deps) httpapi.LambdaHandler {
 	}))
 }
 
+// OperatorDepositRequest is the body of POST /operator/deposits.
+type OperatorDepositRequest struct {
+	UserID    string              `json:"userId" openapi:"required" doc:"the user whose main account is credited"`
+	Amount    httpapi.AmountField `json:"amount" openapi:"required,minimum=1,maximum=1000000000000" doc:"whole won, a JSON integer"`
+	Reference string              `json:"reference" openapi:"required,minLength=1,maxLength=200" doc:"the payment system's reference: credited once, whatever the Idempotency-Key"`
+}
+
 // OperatorDeposit is POST /operator/deposits {userId, amount, reference}:
 // the external payment system credits a user's main account. It does not
 // count against the user's charge limit. A reference is credited once:
@@ -259,11 +274,7 @@ func Withdraw(d httpapi.Deps) httpapi.LambdaHandler {
 // the first movement's id, decided inside the transaction.
 func OperatorDeposit(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "operator-deposit", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
-		var in struct {
-			UserID    string              `json:"userId"`
-			Amount    httpapi.AmountField `json:"amount"`
-			Reference string              `json:"reference"`
-		}
+		var in OperatorDepositRequest
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
@@ -296,6 +307,12 @@ func OperatorDeposit(d httpapi.Deps) httpapi.LambdaHandler {
 		})
 		return respond(m, tx), nil
 	}))
+}
+
+// EntryList is a page of GET /accounts/{id}/entries.
+type EntryList struct {
+	Entries    []ledger.Entry `json:"entries"`
+	NextCursor string         `json:"nextCursor,omitempty" doc:"the cursor of the next page; absent on the last page"`
 }
 
 // ListEntries is GET /accounts/{id}/entries?limit=&cursor=&from=&to=&direction=in|out.
@@ -349,11 +366,7 @@ func ListEntries(d httpapi.Deps) httpapi.LambdaHandler {
 		if res.err != nil {
 			return nil, res.err
 		}
-		body := map[string]any{"entries": res.entries}
-		if res.next != "" {
-			body["nextCursor"] = res.next
-		}
-		return httpapi.JSON(http.StatusOK, body)
+		return httpapi.JSON(http.StatusOK, EntryList{Entries: res.entries, NextCursor: res.next})
 	})
 }
 

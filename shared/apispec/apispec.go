@@ -18,6 +18,9 @@ type Param struct {
 	Description string
 	Type        string   // "string" or "integer"
 	Enum        []string // optional
+	Format      string   // optional, e.g. "date-time"
+	// Min and Max bound an integer parameter (both 0: unbounded).
+	Min, Max int64
 }
 
 // Op describes the operation a route's function serves.
@@ -31,7 +34,18 @@ type Op struct {
 	// Response is a value of the success body's Go type, sent with Status.
 	Response any
 	Status   int
-	Query    []Param
+	// OtherStatuses are further success statuses with the same body (e.g.
+	// 200 for "already done" beside 201 "created").
+	OtherStatuses []int
+	Query         []Param
+	// Path describes the path parameters by name (optional).
+	Path map[string]string
+	// Errors are the problem codes the operation itself may answer (rows of
+	// httpapi.Problems), beside those of the edge that every route of its
+	// kind may answer (bad_request, unauthorized, idempotency_key_*...).
+	// nil: not listed (the document then has a "default" problem
+	// response); the stack tests check every code a route answers is listed.
+	Errors []string
 }
 
 var (
@@ -76,6 +90,6 @@ func Functions() []string {
 
 // Paging is the ?limit=&cursor= pair of every list.
 var Paging = []Param{
-	{Name: "limit", Type: "integer", Description: "items per page, 1-100 (default 20)"},
+	{Name: "limit", Type: "integer", Min: 1, Max: 100, Description: "items per page, 1-100 (default 20)"},
 	{Name: "cursor", Type: "string", Description: "nextCursor of the previous page of the same listing"},
 }

@@ -67,6 +67,9 @@ type Config struct {
 	Log       *slog.Logger
 	// Sweeper deletes expired TTL items (the *store.Store). Optional.
 	Sweeper Sweeper
+	// OpenAPI is the OpenAPI document, served at GET /openapi.json (a
+	// local-only route outside the route table; nil: not served).
+	OpenAPI []byte
 
 	AuthorizerTTL   time.Duration // 0: DefaultAuthorizerTTL; negative: no cache
 	FunctionTimeout time.Duration // 0: DefaultFunctionTimeout

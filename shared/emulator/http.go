@@ -19,6 +19,10 @@ import (
 	"minipay/shared/routes"
 )
 
+// OpenAPIPath is where the emulator serves Config.OpenAPI: local only (in
+// the cloud no route serves it; the document names the deployed server).
+const OpenAPIPath = "/openapi.json"
+
 // MaxPayloadBytes is API Gateway's request payload limit.
 const MaxPayloadBytes = 10 << 20
 
@@ -62,6 +66,15 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, reqID string) (status int, function string) {
+	if e.cfg.OpenAPI != nil && r.URL.Path == OpenAPIPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(e.cfg.OpenAPI)))
+		w.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodGet {
+			_, _ = w.Write(e.cfg.OpenAPI)
+		}
+		return http.StatusOK, ""
+	}
 	rt, params, ok := e.router.match(r.Method, r.URL.EscapedPath())
 	if !ok {
 		if e.fallback == nil {

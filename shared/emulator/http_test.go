@@ -378,3 +378,30 @@ func BenchmarkGateway(b *testing.B) {
 	st := em.Stats()
 	b.ReportMetric(float64(st.AuthorizerInvocations), "authorizer-runs")
 }
+
+// GET /openapi.json serves Config.OpenAPI, outside the route table; without
+// a document the path is like any other unknown one.
+func TestTheOpenAPIDocumentIsServed(t *testing.T) {
+	clk := clock.NewManual(start)
+	doc := []byte(`{"openapi":"3.0.3"}`)
+	em, err := emulator.New(emulator.Config{Handlers: map[string]any{}, Clock: clk, Log: quietLog(), OpenAPI: doc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := do(em, "GET", emulator.OpenAPIPath, nil); r.status != 200 || r.body != string(doc) || r.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("GET: %+v", r)
+	}
+	if r := do(em, "HEAD", emulator.OpenAPIPath, nil); r.status != 200 || r.body != "" || r.header.Get("Content-Length") != "19" {
+		t.Fatalf("HEAD: %+v", r)
+	}
+	if r := do(em, "POST", emulator.OpenAPIPath, nil); r.status != 404 {
+		t.Fatalf("POST: %+v", r)
+	}
+	bare, err := emulator.New(emulator.Config{Handlers: map[string]any{}, Clock: clk, Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := do(bare, "GET", emulator.OpenAPIPath, nil); r.status != 404 {
+		t.Fatalf("without a document: %+v", r)
+	}
+}

@@ -99,12 +99,15 @@ type RoomResponse struct {
 	NextCursor string   `json:"nextCursor,omitempty"`
 }
 
+// CreateRoomRequest is the body of POST /rooms.
+type CreateRoomRequest struct {
+	Name string `json:"name" openapi:"required,minLength=1,maxLength=100" doc:"the room's name"`
+}
+
 // CreateRoom is POST /rooms {name}: the caller becomes the first member.
 func CreateRoom(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "create-room", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		var in struct {
-			Name string `json:"name"`
-		}
+		var in CreateRoomRequest
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
@@ -134,6 +137,26 @@ func CreateRoom(d httpapi.Deps) httpapi.LambdaHandler {
 
 var errAlreadyMember = fmt.Errorf("sprinkle: already a member")
 
+// AddMemberRequest is the body of POST /rooms/{id}/members.
+type AddMemberRequest struct {
+	UserID string `json:"userId" openapi:"required" doc:"the user to add"`
+}
+
+// MemberAdded is what POST /rooms/{id}/members returns. The fields are in
+// the order the response had as a map (sorted keys).
+type MemberAdded struct {
+	Added  bool   `json:"added" doc:"false: the user already was a member (200)"`
+	RoomID string `json:"roomId"`
+	UserID string `json:"userId"`
+}
+
+// MemberLeft is what DELETE /rooms/{id}/members/me returns.
+type MemberLeft struct {
+	Left   bool   `json:"left"`
+	RoomID string `json:"roomId"`
+	UserID string `json:"userId"`
+}
+
 // AddMember is POST /rooms/{id}/members {userId}: a member adds a user who
 // exists, while the room has room (all checked in one transaction).
 // Adding an existing member is idempotent: 200, "added": false.
@@ -143,9 +166,7 @@ func AddMember(d httpapi.Deps) httpapi.LambdaHandler {
 		if err != nil {
 			return nil, err
 		}
-		var in struct {
-			UserID string `json:"userId"`
-		}
+		var in AddMemberRequest
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
@@ -176,7 +197,7 @@ func AddMember(d httpapi.Deps) httpapi.LambdaHandler {
 		if added {
 			status = http.StatusCreated
 		}
-		return httpapi.JSON(status, map[string]any{"roomId": rid, "userId": in.UserID, "added": added})
+		return httpapi.JSON(status, MemberAdded{RoomID: rid, UserID: in.UserID, Added: added})
 	})
 }
 
@@ -196,7 +217,7 @@ func LeaveRoom(d httpapi.Deps) httpapi.LambdaHandler {
 		if err := d.Ledger.Commit(ctx, tx); err != nil {
 			return nil, err
 		}
-		return httpapi.JSON(http.StatusOK, map[string]any{"roomId": rid, "userId": r.Caller, "left": true})
+		return httpapi.JSON(http.StatusOK, MemberLeft{RoomID: rid, UserID: r.Caller, Left: true})
 	})
 }
 

@@ -182,11 +182,12 @@ func tokenKey(roomID, token string) ddb.Item { return ddb.Key(pkRoom+roomID, skT
 
 // ---- create ----
 
-type createRequest struct {
-	Amount             httpapi.AmountField `json:"amount"`
-	Count              httpapi.AmountField `json:"count"`
-	Split              string              `json:"split"`
-	ClaimWindowMinutes httpapi.AmountField `json:"claimWindowMinutes"`
+// CreateRequest is the body of POST /rooms/{id}/sprinkles.
+type CreateRequest struct {
+	Amount             httpapi.AmountField `json:"amount" openapi:"required,minimum=1,maximum=1000000000000" doc:"whole won to sprinkle, at least count"`
+	Count              httpapi.AmountField `json:"count" openapi:"required,minimum=1,maximum=1000" doc:"how many shares"`
+	Split              string              `json:"split" openapi:"enum=equal|random,default=equal" doc:"equal shares (the remainder spread one won each), or random ones"`
+	ClaimWindowMinutes httpapi.AmountField `json:"claimWindowMinutes" openapi:"minimum=1,maximum=1440,default=10" doc:"how long members may claim; then the remainder returns to me"`
 }
 
 // CreateResponse is what a created sprinkle returns (and replays).
@@ -196,7 +197,7 @@ type CreateResponse struct {
 	Token              string    `json:"token"`
 	Amount             int64     `json:"amount"`
 	Count              int       `json:"count"`
-	Split              string    `json:"split"`
+	Split              string    `json:"split" openapi:"enum=equal|random"`
 	ClaimWindowMinutes int64     `json:"claimWindowMinutes"`
 	CreatedAt          time.Time `json:"createdAt"`
 	ClosesAt           time.Time `json:"closesAt"`
@@ -239,7 +240,7 @@ func Create(d httpapi.Deps) httpapi.LambdaHandler {
 		if err != nil {
 			return nil, err
 		}
-		var in createRequest
+		var in CreateRequest
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}

@@ -24,7 +24,11 @@ import (
 	"minipay/shared/stacktest"
 )
 
-func TestMain(m *testing.M) { os.Exit(ddbtest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := ddbtest.Main(m)
+	fmt.Print(stacktest.OpenAPIReport())
+	os.Exit(code)
+}
 
 type (
 	req  = stacktest.Request

@@ -311,6 +311,7 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	rotated := must(s.Post(t, "/me/token", park.Token, ""), 201).Body["token"].(string)
 	must(s.Do(t, req{Method: "DELETE", Path: "/me/token", Token: rotated}), 200)
 	must(s.Get(t, "/no/such/route", ""), 404)
+	requireEveryOperation(t, s) // and each exchange was validated against the OpenAPI document
 	// Tokens issued before names were stored on them: the handler reads the name.
 	for _, fn := range []string{"transfer", "create-sprinkle"} {
 		ev := namelessEvent(t, s, fn, kim, lee, room)

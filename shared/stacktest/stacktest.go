@@ -2,10 +2,16 @@
 // handlers (app.Handlers) behind the emulator of API Gateway and the
 // Scheduler, on a fresh DynamoDB Local table, served over HTTP on
 // loopback. Tests drive it the way a client does and end with the audit.
+//
+// Every request a test sends and every response it gets is validated
+// against the OpenAPI document (shared/openapi's Checker, on the strict
+// document: responses may carry no undocumented member); a mismatch fails
+// the test. Requests the document refuses must be refused by the API.
 package stacktest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +20,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,6 +31,7 @@ import (
 	"minipay/shared/ddbtest"
 	"minipay/shared/emulator"
 	"minipay/shared/httpapi"
+	"minipay/shared/openapi"
 	"minipay/shared/routes"
 	"minipay/shared/users"
 )
@@ -37,7 +45,9 @@ type Stack struct {
 	Deps     httpapi.Deps
 	Emulator *emulator.Emulator
 	URL      string
-	client   *http.Client
+	// OpenAPI validates every exchange of Do against the document.
+	OpenAPI *openapi.Checker
+	client  *http.Client
 }
 
 // New starts a stack; cfg's registration policy and token lifetime apply,
@@ -58,18 +68,79 @@ func New(t testing.TB, cfg config.Config, wrap ...func(ddb.Client) ddb.Client) *
 		t.Fatal(err)
 	}
 	d.Ledger = env.Ledger
+	spec, err := openapi.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
 	// One DynamoDB Local on a shared 2-core machine queues bursts far
 	// beyond what the cloud would, so requests get longer than the stack's
 	// function timeout; the emulator's own tests check that timeout.
 	em, err := emulator.New(emulator.Config{Handlers: app.Handlers(d), Routes: routes.Routes, Schedules: routes.Schedules,
-		Clock: env.Clock, Log: log, Sweeper: env.TTLSweeper(), FunctionTimeout: 2 * time.Minute})
+		Clock: env.Clock, Log: log, Sweeper: env.TTLSweeper(), OpenAPI: spec, FunctionTimeout: 2 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(em)
 	t.Cleanup(srv.Close)
-	return &Stack{Env: env, Deps: d, Emulator: em, URL: srv.URL,
+	checker, err := openapi.NewChecker(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkers.Lock()
+	checkers.all = append(checkers.all, checker)
+	checkers.Unlock()
+	return &Stack{Env: env, Deps: d, Emulator: em, URL: srv.URL, OpenAPI: checker,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: time.Minute}}
+}
+
+var checkers struct {
+	sync.Mutex
+	all []*openapi.Checker
+}
+
+// OpenAPIStats sums what every stack's Checker validated in this process.
+func OpenAPIStats() openapi.Stats {
+	checkers.Lock()
+	defer checkers.Unlock()
+	sum := openapi.Stats{Seen: map[string]map[int]int{}}
+	for _, c := range checkers.all {
+		s := c.Stats()
+		sum.Exchanges += s.Exchanges
+		sum.Refused += s.Refused
+		sum.Unrouted += s.Unrouted
+		sum.Gateway += s.Gateway
+		for op, m := range s.Seen {
+			if sum.Seen[op] == nil {
+				sum.Seen[op] = map[int]int{}
+			}
+			for st, n := range m {
+				sum.Seen[op][st] += n
+			}
+		}
+	}
+	return sum
+}
+
+// OpenAPIReport is what the stacks validated against the document: the
+// totals and, per operation, the statuses seen.
+func OpenAPIReport() string {
+	s := OpenAPIStats()
+	d, err := openapi.Strict()
+	if err != nil {
+		return err.Error()
+	}
+	lines, missing := s.Coverage(d)
+	var b strings.Builder
+	fmt.Fprintf(&b, "openapi: %d requests and their responses validated against the document "+
+		"(%d refused by the document and by the API, %d unrouted answered by the fallback, %d API Gateway answers)\n",
+		s.Exchanges, s.Refused, s.Unrouted, s.Gateway)
+	for _, l := range lines {
+		b.WriteString("  " + l + "\n")
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(&b, "  operations without a 2xx exchange: %s\n", strings.Join(missing, ", "))
+	}
+	return b.String()
 }
 
 // Response is an answer with its JSON body decoded (Body nil if not an object).
@@ -94,9 +165,9 @@ type Request struct {
 	Header                    map[string]string
 }
 
-// Do sends r. An error status whose body is not problem+json fails the test
-// (the API answers every error as problem+json, the gateway's own answers
-// aside: they are checked where a test expects them).
+// Do sends r. The request and its response are validated against the
+// OpenAPI document (openapi.Checker); a mismatch fails the test (t.Errorf:
+// Do may run on many goroutines at once).
 func (s *Stack) Do(t testing.TB, r Request) Response {
 	t.Helper()
 	req, err := http.NewRequest(r.Method, s.URL+r.Path, strings.NewReader(r.Body))
@@ -125,6 +196,10 @@ func (s *Stack) Do(t testing.TB, r Request) Response {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	if err := s.OpenAPI.Check(context.Background(), openapi.Exchange{Request: req, Body: []byte(r.Body),
+		Status: resp.StatusCode, Header: resp.Header, Reply: raw}); err != nil {
+		t.Errorf("%v", err)
+	}
 	out := Response{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()

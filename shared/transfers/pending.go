@@ -107,7 +107,7 @@ type PendingTransfer struct {
 	From        string    `json:"from"` // sender's user id
 	To          string    `json:"to"`   // receiver's user id
 	Amount      int64     `json:"amount"`
-	Status      string    `json:"status"`
+	Status      string    `json:"status" openapi:"enum=pending|accepted|rejected|cancelled|expired"`
 	FromName    string    `json:"fromName,omitempty"`
 	DisplayName string    `json:"displayName,omitempty"`
 	Memo        string    `json:"memo,omitempty"`
@@ -232,13 +232,16 @@ type Settings struct {
 	PendingTransfers bool `json:"pendingTransfers"`
 }
 
+// SettingsRequest is the body of PUT /me/settings.
+type SettingsRequest struct {
+	PendingTransfers *bool `json:"pendingTransfers" openapi:"required" doc:"true: my transfers wait for the receiver by default"`
+}
+
 // UpdateSettings is PUT /me/settings {pendingTransfers: bool}: the default
 // for the caller's outgoing transfers (true: they wait for the receiver).
 func UpdateSettings(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "update-settings", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		var in struct {
-			PendingTransfers *bool `json:"pendingTransfers"`
-		}
+		var in SettingsRequest
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}

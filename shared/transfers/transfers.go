@@ -49,14 +49,15 @@ var ErrSelfTransfer = domainerr.New("self_transfer")
 // default that keeps flipping (then: 503, retry).
 const maxVariantSwitches = 2
 
-type request struct {
-	To          string              `json:"to"`
-	Amount      httpapi.AmountField `json:"amount"`
-	DisplayName string              `json:"displayName"`
-	Memo        string              `json:"memo"`
+// Request is the body of POST /transfers.
+type Request struct {
+	To          string              `json:"to" openapi:"required" doc:"the receiver's user id"`
+	Amount      httpapi.AmountField `json:"amount" openapi:"required,minimum=1,maximum=1000000000000" doc:"whole won, a JSON integer"`
+	DisplayName string              `json:"displayName" openapi:"maxLength=50" doc:"how the receiver's history names the sender (default: the sender's name)"`
+	Memo        string              `json:"memo" openapi:"maxLength=200" doc:"a note for both histories"`
 	// Pending, if set, overrides the sender's default (PUT /me/settings):
 	// true makes the transfer wait for the receiver, false sends it now.
-	Pending *bool `json:"pending"`
+	Pending *bool `json:"pending" doc:"true: the transfer waits for the receiver (a hold); false: it completes now; absent or null: my default (PUT /me/settings)"`
 }
 
 // Response is what a completed transfer returns (and replays).
@@ -74,14 +75,14 @@ type Response struct {
 	// Status is "completed" (the money is in the receiver's account) or
 	// "pending" (held on the sender's account until the receiver accepts,
 	// rejects, the sender cancels, or it expires at ExpiresAt).
-	Status    string     `json:"status"`
-	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	Status    string     `json:"status" openapi:"enum=completed|pending"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty" doc:"when a pending transfer expires (pending only)"`
 }
 
 // Create is POST /transfers {to, amount, displayName?, memo?, pending?}.
 func Create(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "transfer", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
-		var in request
+		var in Request
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}

@@ -181,9 +181,32 @@ func IsOperator(r *httpapi.Request, operatorSHA256 string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(strings.ToLower(operatorSHA256))) == 1
 }
 
-type registerRequest struct {
-	Name     string `json:"name"`
-	PersonID string `json:"personId"`
+// RegisterRequest is the body of POST /users.
+type RegisterRequest struct {
+	Name     string `json:"name" openapi:"required,minLength=1,maxLength=100" doc:"the user's real name, shown to the people they pay"`
+	PersonID string `json:"personId" openapi:"maxLength=100" doc:"the payment system's id of the verified person: required (and unique) under operator registration, refused under open registration"`
+}
+
+// RegisterResponse is what POST /users returns. The fields are in the
+// order the response had as a map (sorted keys).
+type RegisterResponse struct {
+	MainAccount    ledger.Account `json:"mainAccount"`
+	Token          string         `json:"token" doc:"the API token, shown once: send it as Authorization: Bearer <token>"`
+	TokenExpiresAt time.Time      `json:"tokenExpiresAt"`
+	TokenNote      string         `json:"tokenNote"`
+	User           User           `json:"user"`
+}
+
+// TokenResponse is what POST /me/token returns.
+type TokenResponse struct {
+	Token          string    `json:"token" doc:"the new API token, shown once"`
+	TokenExpiresAt time.Time `json:"tokenExpiresAt"`
+	TokenNote      string    `json:"tokenNote"`
+}
+
+// RevokeResponse is what DELETE /me/token returns.
+type RevokeResponse struct {
+	Revoked bool `json:"revoked"`
 }
 
 // Register is POST /users: the user, their main account and a token in
@@ -194,7 +217,7 @@ func Register(d httpapi.Deps) httpapi.LambdaHandler {
 		if operator && !IsOperator(r, d.Config.OperatorTokenSHA256) {
 			return nil, httpapi.ErrForbidden.With("registration is by the payment system that verified the person: send its operator token")
 		}
-		var in registerRequest
+		var in RegisterRequest
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
@@ -234,9 +257,9 @@ func Register(d httpapi.Deps) httpapi.LambdaHandler {
 		if err := d.Ledger.Commit(ctx, tx); err != nil {
 			return nil, err
 		}
-		return httpapi.JSON(http.StatusCreated, map[string]any{
-			"user": u, "mainAccount": main, "token": token, "tokenExpiresAt": now.Add(d.Config.TokenTTL),
-			"tokenNote": "shown once; send it as Authorization: Bearer <token>",
+		return httpapi.JSON(http.StatusCreated, RegisterResponse{
+			User: u, MainAccount: main, Token: token, TokenExpiresAt: now.Add(d.Config.TokenTTL),
+			TokenNote: "shown once; send it as Authorization: Bearer <token>",
 		})
 	})
 }
@@ -262,9 +285,9 @@ func RotateToken(d httpapi.Deps) httpapi.LambdaHandler {
 		if err := d.Ledger.Commit(ctx, tx); err != nil {
 			return nil, err
 		}
-		return httpapi.JSON(http.StatusCreated, map[string]any{
-			"token": token, "tokenExpiresAt": now.Add(d.Config.TokenTTL),
-			"tokenNote": "shown once; the token this request used is revoked",
+		return httpapi.JSON(http.StatusCreated, TokenResponse{
+			Token: token, TokenExpiresAt: now.Add(d.Config.TokenTTL),
+			TokenNote: "shown once; the token this request used is revoked",
 		})
 	})
 }
@@ -280,7 +303,7 @@ func RevokeToken(d httpapi.Deps) httpapi.LambdaHandler {
 		if err := d.Ledger.Commit(ctx, tx); err != nil {
 			return nil, err
 		}
-		return httpapi.JSON(http.StatusOK, map[string]any{"revoked": true})
+		return httpapi.JSON(http.StatusOK, RevokeResponse{Revoked: true})
 	})
 }
 
