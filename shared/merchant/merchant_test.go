@@ -318,7 +318,9 @@ func TestOrderRefusals(t *testing.T) {
 		{"absurd", func() resp { return w.Post(t, "/orders", kim.Token, body(w.store, "1e30")) }, 400, "invalid_field"},
 		{"past the daily charge limit", func() resp { return w.Post(t, "/orders", kim.Token, body(w.store, 9_000_000)) }, 422, "daily_limit_exceeded"},
 		{"unknown field", func() resp { return w.Post(t, "/orders", kim.Token, `{"store":"`+w.store+`","amount":1,"tip":1}`) }, 400, "bad_request"},
-		{"no idempotency key", func() resp { return w.Do(t, req{Method: "POST", Path: "/orders", Token: kim.Token, Body: body(w.store, 1000)}) }, 400, "idempotency_key_required"},
+		{"no idempotency key", func() resp {
+			return w.Do(t, req{Method: "POST", Path: "/orders", Token: kim.Token, Body: body(w.store, 1000)})
+		}, 400, "idempotency_key_required"},
 		{"unknown order", func() resp { return w.act(t, park, unknown, "accept") }, 404, "order_not_found"},
 		{"malformed order", func() resp { return w.act(t, park, "x", "accept") }, 404, "order_not_found"},
 		{"a stranger accepts", func() resp { return w.act(t, lee, authorized, "accept") }, 404, "order_not_found"},
