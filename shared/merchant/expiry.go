@@ -39,9 +39,15 @@ func Expire(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (Expiry
 		var sum ExpirySummary
 		run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kind: dueOrder, Until: now, Budget: ExpiryBudget}, func(ctx context.Context, item ddb.Item) error {
 			// The index is eventually consistent and a participant may be
-			// moving the order: a status that changed into another open one
-			// is read again (strongly) and tried again.
+			// moving the order: each try reads the order item (strongly
+			// consistent), and a status that changed into another open one
+			// is read and tried again.
+			id := ddb.Decode(item).S("orderId")
 			for attempt := 0; attempt < 3; attempt++ {
+				item, err := d.Table.Get(ctx, orderKey(id))
+				if err != nil || item == nil {
+					return err
+				}
 				o, err := orderFromItem(item)
 				if err != nil {
 					return err
@@ -59,9 +65,6 @@ func Expire(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (Expiry
 					return nil
 				case !errors.As(err, &changed):
 					return fmt.Errorf("order %s: %w", o.ID, err)
-				}
-				if item, err = d.Table.Get(ctx, orderKey(o.ID)); err != nil || item == nil {
-					return err
 				}
 			}
 			return nil

@@ -12,6 +12,7 @@ import (
 
 	"minipay/shared/config"
 	"minipay/shared/ddbtest"
+	"minipay/shared/routes"
 	"minipay/shared/stacktest"
 )
 
@@ -592,4 +593,101 @@ func TestRaces(t *testing.T) {
 		w.wantMerchant(t, 200)
 		w.wantMain(t, w.kim, 9_800, 0, 9_800)
 	})
+}
+
+// Overload: past a payment route's throttle the gateway answers 429 at
+// once, before any function runs, while other routes and requests within
+// the rate keep succeeding; a throttled request retried later with its key
+// is paid exactly once. Past a function's reserved concurrency an
+// invocation is refused at once (the gateway's 500), never queued, and
+// nothing of it is written.
+func TestOverloadIsAnsweredAtOnce(t *testing.T) {
+	w := newWorld(t, config.Config{})
+	w.Fund(t, w.kim, 1_000_000)
+	var accepted []string
+	for i := 0; i < 5; i++ {
+		accepted = append(accepted, w.placed(t, w.kim, 1000))
+	}
+	count := func() int {
+		return len(listed(t, w.must(t, w.Get(t, "/stores/"+w.store+"/orders?status=authorized&limit=100", w.owner.Token), 200)))
+	}
+	w.Emulator.SetThrottle("POST /orders", &routes.Throttle{Rate: 1, Burst: 5})
+	var mu sync.Mutex
+	outcomes := map[string]int{}
+	var throttledKey string
+	burst(45, func(i int) {
+		var r resp
+		switch {
+		case i < 30: // 30 orders at one instant: 5 fit the burst
+			key := stacktest.NewKey()
+			r = w.Do(t, req{Method: "POST", Path: "/orders", Token: w.kim.Token, Key: key,
+				Body: fmt.Sprintf(`{"store":%q,"amount":1000}`, w.store)})
+			if r.Status == 429 {
+				mu.Lock()
+				throttledKey = key
+				mu.Unlock()
+				if r.Raw != `{"message":"Too Many Requests"}` {
+					t.Errorf("throttled: %s", r.Raw)
+				}
+			}
+			mu.Lock()
+			outcomes["place "+r.String()]++
+			mu.Unlock()
+			return
+		case i < 35: // other routes meanwhile
+			r = w.Post(t, "/orders/"+accepted[i-30]+"/accept", w.owner.Token, "")
+		default:
+			r = w.Get(t, "/orders?limit=5", w.kim.Token)
+		}
+		mu.Lock()
+		outcomes["other "+r.String()]++
+		mu.Unlock()
+	})
+	if outcomes["place 201"] != 5 || outcomes["place 429"] != 25 || outcomes["other 200"] != 15 || len(outcomes) != 3 {
+		t.Fatalf("outcomes %v", outcomes)
+	}
+	if n := count(); n != 5 {
+		t.Fatalf("%d authorized orders, want the 5 that passed", n)
+	}
+	// Within the rate (one a second on the stack's clock) every order passes.
+	for i := 0; i < 5; i++ {
+		w.Clock.Advance(time.Second)
+		w.must(t, w.Post(t, "/orders", w.kim.Token, fmt.Sprintf(`{"store":%q,"amount":1000}`, w.store)), 201)
+	}
+	w.Clock.Advance(time.Second)
+	retry := req{Method: "POST", Path: "/orders", Token: w.kim.Token, Key: throttledKey, Body: fmt.Sprintf(`{"store":%q,"amount":1000}`, w.store)}
+	first := w.must(t, w.Do(t, retry), 201)
+	w.Clock.Advance(time.Second)
+	if again := w.Do(t, retry); again.Raw != first.Raw || again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay: %s", again.Raw)
+	}
+	if n := count(); n != 11 {
+		t.Fatalf("%d authorized orders, want 11", n)
+	}
+	if b, h, _ := w.Account(t, w.kim, w.kim.Main); b != 1_000_000 || h != 16*1000 {
+		t.Fatalf("Kim: balance %d held %d", b, h)
+	}
+
+	// Reserved concurrency, the backstop.
+	w.Emulator.SetThrottle("POST /orders", nil)
+	w.Emulator.SetReservedConcurrency("place-order", 2)
+	refusedBefore := w.Emulator.Overload().Refused
+	clear(outcomes)
+	burst(20, func(int) {
+		r := w.Post(t, "/orders", w.kim.Token, fmt.Sprintf(`{"store":%q,"amount":1000}`, w.store))
+		if r.Status == 500 && r.Raw != `{"message":"Internal Server Error"}` {
+			t.Errorf("refused invocation: %s", r.Raw)
+		}
+		mu.Lock()
+		outcomes[r.String()]++
+		mu.Unlock()
+	})
+	if outcomes["201"] < 1 || outcomes["201"]+outcomes["500"] != 20 || int64(outcomes["500"]) != w.Emulator.Overload().Refused-refusedBefore {
+		t.Fatalf("outcomes %v", outcomes)
+	}
+	if n := count(); n != 11+outcomes["201"] {
+		t.Fatalf("%d authorized orders, want %d", n, 11+outcomes["201"])
+	}
+	w.Emulator.SetReservedConcurrency("place-order", 100)
+	w.must(t, w.Post(t, "/orders", w.kim.Token, fmt.Sprintf(`{"store":%q,"amount":1000}`, w.store)), 201)
 }
