@@ -225,6 +225,7 @@ func TestOrderLifeCycle(t *testing.T) {
 	if r := w.must(t, w.refund(t, park, id, 5_000), 201); r.Body["order"] != id || stacktest.Int(r.Body["amount"]) != 5_000 {
 		t.Fatalf("refund: %s", r.Raw)
 	}
+	w.tick()
 	w.must(t, w.Post(t, "/stores/"+w.store+"/withdrawals", park.Token, `{"amount":10000}`), 201)
 	w.wantMerchant(t, 3_000)
 	if r := w.refund(t, park, id, 4_000); r.Status != 422 || r.Code() != "merchant_insufficient_funds" || stacktest.Int(r.Body["available"]) != 3_000 {
