@@ -294,6 +294,7 @@ func benchReport(args []string) error {
 	fs.IntVar(&o.HistoryEntries, "history", o.HistoryEntries, "entries on the big account for the history comparison")
 	fs.IntVar(&o.Claimers, "claimers", o.Claimers, "room members claiming one sprinkle at once")
 	fs.IntVar(&o.Shares, "shares", o.Shares, "shares of that sprinkle")
+	fs.IntVar(&o.Orders, "orders", o.Orders, "merchant orders through place, accept, cook and refund")
 	_ = fs.Parse(args)
 	return bench.Run(context.Background(), os.Stdout, o)
 }
