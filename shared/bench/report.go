@@ -118,10 +118,10 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		s.transfers(ctx, users, o.Transfers, clients)
 	}
 	s.hot(o.HotSenders)
-	s.sprinkle(ctx, o.Claimers, o.Shares)
 	if o.Orders > 0 {
 		s.orders(o.Orders)
 	}
+	s.sprinkle(ctx, o.Claimers, o.Shares)
 	s.history(ctx, users[1], o.HistoryEntries)
 
 	r, err := ledger.Audit(ctx, db, table)
