@@ -28,13 +28,14 @@ func (s *stack) orders(n int) {
 		r    result
 		use  string
 		per  float64
+		wcu  float64
 	}
 	var phases []phase
 	run := func(name string, op func(i int)) {
 		s.inst.Reset()
 		r := measure(n, 1, op)
 		use := s.inst.Reset()
-		phases = append(phases, phase{name, r, requests(use.Requests, n), float64(use.Total()) / float64(n)})
+		phases = append(phases, phase{name, r, requests(use.Requests, n), float64(use.Total()) / float64(n), use.WCU / float64(n)})
 	}
 	run("POST /orders (authorize: hold)", func(i int) {
 		var o struct{ ID string }
@@ -52,9 +53,9 @@ func (s *stack) orders(n int) {
 		rows[i] = row{p.name, p.r}
 	}
 	table(s.out, rows)
-	fmt.Fprintln(s.out, "DynamoDB requests per transition (per request, by kind):")
+	fmt.Fprintln(s.out, "DynamoDB requests per transition (per request, by kind) and transactional WCU (as DynamoDB Local reports it):")
 	for _, p := range phases {
-		fmt.Fprintf(s.out, "  %-48s %.2f  (%s)\n", p.name, p.per, p.use)
+		fmt.Fprintf(s.out, "  %-48s %.2f  (%s)  WCU %.1f\n", p.name, p.per, p.use, p.wcu)
 	}
 }
 
