@@ -64,6 +64,11 @@ func newAPI(stack awscdk.Stack, fns map[string]awslambda.Function, rs []routes.R
 			ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(routes.AuthorizerCacheTTL.Seconds())),
 		})
 
+	// Per-route throttles (the payment routes'): the stage's RouteSettings,
+	// keyed by route key. The stage must be created after those routes, or
+	// CloudFormation cannot find them by key.
+	cfnStage := stage.Node().DefaultChild().(awsapigatewayv2.CfnStage)
+	settings := map[string]any{}
 	for _, r := range rs {
 		opts := &awsapigatewayv2.AddRoutesOptions{
 			Path:    jsii.String(r.Path),
@@ -76,7 +81,14 @@ func newAPI(stack awscdk.Stack, fns map[string]awslambda.Function, rs []routes.R
 		if r.Auth == routes.User || r.Auth == routes.Operator {
 			opts.Authorizer = authorizer
 		}
-		for _, route := range *api.AddRoutes(opts) {
+		added := *api.AddRoutes(opts)
+		if r.Throttle != nil {
+			settings[r.Method+" "+r.Path] = map[string]any{"ThrottlingRateLimit": r.Throttle.Rate, "ThrottlingBurstLimit": r.Throttle.Burst}
+			for _, route := range added {
+				cfnStage.Node().AddDependency(route)
+			}
+		}
+		for _, route := range added {
 			if r.Auth == routes.Public || r.Auth == routes.Registration {
 				suppress(route.Node().DefaultChild(), "AwsSolutions-APIG4",
 					"No API Gateway authorizer by design (routes."+string(r.Auth)+" in the route table): "+r.Method+" "+r.Path+
@@ -84,6 +96,9 @@ func newAPI(stack awscdk.Stack, fns map[string]awslambda.Function, rs []routes.R
 						"itself requires the operator token, under open it is public and moves no money; the stage's throttling bounds abuse.")
 			}
 		}
+	}
+	if len(settings) > 0 {
+		cfnStage.AddPropertyOverride(jsii.String("RouteSettings"), settings)
 	}
 	return api, stage, accessLogGroup
 }

@@ -52,6 +52,22 @@ func tableAccess(rs []routes.Route, ss []routes.Schedule) map[string][]string {
 	return out
 }
 
+// reservedConcurrency maps each function whose route reserves concurrency
+// to its reservation.
+func reservedConcurrency(rs []routes.Route) map[string]int {
+	out := map[string]int{}
+	for _, r := range rs {
+		if r.ReservedConcurrency > 0 {
+			out[r.Function] = r.ReservedConcurrency
+		}
+	}
+	return out
+}
+
+// maxReserved caps the sum of reservations: an account's default
+// concurrency is 1,000 and Lambda keeps 100 of it unreserved.
+const maxReserved = 900
+
 // functionNames is the sorted list of functions in access.
 func functionNames(access map[string][]string) []string {
 	names := make([]string, 0, len(access))
@@ -78,7 +94,7 @@ const functionLogRetention = awslogs.RetentionDays_ONE_MONTH
 // <codeDir>/<function>/bootstrap for provided.al2023 on arm64. deadLetters
 // maps a scheduled job's function to its queue: Scheduler invokes Lambda
 // asynchronously, so a job that fails after Lambda's retries lands there too.
-func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string][]string, deadLetters map[string]awssqs.IQueue, codeDir, logLevel string) map[string]awslambda.Function {
+func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string][]string, reserved map[string]int, deadLetters map[string]awssqs.IQueue, codeDir, logLevel string) map[string]awslambda.Function {
 	// The raw operator token never enters the stack: only its hex sha256,
 	// passed at deploy time and hidden from describe calls.
 	operatorToken := awscdk.NewCfnParameter(stack, jsii.String("OperatorTokenSha256"), &awscdk.CfnParameterProps{
@@ -149,6 +165,11 @@ func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string
 			Environment:  &env,
 			LogGroup:     logs,
 			Role:         role,
+		}
+		// Reserved concurrency (the route table's): at most this many at
+		// once, and always this many available, whatever other functions do.
+		if n := reserved[name]; n > 0 {
+			props.ReservedConcurrentExecutions = jsii.Number(n)
 		}
 		if q, ok := deadLetters[name]; ok {
 			props.DeadLetterQueue = q

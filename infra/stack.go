@@ -57,7 +57,7 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 	s := &Stack{Stack: awscdk.NewStack(scope, jsii.String(id), &p.StackProps)}
 	s.Table = newTable(s.Stack)
 	s.DeadLetters = newDeadLetterQueues(s.Stack, p.Schedules)
-	s.Functions = newFunctions(s.Stack, s.Table, access, deadLettersByFunction(p.Schedules, s.DeadLetters), p.CodeDir, p.LogLevel)
+	s.Functions = newFunctions(s.Stack, s.Table, access, reservedConcurrency(p.Routes), deadLettersByFunction(p.Schedules, s.DeadLetters), p.CodeDir, p.LogLevel)
 	s.API, s.Stage, s.AccessLogs = newAPI(s.Stack, s.Functions, p.Routes)
 	newSchedules(s.Stack, s.Functions, p.Schedules, s.DeadLetters)
 	s.Notifications = newNotifications(s.Stack, s.Table)
@@ -122,6 +122,21 @@ func validate(p StackProps, access map[string][]string) error {
 		if r.Function == "" {
 			return fmt.Errorf("route %s: no function", key)
 		}
+		if t := r.Throttle; t != nil && (t.Rate <= 0 || t.Burst < 1 || t.Rate > throttleRate || t.Burst > throttleBurst) {
+			return fmt.Errorf("route %s: throttle %v+%d must be positive and within the stage's %d/s + %d", key, t.Rate, t.Burst, throttleRate, throttleBurst)
+		}
+		// Overload must meet the gateway's fast 429 before Lambda's limit
+		// (a throttled invocation is the gateway's 500).
+		if r.ReservedConcurrency > 0 && r.Throttle == nil {
+			return fmt.Errorf("route %s: reserved concurrency without a route throttle in front of it", key)
+		}
+	}
+	total := 0
+	for _, n := range reservedConcurrency(p.Routes) {
+		total += n
+	}
+	if total > maxReserved {
+		return fmt.Errorf("reserved concurrency adds up to %d; an account keeps at most %d reservable", total, maxReserved)
 	}
 	names := map[string]bool{}
 	jobFunctions := map[string]string{} // function -> schedule

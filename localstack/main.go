@@ -309,6 +309,7 @@ func benchReport(args []string) error {
 	fs.IntVar(&o.Payers, "payers", o.Payers, "distinct payers of the merchant-like account (under the model)")
 	fs.DurationVar(&o.PayWindow, "pay-window", o.PayWindow, "spread the merchant-like payments over this long")
 	o.Model.RegisterFlags(fs, "model-")
+	fs.IntVar(&o.Orders, "orders", o.Orders, "merchant orders through place, accept, cook and refund")
 	_ = fs.Parse(args)
 	return bench.Run(context.Background(), os.Stdout, o)
 }

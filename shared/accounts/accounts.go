@@ -374,7 +374,9 @@ func ListEntries(d httpapi.Deps) httpapi.LambdaHandler {
 // name any account: 404, as for any account that is not the caller's.
 func AccountID(r *httpapi.Request) (string, error) {
 	id := r.PathParam("id")
-	if !ddb.ValidID(id, "m_") && !ddb.ValidID(id, "s_") {
+	// "ma_": a store's merchant account (shared/merchant), listed by GET
+	// /accounts with the owner's other accounts.
+	if !ddb.ValidID(id, "m_") && !ddb.ValidID(id, "s_") && !ddb.ValidID(id, "ma_") {
 		return "", ledger.ErrAccountNotFound.With("no account %q", id)
 	}
 	return id, nil

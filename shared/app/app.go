@@ -16,6 +16,7 @@ import (
 	"minipay/shared/ddb"
 	"minipay/shared/httpapi"
 	"minipay/shared/ledger"
+	"minipay/shared/merchant"
 	"minipay/shared/notify"
 	"minipay/shared/routes"
 	"minipay/shared/sprinkle"
@@ -68,6 +69,22 @@ func Handlers(shared httpapi.Deps) map[string]any {
 		"sprinkle-reclaim":        sprinkle.Reclaim(d()),
 		"ledger-checkpoint":       CheckpointJob(d()),
 		"ledger-fold":             FoldJob(d()),
+		"create-store":            merchant.CreateStore(d()),
+		"get-store":               merchant.GetStore(d()),
+		"set-store-status":        merchant.SetStoreStatus(d()),
+		"withdraw-store":          merchant.Withdraw(d()),
+		"list-store-orders":       merchant.ListStoreOrders(d()),
+		"place-order":             merchant.Place(d()),
+		"list-orders":             merchant.ListOrders(d()),
+		"get-order":               merchant.GetOrder(d()),
+		"accept-order":            merchant.Accept(d()),
+		"reject-order":            merchant.Reject(d()),
+		"cancel-order":            merchant.Cancel(d()),
+		"cook-order":              merchant.Cook(d()),
+		"progress-order":          merchant.Progress(d()),
+		"complete-order":          merchant.Complete(d()),
+		"refund-order":            merchant.Refund(d()),
+		"order-expiry":            merchant.Expire(d()),
 	}
 }
 

@@ -17,6 +17,7 @@ const (
 	EnvLogLevel            = "MINIPAY_LOG_LEVEL"             // debug|info|warn|error
 	EnvRegistration        = "MINIPAY_REGISTRATION"          // open|operator: who may create users
 	EnvTokenTTL            = "MINIPAY_TOKEN_TTL"             // lifetime of a user token, a Go duration (default 2160h = 90 days)
+	EnvOrderAuthorization  = "MINIPAY_ORDER_AUTHORIZATION"   // how long an order's payment authorization lasts, a Go duration (default 15m)
 )
 
 // DefaultTable is the table name used locally when MINIPAY_TABLE is unset.
@@ -34,6 +35,11 @@ const (
 // DefaultTokenTTL is how long a user token lives unless configured.
 const DefaultTokenTTL = 90 * 24 * time.Hour
 
+// DefaultOrderAuthorization is how long a merchant order's authorization
+// (the hold on the customer's account) lasts unless configured: the store
+// must accept and start cooking within it.
+const DefaultOrderAuthorization = 15 * time.Minute
+
 // Config is what a function needs to start.
 type Config struct {
 	Table               string
@@ -42,6 +48,7 @@ type Config struct {
 	LogLevel            string
 	Registration        string
 	TokenTTL            time.Duration
+	OrderAuthorization  time.Duration
 }
 
 // FromEnv reads the configuration. A missing table name is an error in the
@@ -67,6 +74,13 @@ func FromEnv() (Config, error) {
 		}
 		c.TokenTTL = d
 	}
+	if s := os.Getenv(EnvOrderAuthorization); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < time.Minute || d > 24*time.Hour {
+			return c, fmt.Errorf("config: %s=%q is not a duration from 1m to 24h", EnvOrderAuthorization, s)
+		}
+		c.OrderAuthorization = d
+	}
 	return c.WithDefaults()
 }
 
@@ -80,6 +94,9 @@ func (c Config) WithDefaults() (Config, error) {
 	}
 	if c.TokenTTL <= 0 {
 		c.TokenTTL = DefaultTokenTTL
+	}
+	if c.OrderAuthorization <= 0 {
+		c.OrderAuthorization = DefaultOrderAuthorization
 	}
 	return c, nil
 }

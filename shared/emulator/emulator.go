@@ -78,6 +78,9 @@ type Config struct {
 	AccountID       string        // "": DefaultAccountID
 	Region          string        // "": DefaultRegion
 	APIID           string        // "": "local"
+	// Unthrottled turns off the route throttles and reserved concurrency
+	// (concurrency.go), for load reports that measure past them.
+	Unthrottled bool
 }
 
 // Emulator serves the route table over HTTP (it is an http.Handler), fires
@@ -98,7 +101,8 @@ type Emulator struct {
 	schedMu  sync.Mutex
 	lastTick time.Time
 
-	stats counters
+	stats  counters
+	limits *limits // route throttles and reserved concurrency (concurrency.go)
 }
 
 // New checks the tables against the handlers and builds an Emulator. Every
@@ -137,6 +141,7 @@ func New(c Config) (*Emulator, error) {
 		functions: map[string]*instances{},
 		cache:     map[string]cachedAuth{},
 		lastTick:  c.Clock.Now(),
+		limits:    newLimits(c.Routes, c.Unthrottled, c.Clock.Now()),
 	}
 	e.stats.invocations = map[string]int64{}
 	need := func(function, what string) error {
@@ -251,6 +256,11 @@ func (in *instances) invoke(ctx context.Context, payload []byte) ([]byte, error)
 }
 
 func (e *Emulator) invoke(ctx context.Context, function string, h *instances, payload []byte) (out []byte, err error) {
+	release, err := e.reserve(function)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	e.stats.invoked(function)
 	lc := &lambdacontext.LambdaContext{
 		AwsRequestID:       newUUID(),

@@ -82,6 +82,9 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, reqID string) (
 		}
 		rt = &route{Route: routes.Fallback, key: "$default"}
 	}
+	if m := e.throttle(rt.Route); m != nil {
+		return m.write(w), rt.Function
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPayloadBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError

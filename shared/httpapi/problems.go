@@ -81,6 +81,20 @@ var Problems = map[string]ProblemType{
 	"already_claimed":     {http.StatusConflict, "You already claimed a share of this sprinkle"},
 	"sprinkle_exhausted":  {http.StatusConflict, "All shares are taken"},
 	"claim_window_closed": {http.StatusGone, "The claim window of this sprinkle has closed"},
+	// Stores and orders (merchant payments).
+	"store_not_found":             {http.StatusNotFound, "No such store"},
+	"store_closed":                {http.StatusConflict, "The store is closed and takes no orders"},
+	"not_store_owner":             {http.StatusForbidden, "Only the store's owner can do this"},
+	"too_many_stores":             {http.StatusUnprocessableEntity, "The maximum number of stores is reached"},
+	"own_store":                   {http.StatusUnprocessableEntity, "You cannot order from your own store"},
+	"order_not_found":             {http.StatusNotFound, "No such order"},
+	"not_order_store":             {http.StatusForbidden, "Only the order's store can do this"},
+	"not_order_customer":          {http.StatusForbidden, "Only the order's customer can do this"},
+	"order_status_conflict":       {http.StatusConflict, "The order's status does not allow this"},
+	"order_cooking_started":       {http.StatusConflict, "Cooking has started; the order can no longer be cancelled"},
+	"order_expired":               {http.StatusGone, "The order's authorization expired and its money went back to the customer"},
+	"refund_exceeds_capture":      {http.StatusUnprocessableEntity, "Refunds cannot exceed the captured amount"},
+	"merchant_insufficient_funds": {http.StatusUnprocessableEntity, "The merchant account's available balance is too low for this refund"},
 }
 
 // Problem is one rendered problem: RFC 9457 problem details plus the code

@@ -252,6 +252,7 @@ func (l *Ledger) withFold(ctx context.Context, tx *Tx, failed int, refusal error
 		base = tx.base
 	}
 	target := -1
+	var seen int64 // the available the refusal saw
 	if errors.Is(refusal, errFoldRace) {
 		// Someone else folded first: the account item holds that money
 		// now; try as built (a refusal folds what is left).
@@ -259,7 +260,12 @@ func (l *Ledger) withFold(ctx context.Context, tx *Tx, failed int, refusal error
 	} else {
 		var short *InsufficientFundsError
 		var stale *TopUpStaleError
-		if !errors.As(refusal, &short) && !errors.As(refusal, &stale) {
+		switch {
+		case errors.As(refusal, &short):
+			seen = short.Available
+		case errors.As(refusal, &stale):
+			seen = stale.Available
+		default:
 			return nil, nil
 		}
 		for _, ic := range tx.changes {
@@ -283,8 +289,20 @@ func (l *Ledger) withFold(ctx context.Context, tx *Tx, failed int, refusal error
 	}
 	room := MaxItems - len(base.items)
 	postings, err := l.unfolded(ctx, c.a, room+1)
-	if err != nil || len(postings) == 0 {
+	if err != nil {
 		return nil, err
+	}
+	if len(postings) == 0 {
+		// Nothing to fold now: if someone folded the postings after the
+		// refusal saw the account, its available is stale; try again.
+		item, err := l.table.Get(ctx, c.a.Key())
+		if err != nil || item == nil {
+			return nil, err
+		}
+		if now := ddb.Decode(item).N("available"); now != seen && tx.base == nil {
+			return base, nil
+		}
+		return nil, nil
 	}
 	if len(postings) > room {
 		if _, err := l.FoldAccount(ctx, c.a); err != nil && !errors.Is(err, errFoldRace) {

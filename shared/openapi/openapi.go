@@ -41,6 +41,7 @@ import (
 	"minipay/shared/domainerr"
 	"minipay/shared/httpapi"
 	"minipay/shared/ledger"
+	"minipay/shared/merchant"
 	"minipay/shared/routes"
 )
 
@@ -305,6 +306,7 @@ func problemMembers() []domainerr.WithMembers {
 	return []domainerr.WithMembers{
 		&ledger.InsufficientFundsError{}, &ledger.LimitExceededError{}, domainerr.Field("", ""),
 		&accounts.ReferenceCreditedError{}, busy,
+		&merchant.WrongStatusError{}, &merchant.RefundTooMuchError{}, &merchant.MerchantFundsError{},
 	}
 }
 

@@ -49,6 +49,21 @@ type Route struct {
 	// exactly these on the table and its indexes (least privilege).
 	Table   []string
 	Summary string
+	// Throttle, if set, is the route's own API Gateway throttle (the
+	// stage's RouteSettings); past it the gateway answers 429 at once. The
+	// emulator enforces it on its clock.
+	Throttle *Throttle
+	// ReservedConcurrency, if set, is the function's reserved concurrency:
+	// at most this many invocations at once, the rest refused by Lambda at
+	// once (API Gateway answers them 500). The emulator enforces it too.
+	ReservedConcurrency int
+}
+
+// Throttle is a token bucket: Burst requests at once, refilled at Rate
+// requests per second.
+type Throttle struct {
+	Rate  float64
+	Burst int
 }
 
 // Schedule is one recurring job: an EventBridge Scheduler schedule in the
@@ -150,6 +165,41 @@ var Routes = []Route{
 		Summary: "Claim one share of a sprinkle into my main account (once per member, not my own)"},
 	{Method: "GET", Path: "/rooms/{id}/sprinkles/{token}", Function: "get-sprinkle", Auth: User, Table: actions(get, query),
 		Summary: "My sprinkle within 7 days: amount, claimed total, each claim"},
+	// Merchant payments (shared/merchant). The payment routes have their
+	// own throttles, set below their functions' reserved concurrency, so
+	// overload is answered by the gateway's fast 429 before Lambda's limit.
+	{Method: "POST", Path: "/stores", Function: "create-store", Auth: User, Table: actions(put, update),
+		Summary: "Register a store {name}: it gets its own merchant account, operated with my token (at most 10 stores)"},
+	{Method: "GET", Path: "/stores/{id}", Function: "get-store", Auth: User, Table: actions(get, query),
+		Summary: "A store: name and status; to its owner also its merchant account's balance"},
+	{Method: "PUT", Path: "/stores/{id}/status", Function: "set-store-status", Auth: User, Table: actions(update),
+		Summary: "Open or close my store {status: open|closed}; a closed store takes no new orders"},
+	{Method: "POST", Path: "/stores/{id}/withdrawals", Function: "withdraw-store", Auth: User, MovesMoney: true, Table: actions(del, put, query, update),
+		Summary: "Withdraw from my store's merchant account to my bank", Throttle: &Throttle{Rate: 10, Burst: 20}, ReservedConcurrency: 10},
+	{Method: "GET", Path: "/stores/{id}/orders", Function: "list-store-orders", Auth: User, Table: actions(get, query),
+		Summary: "My store's orders, newest first: ?status=&limit=&cursor="},
+	{Method: "POST", Path: "/orders", Function: "place-order", Auth: User, MovesMoney: true, Table: actions(condCheck, del, get, put, query, update),
+		Summary:  "Pay for an order {store, amount, memo?}: the amount is authorized (held) on my main account, auto-charging a shortfall; the store must accept and start cooking before the authorization expires (15 minutes)",
+		Throttle: &Throttle{Rate: 50, Burst: 100}, ReservedConcurrency: 100},
+	{Method: "GET", Path: "/orders", Function: "list-orders", Auth: User, Table: actions(query),
+		Summary: "My orders as a customer, newest first: ?status=&limit=&cursor="},
+	{Method: "GET", Path: "/orders/{id}", Function: "get-order", Auth: User, Table: actions(get, query),
+		Summary: "One order (its customer or its store) and its timeline, newest first: ?limit=&cursor="},
+	{Method: "POST", Path: "/orders/{id}/accept", Function: "accept-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
+		Summary: "The store accepts an authorized order", Throttle: &Throttle{Rate: 50, Burst: 100}, ReservedConcurrency: 50},
+	{Method: "POST", Path: "/orders/{id}/reject", Function: "reject-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
+		Summary: "The store rejects an authorized order: the authorization is voided", Throttle: &Throttle{Rate: 50, Burst: 100}, ReservedConcurrency: 50},
+	{Method: "POST", Path: "/orders/{id}/cancel", Function: "cancel-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
+		Summary: "The customer cancels an order until cooking starts: the authorization is voided", Throttle: &Throttle{Rate: 50, Burst: 100}, ReservedConcurrency: 50},
+	{Method: "POST", Path: "/orders/{id}/cook", Function: "cook-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
+		Summary: "The store starts cooking an accepted order: the payment is captured into the merchant account", Throttle: &Throttle{Rate: 50, Burst: 100}, ReservedConcurrency: 50},
+	{Method: "POST", Path: "/orders/{id}/progress", Function: "progress-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
+		Summary: "The store marks the order {status: cooked|picked_up|delivered}, each after the one before"},
+	{Method: "POST", Path: "/orders/{id}/complete", Function: "complete-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
+		Summary: "The customer confirms a delivered order"},
+	{Method: "POST", Path: "/orders/{id}/refunds", Function: "refund-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, query, update),
+		Summary:  "The store refunds part or all of a captured order {amount, reason?} from its merchant account; refunds never exceed the capture",
+		Throttle: &Throttle{Rate: 20, Burst: 40}, ReservedConcurrency: 25},
 }
 
 // Fallback is API Gateway's $default route: every request no route matches
@@ -169,6 +219,8 @@ var Schedules = []Schedule{
 		Summary: "Fold the postings (credits written as their own items, so busy accounts never contend) into their accounts' balances (due index, sharded; resumable)"},
 	{Name: "ledger-checkpoint", Function: "ledger-checkpoint", DailyAt: "03:00", TimeZone: "Asia/Seoul", Table: actions(query, update),
 		Summary: "Fold each due account's history into its checkpoint before TTL deletes year-old entries (due index; resumable)"},
+	{Name: "order-expiry", Function: "order-expiry", Every: time.Minute, Table: actions(del, get, put, query, update),
+		Summary: "Expire every order whose authorization lapsed before cooking started and release the hold (due index; catches up)"},
 }
 
 // Functions lists every Lambda function name: the authorizer, each route's

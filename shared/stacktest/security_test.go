@@ -311,6 +311,33 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	rotated := must(s.Post(t, "/me/token", park.Token, ""), 201).Body["token"].(string)
 	must(s.Do(t, req{Method: "DELETE", Path: "/me/token", Token: rotated}), 200)
 	must(s.Get(t, "/no/such/route", ""), 404)
+	// Merchant payments: a store, orders through every transition, refunds.
+	store := must(s.Post(t, "/stores", kim.Token, `{"name":"Kim's"}`), 201).Body["id"].(string)
+	must(s.Get(t, "/stores/"+store, kim.Token), 200)
+	must(s.Do(t, req{Method: "PUT", Path: "/stores/" + store + "/status", Token: kim.Token, Body: `{"status":"closed"}`}), 200)
+	must(s.Do(t, req{Method: "PUT", Path: "/stores/" + store + "/status", Token: kim.Token, Body: `{"status":"open"}`}), 200)
+	order := func() string {
+		return must(s.Post(t, "/orders", lee.Token, fmt.Sprintf(`{"store":%q,"amount":1000}`, store)), 201).Body["id"].(string)
+	}
+	served, rejected, cancelled := order(), order(), order()
+	must(s.Post(t, "/orders/"+served+"/accept", kim.Token, ""), 200)
+	must(s.Post(t, "/orders/"+served+"/cook", kim.Token, ""), 200)
+	for _, st := range []string{"cooked", "picked_up", "delivered"} {
+		must(s.Post(t, "/orders/"+served+"/progress", kim.Token, `{"status":"`+st+`"}`), 200)
+	}
+	must(s.Post(t, "/orders/"+served+"/complete", lee.Token, ""), 200)
+	must(s.Post(t, "/orders/"+served+"/refunds", kim.Token, `{"amount":100}`), 201)
+	must(s.Post(t, "/orders/"+rejected+"/reject", kim.Token, ""), 200)
+	must(s.Post(t, "/orders/"+cancelled+"/cancel", lee.Token, ""), 200)
+	// A second capture leaves a posting the withdrawal must fold in.
+	second := order()
+	must(s.Post(t, "/orders/"+second+"/accept", kim.Token, ""), 200)
+	must(s.Post(t, "/orders/"+second+"/cook", kim.Token, ""), 200)
+	must(s.Post(t, "/stores/"+store+"/withdrawals", kim.Token, `{"amount":1500}`), 201)
+	must(s.Get(t, "/stores/"+store+"/orders", kim.Token), 200)
+	must(s.Get(t, "/orders", lee.Token), 200)
+	must(s.Get(t, "/orders/"+served, lee.Token), 200)
+	order()                     // left to expire
 	requireEveryOperation(t, s) // and each exchange was validated against the OpenAPI document
 	// Tokens issued before names were stored on them: the handler reads the name.
 	for _, fn := range []string{"transfer", "create-sprinkle"} {
@@ -321,7 +348,7 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	}
 	// The jobs, each with work to do.
 	s.Clock.Advance(49 * time.Hour) // the remaining pending transfer is due for its reminder; the sprinkle closed
-	for _, job := range []string{"sprinkle-reclaim", "pending-sweep"} {
+	for _, job := range []string{"sprinkle-reclaim", "pending-sweep", "order-expiry"} {
 		if _, err := s.Emulator.Fire(ctx, job, s.Clock.Now()); err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,11 @@
+// Command cancel-order is the cancel-order Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/merchant"
+)
+
+func main() { lambda.Start(merchant.Cancel(app.MustDeps())) }

@@ -1,0 +1,11 @@
+// Command get-order is the get-order Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/merchant"
+)
+
+func main() { lambda.Start(merchant.GetOrder(app.MustDeps())) }

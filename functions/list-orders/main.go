@@ -1,0 +1,11 @@
+// Command list-orders is the list-orders Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/merchant"
+)
+
+func main() { lambda.Start(merchant.ListOrders(app.MustDeps())) }

@@ -1,0 +1,11 @@
+// Command order-expiry is the order-expiry Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/merchant"
+)
+
+func main() { lambda.Start(merchant.Expire(app.MustDeps())) }

@@ -1,0 +1,11 @@
+// Command set-store-status is the set-store-status Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/merchant"
+)
+
+func main() { lambda.Start(merchant.SetStoreStatus(app.MustDeps())) }

@@ -1,0 +1,11 @@
+// Command withdraw-store is the withdraw-store Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/merchant"
+)
+
+func main() { lambda.Start(merchant.Withdraw(app.MustDeps())) }

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"minipay/shared/routes"
+)
+
+// The payment routes' overload protection is derived from the route table:
+// each row's throttle is the stage's RouteSettings for its route key (the
+// stage created after those routes), and each row's reserved concurrency is
+// its function's ReservedConcurrentExecutions; nothing else has either.
+func TestRouteThrottlesAndReservedConcurrency(t *testing.T) {
+	f := synth(t)
+	raw, err := json.Marshal(f.tpl.ToJSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Resources map[string]struct {
+			Type       string
+			Properties map[string]any
+			DependsOn  []string
+		}
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	routeIDs := map[string]string{} // route key -> logical ID
+	var settings map[string]any
+	var dependsOn []string
+	for id, r := range doc.Resources {
+		switch r.Type {
+		case "AWS::ApiGatewayV2::Route":
+			routeIDs[r.Properties["RouteKey"].(string)] = id
+		case "AWS::ApiGatewayV2::Stage":
+			settings, _ = r.Properties["RouteSettings"].(map[string]any)
+			dependsOn = r.DependsOn
+		}
+	}
+	throttled := 0
+	for _, r := range routes.Routes {
+		key := r.Method + " " + r.Path
+		got, ok := settings[key].(map[string]any)
+		if r.Throttle == nil {
+			if ok {
+				t.Errorf("%s: throttled %v, but its row has no throttle", key, got)
+			}
+			continue
+		}
+		throttled++
+		if !ok || got["ThrottlingRateLimit"] != r.Throttle.Rate || got["ThrottlingBurstLimit"] != float64(r.Throttle.Burst) {
+			t.Errorf("%s: route settings %v, want %v", key, got, *r.Throttle)
+		}
+		if !slices.Contains(dependsOn, routeIDs[key]) {
+			t.Errorf("%s: the stage does not depend on route %s", key, routeIDs[key])
+		}
+	}
+	if throttled == 0 || len(settings) != throttled {
+		t.Errorf("%d route settings for %d throttled rows", len(settings), throttled)
+	}
+	reserved := reservedConcurrency(routes.Routes)
+	for _, fn := range []string{"place-order", "accept-order", "reject-order", "cancel-order", "cook-order", "refund-order", "withdraw-store"} {
+		if reserved[fn] == 0 {
+			t.Errorf("payment function %s has no reserved concurrency", fn)
+		}
+	}
+	for name, id := range f.fnIDs {
+		got, _ := doc.Resources[id].Properties["ReservedConcurrentExecutions"].(float64)
+		if int(got) != reserved[name] {
+			t.Errorf("%s: reserved concurrency %v, want %d", name, got, reserved[name])
+		}
+	}
+}
+
+func TestOverloadRowsAreValidated(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		row  routes.Route
+		want string
+	}{
+		{"reserved without a throttle", routes.Route{ReservedConcurrency: 5}, "without a route throttle"},
+		{"a zero rate", routes.Route{Throttle: &routes.Throttle{Burst: 1}}, "throttle"},
+		{"past the stage", routes.Route{Throttle: &routes.Throttle{Rate: 1, Burst: throttleBurst + 1}}, "throttle"},
+		{"too much reserved", routes.Route{Throttle: &routes.Throttle{Rate: 1, Burst: 1}, ReservedConcurrency: maxReserved + 1}, "reserved concurrency adds up"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := c.row
+			r.Method, r.Path, r.Function, r.Auth = "POST", "/x", "x", routes.User
+			rows := []routes.Route{r}
+			err := validate(withDefaults(&StackProps{Routes: rows, Schedules: []routes.Schedule{}}), tableAccess(rows, nil))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+}

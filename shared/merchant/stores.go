@@ -1,0 +1,262 @@
+package merchant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"minipay/shared/ddb"
+	"minipay/shared/domainerr"
+	"minipay/shared/httpapi"
+	"minipay/shared/ledger"
+)
+
+// Store is a store as stored.
+type Store struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Status    string    `json:"status"`
+	AccountID string    `json:"accountId"`
+	CreatedAt time.Time `json:"createdAt"`
+	Owner     string    `json:"-"`
+}
+
+// StoreResponse is a store as GET /stores/{id} answers it: to its owner
+// with the merchant account.
+type StoreResponse struct {
+	Store
+	Account *ledger.Account `json:"account,omitempty"`
+}
+
+func storeFromItem(item ddb.Item) (Store, error) {
+	d := ddb.Decode(item)
+	s := Store{ID: d.MustS("storeId"), Name: d.MustS("name"), Status: d.MustS("status"), AccountID: d.MustS("accountId"),
+		CreatedAt: d.MustTime("createdAt"), Owner: d.MustS("owner")}
+	return s, d.Err()
+}
+
+// getStore reads a store (strongly consistent).
+func getStore(ctx context.Context, t *ddb.Table, id string) (Store, error) {
+	if !ValidStoreID(id) {
+		return Store{}, ErrStoreNotFound.With("no store %q", id)
+	}
+	item, err := t.Get(ctx, storeKey(id))
+	if err != nil {
+		return Store{}, err
+	}
+	if item == nil {
+		return Store{}, ErrStoreNotFound.With("no store %s", id)
+	}
+	return storeFromItem(item)
+}
+
+// facts is a store's immutable facts (owner, account, name), cached per
+// warm function instance so placing an order costs one request. The order's
+// transaction re-checks them (and that the store is open) on the store item.
+type facts struct {
+	mu sync.Mutex
+	m  map[string]Store
+}
+
+var storeFacts = &facts{m: map[string]Store{}}
+
+const maxCachedStores = 10_000
+
+func (f *facts) get(ctx context.Context, t *ddb.Table, id string) (Store, error) {
+	k := t.Name + "/" + id
+	f.mu.Lock()
+	s, ok := f.m[k]
+	f.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	s, err := getStore(ctx, t, id)
+	if err != nil {
+		return s, err
+	}
+	f.mu.Lock()
+	if len(f.m) >= maxCachedStores {
+		f.m = map[string]Store{}
+	}
+	f.m[k] = s
+	f.mu.Unlock()
+	return s, nil
+}
+
+// requireOpen adds a check that the store is open, with the facts read.
+func requireOpen(tx *ledger.Tx, s Store) {
+	tx.Check(storeKey(s.ID), ledger.Cond{
+		Expr:   "#s = :open AND #o = :owner AND accountId = :acct",
+		Names:  map[string]string{"#s": "status", "#o": "owner"},
+		Values: ddb.Item{":open": ddb.S(StoreOpen), ":owner": ddb.S(s.Owner), ":acct": ddb.S(s.AccountID)},
+	}, func(old ddb.Item) error {
+		if len(old) == 0 {
+			return ErrStoreNotFound.With("no store %s", s.ID)
+		}
+		if ddb.Decode(old).S("status") == StoreClosed {
+			return ErrStoreClosed.With("store %s is closed and takes no orders", s.ID)
+		}
+		return ErrStoreNotFound.With("store %s is not the one read", s.ID)
+	})
+}
+
+// CreateStoreRequest is POST /stores.
+type CreateStoreRequest struct {
+	Name string `json:"name"`
+}
+
+// CreateStore is POST /stores {name}: the store item and its merchant
+// account (kind merchant, owned by the caller), counted against MaxStores,
+// in one transaction.
+func CreateStore(d httpapi.Deps) httpapi.LambdaHandler {
+	return httpapi.Handle(d, "create-store", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+		var in CreateStoreRequest
+		if err := r.Decode(&in); err != nil {
+			return nil, err
+		}
+		name, err := httpapi.Text("name", in.Name, MaxStoreName, true)
+		if err != nil {
+			return nil, err
+		}
+		now := d.Clock.Now().UTC()
+		id := ddb.NewID(prefixStore)
+		s := Store{ID: id, Name: name, Status: StoreOpen, AccountID: AccountID(id), CreatedAt: now, Owner: r.Caller}
+		tx := &ledger.Tx{}
+		tx.Update(ddb.Key(pkUser+r.Caller, skStoreCount), "ADD storeCount :one", ledger.Cond{
+			Expr:   "attribute_not_exists(storeCount) OR storeCount < :max",
+			Values: ddb.Item{":one": ddb.N(1), ":max": ddb.N(MaxStores)},
+		}, func(ddb.Item) error { return ErrTooManyStores.With("a user may have at most %d stores", MaxStores) })
+		item := storeKey(id)
+		item["storeId"] = ddb.S(id)
+		item["name"] = ddb.S(name)
+		item["owner"] = ddb.S(r.Caller)
+		item["accountId"] = ddb.S(s.AccountID)
+		item["status"] = ddb.S(StoreOpen)
+		item["createdAt"] = ddb.Time(now)
+		tx.Put(item, ledger.Cond{Expr: "attribute_not_exists(PK)"}, func(ddb.Item) error { return errCollision(id) })
+		tx.CreateAccount(ledger.Account{ID: s.AccountID, Owner: r.Caller, Kind: KindMerchant, Name: name, CreatedAt: now},
+			ddb.Item{"storeId": ddb.S(id)})
+		if err := d.Ledger.Commit(ctx, tx); err != nil {
+			return nil, err
+		}
+		return httpapi.JSON(http.StatusCreated, s)
+	})
+}
+
+func errCollision(id string) error { return fmt.Errorf("merchant: id collision for %s", id) }
+
+// GetStore is GET /stores/{id}: any user sees its name and status (to
+// order from it); its owner also sees the merchant account.
+func GetStore(d httpapi.Deps) httpapi.LambdaHandler {
+	return httpapi.Handle(d, "get-store", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+		s, err := getStore(ctx, d.Table, r.PathParam("id"))
+		if err != nil {
+			return nil, err
+		}
+		out := StoreResponse{Store: s}
+		if s.Owner == r.Caller {
+			a, err := d.Ledger.GetAccount(ctx, s.Owner, s.AccountID)
+			if err != nil {
+				return nil, err
+			}
+			out.Account = &a
+		}
+		return httpapi.JSON(http.StatusOK, out)
+	})
+}
+
+// StoreStatusRequest is PUT /stores/{id}/status.
+type StoreStatusRequest struct {
+	Status string `json:"status"`
+}
+
+// SetStoreStatus is PUT /stores/{id}/status {status: open|closed}: one
+// conditional update (the caller must own the store). Orders already placed
+// go on; a closed store takes no new ones.
+func SetStoreStatus(d httpapi.Deps) httpapi.LambdaHandler {
+	return httpapi.Handle(d, "set-store-status", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+		var in StoreStatusRequest
+		if err := r.Decode(&in); err != nil {
+			return nil, err
+		}
+		if in.Status != StoreOpen && in.Status != StoreClosed {
+			return nil, domainerr.Field("status", "status must be %q or %q", StoreOpen, StoreClosed)
+		}
+		id := r.PathParam("id")
+		if !ValidStoreID(id) {
+			return nil, ErrStoreNotFound.With("no store %q", id)
+		}
+		now := d.Clock.Now().UTC()
+		tx := &ledger.Tx{}
+		tx.Update(storeKey(id), "SET #s = :s, updatedAt = :now", ledger.Cond{
+			Expr: "#o = :caller", Names: map[string]string{"#s": "status", "#o": "owner"},
+			Values: ddb.Item{":s": ddb.S(in.Status), ":now": ddb.Time(now), ":caller": ddb.S(r.Caller)},
+		}, func(old ddb.Item) error {
+			if len(old) == 0 {
+				return ErrStoreNotFound.With("no store %s", id)
+			}
+			return ErrNotStoreOwner.With("store %s is not yours", id)
+		})
+		if err := d.Ledger.Commit(ctx, tx); err != nil {
+			return nil, err
+		}
+		return httpapi.JSON(http.StatusOK, map[string]any{"id": id, "status": in.Status, "updatedAt": now})
+	})
+}
+
+// WithdrawRequest is POST /stores/{id}/withdrawals.
+type WithdrawRequest struct {
+	Amount httpapi.AmountField `json:"amount"`
+	Memo   string              `json:"memo,omitempty"`
+}
+
+// WithdrawResponse is what a withdrawal returns (and replays).
+type WithdrawResponse struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type"`
+	Store     string    `json:"store"`
+	From      string    `json:"from"`
+	Amount    int64     `json:"amount"`
+	Memo      string    `json:"memo,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Withdraw is POST /stores/{id}/withdrawals {amount, memo?}: the merchant
+// account out to its owner's bank, one transaction, no read (the account's
+// key names its owner: another user's store is not found).
+func Withdraw(d httpapi.Deps) httpapi.LambdaHandler {
+	return httpapi.Handle(d, "withdraw-store", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
+		var in WithdrawRequest
+		if err := r.Decode(&in); err != nil {
+			return nil, err
+		}
+		amount, err := httpapi.Amount("amount", in.Amount)
+		if err != nil {
+			return nil, err
+		}
+		memo, err := httpapi.Text("memo", in.Memo, MaxMemo, false)
+		if err != nil {
+			return nil, err
+		}
+		id := r.PathParam("id")
+		if !ValidStoreID(id) {
+			return nil, ErrStoreNotFound.With("no store %q", id)
+		}
+		now := d.Clock.Now()
+		m := ledger.Movement{ID: ledger.NewMovementID(now), Type: TypeMerchantWithdrawal, Amount: amount, Memo: memo, At: now,
+			From: ledger.UserAccount(r.Caller, AccountID(id)), FromKind: KindMerchant, FromLabel: r.Caller,
+			To: ledger.ExternalAccount(r.Caller), ToLabel: ledger.LabelBank, Reference: "store " + id}
+		tx := &ledger.Tx{}
+		tx.Move(m)
+		body := WithdrawResponse{ID: m.ID, Type: m.Type, Store: id, From: m.From.ID, Amount: amount, Memo: memo, CreatedAt: now.UTC()}
+		return &httpapi.Movement{Tx: tx, Status: http.StatusCreated, Body: body, Retry: func(_ context.Context, err error) (*httpapi.Movement, error) {
+			if errors.Is(err, ledger.ErrAccountNotFound) {
+				return nil, ErrStoreNotFound.With("you have no store %s", id)
+			}
+			return nil, nil
+		}}, nil
+	}))
+}
