@@ -18,6 +18,7 @@ import (
 	"minipay/shared/ledger"
 	"minipay/shared/notify"
 	"minipay/shared/routes"
+	"minipay/shared/settlement"
 	"minipay/shared/sprinkle"
 	"minipay/shared/transfers"
 	"minipay/shared/users"
@@ -57,6 +58,14 @@ func Handlers(d httpapi.Deps) map[string]any {
 		"get-sprinkle":            sprinkle.Get(d),
 		"sprinkle-reclaim":        sprinkle.Reclaim(d),
 		"ledger-checkpoint":       CheckpointJob(d),
+		"create-settlement":       settlement.Create(d),
+		"list-settlements":        settlement.List(d),
+		"get-settlement":          settlement.Get(d),
+		"pay-settlement":          settlement.Pay(d),
+		"decline-settlement":      settlement.Decline(d),
+		"cancel-settlement":       settlement.Cancel(d),
+		"remind-settlement":       settlement.Remind(d),
+		"settlement-sweep":        settlement.Sweep(d),
 	}
 }
 

@@ -150,6 +150,20 @@ var Routes = []Route{
 		Summary: "Claim one share of a sprinkle into my main account (once per member, not my own)"},
 	{Method: "GET", Path: "/rooms/{id}/sprinkles/{token}", Function: "get-sprinkle", Auth: User, Table: actions(get, query),
 		Summary: "My sprinkle within 7 days: amount, claimed total, each claim"},
+	{Method: "POST", Path: "/settlements", Function: "create-settlement", Auth: User, MovesMoney: true, Table: actions(condCheck, get, put, query, update),
+		Summary: "Ask participants to pay their part of a bill: {total, participants, split: equal|random|explicit, amounts?, minimumShare?, memo, dueAt?}; shares are computed once, exact to the won"},
+	{Method: "GET", Path: "/settlements", Function: "list-settlements", Auth: User, Table: actions(query),
+		Summary: "Settlement requests addressed to me or made by me, newest first: ?role=received|requested&status=open|paid|declined|completed|cancelled&limit=&cursor="},
+	{Method: "GET", Path: "/settlements/{id}", Function: "get-settlement", Auth: User, Table: actions(query),
+		Summary: "A settlement request: the requester sees every participant's status and the amount collected; a participant their share"},
+	{Method: "POST", Path: "/settlements/{id}/shares/{userId}/pay", Function: "pay-settlement", Auth: User, MovesMoney: true, Table: actions(condCheck, del, get, put, update),
+		Summary: "Pay my share into the requester's main account, once (auto-charges a shortfall in 10,000 KRW steps)"},
+	{Method: "POST", Path: "/settlements/{id}/shares/{userId}/decline", Function: "decline-settlement", Auth: User, Table: actions(del, get, put, update),
+		Summary: "Decline my share"},
+	{Method: "POST", Path: "/settlements/{id}/cancel", Function: "cancel-settlement", Auth: User, Table: actions(del, put, query, update),
+		Summary: "Cancel my settlement request's open shares (paid shares stay paid)"},
+	{Method: "POST", Path: "/settlements/{id}/remind", Function: "remind-settlement", Auth: User, Table: actions(put, query, update),
+		Summary: "Remind the open participants of my settlement request (at most once an hour)"},
 }
 
 // Fallback is API Gateway's $default route: every request no route matches
@@ -167,6 +181,8 @@ var Schedules = []Schedule{
 		Summary: "Remind receivers 24 h before a pending transfer expires, expire it at 72 h and release the hold (due index; catches up)"},
 	{Name: "ledger-checkpoint", Function: "ledger-checkpoint", DailyAt: "03:00", TimeZone: "Asia/Seoul", Table: actions(query, update),
 		Summary: "Fold each due account's history into its checkpoint before TTL deletes year-old entries (due index; resumable)"},
+	{Name: "settlement-sweep", Function: "settlement-sweep", Every: time.Minute, Table: actions(del, put, query, update),
+		Summary: "Remind open participants 24 h before a settlement's due date; finish publishing, cancellations and reminders a crash left (due index; catches up)"},
 }
 
 // Functions lists every Lambda function name: the authorizer, each route's
