@@ -294,6 +294,8 @@ func benchReport(args []string) error {
 	fs.IntVar(&o.HistoryEntries, "history", o.HistoryEntries, "entries on the big account for the history comparison")
 	fs.IntVar(&o.Claimers, "claimers", o.Claimers, "room members claiming one sprinkle at once")
 	fs.IntVar(&o.Shares, "shares", o.Shares, "shares of that sprinkle")
+	fs.IntVar(&o.SettlementParticipants, "settlement-participants", o.SettlementParticipants, "participants of each settlement request (all pay at once)")
+	fs.IntVar(&o.SettlementRounds, "settlement-requests", o.SettlementRounds, "settlement requests")
 	_ = fs.Parse(args)
 	return bench.Run(context.Background(), os.Stdout, o)
 }

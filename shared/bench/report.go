@@ -44,10 +44,13 @@ type Options struct {
 	HistoryEntries int    // entries on the big account for the history comparison
 	Claimers       int    // room members claiming one sprinkle at once
 	Shares         int    // shares of that sprinkle
+	// Settlement requests: participants per request (all pay at once), requests.
+	SettlementParticipants, SettlementRounds int
 }
 
 // Defaults is what make bench runs.
-var Defaults = Options{Accounts: 100, Transfers: 400, HotSenders: 100, HistoryEntries: 100_000, Claimers: 3000, Shares: 100}
+var Defaults = Options{Accounts: 100, Transfers: 400, HotSenders: 100, HistoryEntries: 100_000, Claimers: 3000, Shares: 100,
+	SettlementParticipants: 10, SettlementRounds: 20}
 
 const operatorToken = "bench-operator-token"
 
@@ -117,6 +120,12 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	}
 	s.hot(o.HotSenders)
 	s.sprinkle(ctx, o.Claimers, o.Shares)
+	if o.SettlementParticipants > 0 && o.SettlementRounds > 0 {
+		s.settlement("", o.SettlementParticipants, o.SettlementRounds)
+		if err := s.settlementContended(db, o.SettlementParticipants, max(o.SettlementRounds/4, 1)); err != nil {
+			return err
+		}
+	}
 	s.history(ctx, users[1], o.HistoryEntries)
 
 	r, err := ledger.Audit(ctx, db, table)
