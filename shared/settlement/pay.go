@@ -225,7 +225,13 @@ func (x *resolution) build() (*ledger.Tx, any) {
 		notif = NotifPaid
 	}
 	moveIn(tx, sh.facts, sh.UserID, sh.Amount, x.action, now)
-	sh.notify(tx, sh.Requester, notif, now, map[string]any{"userId": sh.UserID, "name": x.name, "amount": sh.Amount, "movementId": mid})
+	// The completion's notification id is the larger: the inbox (newest
+	// first) shows it above the payment that caused it.
+	notifID, completionID := "", ""
+	if x.last {
+		notifID, completionID = ledger.TwoMovementIDs(now)
+	}
+	sh.notifyAs(tx, notifID, sh.Requester, notif, now, map[string]any{"userId": sh.UserID, "name": x.name, "amount": sh.Amount, "movementId": mid})
 	status := StatusOpen
 	if x.last {
 		status = StatusCompleted
@@ -238,7 +244,7 @@ func (x *resolution) build() (*ledger.Tx, any) {
 		} else {
 			c.declined++
 		}
-		sh.notify(tx, sh.Requester, NotifCompleted, now, map[string]any{"collected": c.collected, "paidCount": c.paid, "declinedCount": c.declined})
+		sh.notifyAs(tx, completionID, sh.Requester, NotifCompleted, now, map[string]any{"collected": c.collected, "paidCount": c.paid, "declinedCount": c.declined})
 	}
 	if x.action == SharePaid {
 		return tx, PayResponse{SettlementID: sh.ID, UserID: sh.UserID, Amount: sh.Amount, Status: SharePaid, MovementID: mid,

@@ -47,7 +47,8 @@ type Settlement struct {
 	Status      string    `json:"status"`
 	CompletedAt time.Time `json:"completedAt,omitzero"`
 	CancelledAt time.Time `json:"cancelledAt,omitzero"`
-	// Counts of the participants' shares (the requester's own excluded).
+	// ParticipantCount is the number of shares, the requester's own
+	// included; the counts below leave it out (it is settled at creation).
 	ParticipantCount int   `json:"participantCount"`
 	OpenCount        int64 `json:"openCount"`
 	PaidCount        int64 `json:"paidCount"`

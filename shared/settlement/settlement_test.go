@@ -98,6 +98,10 @@ func TestTwentyThousandAmongThree(t *testing.T) {
 		w.notifCount(t, kim, settlement.NotifRequested, sid) != 0 {
 		t.Errorf("kim's notifications %v", w.notifications(t, kim))
 	}
+	if ns := w.notifications(t, kim); ns[0]["type"] != settlement.NotifCompleted || num(ns[0]["collected"]) != collected ||
+		ns[1]["type"] != settlement.NotifPaid || ns[1]["userId"] != park.ID {
+		t.Errorf("kim's newest notifications: %v", ns[:2])
+	}
 	// Lists.
 	if got := w.list(t, kim, "requested", "completed"); len(got) != 1 || got[0] != sid {
 		t.Errorf("kim's completed %v", got)
