@@ -235,3 +235,74 @@ func TestPaymentConflictsAreRetried(t *testing.T) {
 		t.Errorf("view %+v", v)
 	}
 }
+
+// Requester actions at once: of 10 reminders one goes (the others 429), of
+// 10 cancellations one wins (the others 409); participants paying and
+// declining at once complete the request once.
+func TestConcurrentRequesterActionsAndMixedResolutions(t *testing.T) {
+	w := newWorld(t)
+	kim := w.Register(t, "Kim")
+	ps := w.users(t, 6, "p")
+	for _, p := range ps {
+		w.fund(t, p, 10_000)
+	}
+	sid, _ := w.mustCreate(t, kim, body(6_000, ps, ""))
+	var mu sync.Mutex
+	counts := map[string]int{}
+	burst(10, func(int) {
+		r := w.remind(t, kim, sid)
+		mu.Lock()
+		counts[outcome(r)]++
+		mu.Unlock()
+	})
+	if counts["200"] != 1 || counts["429 settlement_remind_too_soon"] != 9 {
+		t.Fatalf("reminders %v", counts)
+	}
+	for _, p := range ps {
+		if n := w.notifCount(t, p, settlement.NotifReminder, sid); n != 1 {
+			t.Errorf("%s reminded %d times", p.Name, n)
+		}
+	}
+	counts = map[string]int{}
+	completed := 0
+	burst(len(ps), func(i int) {
+		var r result
+		if i%2 == 0 {
+			r = w.pay(t, ps[i], sid, ps[i].ID, "")
+		} else {
+			r = w.decline(t, ps[i], sid, ps[i].ID)
+		}
+		mu.Lock()
+		counts[outcome(r)]++
+		if r.Body["settlementStatus"] == "completed" {
+			completed++
+		}
+		mu.Unlock()
+	})
+	if counts["201"] != 3 || counts["200"] != 3 || completed != 1 {
+		t.Fatalf("resolutions %v, %d completed", counts, completed)
+	}
+	if v := w.view(t, kim, sid); v.Status != "completed" || v.Collected != 3_000 || v.PaidCount != 3 || v.DeclinedCount != 3 {
+		t.Fatalf("view %+v", v)
+	}
+	if w.notifCount(t, kim, settlement.NotifCompleted, sid) != 1 || w.available(t, kim) != 3_000 {
+		t.Error("completion")
+	}
+
+	sid2, _ := w.mustCreate(t, kim, body(6_000, ps, ""))
+	counts = map[string]int{}
+	burst(10, func(int) {
+		r := w.cancel(t, kim, sid2)
+		mu.Lock()
+		counts[outcome(r)]++
+		mu.Unlock()
+	})
+	if counts["200"] != 1 || counts["409 settlement_cancelled"] != 9 {
+		t.Fatalf("cancellations %v", counts)
+	}
+	for _, p := range ps {
+		if n := w.notifCount(t, p, settlement.NotifCancelled, sid2); n != 1 {
+			t.Errorf("%s told of the cancellation %d times", p.Name, n)
+		}
+	}
+}
