@@ -47,8 +47,9 @@
 // the share. On DynamoDB the concurrent payers of one request conflict on
 // that item (as on the requester's account, until credits are deferred)
 // and the kernel retries them: `make bench` runs the scenario through the
-// contention model too (10 payers at once: about 3.8 transactions and 0.1
-// client retries per payment).
+// contention model too (10 payers at once, measured: 3.8 to 4.5
+// transaction attempts per payment, one payment in 7 to 8 answered 503
+// and retried by its client).
 //
 // Work that cannot fit one transaction is recorded on the settlement item
 // and done by the handler that caused it, right after its commit; the
