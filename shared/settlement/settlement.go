@@ -21,7 +21,7 @@
 //	received list  USER#<participant>   SETTLE_IN#<status>#<sid>    the share's status (open|paid|declined|cancelled) in the key
 //	requested list USER#<requester>     SETTLE_OUT#<status>#<sid>   the request's status (open|completed|cancelled) in the key
 //
-// sid is "st_" + a time-ordered id, so each list sorts by creation time;
+// sid is "sr_" (settlement request) + a time-ordered id, so each list sorts by creation time;
 // the status is part of a pointer's KEY (a change deletes the old pointer
 // and puts the new one in the same transaction), so a page of
 // ?status=open costs the page, as in shared/transfers.
@@ -45,11 +45,9 @@
 // small fan-in, and it buys an exact completion, exact counters and the
 // request-level refusals (cancelled, completed) while reading nothing but
 // the share. On DynamoDB the concurrent payers of one request conflict on
-// that item (as on the requester's account, until credits are deferred)
-// and the kernel retries them: `make bench` runs the scenario through the
-// contention model too (10 payers at once, measured: 3.8 to 4.5
-// transaction attempts per payment, one payment in 7 to 8 answered 503
-// and retried by its client).
+// that item (not on the requester's account: its credits are postings,
+// shared/ledger) and the kernel retries them: `make bench` runs the
+// scenario through the contention model too (README, Performance).
 //
 // Work that cannot fit one transaction is recorded on the settlement item
 // and done by the handler that caused it, right after its commit; the
@@ -213,7 +211,7 @@ const (
 	skIn         = "SETTLE_IN#"
 	skOut        = "SETTLE_OUT#"
 	dueKind      = "settlement"
-	idPrefix     = "st_"
+	idPrefix     = "sr_"
 )
 
 // NewID is a new settlement id: time-ordered.

@@ -263,7 +263,7 @@ func TestAuthorization(t *testing.T) {
 		{"lee declines park's share", w.decline(t, lee, sid, park.ID), "404 settlement_not_found"},
 		{"lee cancels", w.cancel(t, lee, sid), "404 settlement_not_found"},
 		{"lee reminds", w.remind(t, lee, sid), "404 settlement_not_found"},
-		{"unknown settlement", w.get(t, kim, "st_01kapq0e00abcdefghjkmnpqrs"), "404 settlement_not_found"},
+		{"unknown settlement", w.get(t, kim, "sr_01kapq0e00abcdefghjkmnpqrs"), "404 settlement_not_found"},
 		{"malformed id", w.pay(t, lee, "nope", lee.ID, ""), "404 settlement_not_found"},
 		{"malformed user", w.pay(t, lee, sid, "nope", ""), "404 settlement_not_found"},
 		{"no key", w.Do(t, call{Fn: "pay-settlement", Caller: lee.ID, Path: map[string]string{"id": sid, "userId": lee.ID}}), "400 idempotency_key_required"},
