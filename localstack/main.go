@@ -6,12 +6,14 @@
 //	localstack run    [-addr 127.0.0.1:8080] [-dynamodb-port 8000] [-data .local/dynamodb] [-in-memory] [-table minipay]
 //	localstack invoke -function NAME -event FILE [-endpoint http://127.0.0.1:8000] [-table minipay]
 //	localstack audit  [-endpoint http://127.0.0.1:8000] [-table minipay]
+//	localstack clock  [-advance 24h] [-api http://127.0.0.1:8080]
 //
 // run serves the API until SIGINT or SIGTERM, then stops the HTTP server
 // and DynamoDB Local. invoke runs one function once with a JSON event (an
 // API Gateway v2 request or a scheduler event from events/) against a
 // running local DynamoDB and prints its response. audit checks the ledger's
-// invariants and exits 1 if any fails.
+// invariants and exits 1 if any fails. clock advances the running stack's
+// test clock, firing every scheduled job that falls due on the way.
 package main
 
 import (
@@ -56,6 +58,7 @@ const usage = `usage:
   localstack run    [-addr 127.0.0.1:8080] [-dynamodb-port 8000] [-data .local/dynamodb] [-in-memory] [-table minipay]
   localstack invoke -function NAME -event FILE [-endpoint http://127.0.0.1:8000] [-table minipay]
   localstack audit  [-endpoint http://127.0.0.1:8000] [-table minipay]
+  localstack clock  [-advance 24h] [-api http://127.0.0.1:8080]
   localstack bench  [-endpoint URL] [-accounts 100] [-transfers 400] [-hot 100] [-history 100000] [-claimers 3000] [-shares 100]
 Run "localstack COMMAND -h" for a command's flags.
 `
@@ -77,6 +80,8 @@ func main() {
 		err = audit(args)
 	case "bench":
 		err = benchReport(args)
+	case "clock":
+		err = advanceClock(args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return
@@ -161,7 +166,10 @@ func run(args []string) error {
 	if err := ddb.CreateTable(ctx, client, *table); err != nil {
 		return err
 	}
-	deps, err := app.NewDeps(client, cfg, clock.Real{}, log)
+	// The test clock: real time plus an offset that only grows (advance it
+	// with `localstack clock -advance 24h` or POST /_local/clock/advance).
+	clk := emulator.NewOffsetClock(clock.Real{})
+	deps, err := app.NewDeps(client, cfg, clk, log)
 	if err != nil {
 		return err
 	}
@@ -170,7 +178,11 @@ func run(args []string) error {
 		return err
 	}
 
-	srv := &http.Server{Handler: em, ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle(emulator.TestClockPath, em.TestClockHandler()) // local only: not in the route table, never deployed
+	mux.Handle(emulator.TestClockPath+"/", em.TestClockHandler())
+	mux.Handle("/", em)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	bg, stopBackground := context.WithCancel(ctx)
@@ -187,9 +199,14 @@ func run(args []string) error {
   API             %s   (%d routes; try: curl -s -X POST %s/users -H 'Content-Type: application/json' -d '{"name":"Kim"}')
   DynamoDB Local  %s   table %q, %s; it has no bind option and listens on EVERY interface (port %d): keep it off untrusted networks
   operator token  %s
-  schedules       %d jobs on the local clock; TTL sweep every %s
+  schedules       %d jobs on the local clock; TTL sweep every %s; work queues in process (%d)
+  test clock      the local clock runs with the wall clock; move it forward (never back), firing every job on the way:
+                    go run ./localstack clock -advance 24h          (or: make clock ADVANCE=24h)
+                    curl -s -X POST %s%s/advance -d '{"duration":"24h"}'
+                    curl -s %s%s   (what time the stack thinks it is)
 Ctrl-C stops everything.
-`, apiURL, len(routes.Routes), apiURL, local.Endpoint, *table, where, *port, tokenHint, len(routes.Schedules), emulator.DefaultSweepEvery)
+`, apiURL, len(routes.Routes), apiURL, local.Endpoint, *table, where, *port, tokenHint, len(routes.Schedules), emulator.DefaultSweepEvery,
+		len(routes.Queues), apiURL, emulator.TestClockPath, apiURL, emulator.TestClockPath)
 
 	select {
 	case <-ctx.Done():
@@ -246,12 +263,52 @@ func invoke(args []string) error {
 	if err != nil {
 		return err
 	}
+	// A job that fanned out work: run it to the end, as the queue would.
+	em.DrainQueues(ctx)
+	if st := em.QueueStats(); st.Sent > 0 {
+		fmt.Fprintf(os.Stderr, "queued work: %d messages sent, %d delivered, %d failed deliveries, %d dead-lettered\n", st.Sent, st.Delivered, st.Failed, st.DeadLettered)
+	}
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, out, "", "  ") != nil {
 		pretty.Reset()
 		pretty.Write(out)
 	}
 	fmt.Println(pretty.String())
+	return nil
+}
+
+// advanceClock moves the running local stack's test clock forward (or,
+// without -advance, prints its time).
+func advanceClock(args []string) error {
+	fs := flag.NewFlagSet("clock", flag.ExitOnError)
+	by := fs.Duration("advance", 0, "how far to move the clock forward, e.g. 24h (every job due on the way fires, in time order)")
+	api := fs.String("api", "http://127.0.0.1:8080", "the local stack's API")
+	_ = fs.Parse(args)
+	if fs.NArg() > 0 {
+		return fmt.Errorf("clock: unexpected arguments %q", fs.Args())
+	}
+	var resp *http.Response
+	var err error
+	c := &http.Client{Timeout: 30 * time.Minute}
+	if *by == 0 {
+		resp, err = c.Get(*api + emulator.TestClockPath)
+	} else {
+		body, _ := json.Marshal(map[string]string{"duration": by.String()})
+		resp, err = c.Post(*api+emulator.TestClockPath+"/advance", "application/json", bytes.NewReader(body))
+	}
+	if err != nil {
+		return fmt.Errorf("clock: is the local stack running (make run)? %w", err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, out, "", "  ") != nil {
+		pretty.Write(out)
+	}
+	fmt.Println(pretty.String())
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("clock: %s", resp.Status)
+	}
 	return nil
 }
 
@@ -301,12 +358,15 @@ func benchReport(args []string) error {
 // ---- helpers ----
 
 func newEmulator(d httpapi.Deps, scanner *dynamodb.Client) (*emulator.Emulator, error) {
+	queues := emulator.NewLocalQueues(routes.Queues)
+	d.Queue = queues
 	c := emulator.Config{
 		Handlers:  app.Handlers(d),
 		Routes:    routes.Routes,
 		Schedules: routes.Schedules,
 		Clock:     d.Clock,
 		Log:       d.Log,
+		Queues:    queues,
 	}
 	if scanner != nil {
 		c.Sweeper = ttlSweeper{db: scanner, table: d.Config.Table, clock: d.Clock}

@@ -17,6 +17,7 @@ const (
 	EnvLogLevel            = "MINIPAY_LOG_LEVEL"             // debug|info|warn|error
 	EnvRegistration        = "MINIPAY_REGISTRATION"          // open|operator: who may create users
 	EnvTokenTTL            = "MINIPAY_TOKEN_TTL"             // lifetime of a user token, a Go duration (default 2160h = 90 days)
+	EnvSavingsQueueURL     = "MINIPAY_SAVINGS_QUEUE_URL"     // the savings-work SQS queue (set on its senders only)
 )
 
 // DefaultTable is the table name used locally when MINIPAY_TABLE is unset.
@@ -42,6 +43,9 @@ type Config struct {
 	LogLevel            string
 	Registration        string
 	TokenTTL            time.Duration
+	// SavingsQueueURL is the savings-work queue ("" locally: the emulator
+	// brings an in-process queue).
+	SavingsQueueURL string
 }
 
 // FromEnv reads the configuration. A missing table name is an error in the
@@ -53,6 +57,7 @@ func FromEnv() (Config, error) {
 		OperatorTokenSHA256: os.Getenv(EnvOperatorTokenSHA256),
 		LogLevel:            os.Getenv(EnvLogLevel),
 		Registration:        os.Getenv(EnvRegistration),
+		SavingsQueueURL:     os.Getenv(EnvSavingsQueueURL),
 	}
 	if c.Table == "" {
 		if c.DynamoDBEndpoint == "" {

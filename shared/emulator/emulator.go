@@ -67,6 +67,9 @@ type Config struct {
 	Log       *slog.Logger
 	// Sweeper deletes expired TTL items (the *store.Store). Optional.
 	Sweeper Sweeper
+	// Queues are the in-process work queues (queue.go), also given to the
+	// handlers as their Deps.Queue. Optional.
+	Queues *LocalQueues
 
 	AuthorizerTTL   time.Duration // 0: DefaultAuthorizerTTL; negative: no cache
 	FunctionTimeout time.Duration // 0: DefaultFunctionTimeout
@@ -94,6 +97,9 @@ type Emulator struct {
 
 	schedMu  sync.Mutex
 	lastTick time.Time
+
+	queues    *LocalQueues // queue.go
+	advanceMu sync.Mutex   // testclock.go
 
 	stats counters
 }
@@ -176,6 +182,9 @@ func New(c Config) (*Emulator, error) {
 		if err := need(s.Function, "schedule "+s.Name); err != nil {
 			return nil, err
 		}
+	}
+	if err := e.bindQueues(c.Queues, need); err != nil {
+		return nil, err
 	}
 	if h := c.Handlers[routes.Fallback.Function]; h != nil {
 		e.fallback = newInstances(h)

@@ -58,12 +58,18 @@ func New(t testing.TB, cfg config.Config, wrap ...func(ddb.Client) ddb.Client) *
 		t.Fatal(err)
 	}
 	d.Ledger = env.Ledger
+	queues := emulator.NewLocalQueues(routes.Queues)
+	d.Queue = queues
 	em, err := emulator.New(emulator.Config{Handlers: app.Handlers(d), Routes: routes.Routes, Schedules: routes.Schedules,
-		Clock: env.Clock, Log: log, Sweeper: env.TTLSweeper()})
+		Clock: env.Clock, Log: log, Sweeper: env.TTLSweeper(), Queues: queues})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(em)
+	mux := http.NewServeMux()
+	mux.Handle(emulator.TestClockPath+"/", em.TestClockHandler()) // local only, as in the local stack
+	mux.Handle(emulator.TestClockPath, em.TestClockHandler())
+	mux.Handle("/", em)
+	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &Stack{Env: env, Deps: d, Emulator: em, URL: srv.URL,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: time.Minute}}
