@@ -183,7 +183,15 @@ func Worker(d httpapi.Deps) func(context.Context, events.SQSEvent) (Work, error)
 // pass reports them as an error so the message is retried.
 func pass(ctx context.Context, d httpapi.Deps, m Message, w *Work) (bool, error) {
 	kind, until := dueKind(dueInterest, m.Shard), at(m.Date, InterestHour, 0)
-	handle := func(ctx context.Context, item ddb.Item) error { return interestItem(ctx, d, item, m.Date, w) }
+	more := false // an item took its steps and is still due: pass again
+	handle := func(ctx context.Context, item ddb.Item) error {
+		err := interestItem(ctx, d, item, m.Date, w)
+		if err == errMore {
+			more = true
+			return nil
+		}
+		return err
+	}
 	if m.Job == JobInstallment {
 		kind, until = dueKind(dueInstallment, m.Shard), at(m.Date, InstallmentHour, 0)
 		handle = func(ctx context.Context, item ddb.Item) error { return installmentItem(ctx, d, item, m.Date, w) }
@@ -195,14 +203,17 @@ func pass(ctx context.Context, d httpapi.Deps, m Message, w *Work) (bool, error)
 		return false, err
 	}
 	if err := run.Err(); err != nil {
-		return run.Done, err
+		return false, err
 	}
-	return run.Done, nil
+	return run.Done && !more, nil
 }
 
-// maxSteps bounds the transactions one item may take in one pass (a year
-// of catch-up is about 20 transactions of 20 paying days).
-const maxSteps = 40
+// maxSteps bounds the transactions one item may take in one pass (a
+// catch-up of many days goes on in the next pass).
+const maxSteps = 64
+
+// errMore: the item's steps ran out before it caught up.
+var errMore = errors.New("savings: more to do")
 
 // interestItem brings one account's interest up to the day before date,
 // and matures it if date is its maturity date (or later).
@@ -233,7 +244,7 @@ func interestItem(ctx context.Context, d httpapi.Deps, item ddb.Item, date strin
 			return fmt.Errorf("account %s: %w", a.ID, err)
 		}
 	}
-	return fmt.Errorf("savings: account %s: interest not caught up in %d steps", a.ID, maxSteps)
+	return errMore
 }
 
 var errDone = errors.New("savings: done")

@@ -26,10 +26,10 @@
 //     with its money: principal += amount, closes[today] = the new
 //     principal, version += 1, on the condition that the account is open
 //     and today is after the last accrued day (a closed day never changes).
-//   - Interest for a run of days is one transaction: a movement per paying
-//     day from the interest-expense account, and the product item's
-//     accruedThrough, carry, basePrincipal and interestPaid, conditioned on
-//     the version it was computed from. So each account-day is paid at most
+//   - Interest is paid one day per transaction (days that pay 0 won join the
+//     next paying day's): the day's movement from the interest-expense
+//     account and the product item's accruedThrough, carry, basePrincipal
+//     and interestPaid, conditioned on the version it was computed from. So each account-day is paid at most
 //     once, whoever runs the job how often, and a missed day is paid on its
 //     own closing principal.
 //   - An installment is conditioned on the installment item's nextDebit =
@@ -138,7 +138,7 @@ var (
 	skProduct             = "SAVINGS#"
 	skDebitSuffix         = "#DEBIT"
 	attrStatus            = "status"
-	movementsPerTx        = 20 // interest days per transaction: 4 items each, within 100
+	movementsPerTx        = 1 // paying days per transaction: DynamoDB takes one operation per item, and each day's credit is its own movement
 	interestAccountPrefix = "sys_interest_"
 )
 
