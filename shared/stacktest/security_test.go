@@ -295,6 +295,12 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	fresh := must(s.Post(t, "/me/token", park.Token, ""), 201).Body["token"].(string)
 	must(s.Do(t, req{Method: "DELETE", Path: "/me/token", Token: fresh}), 200)
 	must(s.Get(t, "/no/such/route", ""), 404)
+	// Savings: a fixed account closed early (its installment item goes), and
+	// Park's one-month fixed account, whose installments from an empty main
+	// are each exactly one automatic charge (a check of the main account).
+	early := must(s.Post(t, "/accounts", kim.Token, `{"product":"fixed","installment":10000}`), 201).Body["id"].(string)
+	must(s.Post(t, "/accounts/"+early+"/close", kim.Token, ""), 201)
+	must(s.Post(t, "/accounts", park.Token, `{"product":"fixed","installment":10000,"termMonths":1}`), 201)
 	// Tokens issued before names were stored on them: the handler reads the name.
 	for _, fn := range []string{"transfer", "create-sprinkle"} {
 		ev := namelessEvent(t, s, fn, kim, lee, room)
@@ -310,12 +316,20 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 		}
 	}
 	s.Clock.Advance(24 * time.Hour) // and now for its expiry
-	if _, err := s.Emulator.Fire(ctx, "pending-sweep", s.Clock.Now()); err != nil {
-		t.Fatal(err)
+	for _, job := range []string{"pending-sweep", "savings-interest", "savings-installments"} {
+		if _, err := s.Emulator.Fire(ctx, job, s.Clock.Now()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.Clock.Advance(121 * 24 * time.Hour) // every account's checkpoint is due
 	if _, err := s.Emulator.Fire(ctx, "ledger-checkpoint", s.Clock.Now()); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := s.Emulator.Fire(ctx, "savings-interest", s.Clock.Now()); err != nil { // Park's account matures
+		t.Fatal(err)
+	}
+	if st := s.Emulator.QueueStats(); st.DeadLettered > 0 || st.Delivered == 0 {
+		t.Fatalf("queued savings work: %+v", st)
 	}
 
 	granted := map[string][]string{routes.AuthorizerFunction: routes.AuthorizerTable, routes.Fallback.Function: nil}
@@ -324,6 +338,9 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	}
 	for _, sc := range routes.Schedules {
 		granted[sc.Function] = append(granted[sc.Function], sc.Table...)
+	}
+	for _, q := range routes.Queues {
+		granted[q.Worker] = append(granted[q.Worker], q.Table...)
 	}
 	for fn, actions := range granted {
 		var used []string
