@@ -159,6 +159,12 @@ func validate(p StackProps, access map[string][]string) error {
 			return fmt.Errorf("route %s %s: function %s runs schedule %s (one function per job)", r.Method, r.Path, r.Function, sc)
 		}
 	}
+	for _, fn := range functionNames(access) {
+		bootstrap := filepath.Join(p.CodeDir, fn, "bootstrap")
+		if _, err := os.Stat(bootstrap); err != nil {
+			return fmt.Errorf("function %s: %v (run `make build` first, or pass -c codeDir=DIR)", fn, err)
+		}
+	}
 	queueNames := map[string]bool{}
 	for _, q := range p.Queues {
 		if q.Name == "" || queueNames[q.Name] || q.Worker == "" || q.URLEnv == "" || q.WorkerTimeout <= 0 || q.MaxReceives < 1 || q.MaxConcurrency < 2 {
@@ -172,12 +178,6 @@ func validate(p StackProps, access map[string][]string) error {
 			if _, ok := access[s]; !ok {
 				return fmt.Errorf("queue %s: sender %s is no function of the tables", q.Name, s)
 			}
-		}
-	}
-	for _, fn := range functionNames(access) {
-		bootstrap := filepath.Join(p.CodeDir, fn, "bootstrap")
-		if _, err := os.Stat(bootstrap); err != nil {
-			return fmt.Errorf("function %s: %v (run `make build` first, or pass -c codeDir=DIR)", fn, err)
 		}
 	}
 	return nil

@@ -59,7 +59,7 @@ const usage = `usage:
   localstack invoke -function NAME -event FILE [-endpoint http://127.0.0.1:8000] [-table minipay]
   localstack audit  [-endpoint http://127.0.0.1:8000] [-table minipay]
   localstack clock  [-advance 24h] [-api http://127.0.0.1:8080]
-  localstack bench  [-endpoint URL] [-accounts 100] [-transfers 400] [-hot 100] [-history 100000] [-claimers 3000] [-shares 100]
+  localstack bench  [-endpoint URL] [-accounts 100] [-transfers 400] [-hot 100] [-history 100000] [-claimers 3000] [-shares 100] [-savings 100000]
 Run "localstack COMMAND -h" for a command's flags.
 `
 
@@ -351,6 +351,7 @@ func benchReport(args []string) error {
 	fs.IntVar(&o.HistoryEntries, "history", o.HistoryEntries, "entries on the big account for the history comparison")
 	fs.IntVar(&o.Claimers, "claimers", o.Claimers, "room members claiming one sprinkle at once")
 	fs.IntVar(&o.Shares, "shares", o.Shares, "shares of that sprinkle")
+	fs.IntVar(&o.SavingsAccounts, "savings", o.SavingsAccounts, "savings accounts the 04:00 interest job runs over (0: skip)")
 	_ = fs.Parse(args)
 	return bench.Run(context.Background(), os.Stdout, o)
 }

@@ -16,7 +16,7 @@ func TestMain(m *testing.M) { os.Exit(ddbtest.Main(m)) }
 // audit holds (the figures themselves are not asserted: this is no timing test).
 func TestReportSmallRun(t *testing.T) {
 	var out bytes.Buffer
-	err := Run(context.Background(), &out, Options{Endpoint: ddbtest.Endpoint(), Accounts: 4, Transfers: 10, HotSenders: 5, HistoryEntries: 60, Claimers: 30, Shares: 10})
+	err := Run(context.Background(), &out, Options{Endpoint: ddbtest.Endpoint(), Accounts: 4, Transfers: 10, HotSenders: 5, HistoryEntries: 60, Claimers: 30, Shares: 10, SavingsAccounts: 200})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}

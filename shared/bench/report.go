@@ -44,10 +44,12 @@ type Options struct {
 	HistoryEntries int    // entries on the big account for the history comparison
 	Claimers       int    // room members claiming one sprinkle at once
 	Shares         int    // shares of that sprinkle
+	// SavingsAccounts are seeded for the 04:00 interest job (0: skip it).
+	SavingsAccounts int
 }
 
 // Defaults is what make bench runs.
-var Defaults = Options{Accounts: 100, Transfers: 400, HotSenders: 100, HistoryEntries: 100_000, Claimers: 3000, Shares: 100}
+var Defaults = Options{Accounts: 100, Transfers: 400, HotSenders: 100, HistoryEntries: 100_000, Claimers: 3000, Shares: 100, SavingsAccounts: 100_000}
 
 const operatorToken = "bench-operator-token"
 
@@ -118,6 +120,9 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	s.hot(o.HotSenders)
 	s.sprinkle(ctx, o.Claimers, o.Shares)
 	s.history(ctx, users[1], o.HistoryEntries)
+	if o.SavingsAccounts > 0 {
+		s.savingsInterest(ctx, d, o.SavingsAccounts)
+	}
 
 	r, err := ledger.Audit(ctx, db, table)
 	if err != nil {

@@ -677,3 +677,13 @@ func Close(d httpapi.Deps) httpapi.LambdaHandler {
 		return build(ctx)
 	}))
 }
+
+// SeedItem is the product item of a free account opened at openedAt with
+// principal deposited that day, for seeding many accounts at once (the
+// bench writes it with BatchWriteItem beside the kernel's account item).
+func SeedItem(id, owner string, principal int64, openedAt time.Time) ddb.Item {
+	a := newAccount(id, owner, Products[ProductFree], Products[ProductFree].TermMonths, 0, openedAt)
+	a.Principal = principal
+	a.log.closes[a.OpenDate] = principal
+	return a.item()
+}
