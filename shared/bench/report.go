@@ -49,7 +49,7 @@ type Options struct {
 }
 
 // Defaults is what make bench runs.
-var Defaults = Options{Accounts: 100, Transfers: 400, HotSenders: 100, HistoryEntries: 100_000, Claimers: 3000, Shares: 100, SavingsAccounts: 100_000}
+var Defaults = Options{Accounts: 100, Transfers: 400, HotSenders: 100, HistoryEntries: 100_000, Claimers: 3000, Shares: 100, SavingsAccounts: 10_000}
 
 const operatorToken = "bench-operator-token"
 

@@ -84,7 +84,7 @@ func (s *stack) savingsInterest(ctx context.Context, d httpapi.Deps, n int) {
 	}
 }
 
-const savingsConcurrency = 16
+const savingsConcurrency = 48
 
 // interestExpense is what the interest-expense accounts hold (negative:
 // what they have paid).
