@@ -8,6 +8,14 @@ package savings
 // a transaction conditioned on the state it changes, so a message
 // delivered twice, two runs at once or a run after a missed one pay and
 // debit each account-day exactly once.
+//
+// Scale: a million accounts are ~15,600 per shard. A worker does about one
+// TransactWriteItems per account (plus a Query per 100 due items), so at
+// 20-40 ms a transaction a shard takes 5-10 minutes of 40-second passes,
+// and the 64 shards run side by side (the mapping's MaxConcurrency): the
+// job is done well within the hour and no invocation runs past a minute.
+// Each shard pays interest from its own expense account, so concurrent
+// workers never write the same item.
 
 import (
 	"context"
