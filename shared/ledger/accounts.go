@@ -430,10 +430,11 @@ func (tx *Tx) debit(a AccountRef, kind Kind, amount int64, mid string, at time.T
 
 // credit puts amount into a. A user's account (it must exist, of kind) or
 // an outside account gets an immutable posting instead of an update of its
-// item, so credits to a busy account never contend (postings.go); an escrow
-// is updated in place.
-func (tx *Tx) credit(a AccountRef, kind Kind, amount int64, mid string, at time.Time) {
-	if !a.System() {
+// item, so credits to a busy account never contend (postings.go); an escrow,
+// and a user's account the caller says is never busy (inPlace), is updated
+// in place.
+func (tx *Tx) credit(a AccountRef, kind Kind, amount int64, mid string, at time.Time, inPlace bool) {
+	if !a.System() && !inPlace {
 		tx.verify = append(tx.verify, verification{a, kind})
 		tx.posting(a, amount, mid, at)
 		return

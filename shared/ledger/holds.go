@@ -145,7 +145,7 @@ func (tx *Tx) PostHold(h Hold, amount int64, m Movement) {
 	tx.resolve(h, HoldPosted, m.At, "SET posted = :posted, movementId = :mid",
 		ddb.Item{":posted": ddb.N(amount), ":mid": ddb.S(m.ID)})
 	tx.postHeld(h.Debit, h.Amount, amount)
-	tx.credit(h.Credit, h.CreditKind, amount, m.ID, m.At)
+	tx.credit(h.Credit, h.CreditKind, amount, m.ID, m.At, false)
 	tx.entries(m)
 }
 

@@ -46,6 +46,13 @@ type Movement struct {
 	// r_...") on both entries.
 	Reference string
 	At        time.Time
+	// CreditInPlace credits the receiving account's item in this
+	// transaction (conditioned on it existing, of ToKind) instead of
+	// writing a posting: for an account that is never busy (a savings
+	// account, written by its owner and its own daily job), it is one
+	// write, no existence read and nothing to fold later. A busy account
+	// credited in place would contend.
+	CreditInPlace bool
 }
 
 // NewMovementID is a new time-ordered movement id.
@@ -83,7 +90,7 @@ func (tx *Tx) Move(m Movement) {
 		return
 	}
 	tx.debit(m.From, m.FromKind, m.Amount, m.ID, m.At)
-	tx.credit(m.To, m.ToKind, m.Amount, m.ID, m.At)
+	tx.credit(m.To, m.ToKind, m.Amount, m.ID, m.At, m.CreditInPlace)
 	tx.entries(m)
 }
 
@@ -155,7 +162,7 @@ func (tx *Tx) MoveWithTopUp(m Movement, t TopUp) {
 	}
 	tx.debit(t.From, t.FromKind, t.Amount, t.ID, t.At)
 	tx.debitAfterTopUp(m.From, kind, m.Amount, t.Amount, t.Step)
-	tx.credit(m.To, m.ToKind, m.Amount, m.ID, m.At)
+	tx.credit(m.To, m.ToKind, m.Amount, m.ID, m.At, m.CreditInPlace)
 	tx.entries(t.Movement)
 	tx.entries(m)
 }

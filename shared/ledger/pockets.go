@@ -82,7 +82,7 @@ func (tx *Tx) PayPockets(escrowID string, pockets map[int]int64, m Movement) {
 			}})
 	}
 	tx.posting(m.From, -m.Amount, m.ID, m.At)
-	tx.credit(m.To, m.ToKind, m.Amount, m.ID, m.At)
+	tx.credit(m.To, m.ToKind, m.Amount, m.ID, m.At, m.CreditInPlace)
 	tx.entries(m)
 }
 

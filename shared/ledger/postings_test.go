@@ -98,3 +98,52 @@ func TestHundredPayersIntoOneAccountNeverConflict(t *testing.T) {
 		t.Fatalf("receiver %d, want 100,000", got.Balance)
 	}
 }
+
+// A credit in place updates the receiving account's item in the payer's
+// transaction: no posting, nothing to fold, no read of the account first;
+// the update's own condition refuses a missing account or the wrong kind.
+func TestCreditsInPlaceNeedNoPosting(t *testing.T) {
+	e := ddbtest.New(t)
+	kim := register(t, e, "Kim")
+	savings := openSavings(t, e, kim)
+	now := e.Clock.Now()
+	if err := e.Ledger.Commit(ctx, charge(kim.ID, 10_000, now)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Ledger.FoldPostings(ctx, time.Minute); err != nil { // the charge's
+		t.Fatal(err)
+	}
+	inPlace := func(to ledger.AccountRef, kind ledger.Kind, amount int64) error {
+		tx := &ledger.Tx{}
+		tx.Move(ledger.Movement{ID: ledger.NewMovementID(now), Type: "test", Amount: amount, At: now,
+			From: ledger.MainAccount(kim.ID), FromKind: ledger.KindMain, To: to, ToKind: kind, CreditInPlace: true})
+		return e.Ledger.Commit(ctx, tx)
+	}
+	if err := inPlace(savings, kindSavings, 4_000); err != nil {
+		t.Fatal(err)
+	}
+	item, err := e.Table.Get(ctx, savings.Key())
+	if err != nil || ddb.Decode(item).N("balance") != 4_000 {
+		t.Fatalf("the savings item after an in-place credit: %v %v", item, err)
+	}
+	if run, err := e.Ledger.FoldPostings(ctx, time.Minute); err != nil || run.Postings != 0 {
+		t.Fatalf("postings to fold after in-place credits: %+v %v", run, err)
+	}
+	for _, c := range []struct {
+		name string
+		to   ledger.AccountRef
+		kind ledger.Kind
+		want error
+	}{
+		{"a missing account", ledger.UserAccount(kim.ID, ddb.NewID("s_")), kindSavings, ledger.ErrAccountNotFound},
+		{"someone else's id under my key", ledger.UserAccount(ddb.NewID("u_"), savings.ID), kindSavings, ledger.ErrAccountNotFound},
+		{"the wrong kind", savings, ledger.KindMain, ledger.ErrWrongKind},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := inPlace(c.to, c.kind, 1); !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+		})
+	}
+	wantAccount(t, e, kim, 6_000, 0) // and the audit at cleanup
+}

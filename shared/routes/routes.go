@@ -132,7 +132,7 @@ var Routes = []Route{
 		Summary: "One of my accounts: balance, held, available"},
 	{Method: "POST", Path: "/accounts/{id}/charges", Function: "charge", Auth: User, MovesMoney: true, Table: actions(get, put, update),
 		Summary: "Charge my main account from my bank (3,000,000 KRW per Asia/Seoul day)"},
-	{Method: "POST", Path: "/accounts/{id}/deposits", Function: "deposit-savings", Auth: User, MovesMoney: true, Table: actions(del, get, put, query, update),
+	{Method: "POST", Path: "/accounts/{id}/deposits", Function: "deposit-savings", Auth: User, MovesMoney: true, Table: actions(del, put, query, update),
 		Summary: "Move money from my main account into this savings account"},
 	{Method: "POST", Path: "/accounts/{id}/close", Function: "close-savings", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
 		Summary: "Close a savings account early: its principal and the interest paid so far move to my main account"},

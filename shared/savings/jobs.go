@@ -331,7 +331,7 @@ func interestStep(ctx context.Context, d httpapi.Deps, a *Account, date string, 
 			Memo:      fmt.Sprintf("interest for %s on %d won at %d bp", day.Date, day.Principal, a.RateBP),
 			Reference: "savings " + a.ID + " interest " + day.Date,
 			From:      InterestAccount(a.Shard), FromLabel: "interest",
-			To: a.ref(), ToKind: KindSavings, ToLabel: "savings account " + a.ID})
+			To: a.ref(), ToKind: KindSavings, ToLabel: "savings account " + a.ID, CreditInPlace: true})
 	}
 	if err := d.Ledger.Commit(ctx, tx); err != nil {
 		return err
@@ -422,7 +422,7 @@ func installmentDay(ctx context.Context, d httpapi.Deps, b debit, day string, w 
 	m := ledger.Movement{ID: mid, Type: TypeInstallment, Amount: b.Installment, At: now, Memo: memo,
 		Reference: "savings " + b.ID + " installment " + day,
 		From:      ledger.MainAccount(b.Owner), FromKind: ledger.KindMain, FromLabel: "main account",
-		To: ledger.UserAccount(b.Owner, b.ID), ToKind: KindSavings, ToLabel: "savings account " + b.ID}
+		To: ledger.UserAccount(b.Owner, b.ID), ToKind: KindSavings, ToLabel: "savings account " + b.ID, CreditInPlace: true}
 	var charge int64
 	for attempt := 0; attempt < 8; attempt++ {
 		tx := &ledger.Tx{}

@@ -560,6 +560,8 @@ func Deposit(d httpapi.Deps) httpapi.LambdaHandler {
 			ID: ledger.NewMovementID(now), Type: TypeDeposit, Amount: amount, Memo: memo, At: now,
 			From: ledger.MainAccount(r.Caller), FromKind: ledger.KindMain, FromLabel: "main account",
 			To: ledger.UserAccount(r.Caller, id), ToKind: KindSavings, ToLabel: "savings account " + id,
+			// A savings account is never busy: credited in place, no posting to fold.
+			CreditInPlace: true,
 		}
 		tx := &ledger.Tx{}
 		addPrincipal(tx, r.Caller, id, amount, clock.KSTDate(now), false, "", nil)

@@ -96,7 +96,9 @@ func New(t testing.TB, cfg config.Config, wrap ...func(ddb.Client) ddb.Client) *
 	checkers.all = append(checkers.all, checker)
 	checkers.Unlock()
 	return &Stack{Env: env, Deps: d, Emulator: em, URL: srv.URL, OpenAPI: checker,
-		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: time.Minute}}
+		// Five minutes: advancing the test clock a day fires every job at
+		// each of its 1,440 minutes, which a loaded machine takes over one.
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 5 * time.Minute}}
 }
 
 var checkers struct {
