@@ -130,6 +130,8 @@ type world struct {
 	think    time.Duration
 	stores   []store
 
+	seeds   []person // the friends set up before the run (charged)
+
 	mu      sync.Mutex
 	friends []person
 	rnd     *rand.Rand
@@ -429,6 +431,7 @@ func (w *world) setup(ctx context.Context, friends, stores int) error {
 			return fmt.Errorf("setup: %w", err)
 		}
 		w.addFriend(p)
+		w.seeds = append(w.seeds, p)
 	}
 	for i := 0; i < stores; i++ {
 		owner, err := w.register(ctx, -1, fmt.Sprintf("load store owner %d", i))

@@ -214,7 +214,7 @@ func Run(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 	if o.Knee != nil {
 		var ceiling *Ceiling
 		if db != nil {
-			if ceiling, err = measureCeiling(ctx, db, l, w.friends, runID, o.CeilingTransfers); err != nil {
+			if ceiling, err = measureCeiling(ctx, db, l, w.seeds, runID, o.CeilingTransfers); err != nil {
 				return nil, err
 			}
 		}
@@ -258,7 +258,7 @@ func Run(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 
 		fmt.Fprintln(out)
 		printSteps(out, res.Steps, res.Total, o.Thresholds)
-		printReasons(out, rec)
+		printReasons(out, rec, "of the run")
 		fmt.Fprintf(out, "\njourneys: %d arrived, %d started, %d dropped, %d completed, %d stopped at a failed step; arrivals over %s, all done in %s\n",
 			res.Arrivals, res.Started, res.Dropped, res.Started-failed, failed, ran.Round(time.Millisecond), elapsed.Round(time.Millisecond))
 		fmt.Fprintf(out, "requests: %d, %.1f/s over the run, %d failed (%.2f%%); the generator's worst start delay %s\n",
@@ -277,6 +277,17 @@ func Run(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 	// The audit.
 	if stack != nil {
 		stack.quiesce()
+	}
+	if k := res.Knee; k != nil && k.Ceiling != nil && db != nil {
+		// Once more, now that nothing else writes: the machine's noise shows
+		// as the difference between the two.
+		after, err := bareTransfers(ctx, db, l, w.seeds, runID+"-after", o.CeilingTransfers)
+		if err != nil {
+			return res, err
+		}
+		k.CeilingAfter = after
+		fmt.Fprintf(out, "\nbare ceiling again after the ramp: %.1f TransactWriteItems/s (p50 %s, p99 %s; before it: %.1f/s)\n",
+			after.PerSecond, ms(after.P50), ms(after.P99), k.Ceiling.PerSecond)
 	}
 	if db != nil {
 		ok, err := audit(ctx, out, db, table)
@@ -347,7 +358,7 @@ func audit(ctx context.Context, out io.Writer, db *dynamodb.Client, table string
 	return r.OK(), nil
 }
 
-func printReasons(out io.Writer, rec *recorder) {
+func printReasons(out io.Writer, rec *recorder, scope string) {
 	first := true
 	for i, name := range Steps {
 		rs := rec.topReasons(i, 3)
@@ -355,7 +366,7 @@ func printReasons(out io.Writer, rec *recorder) {
 			continue
 		}
 		if first {
-			fmt.Fprintln(out, "failures, by step (most frequent first):")
+			fmt.Fprintf(out, "failures %s, by step (most frequent first):\n", scope)
 			first = false
 		}
 		fmt.Fprintf(out, "  %s: %s\n", name, strings.Join(rs, "; "))

@@ -3,6 +3,7 @@ package load
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -65,7 +66,7 @@ func TestKneeSmoke(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	k := res.Knee
-	if k == nil || len(k.Stages) != 2 || k.Ceiling == nil || k.Ceiling.PerSecond <= 0 || k.Rate != 2 || !res.Audited {
+	if k == nil || len(k.Stages) != 2 || k.Ceiling == nil || k.Ceiling.PerSecond <= 0 || k.CeilingAfter == nil || k.Rate != 2 || !res.Audited {
 		t.Fatalf("knee %+v, audited %v\n%s", k, res.Audited, out.String())
 	}
 	for _, st := range k.Stages {
@@ -74,6 +75,35 @@ func TestKneeSmoke(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"bare DynamoDB Local ceiling", "reached its top", "knee: 2 journeys/s held", "per step at the knee", "sum of balances 0: OK"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// The climb ends at the first stage that crosses the error threshold:
+// here one journey at a time (each at least 7 s long, a second of thought
+// between steps) against 2 arrivals a second, so the first stage drops
+// most of its arrivals. No stage held: the run says so and fails with
+// ErrThresholds; the journey cut short leaves no failure behind, and the
+// audit holds.
+func TestKneeStopsAtTheErrorThreshold(t *testing.T) {
+	var out bytes.Buffer
+	o := Options{Endpoint: ddbtest.Endpoint(), OperatorToken: "smoke-operator-token", Thresholds: noTimings,
+		Knee: &Knee{Start: 2, Step: 2, Max: 6, Hold: 2 * time.Second, P99: time.Hour}, MaxInFlight: 1, Think: time.Second,
+		Friends: 3, Stores: 1, Drain: 5 * time.Minute, RequestTimeout: 5 * time.Minute, FunctionTimeout: 2 * time.Minute, Seed: 3, CeilingTransfers: 20}
+	res, err := Run(context.Background(), &out, o)
+	if !errors.Is(err, ErrThresholds) {
+		t.Fatalf("err %v, want ErrThresholds\n%s", err, out.String())
+	}
+	k := res.Knee
+	if len(k.Stages) != 1 || !k.Stages[0].Crossed || k.Stages[0].Dropped != 3 || k.Rate != 0 || k.Stage != nil || !res.Audited {
+		t.Fatalf("knee %+v\n%s", k, out.String())
+	}
+	if k.Stages[0].Errors != 0 || strings.Contains(out.String(), "failures") {
+		t.Errorf("the cut journey's requests were counted as failures\n%s", out.String())
+	}
+	for _, want := range []string{"ERROR THRESHOLD CROSSED", "knee: no stage was held", "sum of balances 0: OK"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
