@@ -130,7 +130,7 @@ type world struct {
 	think    time.Duration
 	stores   []store
 
-	seeds   []person // the friends set up before the run (charged)
+	seeds []person // the friends set up before the run (charged)
 
 	mu      sync.Mutex
 	friends []person
