@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http/httptest"
+	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -37,7 +38,8 @@ type inProcess struct {
 	ledger *ledger.Ledger
 
 	local  *dynamolocal.Server // nil: Options.Endpoint's
-	srv    *httptest.Server
+	srv    *http.Server
+	served chan error
 	stopBG context.CancelFunc
 	bg     sync.WaitGroup
 }
@@ -80,8 +82,14 @@ func startInProcess(ctx context.Context, o Options) (_ *inProcess, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.srv = httptest.NewServer(em) // 127.0.0.1, a free port
-	s.url = s.srv.URL
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // loopback, a free port
+	if err != nil {
+		return nil, err
+	}
+	s.srv = &http.Server{Handler: em, ReadHeaderTimeout: 10 * time.Second}
+	s.served = make(chan error, 1)
+	go func() { s.served <- s.srv.Serve(ln) }()
+	s.url = "http://" + ln.Addr().String()
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopBG = stop
 	s.bg.Go(func() { em.RunSchedules(bg) })
@@ -94,7 +102,12 @@ func startInProcess(ctx context.Context, o Options) (_ *inProcess, err error) {
 // audit reads a table nothing writes to.
 func (s *inProcess) quiesce() {
 	if s.srv != nil {
-		s.srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		if s.srv.Shutdown(ctx) != nil {
+			_ = s.srv.Close()
+		}
+		cancel()
+		<-s.served
 		s.srv = nil
 	}
 	if s.stopBG != nil {
