@@ -99,6 +99,14 @@ type KneeResult struct {
 	arrivals, started, dropped, failed int
 }
 
+// Best is the higher of the two ceilings measured (nil if none).
+func (k *KneeResult) Best() *Ceiling {
+	if k.CeilingAfter != nil && (k.Ceiling == nil || k.CeilingAfter.PerSecond > k.Ceiling.PerSecond) {
+		return k.CeilingAfter
+	}
+	return k.Ceiling
+}
+
 // Ceiling is the bare DynamoDB Local ceiling: the 6-item transfer of
 // shared/bench as one bare TransactWriteItems from 16 clients.
 type Ceiling struct {
@@ -198,9 +206,9 @@ func runKnee(ctx context.Context, out io.Writer, o Options, w *world, rec *recor
 			dropMu.Unlock()
 		})
 	}()
-	// The stack's DynamoDB usage per stage window, read at each window's end.
-	usage := make([]ddbtest.Usage, len(rates))
-	var usageMu sync.Mutex
+	// The stack's DynamoDB usage per stage window, read at each window's
+	// end (in order; the monitor takes them as it judges the stages).
+	usage := make(chan ddbtest.Usage, len(rates))
 	if inst != nil {
 		inst.Reset()
 		go func() {
@@ -210,10 +218,7 @@ func runKnee(ctx context.Context, out io.Writer, o Options, w *world, rec *recor
 					return
 				case <-time.After(time.Until(start.Add(time.Duration(i+1) * k.Hold))):
 				}
-				u := inst.Reset()
-				usageMu.Lock()
-				usage[i] = u
-				usageMu.Unlock()
+				usage <- inst.Reset()
 			}
 		}()
 	}
@@ -242,9 +247,14 @@ func runKnee(ctx context.Context, out io.Writer, o Options, w *world, rec *recor
 		dropMu.Lock()
 		st.Dropped = dropped[i]
 		dropMu.Unlock()
-		usageMu.Lock()
-		u := usage[i]
-		usageMu.Unlock()
+		var u ddbtest.Usage
+		if inst != nil {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case u = <-usage:
+			}
+		}
 		st.DynamoDB, st.Transacts = float64(u.Total())/k.Hold.Seconds(), float64(u.Requests["TransactWriteItems"])/k.Hold.Seconds()
 		st.Crossed = total.ErrorRate() > o.Thresholds.ErrorRate || st.Arrivals > 0 && float64(st.Dropped)/float64(st.Arrivals) > o.Thresholds.ErrorRate
 		st.Held = !st.Crossed && st.Requests > 0 && st.P99 < k.P99
@@ -297,13 +307,6 @@ func runKnee(ctx context.Context, out io.Writer, o Options, w *world, rec *recor
 		fmt.Fprintf(out, ", %.1f DynamoDB requests/s of which %.1f TransactWriteItems/s", s.DynamoDB, s.Transacts)
 	}
 	fmt.Fprintln(out)
-	if ceiling != nil {
-		fmt.Fprintf(out, "bare ceiling: %.1f TransactWriteItems/s", ceiling.PerSecond)
-		if inst != nil && ceiling.PerSecond > 0 {
-			fmt.Fprintf(out, "; at the knee the stack's transactions ran at %.0f%% of it", 100*s.Transacts/ceiling.PerSecond)
-		}
-		fmt.Fprintln(out)
-	}
 	fmt.Fprintf(out, "\nper step at the knee (%g journeys/s, the requests sent in that stage):\n", s.Rate)
 	printSteps(out, res.AtKnee, res.AtKneeTotal, o.Thresholds)
 	printReasons(out, rec, "over the whole ramp")

@@ -288,6 +288,10 @@ func Run(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 		k.CeilingAfter = after
 		fmt.Fprintf(out, "\nbare ceiling again after the ramp: %.1f TransactWriteItems/s (p50 %s, p99 %s; before it: %.1f/s)\n",
 			after.PerSecond, ms(after.P50), ms(after.P99), k.Ceiling.PerSecond)
+		if best := k.Best(); k.Stage != nil && stack != nil && best.PerSecond > 0 {
+			fmt.Fprintf(out, "knee vs ceiling: at the knee (%g journeys/s) the stack committed %.1f TransactWriteItems/s, %.0f%% of the bare ceiling (%.1f/s, the higher of the two)\n",
+				k.Stage.Rate, k.Stage.Transacts, 100*k.Stage.Transacts/best.PerSecond, best.PerSecond)
+		}
 	}
 	if db != nil {
 		ok, err := audit(ctx, out, db, table)
