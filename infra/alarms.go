@@ -103,19 +103,20 @@ func newAlarms(stack awscdk.Stack, in alarmInputs) Alarms {
 	})
 
 	// Every function (routes, jobs and the authorizer): unhandled errors
-	// (a crash, a timeout; handled failures are 4xx/5xx answers) and throttles.
+	// (a crash, a timeout; handled failures are 4xx/5xx answers) and
+	// throttles, in one alarm (one resource per function: the stack's
+	// resource budget, stack.go); its description says which to look at.
 	for _, name := range sortedKeys(in.fns) {
 		fn := in.fns[name]
-		add(name+"-Errors", &awscloudwatch.AlarmProps{
-			AlarmDescription:   jsii.String("minipay " + name + ": the function failed (error or timeout)"),
-			Metric:             fn.MetricErrors(sum),
-			ComparisonOperator: atLeastOnce,
-			Threshold:          jsii.Number(1),
-			EvaluationPeriods:  jsii.Number(1),
-		})
-		add(name+"-Throttles", &awscloudwatch.AlarmProps{
-			AlarmDescription:   jsii.String("minipay " + name + ": invocations were throttled (concurrency limit)"),
-			Metric:             fn.MetricThrottles(sum),
+		add(name+"-Failures", &awscloudwatch.AlarmProps{
+			AlarmDescription: jsii.String("minipay " + name + ": the function failed (error or timeout) or was throttled (concurrency limit); " +
+				"its Errors and Throttles metrics say which"),
+			Metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+				Expression:   jsii.String("FILL(errors, 0) + FILL(throttles, 0)"),
+				UsingMetrics: &map[string]awscloudwatch.IMetric{"errors": fn.MetricErrors(sum), "throttles": fn.MetricThrottles(sum)},
+				Label:        jsii.String("errors + throttles"),
+				Period:       period,
+			}),
 			ComparisonOperator: atLeastOnce,
 			Threshold:          jsii.Number(1),
 			EvaluationPeriods:  jsii.Number(1),

@@ -126,6 +126,17 @@ func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string
 		tableResources = append(tableResources, jsii.String(*table.TableArn()+"/index/"+g.Name))
 	}
 
+	// One log group for every function: retention without the
+	// log-retention custom resource (and its extra Lambda) LogRetention
+	// creates, and one resource instead of one per function (the stack's
+	// resource budget, stack.go). Lambda names each stream
+	// YYYY/MM/DD/<function>[<version>]<environment>, so a function's logs
+	// are `filter @logStream like "/<function>["` away.
+	logs := awslogs.NewLogGroup(stack, jsii.String("FunctionLogs"), &awslogs.LogGroupProps{
+		Retention:     functionLogRetention,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+
 	fns := make(map[string]awslambda.Function, len(access))
 	for _, name := range functionNames(access) { // sorted: a stable template
 		actions := access[name]
@@ -140,20 +151,30 @@ func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string
 		if registers[name] {
 			env[config.EnvRegistration] = registration.ValueAsString()
 		}
-		// An explicit log group gives retention without the log-retention
-		// custom resource (and its extra Lambda) that LogRetention creates.
-		logs := awslogs.NewLogGroup(scope, jsii.String("Logs"), &awslogs.LogGroupProps{
-			Retention:     functionLogRetention,
-			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-		})
 		// Our own role instead of the default one with the managed
 		// AWSLambdaBasicExecutionRole (logs on every log group in the
-		// account): this function may write to its own log group only.
+		// account): this function may write to the functions' log group only.
+		// Least privilege on the table: exactly the row's actions, never a
+		// Grant* helper (GrantReadWriteData would add BatchWrite, Scan,
+		// DeleteItem, ...). Inline, so the role needs no separate
+		// AWS::IAM::Policy resource (the stack's resource budget, stack.go).
+		statements := []awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+			Resources: &[]*string{logs.LogGroupArn()},
+		})}
+		if len(actions) > 0 {
+			statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions:   jsii.Strings(actions...),
+				Resources: &tableResources,
+			}))
+		}
 		role := awsiam.NewRole(scope, jsii.String("Role"), &awsiam.RoleProps{
 			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 			Description: jsii.String("minipay " + name + " function"),
+			InlinePolicies: &map[string]awsiam.PolicyDocument{
+				"access": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &statements}),
+			},
 		})
-		logs.GrantWrite(role)
 		props := &awslambda.FunctionProps{
 			Description:  jsii.String("minipay " + name),
 			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
@@ -182,14 +203,6 @@ func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string
 		// CDK's to keep, so cfn-lint ignores that one check on this resource.
 		fn.Node().DefaultChild().(awscdk.CfnResource).AddMetadata(jsii.String("cfn-lint"),
 			map[string]any{"config": map[string]any{"ignore_checks": []string{"W3005"}}})
-		// Least privilege: exactly the row's actions, never a Grant* helper
-		// (GrantReadWriteData would add BatchWrite, Scan, DeleteItem, ...).
-		if len(actions) > 0 {
-			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Actions:   jsii.Strings(actions...),
-				Resources: &tableResources,
-			}))
-		}
 		fns[name] = fn
 	}
 	return fns

@@ -45,6 +45,18 @@ type Stack struct {
 	Alarms Alarms
 }
 
+// CloudFormation refuses a stack of more than 500 resources. A function
+// costs 3 (function, role, failures alarm) and a route 3 more (integration,
+// route, invoke permission), so the stack keeps its resources per function
+// few (inline role policies, one log group for all functions, one alarm
+// per function) and TestResourceBudget fails at resourceBudget, leaving
+// room to split the stack (nested stacks per capability) before a deploy
+// would fail.
+const (
+	cloudFormationMaxResources = 500
+	resourceBudget             = 470
+)
+
 // NewStack builds the stack. Every input is validated before any construct is
 // created, so a bad row or a missing build is a plain error, not a jsii panic.
 func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack, error) {

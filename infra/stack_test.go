@@ -416,7 +416,7 @@ func TestFunctions(t *testing.T) {
 				t.Fatalf("log group %v: want one with 30 days retention", lc)
 			}
 			// Its own role: no managed policy (AWSLambdaBasicExecutionRole
-			// would allow every log group), logs only to its own group.
+			// would allow every log group), logs only to the functions' group.
 			role := refs(p["Role"])
 			if len(role) != 1 {
 				t.Fatalf("role %v", p["Role"])
@@ -427,7 +427,7 @@ func TestFunctions(t *testing.T) {
 			for _, st := range f.statementsOf(role[0]) {
 				if slices.ContainsFunc(strs(st["Action"]), func(a string) bool { return strings.HasPrefix(a, "logs:") }) &&
 					!reflect.DeepEqual(st["Resource"], getAtt(lg[0])) {
-					t.Errorf("logs statement %v: want only its own log group %s", st, lg[0])
+					t.Errorf("logs statement %v: want only the functions' log group %s", st, lg[0])
 				}
 			}
 		})
@@ -723,5 +723,19 @@ func TestNotificationPipe(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("pipe role statements %v, want exactly %v", got, want)
+	}
+}
+
+// TestResourceBudget: the stack stays under CloudFormation's limit with
+// room to spare (stack.go says what to do when it does not).
+func TestResourceBudget(t *testing.T) {
+	f := synth(t)
+	counts := map[string]int{}
+	for _, r := range f.resources {
+		counts[r.Type]++
+	}
+	t.Logf("%d resources of %d allowed: %v", len(f.resources), cloudFormationMaxResources, counts)
+	if len(f.resources) > resourceBudget {
+		t.Errorf("%d resources, budget %d (CloudFormation allows %d): split the stack before adding more", len(f.resources), resourceBudget, cloudFormationMaxResources)
 	}
 }

@@ -323,6 +323,8 @@ func benchReport(args []string) error {
 	fs.DurationVar(&o.PayWindow, "pay-window", o.PayWindow, "spread the merchant-like payments over this long")
 	o.Model.RegisterFlags(fs, "model-")
 	fs.IntVar(&o.Orders, "orders", o.Orders, "merchant orders through place, accept, cook and refund")
+	fs.IntVar(&o.SettlementParticipants, "settlement-participants", o.SettlementParticipants, "participants of each settlement request (all pay at once)")
+	fs.IntVar(&o.SettlementRounds, "settlement-requests", o.SettlementRounds, "settlement requests")
 	_ = fs.Parse(args)
 	return bench.Run(context.Background(), os.Stdout, o)
 }

@@ -19,6 +19,7 @@ import (
 	"minipay/shared/merchant"
 	"minipay/shared/notify"
 	"minipay/shared/routes"
+	"minipay/shared/settlement"
 	"minipay/shared/sprinkle"
 	"minipay/shared/transfers"
 	"minipay/shared/users"
@@ -85,6 +86,14 @@ func Handlers(shared httpapi.Deps) map[string]any {
 		"complete-order":          merchant.Complete(d()),
 		"refund-order":            merchant.Refund(d()),
 		"order-expiry":            merchant.Expire(d()),
+		"create-settlement":       settlement.Create(d()),
+		"list-settlements":        settlement.List(d()),
+		"get-settlement":          settlement.Get(d()),
+		"pay-settlement":          settlement.Pay(d()),
+		"decline-settlement":      settlement.Decline(d()),
+		"cancel-settlement":       settlement.Cancel(d()),
+		"remind-settlement":       settlement.Remind(d()),
+		"settlement-sweep":        settlement.Sweep(d()),
 	}
 }
 

@@ -18,11 +18,12 @@ func TestMain(m *testing.M) { os.Exit(ddbtest.Main(m)) }
 func TestReportSmallRun(t *testing.T) {
 	var out bytes.Buffer
 	err := Run(context.Background(), &out, Options{Endpoint: ddbtest.Endpoint(), Accounts: 4, Transfers: 10, HotSenders: 5, HistoryEntries: 60, Claimers: 30, Shares: 10,
-		Orders: 5, Contended: true, Payers: 10, PayWindow: 100 * time.Millisecond})
+		Orders: 5, Contended: true, Payers: 10, PayWindow: 100 * time.Millisecond, SettlementParticipants: 4, SettlementRounds: 3})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	for _, want := range []string{"One charge", "Transfers between random pairs", "Hot receiver", "failures 0", "Sprinkle", "Orders: place", "History",
+		"Settlement", "3 of 3 requests completed, 3 completion notifications",
 		"Under the contention model", "senders -> 1 account", "sum of balances 0: OK"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())

@@ -52,11 +52,13 @@ type Options struct {
 	Model     contention.Config
 	Payers    int           // the merchant-like receiver's distinct payers
 	PayWindow time.Duration // spread over this long
+	// Settlement requests: participants per request (all pay at once), requests.
+	SettlementParticipants, SettlementRounds int
 }
 
 // Defaults is what make bench runs.
 var Defaults = Options{Accounts: 100, Transfers: 400, HotSenders: 100, HistoryEntries: 100_000, Claimers: 3000, Shares: 100, Orders: 200,
-	Contended: true, Payers: 500, PayWindow: 5 * time.Second}
+	Contended: true, Payers: 500, PayWindow: 5 * time.Second, SettlementParticipants: 10, SettlementRounds: 20}
 
 const operatorToken = "bench-operator-token"
 
@@ -119,6 +121,12 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		s.orders(o.Orders)
 	}
 	s.sprinkle(ctx, o.Claimers, o.Shares)
+	if o.SettlementParticipants > 0 && o.SettlementRounds > 0 {
+		s.settlement("", o.SettlementParticipants, o.SettlementRounds)
+		if err := s.settlementContended(db, o.SettlementParticipants, max(o.SettlementRounds/4, 1)); err != nil {
+			return err
+		}
+	}
 	s.history(ctx, users[1], o.HistoryEntries)
 	if o.Contended {
 		if err := contended(ctx, out, db, o); err != nil {

@@ -252,11 +252,21 @@ func errorResponse(r *Request, err error) *Response {
 	return &Response{Status: p.Status, Body: p.Body(r.Event.RawPath), Headers: retryAfter(p)}
 }
 
+// retryAfter is the Retry-After header of a 503 or 429: the problem's
+// retryAfterSeconds member if it has one (a rate limit says how long),
+// else 1 second.
 func retryAfter(p Problem) map[string]string {
-	if p.Status == http.StatusServiceUnavailable || p.Status == http.StatusTooManyRequests {
-		return map[string]string{"retry-after": "1"}
+	if p.Status != http.StatusServiceUnavailable && p.Status != http.StatusTooManyRequests {
+		return nil
 	}
-	return nil
+	secs := int64(1)
+	switch v := p.Members["retryAfterSeconds"].(type) {
+	case int:
+		secs = int64(v)
+	case int64:
+		secs = v
+	}
+	return map[string]string{"retry-after": fmt.Sprint(max(secs, 1))}
 }
 
 func toEvent(resp *Response) events.APIGatewayV2HTTPResponse {

@@ -95,6 +95,19 @@ var Problems = map[string]ProblemType{
 	"order_expired":               {http.StatusGone, "The order's authorization expired and its money went back to the customer"},
 	"refund_exceeds_capture":      {http.StatusUnprocessableEntity, "Refunds cannot exceed the captured amount"},
 	"merchant_insufficient_funds": {http.StatusUnprocessableEntity, "The merchant account's available balance is too low for this refund"},
+	// Settlement requests.
+	"settlement_not_found":             {http.StatusNotFound, "No such settlement request of yours"},
+	"settlement_not_your_share":        {http.StatusForbidden, "Only the participant can pay or decline their share"},
+	"settlement_duplicate_participant": {http.StatusBadRequest, "A participant is listed twice"},
+	"settlement_too_many_participants": {http.StatusBadRequest, "A settlement request has at most 100 participants"},
+	"settlement_amounts_mismatch":      {http.StatusBadRequest, "The amounts do not sum to the total"},
+	"settlement_unknown_participant":   {http.StatusUnprocessableEntity, "A participant is not a user"},
+	"settlement_total_too_small":       {http.StatusUnprocessableEntity, "The total cannot give every participant the minimum share"},
+	"settlement_share_paid":            {http.StatusConflict, "The share was already paid"},
+	"settlement_share_declined":        {http.StatusConflict, "The share was declined"},
+	"settlement_cancelled":             {http.StatusConflict, "The settlement request was cancelled"},
+	"settlement_completed":             {http.StatusConflict, "The settlement request is completed"},
+	"settlement_remind_too_soon":       {http.StatusTooManyRequests, "The participants were reminded less than an hour ago"},
 }
 
 // Problem is one rendered problem: RFC 9457 problem details plus the code

@@ -30,7 +30,7 @@ import (
 )
 
 // Kind is what an account is for. The kernel knows three; capabilities
-// name their own (a user's savings account, a store's merchant account).
+// name their own.
 type Kind string
 
 const (
@@ -253,9 +253,9 @@ func (l *Ledger) getAccount(ctx context.Context, a AccountRef, missing string) (
 	if err != nil {
 		return Account{}, err
 	}
-	pending, err := sum(p.postings)
-	acct.Balance += pending
-	acct.Available += pending
+	unfolded, err := sum(p.postings)
+	acct.Balance += unfolded
+	acct.Available += unfolded
 	return acct, err
 }
 
@@ -471,4 +471,20 @@ func (tx *Tx) release(a AccountRef, amount int64) {
 // goes down by posted, the whole hold is lifted, the rest is available again.
 func (tx *Tx) postHeld(a AccountRef, held, posted int64) {
 	tx.apply(change{a: a, balance: -posted, held: -held, available: held - posted, heldAtLeast: held})
+}
+
+// outsideUpdate moves an outside-world account without a condition: it
+// stands for money outside minipay and may go negative. The item (and its
+// checkpoint) is created on first use.
+func outsideUpdate(a AccountRef, delta int64, now time.Time) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		Key: a.Key(),
+		UpdateExpression: aws.String("ADD balance :d, available :d SET kind = if_not_exists(kind, :kind), accountId = if_not_exists(accountId, :id), " +
+			"held = if_not_exists(held, :zero), ckBalance = if_not_exists(ckBalance, :zero), createdAt = if_not_exists(createdAt, :at), " +
+			"dueBucket = if_not_exists(dueBucket, :bucket), dueAt = if_not_exists(dueAt, :due)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":d": ddb.N(delta), ":kind": ddb.S(string(KindOutside)), ":id": ddb.S(a.ID), ":zero": ddb.N(0),
+			":at": ddb.Time(now), ":bucket": ddb.S(ddb.DueBucket(dueCheckpoint)), ":due": ddb.S(ddb.DueAt(now.Add(CheckpointEvery), a.ID)),
+		},
+	}}
 }

@@ -74,7 +74,7 @@ func Audit(ctx context.Context, db ddb.Scanner, table string) (AuditReport, erro
 					r.Problems = append(r.Problems, err.Error())
 					continue
 				}
-				if h.Status == HoldPending {
+				if h.Status == HoldOpen {
 					holds[h.Debit.ID] += h.Amount
 					r.OpenHolds++
 				}

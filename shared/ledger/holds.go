@@ -1,12 +1,12 @@
 package ledger
 
-// Holds: two-phase transfers, after TigerBeetle's pending transfers. A hold
+// Holds: two-phase transfers, after TigerBeetle's two-phase transfers. A hold
 // reserves Amount on its debit account (held up, available down, balance
 // unchanged) for a credit account, until Timeout. It then resolves exactly
 // once: posted (all or part of it moves to the credit account; the rest is
 // released), voided (released), or expired (released, only once Timeout has
 // passed). Every resolution is one transaction conditioned on the hold
-// still being pending, so concurrent resolutions end with exactly one
+// still being open, so concurrent resolutions end with exactly one
 // outcome; the others get ErrHoldPosted, ErrHoldVoided or ErrHoldExpired.
 //
 //	item  PK           SK     notes
@@ -38,7 +38,7 @@ const (
 type HoldStatus string
 
 const (
-	HoldPending HoldStatus = "pending"
+	HoldOpen    HoldStatus = "open" // reserved, not resolved yet
 	HoldPosted  HoldStatus = "posted"
 	HoldVoided  HoldStatus = "voided"
 	HoldExpired HoldStatus = "expired"
@@ -121,14 +121,14 @@ func (tx *Tx) putHold(h Hold) {
 	}
 	item["amount"] = ddb.N(h.Amount)
 	item["timeoutAtMs"] = ddb.Millis(h.Timeout)
-	item["status"] = ddb.S(string(HoldPending))
+	item["status"] = ddb.S(string(HoldOpen))
 	item["createdAt"] = ddb.Time(h.CreatedAt)
 	tx.add(types.TransactWriteItem{Put: &types.Put{Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 		op{onFail: func(ddb.Item) error { return fmt.Errorf("ledger: id collision for hold %s", h.ID) }})
 }
 
 // PostHold adds the posting of amount (1..h.Amount) of h to h.Credit at
-// m.At: the hold item (still pending, not timed out, the same amount and
+// m.At: the hold item (still open, not timed out, the same amount and
 // accounts as read), the debit account (balance down by amount, the whole
 // hold lifted), the credit and two entries. m names the movement (id,
 // type, labels, memo); its accounts and amount come from h.
@@ -162,7 +162,7 @@ func (tx *Tx) ExpireHold(h Hold, at time.Time) {
 	tx.release(h.Debit, h.Amount)
 }
 
-// resolve updates the hold item from pending to status, on the conditions
+// resolve updates the hold item from open to status, on the conditions
 // that make each resolution happen at most once and at the right time.
 func (tx *Tx) resolve(h Hold, status HoldStatus, at time.Time, set string, vals ddb.Item) {
 	timing := "timeoutAtMs > :now"
@@ -174,7 +174,7 @@ func (tx *Tx) resolve(h Hold, status HoldStatus, at time.Time, set string, vals 
 		update += ", " + set[len("SET "):]
 	}
 	v := ddb.Item{":status": ddb.S(string(status)), ":at": ddb.Time(at), ":ttl": ddb.Epoch(at.Add(HistoryRetention)),
-		":pending": ddb.S(string(HoldPending)), ":now": ddb.Millis(at), ":amount": ddb.N(h.Amount),
+		":open": ddb.S(string(HoldOpen)), ":now": ddb.Millis(at), ":amount": ddb.N(h.Amount),
 		":debit": ddb.S(h.Debit.ID), ":credit": ddb.S(h.Credit.ID)}
 	for k, x := range vals {
 		v[k] = x
@@ -182,7 +182,7 @@ func (tx *Tx) resolve(h Hold, status HoldStatus, at time.Time, set string, vals 
 	tx.add(types.TransactWriteItem{Update: &types.Update{
 		Key:                       holdKey(h.ID),
 		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String("#s = :pending AND " + timing + " AND amount = :amount AND debitId = :debit AND creditId = :credit"),
+		ConditionExpression:       aws.String("#s = :open AND " + timing + " AND amount = :amount AND debitId = :debit AND creditId = :credit"),
 		ExpressionAttributeNames:  map[string]string{"#s": "status"},
 		ExpressionAttributeValues: v,
 	}}, op{onFail: func(old ddb.Item) error { return holdRefusal(h.ID, old, status, at) }})

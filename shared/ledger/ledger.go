@@ -1,13 +1,13 @@
 // Package ledger is minipay's kernel: the only code that writes balances and
 // holds. It knows accounts, movements, holds, history, idempotency and the
-// audit, and no capability. A capability (transfers, sprinkles, ...) builds
+// audit, and no capability. A capability builds
 // a Tx from these primitives plus its own items and commits it: ONE
 // TransactWriteItems per movement.
 //
 //	Ledger     New(table, clock); Commit(ctx, tx): cancellation reasons are read per item
 //	           (each conditional item says what its failure means); TransactionConflict and
 //	           throttling are retried, bounded and jittered, with one ClientRequestToken;
-//	           afterwards ErrBusy (503). The first failing item in order wins, except that
+//	           afterwards ErrBusy (503). The first failing item wins, except that
 //	           the idempotency record's failure (a replay) wins over all.
 //	Tx         tx.Put / Update / Check / Delete: a capability's own items (never an
 //	           account or a hold: those are written only through the methods below).
@@ -19,7 +19,7 @@
 //	           m.From and the movement, the top-up exact at commit (else *TopUpStaleError).
 //	           tx.RequireAccount(a, kind); tx.ChargeLimit(user, at, amount, limit): the
 //	           charge counter of the Asia/Seoul day.
-//	Holds      Two-phase transfers (TigerBeetle's pending/post/void/timeout): tx.Hold(h)
+//	Holds      Two-phase transfers (TigerBeetle's two-phase: reserve, post, void, timeout): tx.Hold(h)
 //	           or tx.HoldWithTopUp(h, topUp) reserve h.Amount on h.Debit (available goes
 //	           down, the balance stays); tx.PostHold(h, amount, m) moves amount <= h.Amount
 //	           to h.Credit and releases the rest; tx.VoidHold(h) / tx.ExpireHold(h)

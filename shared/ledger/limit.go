@@ -23,19 +23,19 @@ const skLimitPrefix = "LIMIT#"
 // day of at, refusing to pass limit (*LimitExceededError, with what is
 // left today).
 func (tx *Tx) ChargeLimit(userID string, at time.Time, amount, limit int64) {
-	cond := "attribute_not_exists(charged) OR charged <= :room"
+	cond := "attribute_not_exists(charged) OR charged <= :left"
 	if amount > limit {
 		// Never allowed, not even as the day's first charge (no counter
 		// yet): a condition that always fails, so the refusal still reads
 		// the counter and says what is left today.
-		cond = "charged <= :room"
+		cond = "charged <= :left"
 	}
 	tx.add(types.TransactWriteItem{Update: &types.Update{
 		Key:                 limitKey(userID, at),
 		UpdateExpression:    aws.String("ADD charged :amount SET expiresAt = :ttl"),
 		ConditionExpression: aws.String(cond),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":amount": ddb.N(amount), ":room": ddb.N(limit - amount),
+			":amount": ddb.N(amount), ":left": ddb.N(limit - amount),
 			":ttl": ddb.Epoch(clock.NextKSTMidnight(at).Add(72 * time.Hour)),
 		},
 	}}, op{onFail: func(old ddb.Item) error {

@@ -42,8 +42,8 @@ type Movement struct {
 	Originator  string
 	DisplayName string
 	Memo        string
-	// Reference names what the movement belongs to (e.g. "settlement
-	// st_...") on both entries.
+	// Reference names what the movement belongs to (e.g. "request
+	// r_...") on both entries.
 	Reference string
 	At        time.Time
 }
@@ -133,7 +133,7 @@ func (tx *Tx) checkTopUp(a AccountRef, amount int64, t TopUp) bool {
 // movements with their own entries (history shows the charge and the
 // payment) but ONE update of the shared account: ADD topUp - amount on the
 // condition that available is still one for which exactly this top-up is
-// due (TopUpFor). So the result equals a serial order: a balance that went
+// due (TopUpFor). So the result equals a serial execution: a balance that went
 // up or down since the top-up was computed fails the transaction with
 // *TopUpStaleError carrying the fresh available, and the caller computes
 // again. Items: the top-up's source, the shared account, m.To, four entries.

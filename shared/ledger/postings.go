@@ -126,15 +126,15 @@ func (l *Ledger) verifyAccounts(ctx context.Context, vs []verification) error {
 		kind Kind
 		err  error
 	}
-	var pending []int
+	var unread []int
 	for i, v := range vs {
 		if _, ok := l.known.get(knownKey(v.a)); !ok {
-			pending = append(pending, i)
+			unread = append(unread, i)
 		}
 	}
-	if len(pending) > 0 {
-		ch := make(chan result, len(pending))
-		for _, i := range pending {
+	if len(unread) > 0 {
+		ch := make(chan result, len(unread))
+		for _, i := range unread {
 			go func() {
 				item, err := l.table.Get(ctx, vs[i].a.Key())
 				switch {
@@ -148,7 +148,7 @@ func (l *Ledger) verifyAccounts(ctx context.Context, vs []verification) error {
 			}()
 		}
 		var firstErr error
-		for range pending {
+		for range unread {
 			r := <-ch
 			if r.err != nil {
 				if firstErr == nil {
@@ -287,8 +287,8 @@ func (l *Ledger) withFold(ctx context.Context, tx *Tx, failed int, refusal error
 	if !found {
 		return nil, nil
 	}
-	room := MaxItems - len(base.items)
-	postings, err := l.unfolded(ctx, c.a, room+1)
+	space := MaxItems - len(base.items)
+	postings, err := l.unfolded(ctx, c.a, space+1)
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +304,7 @@ func (l *Ledger) withFold(ctx context.Context, tx *Tx, failed int, refusal error
 		}
 		return nil, nil
 	}
-	if len(postings) > room {
+	if len(postings) > space {
 		if _, err := l.FoldAccount(ctx, c.a); err != nil && !errors.Is(err, errFoldRace) {
 			return nil, err
 		}
@@ -359,22 +359,6 @@ func (l *Ledger) FoldAccount(ctx context.Context, a AccountRef) (int, error) {
 			return n, nil
 		}
 	}
-}
-
-// outsideUpdate moves an outside-world account without a condition: it
-// stands for money outside minipay and may go negative. The item (and its
-// checkpoint) is created on first use.
-func outsideUpdate(a AccountRef, delta int64, now time.Time) types.TransactWriteItem {
-	return types.TransactWriteItem{Update: &types.Update{
-		Key: a.Key(),
-		UpdateExpression: aws.String("ADD balance :d, available :d SET kind = if_not_exists(kind, :kind), accountId = if_not_exists(accountId, :id), " +
-			"held = if_not_exists(held, :zero), ckBalance = if_not_exists(ckBalance, :zero), createdAt = if_not_exists(createdAt, :at), " +
-			"dueBucket = if_not_exists(dueBucket, :bucket), dueAt = if_not_exists(dueAt, :due)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":d": ddb.N(delta), ":kind": ddb.S(string(KindOutside)), ":id": ddb.S(a.ID), ":zero": ddb.N(0),
-			":at": ddb.Time(now), ":bucket": ddb.S(ddb.DueBucket(dueCheckpoint)), ":due": ddb.S(ddb.DueAt(now.Add(CheckpointEvery), a.ID)),
-		},
-	}}
 }
 
 // FoldRun is what one fold pass did.

@@ -43,6 +43,7 @@ import (
 	"minipay/shared/ledger"
 	"minipay/shared/merchant"
 	"minipay/shared/routes"
+	"minipay/shared/settlement"
 )
 
 // Version is the document's info.version.
@@ -303,11 +304,11 @@ func idempotencyKeyParam() *openapi3.Parameter {
 // documents: each adds facts beside the code.
 func problemMembers() []domainerr.WithMembers {
 	busy, _ := ledger.Busy().(domainerr.WithMembers)
-	return []domainerr.WithMembers{
+	return append([]domainerr.WithMembers{
 		&ledger.InsufficientFundsError{}, &ledger.LimitExceededError{}, domainerr.Field("", ""),
 		&accounts.ReferenceCreditedError{}, busy,
 		&merchant.WrongStatusError{}, &merchant.RefundTooMuchError{}, &merchant.MerchantFundsError{},
-	}
+	}, settlement.RefusalMembers()...)
 }
 
 func problemSchema(strict bool) *openapi3.Schema {

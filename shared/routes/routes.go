@@ -131,7 +131,7 @@ var Routes = []Route{
 		Summary: "Charge my main account from my bank (3,000,000 KRW per Asia/Seoul day)"},
 	{Method: "POST", Path: "/accounts/{id}/deposits", Function: "deposit-savings", Auth: User, MovesMoney: true, Table: actions(del, get, put, query, update),
 		Summary: "Move money from my main account into this savings account"},
-	{Method: "POST", Path: "/accounts/{id}/withdrawals", Function: "withdraw", Auth: User, MovesMoney: true, Table: actions(del, put, query, update),
+	{Method: "POST", Path: "/accounts/{id}/withdrawals", Function: "withdraw", Auth: User, MovesMoney: true, Table: actions(del, get, put, query, update),
 		Summary: "Withdraw from my main account to my bank"},
 	{Method: "GET", Path: "/accounts/{id}/entries", Function: "list-entries", Auth: User, Table: actions(get, query),
 		Summary: "History, newest first, one year: ?limit=&cursor=&from=&to=&direction=in|out"},
@@ -200,6 +200,20 @@ var Routes = []Route{
 	{Method: "POST", Path: "/orders/{id}/refunds", Function: "refund-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, query, update),
 		Summary:  "The store refunds part or all of a captured order {amount, reason?} from its merchant account; refunds never exceed the capture",
 		Throttle: &Throttle{Rate: 20, Burst: 40}, ReservedConcurrency: 25},
+	{Method: "POST", Path: "/settlements", Function: "create-settlement", Auth: User, MovesMoney: true, Table: actions(condCheck, get, put, query, update),
+		Summary: "Ask participants to pay their part of a bill: {total, participants, split: equal|random|explicit, amounts?, minimumShare?, memo, dueAt?}; shares are computed once, exact to the won"},
+	{Method: "GET", Path: "/settlements", Function: "list-settlements", Auth: User, Table: actions(query),
+		Summary: "Settlement requests addressed to me or made by me, newest first: ?role=received|requested&status=open|paid|declined|completed|cancelled&limit=&cursor="},
+	{Method: "GET", Path: "/settlements/{id}", Function: "get-settlement", Auth: User, Table: actions(query),
+		Summary: "A settlement request: the requester sees every participant's status and the amount collected; a participant their share"},
+	{Method: "POST", Path: "/settlements/{id}/shares/{userId}/pay", Function: "pay-settlement", Auth: User, MovesMoney: true, Table: actions(condCheck, del, get, put, query, update),
+		Summary: "Pay my share into the requester's main account, once (auto-charges a shortfall in 10,000 KRW steps)"},
+	{Method: "POST", Path: "/settlements/{id}/shares/{userId}/decline", Function: "decline-settlement", Auth: User, Table: actions(del, get, put, update),
+		Summary: "Decline my share"},
+	{Method: "POST", Path: "/settlements/{id}/cancel", Function: "cancel-settlement", Auth: User, Table: actions(del, put, query, update),
+		Summary: "Cancel my settlement request's open shares (paid shares stay paid)"},
+	{Method: "POST", Path: "/settlements/{id}/remind", Function: "remind-settlement", Auth: User, Table: actions(put, query, update),
+		Summary: "Remind the open participants of my settlement request (at most once an hour)"},
 }
 
 // Fallback is API Gateway's $default route: every request no route matches
@@ -221,6 +235,8 @@ var Schedules = []Schedule{
 		Summary: "Fold each due account's history into its checkpoint before TTL deletes year-old entries (due index; resumable)"},
 	{Name: "order-expiry", Function: "order-expiry", Every: time.Minute, Table: actions(del, get, put, query, update),
 		Summary: "Expire every order whose authorization lapsed before cooking started and release the hold (due index; catches up)"},
+	{Name: "settlement-sweep", Function: "settlement-sweep", Every: time.Minute, Table: actions(del, put, query, update),
+		Summary: "Remind open participants 24 h before a settlement's due date; finish publishing, cancellations and reminders a crash left (due index; catches up)"},
 }
 
 // Functions lists every Lambda function name: the authorizer, each route's

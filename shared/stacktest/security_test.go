@@ -337,8 +337,7 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	must(s.Get(t, "/stores/"+store+"/orders", kim.Token), 200)
 	must(s.Get(t, "/orders", lee.Token), 200)
 	must(s.Get(t, "/orders/"+served, lee.Token), 200)
-	order()                     // left to expire
-	requireEveryOperation(t, s) // and each exchange was validated against the OpenAPI document
+	order() // left to expire
 	// Tokens issued before names were stored on them: the handler reads the name.
 	for _, fn := range []string{"transfer", "create-sprinkle"} {
 		ev := namelessEvent(t, s, fn, kim, lee, room)
@@ -346,9 +345,40 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Settlements: one for more participants than its first transaction
+	// holds (their existence read first, the rest published at once),
+	// reminded and cancelled; one paid (Park's 0 won exactly charged: a
+	// check of his account), declined, listed, read, and due for the
+	// sweep's reminder; one whose cancellation a crash left to the sweep.
+	crowd := []string{}
+	for i := 0; i < 26; i++ {
+		crowd = append(crowd, fmt.Sprintf("%q", s.Register(t, fmt.Sprint("guest ", i)).ID))
+	}
+	big := must(s.Post(t, "/settlements", kim.Token, `{"total":260000,"memo":"wedding","participants":[`+strings.Join(crowd, ",")+`]}`), 201).Body["id"].(string)
+	must(s.Post(t, "/settlements/"+big+"/remind", kim.Token, ""), 200)
+	must(s.Post(t, "/settlements/"+big+"/cancel", kim.Token, ""), 200)
+	due := s.Clock.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339)
+	bill := must(s.Post(t, "/settlements", kim.Token, fmt.Sprintf(`{"total":20000,"split":"explicit","amounts":[10000,5000,5000],"participants":[%q,%q,%s],"dueAt":%q}`,
+		park.ID, lee.ID, crowd[0], due)), 201).Body["id"].(string)
+	must(s.Get(t, "/settlements?role=received", park.Token), 200)
+	must(s.Get(t, "/settlements/"+bill, kim.Token), 200)
+	must(s.Post(t, "/settlements/"+bill+"/shares/"+park.ID+"/pay", park.Token, ""), 201)
+	must(s.Post(t, "/settlements/"+bill+"/shares/"+lee.ID+"/decline", lee.Token, ""), 200)
+	crashed := must(s.Post(t, "/settlements", kim.Token, fmt.Sprintf(`{"total":2000,"participants":[%q,%s]}`, lee.ID, crowd[1])), 201).Body["id"].(string)
+	requireEveryOperation(t, s)                                                                         // and each exchange was validated against the OpenAPI document
+	_, err := ddbtest.Client().UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.Name), // the cancel's first commit, then the crash
+		Key:                      ddb.Key("SETTLEMENT#"+crashed, "META"),
+		UpdateExpression:         aws.String("SET #s = :c, cancelledAt = :at, dueBucket = :b, dueAt = :d ADD workRev :one"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": ddb.S("cancelled"), ":at": ddb.Time(s.Clock.Now()),
+			":b": ddb.S(ddb.DueBucket("settlement")), ":d": ddb.S(ddb.DueAt(s.Clock.Now(), crashed)), ":one": ddb.N(1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	// The jobs, each with work to do.
-	s.Clock.Advance(49 * time.Hour) // the remaining pending transfer is due for its reminder; the sprinkle closed
-	for _, job := range []string{"sprinkle-reclaim", "pending-sweep", "order-expiry"} {
+	s.Clock.Advance(49 * time.Hour) // the remaining pending transfer is due for its reminder; the sprinkle closed; the bill's reminder
+	for _, job := range []string{"sprinkle-reclaim", "pending-sweep", "order-expiry", "settlement-sweep"} {
 		if _, err := s.Emulator.Fire(ctx, job, s.Clock.Now()); err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,11 @@
+// Command cancel-settlement is the cancel-settlement Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/settlement"
+)
+
+func main() { lambda.Start(settlement.Cancel(app.MustDeps())) }

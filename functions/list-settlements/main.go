@@ -1,0 +1,11 @@
+// Command list-settlements is the list-settlements Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/settlement"
+)
+
+func main() { lambda.Start(settlement.List(app.MustDeps())) }

@@ -1,0 +1,11 @@
+// Command remind-settlement is the remind-settlement Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/settlement"
+)
+
+func main() { lambda.Start(settlement.Remind(app.MustDeps())) }

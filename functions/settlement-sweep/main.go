@@ -1,0 +1,11 @@
+// Command settlement-sweep is the settlement-sweep Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/settlement"
+)
+
+func main() { lambda.Start(settlement.Sweep(app.MustDeps())) }
