@@ -10,6 +10,7 @@ import (
 	"minipay/shared/accounts"
 	"minipay/shared/ledger"
 	"minipay/shared/merchant"
+	"minipay/shared/settlement"
 	"minipay/shared/sprinkle"
 	"minipay/shared/transfers"
 	"minipay/shared/users"
@@ -28,8 +29,9 @@ const (
 	stSprinkle
 	stClaim
 	stAcceptPending
-	// HOOK(settlement): the settlement steps go here once shared/settlement
-	// is merged (request, pay by each participant).
+	stSettlement
+	stSettlementPay
+	stSettlementView
 	stSavingsOpen
 	stSavingsDeposit
 	// HOOK(savings products): a product on POST /accounts once merged.
@@ -54,6 +56,9 @@ var Steps = []string{
 	stSprinkle:        "sprinkle",
 	stClaim:           "sprinkle claim",
 	stAcceptPending:   "accept pending",
+	stSettlement:      "settlement",
+	stSettlementPay:   "settlement pay",
+	stSettlementView:  "settlement view",
 	stSavingsOpen:     "savings open",
 	stSavingsDeposit:  "savings deposit",
 	stOrder:           "order",
@@ -70,7 +75,8 @@ var Steps = []string{
 var stepFunction = map[int]string{
 	stRegister: "create-user", stCharge: "charge", stTransfer: "transfer", stTransferPending: "transfer",
 	stRoom: "create-room", stRoomMember: "add-room-member", stSprinkle: "create-sprinkle", stClaim: "claim-sprinkle",
-	stAcceptPending: "accept-transfer", stSavingsOpen: "open-account", stSavingsDeposit: "deposit-savings",
+	stAcceptPending: "accept-transfer", stSettlement: "create-settlement", stSettlementPay: "pay-settlement",
+	stSettlementView: "get-settlement", stSavingsOpen: "open-account", stSavingsDeposit: "deposit-savings",
 	stOrder: "place-order", stOrderCancel: "cancel-order", stOrderAccept: "accept-order", stOrderCook: "cook-order",
 	stOrderRefund: "refund-order", stOrderProgress: "progress-order", stOrderComplete: "complete-order", stHistory: "list-entries",
 }
@@ -83,6 +89,7 @@ const (
 	depositAmount  = 20_000
 	orderAmount    = 15_000
 	refundAmount   = 4_000
+	dinnerTotal    = 30_000 // split equally among the user and friends a and c
 	seedCharge     = 500_000
 )
 
@@ -207,7 +214,7 @@ func (w *world) journey(ctx context.Context, n int) error {
 		}
 	}
 	steps := []func(*journeyState) error{
-		w.signUp, w.chargeUp, w.sendToFriends, w.sprinkleInRoom, w.friendAccepts, w.save, w.orderFood, w.readHistory,
+		w.signUp, w.chargeUp, w.sendToFriends, w.sprinkleInRoom, w.friendAccepts, w.splitDinner, w.save, w.orderFood, w.readHistory,
 	}
 	j := &journeyState{ctx: ctx, n: n}
 	for i, step := range steps {
@@ -329,6 +336,53 @@ func (w *world) friendAccepts(j *journeyState) error {
 	return w.cl.do(j.ctx, call{step: stAcceptPending, function: "accept-transfer", params: []string{j.pending}, token: j.friends[1].token, out: &out,
 		verify: func() error {
 			return expect(out.Status == transfers.StatusAccepted && out.MovementID != "", "status %q movement %q", out.Status, out.MovementID)
+		}})
+}
+
+// splitDinner: the user asks friends a and c for their equal parts of a
+// dinner (the user's own share is settled at once); both pay at the same
+// moment, exactly one payment completes the request, and the user sees it
+// completed with everything collected.
+func (w *world) splitDinner(j *journeyState) error {
+	a, c := j.friends[0], j.friends[2]
+	var created settlement.Settlement
+	if err := w.cl.do(j.ctx, call{step: stSettlement, function: "create-settlement", token: j.me.token,
+		body: map[string]any{"total": dinnerTotal, "participants": []string{j.me.id, a.id, c.id}, "split": "equal", "memo": "dinner"}, out: &created,
+		verify: func() error {
+			return expect(created.ID != "" && created.Status == settlement.StatusOpen && created.ParticipantCount == 3 && created.OpenCount == 2 &&
+				len(created.Participants) == 3, "settlement %q status %q participants %d open %d", created.ID, created.Status, created.ParticipantCount, created.OpenCount)
+		}}); err != nil {
+		return err
+	}
+	share := map[string]int64{}
+	for _, p := range created.Participants {
+		share[p.UserID] = p.Amount
+	}
+	var mu sync.Mutex
+	completed, collected := 0, int64(0)
+	if err := both([]person{a, c}, func(p person) error {
+		var paid settlement.PayResponse
+		return w.cl.do(j.ctx, call{step: stSettlementPay, function: "pay-settlement", params: []string{created.ID, p.id}, token: p.token, out: &paid,
+			verify: func() error {
+				if paid.Amount != share[p.id] || paid.Status != settlement.SharePaid || paid.ToAccount != j.me.main {
+					return fmt.Errorf("paid %d (share %d) status %q to %s", paid.Amount, share[p.id], paid.Status, paid.ToAccount)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				collected += paid.Amount
+				if paid.SettlementStatus == settlement.StatusCompleted {
+					completed++
+				}
+				return nil
+			}})
+	}); err != nil {
+		return err
+	}
+	var seen settlement.Settlement
+	return w.cl.do(j.ctx, call{step: stSettlementView, function: "get-settlement", params: []string{created.ID}, token: j.me.token, out: &seen,
+		verify: func() error {
+			return expect(completed == 1 && seen.Status == settlement.StatusCompleted && seen.Collected == collected && seen.OpenCount == 0,
+				"%d payments said completed; the request is %q, collected %d of %d paid", completed, seen.Status, seen.Collected, collected)
 		}})
 }
 
