@@ -10,7 +10,7 @@ CDK       := CDK_DISABLE_CLI_TELEMETRY=true ../node_modules/.bin/cdk
 FN        ?= list-accounts
 EVENT     ?= events/$(FN).json
 
-.PHONY: help deps run test build synth deploy invoke audit bench load fuzz localstack-up localstack-deploy localstack-down clean
+.PHONY: help deps run test build synth deploy invoke clock audit bench load fuzz localstack-up localstack-deploy localstack-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ deploy: deps build ## deploy to the AWS account in your environment: make deploy
 
 invoke: ## run one function once locally with an event: make invoke FN=charge [EVENT=events/charge.json]
 	$(GO) run ./localstack invoke -function $(FN) -event $(EVENT)
+
+clock: ## move the running local stack's test clock forward, firing every job on the way: make clock ADVANCE=24h
+	$(GO) run ./localstack clock -advance $(or $(ADVANCE),24h)
 
 audit: ## check the ledger of the running local stack: sum of balances 0, nobody below 0
 	$(GO) run ./localstack audit

@@ -60,6 +60,7 @@ type alarmInputs struct {
 	table       awsdynamodb.Table
 	schedules   []routes.Schedule
 	deadLetters map[string]awssqs.Queue // by schedule name
+	workQueues  map[string]WorkQueue    // by queue name
 	pipe        awspipes.CfnPipe
 }
 
@@ -143,6 +144,21 @@ func newAlarms(stack awscdk.Stack, in alarmInputs) Alarms {
 		add(sc.Name+"-DeadLetters", &awscloudwatch.AlarmProps{
 			AlarmDescription: jsii.String("minipay job " + sc.Name + ": events in its dead-letter queue (not delivered, or failed after retries)"),
 			Metric: in.deadLetters[sc.Name].MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+				Period:    period,
+				Statistic: jsii.String("Maximum"),
+			}),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			Threshold:          jsii.Number(0),
+			EvaluationPeriods:  jsii.Number(1),
+		})
+	}
+
+	// Work queues: a message that failed MaxReceives times is a shard of a
+	// day's job not done.
+	for _, name := range sortedKeys(in.workQueues) {
+		add(name+"-DeadLetters", &awscloudwatch.AlarmProps{
+			AlarmDescription: jsii.String("minipay work queue " + name + ": messages in its dead-letter queue (a shard of a job failed after every retry)"),
+			Metric: in.workQueues[name].DeadLetters.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
 				Period:    period,
 				Statistic: jsii.String("Maximum"),
 			}),

@@ -22,7 +22,7 @@ import (
 // tableAccess maps every function (the authorizer, each route's and each
 // schedule's) to the DynamoDB actions it needs: the sorted union over every
 // row that names it. Its keys are the stack's function list.
-func tableAccess(rs []routes.Route, ss []routes.Schedule) map[string][]string {
+func tableAccess(rs []routes.Route, ss []routes.Schedule, qs []routes.Queue) map[string][]string {
 	sets := map[string]map[string]bool{}
 	add := func(fn string, actions []string) {
 		if sets[fn] == nil {
@@ -39,6 +39,9 @@ func tableAccess(rs []routes.Route, ss []routes.Schedule) map[string][]string {
 	}
 	for _, s := range ss {
 		add(s.Function, s.Table)
+	}
+	for _, q := range qs {
+		add(q.Worker, q.Table)
 	}
 	out := make(map[string][]string, len(sets))
 	for fn, set := range sets {
@@ -182,7 +185,7 @@ func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string
 			Handler:      jsii.String("bootstrap"),
 			Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(codeDir, name)), nil),
 			MemorySize:   jsii.Number(256),
-			Timeout:      awscdk.Duration_Seconds(jsii.Number(routes.FunctionTimeout.Seconds())),
+			Timeout:      awscdk.Duration_Seconds(jsii.Number(routes.TimeoutOf(name).Seconds())),
 			Environment:  &env,
 			LogGroup:     logs,
 			Role:         role,

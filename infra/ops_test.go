@@ -107,8 +107,8 @@ func wantAlarm(t *testing.T, p map[string]any, op string, threshold float64, mis
 func TestDeadLetterQueues(t *testing.T) {
 	f := synth(t)
 	queues := f.ofType("AWS::SQS::Queue")
-	if len(queues) != len(f.allSchedules()) {
-		t.Errorf("%d queues, want one per schedule (%d)", len(queues), len(f.allSchedules()))
+	if len(queues) != len(f.allSchedules())+2*len(routes.Queues) {
+		t.Errorf("%d queues, want one per schedule (%d) and two per work queue (%d)", len(queues), len(f.allSchedules()), len(routes.Queues))
 	}
 	policies := f.ofType("AWS::SQS::QueuePolicy")
 	invokeConfigs := f.ofType("AWS::Lambda::EventInvokeConfig")
@@ -219,7 +219,7 @@ func TestEveryAlarmNotifiesTopic(t *testing.T) {
 	alarms := f.ofType("AWS::CloudWatch::Alarm")
 	// Per function: errors + throttles. Per schedule: did not run, dead
 	// letters. Then API 5xx, table throttles (+ one per index), conflicts, pipe.
-	want := len(f.access) + 2*len(f.allSchedules()) + 1 + 1 + len(ddb.GSIs) + 1 + 1
+	want := len(f.access) + 2*len(f.allSchedules()) + len(routes.Queues) + 1 + 1 + len(ddb.GSIs) + 1 + 1
 	if len(alarms) != want {
 		t.Errorf("%d alarms, want %d", len(alarms), want)
 	}

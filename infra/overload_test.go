@@ -91,7 +91,7 @@ func TestOverloadRowsAreValidated(t *testing.T) {
 			r := c.row
 			r.Method, r.Path, r.Function, r.Auth = "POST", "/x", "x", routes.User
 			rows := []routes.Route{r}
-			err := validate(withDefaults(&StackProps{Routes: rows, Schedules: []routes.Schedule{}}), tableAccess(rows, nil))
+			err := validate(withDefaults(&StackProps{Routes: rows, Schedules: []routes.Schedule{}}), tableAccess(rows, nil, nil))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want %q", err, c.want)
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
@@ -24,6 +25,7 @@ type StackProps struct {
 	CodeDir   string            // holds <function>/bootstrap; default ../build
 	Routes    []routes.Route    // default routes.Routes
 	Schedules []routes.Schedule // default routes.Schedules
+	Queues    []routes.Queue    // default routes.Queues
 	LogLevel  string            // MINIPAY_LOG_LEVEL for every function; default info
 }
 
@@ -39,6 +41,8 @@ type Stack struct {
 	AccessLogs awslogs.LogGroup
 	// DeadLetters is each schedule's dead-letter queue, by schedule name.
 	DeadLetters map[string]awssqs.Queue
+	// WorkQueues is each work queue (routes.Queues), by queue name.
+	WorkQueues map[string]WorkQueue
 	// Notifications: the EventBridge bus and the pipe from the table's stream.
 	Notifications Notifications
 	// Alarms: every alarm and the topic they notify.
@@ -61,7 +65,7 @@ const (
 // created, so a bad row or a missing build is a plain error, not a jsii panic.
 func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack, error) {
 	p := withDefaults(props)
-	access := tableAccess(p.Routes, p.Schedules)
+	access := tableAccess(p.Routes, p.Schedules, p.Queues)
 	if err := validate(p, access); err != nil {
 		return nil, err
 	}
@@ -72,10 +76,11 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 	s.Functions = newFunctions(s.Stack, s.Table, access, reservedConcurrency(p.Routes), deadLettersByFunction(p.Schedules, s.DeadLetters), p.CodeDir, p.LogLevel)
 	s.API, s.Stage, s.AccessLogs = newAPI(s.Stack, s.Functions, p.Routes)
 	newSchedules(s.Stack, s.Functions, p.Schedules, s.DeadLetters)
+	s.WorkQueues = newWorkQueues(s.Stack, s.Functions, p.Queues)
 	s.Notifications = newNotifications(s.Stack, s.Table)
 	s.Alarms = newAlarms(s.Stack, alarmInputs{
 		api: s.API, fns: s.Functions, table: s.Table, schedules: p.Schedules,
-		deadLetters: s.DeadLetters, pipe: s.Notifications.Pipe,
+		deadLetters: s.DeadLetters, workQueues: s.WorkQueues, pipe: s.Notifications.Pipe,
 	})
 
 	awscdk.NewCfnOutput(s.Stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
@@ -103,6 +108,9 @@ func withDefaults(props *StackProps) StackProps {
 	}
 	if p.Schedules == nil {
 		p.Schedules = routes.Schedules
+	}
+	if p.Queues == nil {
+		p.Queues = routes.Queues
 	}
 	if p.LogLevel == "" {
 		p.LogLevel = "info"
@@ -182,6 +190,21 @@ func validate(p StackProps, access map[string][]string) error {
 		bootstrap := filepath.Join(p.CodeDir, fn, "bootstrap")
 		if _, err := os.Stat(bootstrap); err != nil {
 			return fmt.Errorf("function %s: %v (run `make build` first, or pass -c codeDir=DIR)", fn, err)
+		}
+	}
+	queueNames := map[string]bool{}
+	for _, q := range p.Queues {
+		if q.Name == "" || queueNames[q.Name] || q.Worker == "" || q.URLEnv == "" || q.WorkerTimeout <= 0 || q.MaxReceives < 1 || q.MaxConcurrency < 2 {
+			return fmt.Errorf("queue %q: needs a unique name, a worker, a URL variable, a timeout, MaxReceives >= 1 and MaxConcurrency >= 2", q.Name)
+		}
+		queueNames[q.Name] = true
+		if q.WorkerTimeout > 15*time.Minute {
+			return fmt.Errorf("queue %s: worker timeout %s is beyond Lambda's 15 minutes", q.Name, q.WorkerTimeout)
+		}
+		for _, s := range q.Senders {
+			if _, ok := access[s]; !ok {
+				return fmt.Errorf("queue %s: sender %s is no function of the tables", q.Name, s)
+			}
 		}
 	}
 	return nil

@@ -80,7 +80,7 @@ func newFixture() (f *fixture, err error) {
 		}
 	}()
 	schedules := append(slices.Clone(routes.Schedules), testSchedules...)
-	access := tableAccess(routes.Routes, schedules)
+	access := tableAccess(routes.Routes, schedules, routes.Queues)
 	codeDir, err := os.MkdirTemp("", "minipay-infra-code-")
 	if err != nil {
 		return nil, err
@@ -385,7 +385,7 @@ func TestFunctions(t *testing.T) {
 				"Architectures": []any{"arm64"},
 				"Handler":       "bootstrap",
 				"MemorySize":    float64(256),
-				"Timeout":       float64(10),
+				"Timeout":       routes.TimeoutOf(name).Seconds(),
 			} {
 				if !reflect.DeepEqual(p[prop], want) {
 					t.Errorf("%s = %v, want %v", prop, p[prop], want)
@@ -594,16 +594,18 @@ func TestSchedules(t *testing.T) {
 // TestTableAccess: the function list is routes.Functions() for the real
 // tables, and a function named by several rows gets the union of their actions.
 func TestTableAccess(t *testing.T) {
-	if got, want := functionNames(tableAccess(routes.Routes, routes.Schedules)), routes.Functions(); !reflect.DeepEqual(got, want) {
+	if got, want := functionNames(tableAccess(routes.Routes, routes.Schedules, routes.Queues)), routes.Functions(); !reflect.DeepEqual(got, want) {
 		t.Errorf("functions %v, want routes.Functions() %v", got, want)
 	}
 	got := tableAccess(
 		[]routes.Route{{Method: "GET", Path: "/a", Function: "f", Table: []string{"dynamodb:Query", "dynamodb:GetItem"}}},
-		[]routes.Schedule{{Name: "s", Function: "f", Every: time.Minute, Table: []string{"dynamodb:DeleteItem", "dynamodb:Query"}}})
+		[]routes.Schedule{{Name: "s", Function: "f", Every: time.Minute, Table: []string{"dynamodb:DeleteItem", "dynamodb:Query"}}},
+		[]routes.Queue{{Name: "q", Worker: "w", Table: []string{"dynamodb:PutItem"}}})
 	want := map[string][]string{
 		routes.AuthorizerFunction: routes.AuthorizerTable,
 		routes.Fallback.Function:  nil,
 		"f":                       {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query"},
+		"w":                       {"dynamodb:PutItem"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("tableAccess = %v, want %v", got, want)

@@ -8,6 +8,7 @@
 //	localstack audit  [-endpoint http://127.0.0.1:8000] [-table minipay]
 //	localstack openapi [-server URL]
 //	localstack load   [-api URL | -in-process] [-rate N | -stages 15s:2,30s:2,5s:0] [-knee] ...
+//	localstack clock  [-advance 24h] [-api http://127.0.0.1:8080]
 //
 // run serves the API until SIGINT or SIGTERM, then stops the HTTP server
 // and DynamoDB Local. invoke runs one function once with a JSON event (an
@@ -19,6 +20,8 @@
 // local stack on 127.0.0.1:8080 if one runs, or a stack it starts in
 // process; it exits 99 when a threshold was crossed (as k6 does) and 1
 // when the audit failed.
+// clock advances the running stack's test clock, firing every scheduled job
+// that falls due on the way.
 package main
 
 import (
@@ -67,7 +70,8 @@ const usage = `usage:
   localstack audit  [-endpoint http://127.0.0.1:8000] [-table minipay]
   localstack openapi [-server URL]
   localstack load   [-api URL | -in-process] [-rate 2 | -stages 15s:2,30s:2,5s:0] [-knee] [-p95 500ms] [-p99 1s] [-max-errors 0.01]
-  localstack bench  [-endpoint URL] [-accounts 100] [-transfers 400] [-hot 100] [-history 100000] [-claimers 3000] [-shares 100]
+  localstack clock  [-advance 24h] [-api http://127.0.0.1:8080]
+  localstack bench  [-endpoint URL] [-accounts 100] [-transfers 400] [-hot 100] [-history 100000] [-claimers 3000] [-shares 100] [-savings 100000]
 Run "localstack COMMAND -h" for a command's flags.
 `
 
@@ -96,6 +100,8 @@ func main() {
 		}
 	case "openapi":
 		err = printOpenAPI(args)
+	case "clock":
+		err = advanceClock(args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return
@@ -180,7 +186,10 @@ func run(args []string) error {
 	if err := ddb.CreateTable(ctx, client, *table); err != nil {
 		return err
 	}
-	deps, err := app.NewDeps(client, cfg, clock.Real{}, log)
+	// The test clock: real time plus an offset that only grows (advance it
+	// with `localstack clock -advance 24h` or POST /_local/clock/advance).
+	clk := emulator.NewOffsetClock(clock.Real{})
+	deps, err := app.NewDeps(client, cfg, clk, log)
 	if err != nil {
 		return err
 	}
@@ -194,7 +203,11 @@ func run(args []string) error {
 		return err
 	}
 
-	srv := &http.Server{Handler: em, ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle(emulator.TestClockPath, em.TestClockHandler()) // local only: not in the route table, never deployed
+	mux.Handle(emulator.TestClockPath+"/", em.TestClockHandler())
+	mux.Handle("/", em)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	bg, stopBackground := context.WithCancel(ctx)
@@ -211,9 +224,14 @@ func run(args []string) error {
   OpenAPI         %s%s   (OpenAPI 3.0.3, every route)
   DynamoDB Local  %s   table %q, %s; it has no bind option and listens on EVERY interface (port %d): keep it off untrusted networks
   operator token  %s
-  schedules       %d jobs on the local clock; TTL sweep every %s
+  schedules       %d jobs on the local clock; TTL sweep every %s; work queues in process (%d)
+  test clock      the local clock runs with the wall clock; move it forward (never back), firing every job on the way:
+                    go run ./localstack clock -advance 24h          (or: make clock ADVANCE=24h)
+                    curl -s -X POST %s%s/advance -d '{"duration":"24h"}'
+                    curl -s %s%s   (what time the stack thinks it is)
 Ctrl-C stops everything.
-`, apiURL, len(routes.Routes), apiURL, apiURL, emulator.OpenAPIPath, local.Endpoint, *table, where, *port, tokenHint, len(routes.Schedules), emulator.DefaultSweepEvery)
+`, apiURL, len(routes.Routes), apiURL, apiURL, emulator.OpenAPIPath, local.Endpoint, *table, where, *port, tokenHint, len(routes.Schedules), emulator.DefaultSweepEvery,
+		len(routes.Queues), apiURL, emulator.TestClockPath, apiURL, emulator.TestClockPath)
 
 	select {
 	case <-ctx.Done():
@@ -270,12 +288,52 @@ func invoke(args []string) error {
 	if err != nil {
 		return err
 	}
+	// A job that fanned out work: run it to the end, as the queue would.
+	em.DrainQueues(ctx)
+	if st := em.QueueStats(); st.Sent > 0 {
+		fmt.Fprintf(os.Stderr, "queued work: %d messages sent, %d delivered, %d failed deliveries, %d dead-lettered\n", st.Sent, st.Delivered, st.Failed, st.DeadLettered)
+	}
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, out, "", "  ") != nil {
 		pretty.Reset()
 		pretty.Write(out)
 	}
 	fmt.Println(pretty.String())
+	return nil
+}
+
+// advanceClock moves the running local stack's test clock forward (or,
+// without -advance, prints its time).
+func advanceClock(args []string) error {
+	fs := flag.NewFlagSet("clock", flag.ExitOnError)
+	by := fs.Duration("advance", 0, "how far to move the clock forward, e.g. 24h (every job due on the way fires, in time order)")
+	api := fs.String("api", "http://127.0.0.1:8080", "the local stack's API")
+	_ = fs.Parse(args)
+	if fs.NArg() > 0 {
+		return fmt.Errorf("clock: unexpected arguments %q", fs.Args())
+	}
+	var resp *http.Response
+	var err error
+	c := &http.Client{Timeout: 30 * time.Minute}
+	if *by == 0 {
+		resp, err = c.Get(*api + emulator.TestClockPath)
+	} else {
+		body, _ := json.Marshal(map[string]string{"duration": by.String()})
+		resp, err = c.Post(*api+emulator.TestClockPath+"/advance", "application/json", bytes.NewReader(body))
+	}
+	if err != nil {
+		return fmt.Errorf("clock: is the local stack running (make run)? %w", err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, out, "", "  ") != nil {
+		pretty.Write(out)
+	}
+	fmt.Println(pretty.String())
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("clock: %s", resp.Status)
+	}
 	return nil
 }
 
@@ -325,6 +383,7 @@ func benchReport(args []string) error {
 	fs.IntVar(&o.Orders, "orders", o.Orders, "merchant orders through place, accept, cook and refund")
 	fs.IntVar(&o.SettlementParticipants, "settlement-participants", o.SettlementParticipants, "participants of each settlement request (all pay at once)")
 	fs.IntVar(&o.SettlementRounds, "settlement-requests", o.SettlementRounds, "settlement requests")
+	fs.IntVar(&o.SavingsAccounts, "savings", o.SavingsAccounts, "savings accounts the 04:00 interest job runs over (0: skip)")
 	_ = fs.Parse(args)
 	return bench.Run(context.Background(), os.Stdout, o)
 }
@@ -451,6 +510,8 @@ func printOpenAPI(args []string) error {
 // ---- helpers ----
 
 func newEmulator(d httpapi.Deps, scanner *dynamodb.Client, spec []byte) (*emulator.Emulator, error) {
+	queues := emulator.NewLocalQueues(routes.Queues)
+	d.Queue = queues
 	c := emulator.Config{
 		Handlers:  app.Handlers(d),
 		Routes:    routes.Routes,
@@ -458,6 +519,7 @@ func newEmulator(d httpapi.Deps, scanner *dynamodb.Client, spec []byte) (*emulat
 		Clock:     d.Clock,
 		Log:       d.Log,
 		OpenAPI:   spec,
+		Queues:    queues,
 	}
 	if scanner != nil {
 		c.Sweeper = ttlSweeper{db: scanner, table: d.Config.Table, clock: d.Clock}

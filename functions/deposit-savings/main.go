@@ -4,8 +4,8 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"minipay/shared/accounts"
 	"minipay/shared/app"
+	"minipay/shared/savings"
 )
 
-func main() { lambda.Start(accounts.DepositSavings(app.MustDeps())) }
+func main() { lambda.Start(savings.Deposit(app.MustDeps())) }

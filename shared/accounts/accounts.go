@@ -1,10 +1,10 @@
 // Package accounts is the foundation's capability: a user's accounts,
-// charges from the bank (with the daily limit), savings deposits,
-// withdrawals, operator deposits and history. Each handler validates, then
-// composes ledger primitives into one transaction.
+// charges from the bank (with the daily limit), withdrawals, operator
+// deposits and history. Savings accounts (opening, deposits, products,
+// interest) are shared/savings'. Each handler validates, then composes
+// ledger primitives into one transaction.
 //
 //	item              PK              SK         notes
-//	savings counter   USER#<uid>      ACCOUNTS   savingsCount: the cap holds under concurrency
 //	payment reference PAYREF#<ref>    PAYREF     movementId: an operator deposit's reference is
 //	                                             credited once
 package accounts
@@ -21,17 +21,18 @@ import (
 	"minipay/shared/httpapi"
 	"minipay/shared/ledger"
 	"minipay/shared/money"
+	"minipay/shared/savings"
 	"minipay/shared/users"
 )
 
-// KindSavings is a user's savings account.
-const KindSavings ledger.Kind = "savings"
+// KindSavings is a user's savings account (shared/savings owns it).
+const KindSavings = savings.KindSavings
 
 // Movement types as they appear in history.
 const (
 	TypeCharge          = ledger.TypeCharge
 	TypeWithdrawal      = "withdrawal"
-	TypeSavingsDeposit  = "savings_deposit"
+	TypeSavingsDeposit  = savings.TypeDeposit
 	TypeOperatorDeposit = "operator_deposit"
 )
 
@@ -42,11 +43,11 @@ const (
 )
 
 // MaxSavingsAccounts caps how many savings accounts one user may open.
-const MaxSavingsAccounts = 20
+const MaxSavingsAccounts = savings.MaxSavingsAccounts
 
 // Refusals.
 var (
-	ErrTooManyAccounts = domainerr.New("too_many_accounts")
+	ErrTooManyAccounts = savings.ErrTooManyAccounts
 )
 
 // ReferenceCreditedError: an operator deposit's reference was credited
@@ -85,66 +86,48 @@ func ListAccounts(d httpapi.Deps) httpapi.LambdaHandler {
 	})
 }
 
-// GetAccount is GET /accounts/{id}.
+// AccountResponse is GET /accounts/{id}: the account, and a savings
+// account's product (principal and interest apart, next debit, maturity).
+type AccountResponse struct {
+	ledger.Account
+	Savings *savings.Details `json:"savings,omitempty"`
+}
+
+// GetAccount is GET /accounts/{id}. A savings account's product item is
+// read at the same time as the account (one round trip of latency).
 func GetAccount(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "get-account", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		id, err := AccountID(r)
 		if err != nil {
 			return nil, err
 		}
+		type product struct {
+			a   *savings.Account
+			err error
+		}
+		var ch chan product
+		if ddb.ValidID(id, "s_") {
+			ch = make(chan product, 1)
+			go func() {
+				a, err := savings.Get(ctx, d.Table, r.Caller, id)
+				ch <- product{a, err}
+			}()
+		}
 		a, err := d.Ledger.GetAccount(ctx, r.Caller, id)
+		resp := AccountResponse{Account: a}
+		if ch != nil {
+			p := <-ch
+			if err == nil && p.err != nil {
+				err = p.err
+			}
+			if p.a != nil {
+				resp.Savings = p.a.Details()
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
-		return httpapi.JSON(http.StatusOK, a)
-	})
-}
-
-// OpenAccountRequest is the body of POST /accounts (optional).
-type OpenAccountRequest struct {
-	Kind string `json:"kind" openapi:"enum=savings" doc:"the kind of account; only savings accounts can be opened (the main account comes with the user)"`
-	Name string `json:"name" openapi:"maxLength=100" doc:"a name for the account (default \"savings\")"`
-}
-
-// OpenAccount is POST /accounts: a new savings account, counted on the
-// user's savings counter in the same transaction so the cap holds under
-// concurrency.
-func OpenAccount(d httpapi.Deps) httpapi.LambdaHandler {
-	return httpapi.Handle(d, "open-account", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		var in OpenAccountRequest
-		if err := r.DecodeOptional(&in); err != nil {
-			return nil, err
-		}
-		if in.Kind != "" && in.Kind != string(KindSavings) {
-			return nil, domainerr.Field("kind", "kind must be %q: every user already has exactly one main account", KindSavings)
-		}
-		name, err := httpapi.Text("name", in.Name, 100, false)
-		if err != nil {
-			return nil, err
-		}
-		if name == "" {
-			name = "savings"
-		}
-		now := d.Clock.Now().UTC()
-		a := ledger.Account{ID: ddb.NewID("s_"), Owner: r.Caller, Kind: KindSavings, Name: name, CreatedAt: now}
-		tx := &ledger.Tx{}
-		CountSavings(tx, r.Caller)
-		tx.CreateAccount(a, nil)
-		if err := d.Ledger.Commit(ctx, tx); err != nil {
-			return nil, err
-		}
-		return httpapi.JSON(http.StatusCreated, a)
-	})
-}
-
-// CountSavings adds one to the user's savings counter, refusing to pass
-// MaxSavingsAccounts (ErrTooManyAccounts).
-func CountSavings(tx *ledger.Tx, userID string) {
-	tx.Update(ddb.Key("USER#"+userID, "ACCOUNTS"), "ADD savingsCount :one", ledger.Cond{
-		Expr:   "attribute_not_exists(savingsCount) OR savingsCount < :max",
-		Values: ddb.Item{":one": ddb.N(1), ":max": ddb.N(MaxSavingsAccounts)},
-	}, func(ddb.Item) error {
-		return ErrTooManyAccounts.With("a user may have at most %d savings accounts", MaxSavingsAccounts)
+		return httpapi.JSON(http.StatusOK, resp)
 	})
 }
 
@@ -204,34 +187,6 @@ func Charge(d httpapi.Deps) httpapi.LambdaHandler {
 		tx := &ledger.Tx{}
 		tx.Move(m)
 		tx.ChargeLimit(r.Caller, now, amount, money.DailyChargeLimit)
-		return respond(m, tx), nil
-	}))
-}
-
-// DepositSavings is POST /accounts/{id}/deposits: main -> this savings
-// account. No auto-charge: a short main account is refused.
-func DepositSavings(d httpapi.Deps) httpapi.LambdaHandler {
-	return httpapi.Handle(d, "deposit-savings", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
-		id, err := AccountID(r)
-		if err != nil {
-			return nil, err
-		}
-		var in AmountRequest
-		amount, memo, err := in.read(r)
-		if err != nil {
-			return nil, err
-		}
-		if id == ledger.MainAccountID(r.Caller) {
-			return nil, &ledger.WrongKindError{Account: id, Kind: ledger.KindMain, Want: KindSavings}
-		}
-		now := d.Clock.Now()
-		m := ledger.Movement{
-			ID: ledger.NewMovementID(now), Type: TypeSavingsDeposit, Amount: amount, Memo: memo, At: now,
-			From: ledger.MainAccount(r.Caller), FromKind: ledger.KindMain, FromLabel: "main account",
-			To: ledger.UserAccount(r.Caller, id), ToKind: KindSavings, ToLabel: "savings account " + id,
-		}
-		tx := &ledger.Tx{}
-		tx.Move(m)
 		return respond(m, tx), nil
 	}))
 }

@@ -15,11 +15,8 @@ func init() {
 	}
 	apispec.Register(
 		apispec.Op{Function: "list-accounts", Response: AccountList{}, Errors: []string{}},
-		apispec.Op{Function: "open-account", Request: OpenAccountRequest{}, RequestOptional: true, Response: ledger.Account{},
-			Status: http.StatusCreated, Errors: []string{"too_many_accounts"}},
-		apispec.Op{Function: "get-account", Response: ledger.Account{}, Path: account, Errors: []string{"account_not_found"}},
+		apispec.Op{Function: "get-account", Response: AccountResponse{}, Path: account, Errors: []string{"account_not_found"}},
 		movement("charge", "account_not_found", "wrong_account_kind", "daily_limit_exceeded"),
-		movement("deposit-savings", "account_not_found", "wrong_account_kind", "insufficient_funds"),
 		movement("withdraw", "account_not_found", "wrong_account_kind", "insufficient_funds"),
 		apispec.Op{Function: "operator-deposit", Request: OperatorDepositRequest{}, Response: MovementResponse{}, Status: http.StatusCreated,
 			Errors: []string{"account_not_found", "reference_already_credited"}},

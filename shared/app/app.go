@@ -19,6 +19,7 @@ import (
 	"minipay/shared/merchant"
 	"minipay/shared/notify"
 	"minipay/shared/routes"
+	"minipay/shared/savings"
 	"minipay/shared/settlement"
 	"minipay/shared/sprinkle"
 	"minipay/shared/transfers"
@@ -45,10 +46,10 @@ func Handlers(shared httpapi.Deps) map[string]any {
 		"rotate-token":            users.RotateToken(d()),
 		"revoke-token":            users.RevokeToken(d()),
 		"list-accounts":           accounts.ListAccounts(d()),
-		"open-account":            accounts.OpenAccount(d()),
+		"open-account":            savings.Open(d()),
 		"get-account":             accounts.GetAccount(d()),
 		"charge":                  accounts.Charge(d()),
-		"deposit-savings":         accounts.DepositSavings(d()),
+		"deposit-savings":         savings.Deposit(d()),
 		"withdraw":                accounts.Withdraw(d()),
 		"list-entries":            accounts.ListEntries(d()),
 		"operator-deposit":        accounts.OperatorDeposit(d()),
@@ -94,6 +95,10 @@ func Handlers(shared httpapi.Deps) map[string]any {
 		"cancel-settlement":       settlement.Cancel(d()),
 		"remind-settlement":       settlement.Remind(d()),
 		"settlement-sweep":        settlement.Sweep(d()),
+		"close-savings":           savings.Close(d()),
+		"savings-interest":        savings.InterestJob(d()),
+		"savings-installments":    savings.InstallmentJob(d()),
+		"savings-worker":          savings.Worker(d()),
 	}
 }
 
@@ -147,7 +152,14 @@ func Deps(ctx context.Context, cfg config.Config, clk clock.Clock) (httpapi.Deps
 	if err != nil {
 		return httpapi.Deps{}, err
 	}
-	return NewDeps(db, cfg, clk, Logger(cfg.LogLevel))
+	d, err := NewDeps(db, cfg, clk, Logger(cfg.LogLevel))
+	if err != nil {
+		return d, err
+	}
+	if d.Queue, err = newQueueSender(ctx, cfg); err != nil {
+		return d, err
+	}
+	return d, nil
 }
 
 // MustDeps is Deps from the environment with the real clock, for a Lambda's

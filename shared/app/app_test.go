@@ -103,6 +103,23 @@ func TestSampleEventsThroughTheLambdaJSONPath(t *testing.T) {
 			}
 		})
 	}
+	// Every queue worker's sample event (an SQS event, what `make invoke
+	// FN=<worker>` sends) runs through the same path.
+	for _, q := range routes.Queues {
+		t.Run(q.Worker, func(t *testing.T) {
+			raw, err := os.ReadFile("../../events/" + q.Worker + ".json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev events.SQSEvent
+			if err := json.Unmarshal(raw, &ev); err != nil || len(ev.Records) == 0 {
+				t.Fatalf("event %s: %v", raw, err)
+			}
+			if _, err := lambda.NewHandler(handlers[q.Worker]).Invoke(context.Background(), raw); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 	raw, err := os.ReadFile("../../events/authorizer.json")
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,8 @@ func TestMain(m *testing.M) { os.Exit(ddbtest.Main(m)) }
 func TestReportSmallRun(t *testing.T) {
 	var out bytes.Buffer
 	err := Run(context.Background(), &out, Options{Endpoint: ddbtest.Endpoint(), Accounts: 4, Transfers: 10, HotSenders: 5, HistoryEntries: 60, Claimers: 30, Shares: 10,
-		Orders: 5, Contended: true, Payers: 10, PayWindow: 100 * time.Millisecond, SettlementParticipants: 4, SettlementRounds: 3})
+		Orders: 5, Contended: true, Payers: 10, PayWindow: 100 * time.Millisecond, SettlementParticipants: 4, SettlementRounds: 3,
+		SavingsAccounts: 200})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}

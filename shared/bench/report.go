@@ -30,6 +30,7 @@ import (
 	"minipay/shared/ddbtest"
 	"minipay/shared/dynamolocal"
 	"minipay/shared/emulator"
+	"minipay/shared/httpapi"
 	"minipay/shared/ledger"
 	"minipay/shared/money"
 	"minipay/shared/routes"
@@ -54,16 +55,20 @@ type Options struct {
 	PayWindow time.Duration // spread over this long
 	// Settlement requests: participants per request (all pay at once), requests.
 	SettlementParticipants, SettlementRounds int
+	// SavingsAccounts are seeded for the 04:00 interest job (0: skip it).
+	SavingsAccounts int
 }
 
 // Defaults is what make bench runs.
 var Defaults = Options{Accounts: 100, Transfers: 400, HotSenders: 100, HistoryEntries: 100_000, Claimers: 3000, Shares: 100, Orders: 200,
-	Contended: true, Payers: 500, PayWindow: 5 * time.Second, SettlementParticipants: 10, SettlementRounds: 20}
+	Contended: true, Payers: 500, PayWindow: 5 * time.Second, SettlementParticipants: 10, SettlementRounds: 20,
+	SavingsAccounts: 10_000}
 
 const operatorToken = "bench-operator-token"
 
 type stack struct {
 	out     io.Writer
+	deps    httpapi.Deps // the stack's handlers' (the savings scenario builds its own from it)
 	ledger  *ledger.Ledger
 	table   string
 	inst    *ddbtest.Instrumented
@@ -128,6 +133,9 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		}
 	}
 	s.history(ctx, users[1], o.HistoryEntries)
+	if o.SavingsAccounts > 0 {
+		s.savingsInterest(ctx, s.deps, o.SavingsAccounts)
+	}
 	if o.Contended {
 		if err := contended(ctx, out, db, o); err != nil {
 			return err
@@ -163,7 +171,7 @@ func newStack(out io.Writer, bare *dynamodb.Client, client ddb.Client, table str
 		return nil, err
 	}
 	inst, _ := client.(*ddbtest.Instrumented)
-	return &stack{out: out, ledger: d.Ledger, table: table, inst: inst, bare: bare, server: httptest.NewServer(emu),
+	return &stack{out: out, deps: d, ledger: d.Ledger, table: table, inst: inst, bare: bare, server: httptest.NewServer(emu),
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 5 * time.Minute}}, nil
 }
 

@@ -18,6 +18,7 @@ const (
 	EnvRegistration        = "MINIPAY_REGISTRATION"          // open|operator: who may create users
 	EnvTokenTTL            = "MINIPAY_TOKEN_TTL"             // lifetime of a user token, a Go duration (default 2160h = 90 days)
 	EnvOrderAuthorization  = "MINIPAY_ORDER_AUTHORIZATION"   // how long an order's payment authorization lasts, a Go duration (default 15m)
+	EnvSavingsQueueURL     = "MINIPAY_SAVINGS_QUEUE_URL"     // the savings-work SQS queue (set on its senders only)
 )
 
 // DefaultTable is the table name used locally when MINIPAY_TABLE is unset.
@@ -49,6 +50,9 @@ type Config struct {
 	Registration        string
 	TokenTTL            time.Duration
 	OrderAuthorization  time.Duration
+	// SavingsQueueURL is the savings-work queue ("" locally: the emulator
+	// brings an in-process queue).
+	SavingsQueueURL string
 }
 
 // FromEnv reads the configuration. A missing table name is an error in the
@@ -60,6 +64,7 @@ func FromEnv() (Config, error) {
 		OperatorTokenSHA256: os.Getenv(EnvOperatorTokenSHA256),
 		LogLevel:            os.Getenv(EnvLogLevel),
 		Registration:        os.Getenv(EnvRegistration),
+		SavingsQueueURL:     os.Getenv(EnvSavingsQueueURL),
 	}
 	if c.Table == "" {
 		if c.DynamoDBEndpoint == "" {

@@ -70,6 +70,9 @@ type Config struct {
 	// OpenAPI is the OpenAPI document, served at GET /openapi.json (a
 	// local-only route outside the route table; nil: not served).
 	OpenAPI []byte
+	// Queues are the in-process work queues (queue.go), also given to the
+	// handlers as their Deps.Queue. Optional.
+	Queues *LocalQueues
 
 	AuthorizerTTL   time.Duration // 0: DefaultAuthorizerTTL; negative: no cache
 	FunctionTimeout time.Duration // 0: DefaultFunctionTimeout
@@ -100,6 +103,9 @@ type Emulator struct {
 
 	schedMu  sync.Mutex
 	lastTick time.Time
+
+	queues    *LocalQueues // queue.go
+	advanceMu sync.Mutex   // testclock.go
 
 	stats  counters
 	limits *limits // route throttles and reserved concurrency (concurrency.go)
@@ -184,6 +190,9 @@ func New(c Config) (*Emulator, error) {
 		if err := need(s.Function, "schedule "+s.Name); err != nil {
 			return nil, err
 		}
+	}
+	if err := e.bindQueues(c.Queues, need); err != nil {
+		return nil, err
 	}
 	if h := c.Handlers[routes.Fallback.Function]; h != nil {
 		e.fallback = newInstances(h)

@@ -110,6 +110,9 @@ func (e *Emulator) fire(ctx context.Context, s routes.Schedule, at time.Time) Ru
 	jctx, cancel := context.WithTimeout(ctx, DefaultJobTimeout)
 	defer cancel()
 	run.Output, run.Err = e.invoke(jctx, s.Function, e.functions[s.Function], payload)
+	// The work the job fanned out finishes before the next job fires; each
+	// delivery has its worker's own timeout, not the job's.
+	e.DrainQueues(ctx)
 	attrs := []any{"job", s.Name, "function", s.Function, "scheduledTime", at.UTC().Format(time.RFC3339),
 		"ms", time.Since(start).Milliseconds()}
 	if run.Err != nil {

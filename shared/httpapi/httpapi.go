@@ -33,6 +33,15 @@ type Deps struct {
 	Clock  clock.Clock
 	Log    *slog.Logger
 	Config config.Config
+	// Queue sends messages to the work queues of routes.Queues: SQS in the
+	// cloud, the emulator's in-process queue locally; nil when neither is
+	// wired (a job then does its work in the one invocation).
+	Queue Sender
+}
+
+// Sender sends one message body to the named work queue (routes.Queues).
+type Sender interface {
+	Send(ctx context.Context, queue, body string) error
 }
 
 // Authorizer context keys and roles, shared by the authorizer and handlers.

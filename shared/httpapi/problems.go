@@ -61,11 +61,15 @@ var Problems = map[string]ProblemType{
 	"hold_already_voided":  {http.StatusConflict, "The hold was already voided"},
 	"hold_expired":         {http.StatusGone, "The hold expired"},
 	// Users and accounts.
-	"user_not_found":             {http.StatusNotFound, "No such user"},
-	"person_already_registered":  {http.StatusConflict, "This verified person already has a user"},
-	"too_many_accounts":          {http.StatusUnprocessableEntity, "The maximum number of savings accounts is reached"},
-	"self_transfer":              {http.StatusUnprocessableEntity, "Money cannot be sent to yourself"},
-	"reference_already_credited": {http.StatusConflict, "This payment reference was already credited"},
+	"user_not_found":            {http.StatusNotFound, "No such user"},
+	"person_already_registered": {http.StatusConflict, "This verified person already has a user"},
+	"too_many_accounts":         {http.StatusUnprocessableEntity, "The maximum number of savings accounts is reached"},
+	// Savings.
+	"savings_account_closed":      {http.StatusConflict, "The savings account has matured or was closed"},
+	"savings_deposit_not_allowed": {http.StatusUnprocessableEntity, "This savings product takes no deposits: its money comes by daily installment"},
+	"savings_principal_limit":     {http.StatusUnprocessableEntity, "The savings account's principal would pass its limit"},
+	"self_transfer":               {http.StatusUnprocessableEntity, "Money cannot be sent to yourself"},
+	"reference_already_credited":  {http.StatusConflict, "This payment reference was already credited"},
 	// Pending transfers.
 	"transfer_not_found":         {http.StatusNotFound, "No such pending transfer"},
 	"transfer_already_accepted":  {http.StatusConflict, "The transfer was already accepted"},

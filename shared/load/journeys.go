@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"minipay/shared/accounts"
-	"minipay/shared/ledger"
 	"minipay/shared/merchant"
+	"minipay/shared/savings"
 	"minipay/shared/settlement"
 	"minipay/shared/sprinkle"
 	"minipay/shared/transfers"
@@ -34,7 +34,8 @@ const (
 	stSettlementView
 	stSavingsOpen
 	stSavingsDeposit
-	// HOOK(savings products): a product on POST /accounts once merged.
+	stSavingsFixed
+	stSavingsClose
 	stOrder
 	stOrderCancel
 	stOrderAccept
@@ -61,6 +62,8 @@ var Steps = []string{
 	stSettlementView:  "settlement view",
 	stSavingsOpen:     "savings open",
 	stSavingsDeposit:  "savings deposit",
+	stSavingsFixed:    "savings fixed",
+	stSavingsClose:    "savings close",
 	stOrder:           "order",
 	stOrderCancel:     "order cancel",
 	stOrderAccept:     "order accept",
@@ -77,6 +80,7 @@ var stepFunction = map[int]string{
 	stRoom: "create-room", stRoomMember: "add-room-member", stSprinkle: "create-sprinkle", stClaim: "claim-sprinkle",
 	stAcceptPending: "accept-transfer", stSettlement: "create-settlement", stSettlementPay: "pay-settlement",
 	stSettlementView: "get-settlement", stSavingsOpen: "open-account", stSavingsDeposit: "deposit-savings",
+	stSavingsFixed: "open-account", stSavingsClose: "close-savings",
 	stOrder: "place-order", stOrderCancel: "cancel-order", stOrderAccept: "accept-order", stOrderCook: "cook-order",
 	stOrderRefund: "refund-order", stOrderProgress: "progress-order", stOrderComplete: "complete-order", stHistory: "list-entries",
 }
@@ -87,6 +91,7 @@ const (
 	sprinkleAmount = 3_000
 	sprinkleShares = 3
 	depositAmount  = 20_000
+	installment    = 10_000 // the fixed product's daily installment (08:00 Asia/Seoul)
 	orderAmount    = 15_000
 	refundAmount   = 4_000
 	dinnerTotal    = 30_000 // split equally among the user and friends a and c
@@ -118,6 +123,12 @@ func orderOutcome(n int) int {
 
 // pendingJourney: every second journey's second transfer waits for the friend.
 func pendingJourney(n int) bool { return n%2 == 1 }
+
+// fixedJourney: every second journey opens a fixed savings product too.
+func fixedJourney(n int) bool { return n%2 == 0 }
+
+// closeJourney: every fourth journey closes its free savings account early.
+func closeJourney(n int) bool { return n%4 == 3 }
 
 type person struct {
 	id, main, token string
@@ -386,21 +397,47 @@ func (w *world) splitDinner(j *journeyState) error {
 		}})
 }
 
+// save: a free savings account and a deposit into it; every second
+// journey also opens a fixed product (a daily installment from main);
+// every fourth closes the free account again (the principal goes back).
 func (w *world) save(j *journeyState) error {
-	var acct ledger.Account
+	var free savings.OpenResponse
 	if err := w.cl.do(j.ctx, call{step: stSavingsOpen, function: "open-account", token: j.me.token,
-		body: map[string]any{"kind": "savings", "name": "travel"}, out: &acct,
+		body: map[string]any{"name": "travel"}, out: &free,
 		verify: func() error {
-			return expect(acct.ID != "" && acct.Kind == "savings", "account %q kind %q", acct.ID, acct.Kind)
+			return expect(free.ID != "" && free.Kind == savings.KindSavings && free.Savings != nil && free.Savings.Product == savings.ProductFree,
+				"account %q kind %q", free.ID, free.Kind)
 		}}); err != nil {
 		return err
 	}
-	var out accounts.MovementResponse
-	return w.cl.do(j.ctx, call{step: stSavingsDeposit, function: "deposit-savings", params: []string{acct.ID}, token: j.me.token,
-		body: map[string]any{"amount": depositAmount}, out: &out,
+	var dep savings.MovementResponse
+	if err := w.cl.do(j.ctx, call{step: stSavingsDeposit, function: "deposit-savings", params: []string{free.ID}, token: j.me.token,
+		body: map[string]any{"amount": depositAmount}, out: &dep,
 		verify: func() error {
-			return expect(out.Amount == depositAmount && out.To == acct.ID, "deposited %d into %s", out.Amount, out.To)
-		}})
+			return expect(dep.Amount == depositAmount && dep.To == free.ID, "deposited %d into %s", dep.Amount, dep.To)
+		}}); err != nil {
+		return err
+	}
+	if fixedJourney(j.n) {
+		var fixed savings.OpenResponse
+		if err := w.cl.do(j.ctx, call{step: stSavingsFixed, function: "open-account", token: j.me.token,
+			body: map[string]any{"name": "car", "product": savings.ProductFixed, "installment": installment, "termMonths": 12}, out: &fixed,
+			verify: func() error {
+				return expect(fixed.ID != "" && fixed.Savings != nil && fixed.Savings.Product == savings.ProductFixed && fixed.Savings.Installment == installment,
+					"account %q savings %+v", fixed.ID, fixed.Savings)
+			}}); err != nil {
+			return err
+		}
+	}
+	if closeJourney(j.n) {
+		var closed savings.CloseResponse
+		return w.cl.do(j.ctx, call{step: stSavingsClose, function: "close-savings", params: []string{free.ID}, token: j.me.token, out: &closed,
+			verify: func() error {
+				return expect(closed.AccountID == free.ID && closed.Savings != nil && closed.Savings.Status == savings.StatusClosed &&
+					closed.Savings.Payout >= depositAmount && closed.MovementID != "", "closed %q: %+v", closed.AccountID, closed.Savings)
+			}})
+	}
+	return nil
 }
 
 // orderFood: an order from a store, through one of the outcomes.

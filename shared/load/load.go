@@ -13,7 +13,8 @@
 //	  in 3 random shares, a and c claim at the same moment -> b accepts the pending transfer
 //	  -> a settlement request for a 30,000 dinner split equally among the user, a and c;
 //	  a and c pay at the same moment (exactly one payment completes it), the user views it
-//	  -> open a savings account, deposit 20,000 [savings products: HOOK]
+//	  -> open a free savings account, deposit 20,000; every second journey also opens a
+//	  fixed product (10,000 a day), every fourth closes the free account again
 //	  -> order 15,000 from a store: 1 in 4 cancelled by the customer (every second one after
 //	  the store accepted), 1 in 4 accepted, cooked (captured) and refunded 4,000,
 //	  2 in 4 accepted, cooked, cooked/picked_up/delivered, completed -> read the history

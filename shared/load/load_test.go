@@ -226,18 +226,26 @@ func TestPercentile(t *testing.T) {
 
 // The mix is exact by journey number: in every 8 journeys, 2 cancelled
 // (one before, one after the store accepted), 2 refunded, 4 completed; 4
-// with a pending transfer.
+// with a pending transfer, 4 with a fixed savings product, 2 closing their
+// free savings account.
 func TestMix(t *testing.T) {
 	count := map[int]int{}
-	pending := 0
+	pending, fixed, closed := 0, 0, 0
 	for n := 0; n < 8; n++ {
 		count[orderOutcome(n)]++
 		if pendingJourney(n) {
 			pending++
 		}
+		if fixedJourney(n) {
+			fixed++
+		}
+		if closeJourney(n) {
+			closed++
+		}
 	}
-	if count[orderCancelled] != 1 || count[orderCancelledAccepted] != 1 || count[orderRefunded] != 2 || count[orderCompleted] != 4 || pending != 4 {
-		t.Errorf("mix %v, pending %d", count, pending)
+	if count[orderCancelled] != 1 || count[orderCancelledAccepted] != 1 || count[orderRefunded] != 2 || count[orderCompleted] != 4 ||
+		pending != 4 || fixed != 4 || closed != 2 {
+		t.Errorf("mix %v, pending %d, fixed %d, closed %d", count, pending, fixed, closed)
 	}
 }
 

@@ -27,7 +27,8 @@ import (
 
 // inProcess is the local stack this package starts itself, as `make run`
 // runs it (the emulator with its route throttles, reserved concurrency,
-// function timeout, schedules and TTL sweep in front of app.Handlers), on
+// function timeout, schedules, work queues and TTL sweep in front of
+// app.Handlers), on
 // its own DynamoDB Local in memory (or Options.Endpoint's) and a fresh
 // table, served on a loopback port.
 type inProcess struct {
@@ -77,8 +78,10 @@ func startInProcess(ctx context.Context, o Options) (_ *inProcess, err error) {
 	if err != nil {
 		return nil, err
 	}
+	queues := emulator.NewLocalQueues(routes.Queues)
+	d.Queue = queues
 	em, err := emulator.New(emulator.Config{Handlers: app.Handlers(d), Routes: routes.Routes, Schedules: routes.Schedules,
-		Clock: clock.Real{}, Log: log, Sweeper: sweeper{s.db, s.table}, OpenAPI: spec, FunctionTimeout: o.FunctionTimeout})
+		Clock: clock.Real{}, Log: log, Sweeper: sweeper{s.db, s.table}, OpenAPI: spec, Queues: queues, FunctionTimeout: o.FunctionTimeout})
 	if err != nil {
 		return nil, err
 	}

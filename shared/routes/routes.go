@@ -3,7 +3,8 @@
 // function list and the README's API section are derived from or checked
 // against these tables, so a new operation is one row plus one handler.
 //
-// This package is pure data: it imports nothing from AWS.
+// This package is pure data: it imports nothing from AWS (only config's
+// environment variable names).
 package routes
 
 import (
@@ -12,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"minipay/shared/config"
 )
 
 // Auth says who may call a route.
@@ -131,6 +134,8 @@ var Routes = []Route{
 		Summary: "Charge my main account from my bank (3,000,000 KRW per Asia/Seoul day)"},
 	{Method: "POST", Path: "/accounts/{id}/deposits", Function: "deposit-savings", Auth: User, MovesMoney: true, Table: actions(del, get, put, query, update),
 		Summary: "Move money from my main account into this savings account"},
+	{Method: "POST", Path: "/accounts/{id}/close", Function: "close-savings", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
+		Summary: "Close a savings account early: its principal and the interest paid so far move to my main account"},
 	{Method: "POST", Path: "/accounts/{id}/withdrawals", Function: "withdraw", Auth: User, MovesMoney: true, Table: actions(del, get, put, query, update),
 		Summary: "Withdraw from my main account to my bank"},
 	{Method: "GET", Path: "/accounts/{id}/entries", Function: "list-entries", Auth: User, Table: actions(get, query),
@@ -237,6 +242,62 @@ var Schedules = []Schedule{
 		Summary: "Expire every order whose authorization lapsed before cooking started and release the hold (due index; catches up)"},
 	{Name: "settlement-sweep", Function: "settlement-sweep", Every: time.Minute, Table: actions(del, put, query, update),
 		Summary: "Remind open participants 24 h before a settlement's due date; finish publishing, cancellations and reminders a crash left (due index; catches up)"},
+	{Name: "savings-interest", Function: "savings-interest", DailyAt: "04:00", TimeZone: "Asia/Seoul", Table: nil,
+		Summary: "Fan out the day's savings interest (and maturities): one message per due-index shard to the savings-work queue"},
+	{Name: "savings-installments", Function: "savings-installments", DailyAt: "08:00", TimeZone: "Asia/Seoul", Table: nil,
+		Summary: "Fan out the day's fixed-savings installments: one message per due-index shard to the savings-work queue"},
+}
+
+// Queue is one SQS queue and the worker function its event source mapping
+// invokes (one message per invocation). A job divides its work into
+// messages so no invocation runs near Lambda's limit: the stack creates the
+// queue, its dead-letter queue, the mapping, sqs:SendMessage for the
+// senders and the queue's URL in their environment (URLEnv); the emulator
+// runs an in-process queue that invokes the same worker.
+type Queue struct {
+	Name    string
+	Worker  string   // the function the queue invokes
+	Senders []string // functions that send to it (the worker may re-enqueue its own message)
+	URLEnv  string   // environment variable holding the queue URL (a constant of shared/config)
+	// WorkerTimeout is the worker function's timeout (the queue's
+	// visibility timeout is a multiple of it).
+	WorkerTimeout time.Duration
+	// MaxReceives: deliveries of one message before it goes to the
+	// dead-letter queue.
+	MaxReceives int
+	// MaxConcurrency caps the worker invocations the mapping runs at once.
+	MaxConcurrency int
+	Table          []string // the worker's DynamoDB actions, as for Route
+	Summary        string
+}
+
+// Queues is every work queue.
+var Queues = []Queue{
+	{Name: "savings-work", Worker: "savings-worker", Senders: []string{"savings-interest", "savings-installments", "savings-worker"},
+		URLEnv: config.EnvSavingsQueueURL, WorkerTimeout: time.Minute, MaxReceives: 3, MaxConcurrency: 64,
+		Table:   actions(condCheck, del, get, put, query, update),
+		Summary: "One due-index shard of a savings job (interest + maturity, or installments) per message, time-budgeted; re-enqueues itself until the shard is done"},
+}
+
+// TimeoutOf is a function's timeout: a queue worker's own, else FunctionTimeout.
+func TimeoutOf(function string) time.Duration {
+	for _, q := range Queues {
+		if q.Worker == function && q.WorkerTimeout > 0 {
+			return q.WorkerTimeout
+		}
+	}
+	return FunctionTimeout
+}
+
+// QueueSenders maps each sending function to the queues it sends to.
+func QueueSenders() map[string][]Queue {
+	out := map[string][]Queue{}
+	for _, q := range Queues {
+		for _, s := range q.Senders {
+			out[s] = append(out[s], q)
+		}
+	}
+	return out
 }
 
 // Functions lists every Lambda function name: the authorizer, each route's
@@ -248,6 +309,9 @@ func Functions() []string {
 	}
 	for _, s := range Schedules {
 		seen[s.Function] = true
+	}
+	for _, q := range Queues {
+		seen[q.Worker] = true
 	}
 	out := make([]string, 0, len(seen))
 	for f := range seen {

@@ -338,6 +338,12 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	must(s.Get(t, "/orders", lee.Token), 200)
 	must(s.Get(t, "/orders/"+served, lee.Token), 200)
 	order() // left to expire
+	// Savings: a fixed account closed early (its installment item goes), and
+	// Park's one-month fixed account, whose installments from an empty main
+	// are each exactly one automatic charge (a check of the main account).
+	early := must(s.Post(t, "/accounts", kim.Token, `{"product":"fixed","installment":10000}`), 201).Body["id"].(string)
+	must(s.Post(t, "/accounts/"+early+"/close", kim.Token, ""), 201)
+	must(s.Post(t, "/accounts", park.Token, `{"product":"fixed","installment":10000,"termMonths":1}`), 201)
 	// Tokens issued before names were stored on them: the handler reads the name.
 	for _, fn := range []string{"transfer", "create-sprinkle"} {
 		ev := namelessEvent(t, s, fn, kim, lee, room)
@@ -384,8 +390,10 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 		}
 	}
 	s.Clock.Advance(24 * time.Hour) // and now for its expiry
-	if _, err := s.Emulator.Fire(ctx, "pending-sweep", s.Clock.Now()); err != nil {
-		t.Fatal(err)
+	for _, job := range []string{"pending-sweep", "savings-interest", "savings-installments"} {
+		if _, err := s.Emulator.Fire(ctx, job, s.Clock.Now()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := s.Emulator.Fire(ctx, "ledger-fold", s.Clock.Now()); err != nil { // postings of lee's, park's and the bank's
 		t.Fatal(err)
@@ -394,6 +402,12 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	if _, err := s.Emulator.Fire(ctx, "ledger-checkpoint", s.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.Emulator.Fire(ctx, "savings-interest", s.Clock.Now()); err != nil { // Park's account matures
+		t.Fatal(err)
+	}
+	if st := s.Emulator.QueueStats(); st.DeadLettered > 0 || st.Delivered == 0 {
+		t.Fatalf("queued savings work: %+v", st)
+	}
 
 	granted := map[string][]string{routes.AuthorizerFunction: routes.AuthorizerTable, routes.Fallback.Function: nil}
 	for _, r := range routes.Routes {
@@ -401,6 +415,9 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	}
 	for _, sc := range routes.Schedules {
 		granted[sc.Function] = append(granted[sc.Function], sc.Table...)
+	}
+	for _, q := range routes.Queues {
+		granted[q.Worker] = append(granted[q.Worker], q.Table...)
 	}
 	for fn, actions := range granted {
 		var used []string

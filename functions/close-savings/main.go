@@ -1,0 +1,11 @@
+// Command close-savings is the close-savings Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/savings"
+)
+
+func main() { lambda.Start(savings.Close(app.MustDeps())) }

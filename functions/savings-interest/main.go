@@ -1,0 +1,11 @@
+// Command savings-interest is the savings-interest Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/savings"
+)
+
+func main() { lambda.Start(savings.InterestJob(app.MustDeps())) }
