@@ -424,6 +424,7 @@ func loadTest(args []string) error {
 	fs.IntVar(&o.Friends, "friends", o.Friends, "seed users the journeys pick friends from (newcomers join them)")
 	fs.IntVar(&o.Stores, "stores", o.Stores, "seed stores the journeys order from")
 	fs.DurationVar(&o.Think, "think", 0, "pause between a journey's steps")
+	warm := fs.Duration("warmup", -1, "unmeasured journeys at 1/s for this long first (default: 20s for a stack in process, whose fresh DynamoDB Local is slow until warm; 0 otherwise)")
 	fs.StringVar(&o.Registration, "registration", os.Getenv(config.EnvRegistration), "how journeys register: open, operator, or empty to ask the stack")
 	fs.IntVar(&o.CeilingTransfers, "ceiling-transfers", 400, "bare transfers that measure the DynamoDB Local ceiling (knee runs)")
 	fs.BoolVar(&o.OpenAPI, "openapi", false, "also validate every exchange against the OpenAPI document (costs CPU)")
@@ -475,6 +476,12 @@ func loadTest(args []string) error {
 	default:
 		o.OperatorToken = "load-operator-token"
 		o.StackRegistration = os.Getenv(config.EnvRegistration)
+	}
+	switch {
+	case *warm >= 0:
+		o.WarmUp = *warm
+	case o.API == "":
+		o.WarmUp = 20 * time.Second
 	}
 	_, err := load.Run(context.Background(), os.Stdout, o)
 	return err

@@ -42,6 +42,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -86,6 +87,11 @@ type Options struct {
 	// Friends and Stores are the population set up before the run.
 	Friends, Stores int
 	Think           time.Duration // pause between a journey's steps
+	// WarmUp runs journeys at WarmUpRate (default 1/s) for this long
+	// before the measured run, unrecorded: a fresh DynamoDB Local's JVM
+	// answers several times slower until it is warm (0: none).
+	WarmUp     time.Duration
+	WarmUpRate float64
 	// Drain bounds the wait for journeys still running after the last
 	// arrival; then they are cancelled.
 	Drain           time.Duration
@@ -197,6 +203,12 @@ func Run(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 	fmt.Fprintf(out, "setup: registration %s; %d friends charged %d each, %d stores (%s)\n",
 		policy, len(w.friends), seedCharge, len(w.stores), time.Since(setupStart).Round(time.Millisecond))
 
+	if o.WarmUp > 0 {
+		if err := warmUp(ctx, out, o, w); err != nil {
+			return nil, err
+		}
+	}
+
 	// The audit and the ceiling need the table.
 	var db *dynamodb.Client
 	var l *ledger.Ledger
@@ -239,6 +251,9 @@ func Run(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		failed := 0
+		if stack != nil {
+			stack.inst.Reset() // count from the first arrival on
+		}
 		launchedAt := time.Now()
 		rec.start = launchedAt // nothing is recorded before the first arrival
 		d := drive(jctx, launchedAt, arrivals, o.MaxInFlight, &wg, func(ctx context.Context, i int) {
@@ -268,7 +283,8 @@ func Run(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 			res.Total.Count, float64(res.Total.Count)/elapsed.Seconds(), res.Total.Errors, 100*res.Total.ErrorRate(), ms(d.maxLag))
 		if stack != nil {
 			u := stack.inst.Reset()
-			fmt.Fprintf(out, "DynamoDB requests by the stack (jobs included): %d (%s)\n", u.Total(), perKind(u.Requests))
+			fmt.Fprintf(out, "DynamoDB requests by the stack during the run (jobs included): %d, %.2f per API request (%s)\n",
+				u.Total(), float64(u.Total())/float64(max(res.Total.Count, 1)), perKind(u.Requests))
 		}
 		if len(res.Crossed) == 0 {
 			fmt.Fprintln(out, "thresholds: all held")
@@ -315,6 +331,31 @@ func Run(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 		return res, fmt.Errorf("%w: no stage of the knee ramp held", ErrThresholds)
 	}
 	return res, nil
+}
+
+// warmUp runs journeys that are not recorded (their checks still run).
+func warmUp(ctx context.Context, out io.Writer, o Options, w *world) error {
+	rate := o.WarmUpRate
+	if rate <= 0 {
+		rate = 1
+	}
+	measured := w.cl.rec
+	w.cl.rec = newRecorder(time.Now(), 0)
+	defer func() { w.cl.rec = measured }()
+	arrivals := Arrivals(rate, []Stage{{o.WarmUp, rate}}, 1_000_000)
+	start := time.Now()
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	d := drive(ctx, start, arrivals, o.MaxInFlight, &wg, func(ctx context.Context, i int) {
+		if w.journey(ctx, i) != nil {
+			failed.Add(1)
+		}
+	}, nil)
+	if !waitTimeout(&wg, o.Drain) {
+		return fmt.Errorf("load: warm-up journeys still running %s after the last arrival", o.Drain)
+	}
+	fmt.Fprintf(out, "warm-up: %d journeys at %g/s, not measured, %d stopped at a failed step (%s)\n", d.started, rate, failed.Load(), time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // registration decides how journeys register: as asked, or by asking the
