@@ -10,7 +10,7 @@ CDK       := CDK_DISABLE_CLI_TELEMETRY=true ../node_modules/.bin/cdk
 FN        ?= list-accounts
 EVENT     ?= events/$(FN).json
 
-.PHONY: help deps run test build synth deploy invoke clock audit bench fuzz localstack-up localstack-deploy localstack-down clean
+.PHONY: help deps run test build synth deploy invoke clock audit bench load fuzz localstack-up localstack-deploy localstack-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ audit: ## check the ledger of the running local stack: sum of balances 0, nobody
 
 bench: deps ## load report: the emulator end to end against a bare TransactWriteItems, hot receiver, history
 	$(GO) run ./localstack bench
+
+load: deps ## user-journey load test: the local stack (or one in process); make load API=https://... [RATE=3] [KNEE=1] [LOAD_FLAGS=...]
+	$(GO) run ./localstack load $(if $(API),-api $(API)) $(if $(RATE),-rate $(RATE)) $(if $(KNEE),-knee) $(LOAD_FLAGS)
 
 fuzz: ## a short fuzz run of amount parsing
 	$(GO) test -run '^$$' -fuzz FuzzParseAmount -fuzztime 20s ./shared/money/

@@ -7,6 +7,7 @@
 //	localstack invoke -function NAME -event FILE [-endpoint http://127.0.0.1:8000] [-table minipay]
 //	localstack audit  [-endpoint http://127.0.0.1:8000] [-table minipay]
 //	localstack openapi [-server URL]
+//	localstack load   [-api URL | -in-process] [-rate N | -stages 15s:2,30s:2,5s:0] [-knee] ...
 //	localstack clock  [-advance 24h] [-api http://127.0.0.1:8080]
 //
 // run serves the API until SIGINT or SIGTERM, then stops the HTTP server
@@ -15,6 +16,10 @@
 // running local DynamoDB and prints its response. audit checks the ledger's
 // invariants and exits 1 if any fails. openapi prints the OpenAPI document
 // (the one run serves at /openapi.json) with -server as its first server.
+// load runs the user-journey load test (shared/load) against -api, the
+// local stack on 127.0.0.1:8080 if one runs, or a stack it starts in
+// process; it exits 99 when a threshold was crossed (as k6 does) and 1
+// when the audit failed.
 // clock advances the running stack's test clock, firing every scheduled job
 // that falls due on the way.
 package main
@@ -49,6 +54,7 @@ import (
 	"minipay/shared/emulator"
 	"minipay/shared/httpapi"
 	"minipay/shared/ledger"
+	"minipay/shared/load"
 	"minipay/shared/openapi"
 	"minipay/shared/routes"
 	"minipay/shared/users"
@@ -63,6 +69,7 @@ const usage = `usage:
   localstack invoke -function NAME -event FILE [-endpoint http://127.0.0.1:8000] [-table minipay]
   localstack audit  [-endpoint http://127.0.0.1:8000] [-table minipay]
   localstack openapi [-server URL]
+  localstack load   [-api URL | -in-process] [-rate 2 | -stages 15s:2,30s:2,5s:0] [-knee] [-p95 500ms] [-p99 1s] [-max-errors 0.01]
   localstack clock  [-advance 24h] [-api http://127.0.0.1:8080]
   localstack bench  [-endpoint URL] [-accounts 100] [-transfers 400] [-hot 100] [-history 100000] [-claimers 3000] [-shares 100] [-savings 100000]
 Run "localstack COMMAND -h" for a command's flags.
@@ -85,6 +92,12 @@ func main() {
 		err = audit(args)
 	case "bench":
 		err = benchReport(args)
+	case "load":
+		err = loadTest(args)
+		if errors.Is(err, load.ErrThresholds) {
+			fmt.Fprintln(os.Stderr, "localstack:", err)
+			os.Exit(99)
+		}
 	case "openapi":
 		err = printOpenAPI(args)
 	case "clock":
@@ -96,7 +109,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "localstack: unknown command %q\n%s", cmd, usage)
 		os.Exit(2)
 	}
-	if errors.Is(err, errAuditFailed) {
+	if errors.Is(err, errAuditFailed) || errors.Is(err, load.ErrAudit) {
 		os.Exit(1)
 	}
 	if err != nil {
@@ -373,6 +386,116 @@ func benchReport(args []string) error {
 	fs.IntVar(&o.SavingsAccounts, "savings", o.SavingsAccounts, "savings accounts the 04:00 interest job runs over (0: skip)")
 	_ = fs.Parse(args)
 	return bench.Run(context.Background(), os.Stdout, o)
+}
+
+// EnvLoadRate is the peak arrival rate (journeys per second) of make load
+// when -rate is not given.
+const EnvLoadRate = "MINIPAY_LOAD_RATE"
+
+// localAPI is where make run serves the API.
+const localAPI = "http://127.0.0.1:8080"
+
+// loadTest runs the user-journey load test (shared/load).
+func loadTest(args []string) error {
+	fs := flag.NewFlagSet("load", flag.ExitOnError)
+	o := load.Defaults
+	api := fs.String("api", "", "the stack to load: a deployed stack's ApiUrl, or "+localAPI+" (default: the local stack there if one runs, else one started in process)")
+	inProcess := fs.Bool("in-process", false, "always start a stack in process (in-memory DynamoDB Local + the emulator + the handlers)")
+	rateDefault := 2.0
+	if s := os.Getenv(EnvLoadRate); s != "" {
+		if _, err := fmt.Sscanf(s, "%g", &rateDefault); err != nil || rateDefault <= 0 {
+			return fmt.Errorf("%s=%q is not a positive rate", EnvLoadRate, s)
+		}
+	}
+	rate := fs.Float64("rate", rateDefault, "peak arrival rate, journeys per second: up in 15 s, held 30 s, down in 5 s (env "+EnvLoadRate+")")
+	stages := fs.String("stages", "", "the ramp as duration:target stages, e.g. 15s:2,30s:2,5s:0 (overrides -rate)")
+	fs.Float64Var(&o.StartRate, "start-rate", 0, "the arrival rate the first stage starts from")
+	knee := fs.Bool("knee", false, "find the knee: ramp in steps until the error threshold is crossed")
+	k := load.DefaultKnee
+	fs.Float64Var(&k.Start, "knee-start", k.Start, "the knee's first rate (journeys/s)")
+	fs.Float64Var(&k.Step, "knee-step", k.Step, "the knee's step (journeys/s)")
+	fs.Float64Var(&k.Max, "knee-max", k.Max, "the knee's highest rate (journeys/s)")
+	fs.DurationVar(&k.Hold, "knee-hold", k.Hold, "how long each rate of the knee is held")
+	fs.DurationVar(&k.P99, "knee-p99", k.P99, "a knee stage is held with p99 under this")
+	fs.Float64Var(&o.Thresholds.ErrorRate, "max-errors", o.Thresholds.ErrorRate, "threshold: the largest fraction of a step's requests that may fail")
+	fs.DurationVar(&o.Thresholds.P95, "p95", o.Thresholds.P95, "threshold: each step's p95 (0: none)")
+	fs.DurationVar(&o.Thresholds.P99, "p99", o.Thresholds.P99, "threshold: each step's p99 (0: none)")
+	fs.IntVar(&o.MaxInFlight, "max-in-flight", o.MaxInFlight, "journeys running at once at most; arrivals beyond are dropped and counted")
+	fs.IntVar(&o.Friends, "friends", o.Friends, "seed users the journeys pick friends from (newcomers join them)")
+	fs.IntVar(&o.Stores, "stores", o.Stores, "seed stores the journeys order from")
+	fs.DurationVar(&o.Think, "think", 0, "pause between a journey's steps")
+	warm := fs.Duration("warmup", -1, "unmeasured journeys at 1/s for this long first (default: 20s for a stack in process, whose fresh DynamoDB Local is slow until warm; 0 otherwise)")
+	fs.StringVar(&o.Registration, "registration", os.Getenv(config.EnvRegistration), "how journeys register: open, operator, or empty to ask the stack")
+	fs.IntVar(&o.CeilingTransfers, "ceiling-transfers", 400, "bare transfers that measure the DynamoDB Local ceiling (knee runs)")
+	fs.BoolVar(&o.OpenAPI, "openapi", false, "also validate every exchange against the OpenAPI document (costs CPU)")
+	endpoint, table := dbFlags(fs)
+	auditEndpoint := fs.String("audit-endpoint", "", "DynamoDB of a local stack given by -api, for the audit and the ceiling (default: -endpoint when -api is on loopback)")
+	_ = fs.Parse(args)
+	if fs.NArg() > 0 {
+		return fmt.Errorf("load: unexpected arguments %q", fs.Args())
+	}
+	if *stages != "" {
+		st, err := load.ParseStages(*stages)
+		if err != nil {
+			return err
+		}
+		o.Stages = st
+	} else {
+		o.Stages = load.Ramp(*rate)
+	}
+	if *knee {
+		o.Knee = &k
+	}
+	o.AuditTable = *table
+	token, _ := operatorToken()
+	switch {
+	case *inProcess:
+		if *api != "" {
+			return errors.New("load: -api and -in-process exclude each other")
+		}
+		o.OperatorToken = "load-operator-token"
+		o.StackRegistration = os.Getenv(config.EnvRegistration)
+	case *api == "" && stackAnswers(localAPI):
+		*api = localAPI
+		fallthrough
+	case *api != "":
+		o.API = *api
+		u, err := url.Parse(*api)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("load: -api %q is not a URL", *api)
+		}
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || ip != nil && ip.IsLoopback() {
+			o.OperatorToken = token // the local default unless set
+			if *auditEndpoint == "" && reachable(*endpoint) == nil {
+				*auditEndpoint = *endpoint
+			}
+		} else {
+			o.OperatorToken = os.Getenv(emulator.EnvOperatorToken) // a deployed stack's: never the local default
+		}
+		o.AuditEndpoint = *auditEndpoint
+	default:
+		o.OperatorToken = "load-operator-token"
+		o.StackRegistration = os.Getenv(config.EnvRegistration)
+	}
+	switch {
+	case *warm >= 0:
+		o.WarmUp = *warm
+	case o.API == "":
+		o.WarmUp = 20 * time.Second
+	}
+	_, err := load.Run(context.Background(), os.Stdout, o)
+	return err
+}
+
+// stackAnswers: a minipay stack serves its OpenAPI document at base.
+func stackAnswers(base string) bool {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(base + emulator.OpenAPIPath)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // printOpenAPI prints the OpenAPI document.

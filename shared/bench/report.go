@@ -211,20 +211,31 @@ func (s *stack) transfers(ctx context.Context, users []user, n, clients int) {
 	use := s.inst.Reset()
 	bare := measure(n, clients, func(i int) {
 		from, to := users[pairs[i][0]], users[pairs[i][1]]
-		now := time.Now()
-		tx := &ledger.Tx{}
-		// As POST /transfers: a check that the sender's default is "immediate".
-		tx.Check(ddb.Key("USER#"+from.id, "SETTINGS#transfers"), ledger.Cond{Expr: "attribute_not_exists(pendingByDefault) OR pendingByDefault = :b",
-			Values: ddb.Item{":b": ddb.Bool(false)}}, func(ddb.Item) error { return fmt.Errorf("pending by default") })
-		tx.Move(ledger.Movement{ID: ledger.NewMovementID(now), Type: "transfer", Amount: int64(1 + rand.IntN(1000)), At: now, Memo: "bench",
-			From: ledger.MainAccount(from.id), FromKind: ledger.KindMain, To: ledger.MainAccount(to.id), ToKind: ledger.KindMain,
-			FromLabel: "user", ToLabel: to.id, Originator: "user"})
-		tx.Idempotency(ledger.IdemKey{Scope: from.id, Key: s.key(), RequestHash: "h"}, ledger.StoredResponse{Status: 201, Body: []byte(`{}`)}, now)
-		s.check(s.bare.TransactWriteItems(ctx, s.ledger.Input(tx)))
+		s.check(nil, BareTransfer(ctx, s.bare, s.ledger, from.id, to.id, s.key(), int64(1+rand.IntN(1000))))
 	})
 	table(s.out, []row{{"POST /transfers through the emulator", emu}, {"bare TransactWriteItems, same 6 items", bare}})
 	fmt.Fprintf(s.out, "emulator / bare: throughput %.2fx, p50 %.2fx.  DynamoDB requests per transfer: %.2f (%v; GetItems are authorizer cache misses); WCU per transfer: %.1f (as DynamoDB Local reports it)\n",
 		emu.perSecond/bare.perSecond, ratio(emu.p50, bare.p50), float64(use.Total())/float64(n), use.Requests, use.WCU/float64(n))
+}
+
+// BareTransfer is the floor a transfer is compared against: the items POST
+// /transfers writes between two main accounts (the sender's debit, the
+// receiver's credit, two history entries, the idempotency record and the
+// check that the sender's default is "immediate") as ONE bare
+// TransactWriteItems on db: no HTTP, emulator, authorizer or handler.
+// shared/load measures its throughput as the DynamoDB Local ceiling.
+func BareTransfer(ctx context.Context, db *dynamodb.Client, l *ledger.Ledger, fromUser, toUser, key string, amount int64) error {
+	now := time.Now()
+	tx := &ledger.Tx{}
+	// As POST /transfers: a check that the sender's default is "immediate".
+	tx.Check(ddb.Key("USER#"+fromUser, "SETTINGS#transfers"), ledger.Cond{Expr: "attribute_not_exists(pendingByDefault) OR pendingByDefault = :b",
+		Values: ddb.Item{":b": ddb.Bool(false)}}, func(ddb.Item) error { return fmt.Errorf("pending by default") })
+	tx.Move(ledger.Movement{ID: ledger.NewMovementID(now), Type: "transfer", Amount: amount, At: now, Memo: "bench",
+		From: ledger.MainAccount(fromUser), FromKind: ledger.KindMain, To: ledger.MainAccount(toUser), ToKind: ledger.KindMain,
+		FromLabel: "user", ToLabel: toUser, Originator: "user"})
+	tx.Idempotency(ledger.IdemKey{Scope: fromUser, Key: key, RequestHash: "h"}, ledger.StoredResponse{Status: 201, Body: []byte(`{}`)}, now)
+	_, err := db.TransactWriteItems(ctx, l.Input(tx))
+	return err
 }
 
 func (s *stack) hot(n int) {

@@ -1,0 +1,314 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"minipay/shared/bench"
+	"minipay/shared/ddbtest"
+	"minipay/shared/ledger"
+)
+
+// Knee is the stair the knee run climbs: Start journeys per second, then
+// Step more every Hold, up to Max. Each stage is judged on the requests
+// sent in it: the error threshold crossed (more than Thresholds.ErrorRate
+// of its requests failed, or of its arrivals dropped) ends the ramp; a
+// stage is held when it did not cross it and the p99 of all its requests
+// is under P99.
+type Knee struct {
+	Start, Step, Max float64
+	Hold             time.Duration
+	P99              time.Duration
+}
+
+// DefaultKnee: 0.5, 1, 1.5, ... journeys per second, 20 s each, held under p99 1 s.
+var DefaultKnee = Knee{Start: 0.5, Step: 0.5, Max: 40, Hold: 20 * time.Second, P99: time.Second}
+
+func (k *Knee) defaults() {
+	d := DefaultKnee
+	if k.Start <= 0 {
+		k.Start = d.Start
+	}
+	if k.Step <= 0 {
+		k.Step = d.Step
+	}
+	if k.Max < k.Start {
+		k.Max = max(d.Max, k.Start)
+	}
+	if k.Hold <= 0 {
+		k.Hold = d.Hold
+	}
+	if k.P99 <= 0 {
+		k.P99 = d.P99
+	}
+}
+
+// rates are the stair's rates.
+func (k Knee) rates() []float64 {
+	var out []float64
+	for i := 0; ; i++ {
+		r := k.Start + float64(i)*k.Step
+		if r > k.Max+1e-9 {
+			return out
+		}
+		out = append(out, r)
+	}
+}
+
+// stages is the stair as ramping stages: a jump to each rate, held.
+func (k Knee) stages() []Stage {
+	var out []Stage
+	for _, r := range k.rates() {
+		out = append(out, Stage{0, r}, Stage{k.Hold, r})
+	}
+	return out
+}
+
+// KneeStage is one stage of the stair as measured.
+type KneeStage struct {
+	Rate                float64 // journeys per second scheduled
+	Arrivals, Dropped   int
+	Requests, Errors    int
+	PerSecond           float64 // requests sent per second
+	DynamoDB, Transacts float64 // the stack's DynamoDB requests and TransactWriteItems per second (in process only)
+	P50, P95, P99       time.Duration
+	Held, Crossed       bool
+}
+
+// KneeResult is the knee run's outcome.
+type KneeResult struct {
+	Stages []KneeStage
+	// Rate is the highest rate held (0: none held); Stage is its stage.
+	Rate  float64
+	Stage *KneeStage
+	// AtKnee are the per-step figures of the knee's stage.
+	AtKnee      []StepStats
+	AtKneeTotal StepStats
+	// Ceiling is measured before the ramp, CeilingAfter once it is over
+	// and the stack is quiet.
+	Ceiling, CeilingAfter *Ceiling
+
+	arrivals, started, dropped, failed int
+}
+
+// Best is the higher of the two ceilings measured (nil if none).
+func (k *KneeResult) Best() *Ceiling {
+	if k.CeilingAfter != nil && (k.Ceiling == nil || k.CeilingAfter.PerSecond > k.Ceiling.PerSecond) {
+		return k.CeilingAfter
+	}
+	return k.Ceiling
+}
+
+// Ceiling is the bare DynamoDB Local ceiling: the 6-item transfer of
+// shared/bench as one bare TransactWriteItems from 16 clients.
+type Ceiling struct {
+	N, Clients int
+	PerSecond  float64
+	P50, P99   time.Duration
+}
+
+type instrumented interface{ Reset() ddbtest.Usage }
+
+// measureCeiling runs n bare transfers between random pairs of the
+// charged seed friends, on 16 clients, as make bench measures the floor,
+// after n/2 unmeasured ones (a fresh DynamoDB Local's JVM is slow until
+// warm).
+func measureCeiling(ctx context.Context, db *dynamodb.Client, l *ledger.Ledger, seeds []person, run string, n int) (*Ceiling, error) {
+	if _, err := bareTransfers(ctx, db, l, seeds, run+"-warm", n/2); err != nil {
+		return nil, err
+	}
+	return bareTransfers(ctx, db, l, seeds, run, n)
+}
+
+func bareTransfers(ctx context.Context, db *dynamodb.Client, l *ledger.Ledger, friends []person, run string, n int) (*Ceiling, error) {
+	const clients = 16
+	// What they received is in postings until folded; the bare debit
+	// reads the balance alone.
+	for _, f := range friends {
+		if _, err := l.FoldAccount(ctx, ledger.MainAccount(f.id)); err != nil {
+			return nil, fmt.Errorf("load: bare ceiling: fold: %w", err)
+		}
+	}
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := 0; c < clients; c++ {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				a := rand.IntN(len(friends))
+				b := (a + 1 + rand.IntN(len(friends)-1)) % len(friends)
+				t := time.Now()
+				if err := bench.BareTransfer(ctx, db, l, friends[a].id, friends[b].id, fmt.Sprintf("load-%s-bare-%d", run, i), int64(1+rand.IntN(1000))); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+				}
+				lat[i] = time.Since(t)
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	if err, _ := firstErr.Load().(error); err != nil {
+		return nil, fmt.Errorf("load: bare ceiling: %w", err)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return &Ceiling{N: n, Clients: clients, PerSecond: float64(n) / took.Seconds(), P50: percentile(lat, 0.5), P99: percentile(lat, 0.99)}, nil
+}
+
+// runKnee climbs the stair; a monitor judges each stage once every request
+// sent in it has been answered, and stops the climb at the first stage
+// that crossed the error threshold.
+func runKnee(ctx context.Context, out io.Writer, o Options, w *world, rec *recorder, ceiling *Ceiling, inst instrumented) (*KneeResult, error) {
+	k := *o.Knee
+	rates := k.rates()
+	arrivals := Arrivals(0, k.stages(), 1_000_000)
+	res := &KneeResult{Ceiling: ceiling}
+	if ceiling != nil {
+		fmt.Fprintf(out, "bare DynamoDB Local ceiling: %.1f TransactWriteItems/s (%d x the 6-item transfer of make bench, %d clients; p50 %s, p99 %s)\n",
+			ceiling.PerSecond, ceiling.N, ceiling.Clients, ms(ceiling.P50), ms(ceiling.P99))
+	}
+	fmt.Fprintf(out, "knee: %g, %g, ... up to %g journeys/s, %s each; a stage is held with errors <= %.2f%% and p99 < %s; the ramp ends where the error threshold is crossed\n\n",
+		k.Start, k.Step+k.Start, k.Max, k.Hold, 100*o.Thresholds.ErrorRate, ms(k.P99))
+	fmt.Fprintf(out, "| %10s | %8s | %7s | %8s | %7s | %20s | %7s | %10s | %10s | %10s | %-23s |\n",
+		"journeys/s", "arrivals", "dropped", "requests", "req/s", "DynamoDB req/s (TWI)", "errors", "p50", "p95", "p99", "verdict")
+	fmt.Fprintf(out, "|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", dash(12), dash(10), dash(9), dash(10), dash(9), dash(22), dash(9), dash(12), dash(12), dash(12), dash(25))
+
+	var dropMu sync.Mutex
+	dropped := map[int]int{}
+	start := time.Now()
+	rec.start = start
+	jctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	drove := make(chan driven, 1)
+	go func() {
+		drove <- drive(jctx, start, arrivals, o.MaxInFlight, &wg, func(ctx context.Context, i int) {
+			if w.journey(ctx, i) != nil {
+				failed.Add(1)
+			}
+		}, func(at time.Duration) {
+			dropMu.Lock()
+			dropped[rec.stageOf(at)]++
+			dropMu.Unlock()
+		})
+	}()
+	// The stack's DynamoDB usage per stage window, read at each window's
+	// end (in order; the monitor takes them as it judges the stages).
+	usage := make(chan ddbtest.Usage, len(rates))
+	if inst != nil {
+		inst.Reset()
+		go func() {
+			for i := range rates {
+				select {
+				case <-jctx.Done():
+					return
+				case <-time.After(time.Until(start.Add(time.Duration(i+1) * k.Hold))):
+				}
+				usage <- inst.Reset()
+			}
+		}()
+	}
+
+	for i, rate := range rates {
+		from, to := time.Duration(i)*k.Hold, time.Duration(i+1)*k.Hold
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Until(start.Add(to))):
+		}
+		// Every request sent in the stage answered (or given up on).
+		deadline := time.Now().Add(o.Drain)
+		for rec.outstanding(i) > 0 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		samples := rec.between(from, to)
+		_, total := summarize(samples)
+		st := KneeStage{Rate: rate, Requests: total.Count, Errors: total.Errors, PerSecond: float64(total.Count) / k.Hold.Seconds(),
+			P50: total.P50, P95: total.P95, P99: total.P99}
+		for _, at := range arrivals {
+			if at >= from && at < to {
+				st.Arrivals++
+			}
+		}
+		dropMu.Lock()
+		st.Dropped = dropped[i]
+		dropMu.Unlock()
+		var u ddbtest.Usage
+		if inst != nil {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case u = <-usage:
+			}
+		}
+		st.DynamoDB, st.Transacts = float64(u.Total())/k.Hold.Seconds(), float64(u.Requests["TransactWriteItems"])/k.Hold.Seconds()
+		st.Crossed = total.ErrorRate() > o.Thresholds.ErrorRate || st.Arrivals > 0 && float64(st.Dropped)/float64(st.Arrivals) > o.Thresholds.ErrorRate
+		st.Held = !st.Crossed && st.Requests > 0 && st.P99 < k.P99
+		verdict := "held"
+		switch {
+		case st.Crossed:
+			verdict = "ERROR THRESHOLD CROSSED"
+		case !st.Held:
+			verdict = "p99 over " + ms(k.P99)
+		}
+		dyn := "-"
+		if inst != nil {
+			dyn = fmt.Sprintf("%.1f (%.1f)", st.DynamoDB, st.Transacts)
+		}
+		fmt.Fprintf(out, "| %10g | %8d | %7d | %8d | %7.1f | %20s | %7s | %10s | %10s | %10s | %-23s |\n",
+			rate, st.Arrivals, st.Dropped, st.Requests, st.PerSecond, dyn, fmt.Sprintf("%.2f%%", 100*total.ErrorRate()), ms(st.P50), ms(st.P95), ms(st.P99), verdict)
+		res.Stages = append(res.Stages, st)
+		if st.Held {
+			res.Rate = rate
+			res.AtKnee, res.AtKneeTotal = summarize(samples)
+		}
+		if st.Crossed {
+			break
+		}
+	}
+	w.cl.cut.Store(true) // what fails from now on, failed because of the cut
+	cancel()             // the climb is over: the journeys still running are cut short
+	d := <-drove
+	wg.Wait()
+	res.arrivals, res.started, res.dropped, res.failed = len(arrivals), d.started, len(d.dropped), int(failed.Load())
+	for i := range res.Stages {
+		if res.Stages[i].Rate == res.Rate && res.Stages[i].Held {
+			res.Stage = &res.Stages[i]
+		}
+	}
+
+	fmt.Fprintln(out)
+	if len(res.Stages) == len(rates) && !res.Stages[len(rates)-1].Crossed {
+		fmt.Fprintf(out, "the ramp reached its top (%g journeys/s) without crossing the error threshold: raise -knee-max\n", k.Max)
+	}
+	if res.Stage == nil {
+		fmt.Fprintln(out, "knee: no stage was held")
+		printReasons(out, rec, "over the whole ramp")
+		return res, nil
+	}
+	s := res.Stage
+	fmt.Fprintf(out, "knee: %g journeys/s held (p99 %s < %s, errors %d of %d): %.1f requests/s through the API",
+		s.Rate, ms(s.P99), ms(k.P99), s.Errors, s.Requests, s.PerSecond)
+	if inst != nil {
+		fmt.Fprintf(out, ", %.1f DynamoDB requests/s of which %.1f TransactWriteItems/s", s.DynamoDB, s.Transacts)
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "\nper step at the knee (%g journeys/s, the requests sent in that stage):\n", s.Rate)
+	printSteps(out, res.AtKnee, res.AtKneeTotal, o.Thresholds)
+	printReasons(out, rec, "over the whole ramp")
+	return res, nil
+}
