@@ -268,7 +268,7 @@ func (l *Ledger) ListAccounts(ctx context.Context, owner string) ([]Account, err
 	}
 	ch := make(chan got, 1)
 	go func() {
-		s, err := l.pendingSums(ctx, owner)
+		s, err := l.unfoldedSums(ctx, owner)
 		ch <- got{s, err}
 	}()
 	accounts := []Account{}

@@ -48,8 +48,8 @@ type Movement struct {
 	At        time.Time
 	// CreditInPlace credits the receiving account's item in this
 	// transaction (conditioned on it existing, of ToKind) instead of
-	// writing a posting: for an account that is never busy (a savings
-	// account, written by its owner and its own daily job), it is one
+	// writing a posting: for an account that is never busy (written
+	// only by its owner and its own daily job), it is one
 	// write, no existence read and nothing to fold later. A busy account
 	// credited in place would contend.
 	CreditInPlace bool

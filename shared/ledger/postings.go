@@ -186,8 +186,8 @@ func (l *Ledger) unfolded(ctx context.Context, a AccountRef, max int) ([]ddb.Ite
 	return items, err
 }
 
-// pendingSums adds the group's unfolded postings per account.
-func (l *Ledger) pendingSums(ctx context.Context, group string) (map[string]int64, error) {
+// unfoldedSums adds the group's unfolded postings per account.
+func (l *Ledger) unfoldedSums(ctx context.Context, group string) (map[string]int64, error) {
 	sums := map[string]int64{}
 	var derr error
 	err := l.table.QueryAll(ctx, &dynamodb.QueryInput{
