@@ -225,7 +225,7 @@ func run(args []string) error {
   DynamoDB Local  %s   table %q, %s; it has no bind option and listens on EVERY interface (port %d): keep it off untrusted networks
   operator token  %s
   schedules       %d jobs on the local clock; TTL sweep every %s; work queues in process (%d)
-  test clock      the local clock runs with the wall clock; move it forward (never back), firing every job on the way:
+  test clock      the local clock runs with the wall clock; move it forward (never back), firing the jobs due on the way:
                     go run ./localstack clock -advance 24h          (or: make clock ADVANCE=24h)
                     curl -s -X POST %s%s/advance -d '{"duration":"24h"}'
                     curl -s %s%s   (what time the stack thinks it is)
@@ -527,6 +527,8 @@ func newEmulator(d httpapi.Deps, scanner *dynamodb.Client, spec []byte) (*emulat
 		Log:       d.Log,
 		OpenAPI:   spec,
 		Queues:    queues,
+		// The test clock skips the sweeps' minutes with nothing due.
+		NextDue: d.Table.EarliestDue,
 	}
 	if scanner != nil {
 		c.Sweeper = ttlSweeper{db: scanner, table: d.Config.Table, clock: d.Clock}

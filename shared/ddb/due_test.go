@@ -82,3 +82,34 @@ func TestDueWorkIsBoundedAndResumes(t *testing.T) {
 		}
 	}
 }
+
+// EarliestDue is the oldest dueAt among the named buckets only, whether it
+// is past or future, and false when they are all empty.
+func TestEarliestDue(t *testing.T) {
+	e := ddbtest.New(t)
+	ctx := context.Background()
+	now := e.Clock.Now()
+	put := func(pk, kind string, at time.Time) {
+		item := ddb.Key(pk, "WORK")
+		ddb.SetDue(item, kind, at, pk)
+		if _, err := ddbtest.Client().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.Name), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok, err := e.Table.EarliestDue(ctx, []string{"a", "b#00"}); ok || err != nil {
+		t.Fatalf("empty buckets: %v %v", ok, err)
+	}
+	put("W1", "a", now.Add(3*time.Hour))
+	put("W2", "a", now.Add(2*time.Hour+time.Millisecond))
+	put("W3", "b#00", now.Add(5*time.Hour))
+	put("W4", "b#01", now.Add(time.Hour)) // not asked for
+	put("W5", "c", now.Add(-time.Hour))   // not asked for
+	got, ok, err := e.Table.EarliestDue(ctx, []string{"a", "b#00"})
+	if err != nil || !ok || !got.Equal(now.Add(2*time.Hour+time.Millisecond)) {
+		t.Fatalf("earliest %s %v %v, want %s", got, ok, err, now.Add(2*time.Hour+time.Millisecond))
+	}
+	got, ok, err = e.Table.EarliestDue(ctx, []string{"b#00", "b#01", "c"})
+	if err != nil || !ok || !got.Equal(now.Add(-time.Hour)) {
+		t.Fatalf("earliest %s %v %v, want the past item's %s", got, ok, err, now.Add(-time.Hour))
+	}
+}

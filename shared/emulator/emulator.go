@@ -73,6 +73,12 @@ type Config struct {
 	// Queues are the in-process work queues (queue.go), also given to the
 	// handlers as their Deps.Queue. Optional.
 	Queues *LocalQueues
+	// NextDue is the earliest due time among the items of the given due
+	// kinds, false when they hold none ((*ddb.Table).EarliestDue). With it,
+	// AdvanceClock fires a rate schedule that declares its Due kinds only at
+	// the slots where something is due (testclock.go). Optional: nil fires
+	// every slot.
+	NextDue func(ctx context.Context, kinds []string) (time.Time, bool, error)
 
 	AuthorizerTTL   time.Duration // 0: DefaultAuthorizerTTL; negative: no cache
 	FunctionTimeout time.Duration // 0: DefaultFunctionTimeout

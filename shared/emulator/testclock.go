@@ -2,9 +2,10 @@ package emulator
 
 // The local stack's test clock (Stripe's test clocks are the model): the
 // emulator's clock is the real time plus an offset that only grows, and
-// AdvanceClock moves it forward by a duration, firing every schedule slot
-// that falls due on the way, in time order, each with the clock set to its
-// slot, as if that time had passed. Local only: TestClockHandler is served
+// AdvanceClock moves it forward by a duration, firing the schedule slots
+// that fall due on the way, in time order, each with the clock set to its
+// slot, as if that time had passed (skipping the sweeps' slots with
+// nothing due, which would do nothing). Local only: TestClockHandler is served
 // by the local stack beside the API (never a row of the route table, so
 // never deployed).
 
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"minipay/shared/clock"
+	"minipay/shared/routes"
 )
 
 // TestClockPath is the local-only route: GET tells the time, POST
@@ -66,7 +68,7 @@ func (c *OffsetClock) Offset() time.Duration {
 	return c.offset
 }
 
-// MaxAdvance bounds one advance (a year): every minute's slot is fired.
+// MaxAdvance bounds one advance (a year).
 const MaxAdvance = 366 * 24 * time.Hour
 
 // ErrClockFixed: the emulator's clock cannot be advanced.
@@ -90,10 +92,24 @@ type FiredRun struct {
 }
 
 // AdvanceClock moves the emulator's clock forward by d (never backwards)
-// and fires every schedule slot in (now, now+d] in time order, the clock
+// and fires the schedule slots in (now, now+d] in time order, the clock
 // set to each slot's time before its jobs run (and their queued work
-// drains). Slots already due before the call are fired first. One advance
-// at a time.
+// drains), with the result of firing every slot. Slots already due before
+// the call are fired first (Tick). One advance at a time.
+//
+// Every slot of a daily schedule fires. A rate schedule that declares the
+// due kinds it reads (routes.Schedule.Due) fires, when Config.NextDue is
+// set, only at the slots where one of them has an item due: the first slot
+// at or after the earliest dueAt, and at that slot only if the item is
+// still due when its turn comes. The slots in between are skipped, because
+// a sweep with nothing due does nothing; the earliest due time is read
+// again after every slot fired, since jobs make new due work (a reminder
+// moves the transfer's dueAt to its expiry, a payment's postings are due
+// for the fold) and an item a run left due (its budget ran out, it failed)
+// fires the next slot too. So a day is a handful of runs, not 7,200, and
+// the fired counts are of the runs that happened. A rate schedule without
+// Due, or an emulator without NextDue, fires at every slot; a NextDue error
+// fires the slot.
 func (e *Emulator) AdvanceClock(ctx context.Context, d time.Duration) (Advanced, error) {
 	adv, ok := e.clock.(Advancer)
 	if !ok {
@@ -129,30 +145,121 @@ func (e *Emulator) AdvanceClock(ctx context.Context, d time.Duration) (Advanced,
 	}
 	record(e.Tick(ctx, start))
 	cursor := start
+	due := dueCache{}
 	for ctx.Err() == nil {
 		var next time.Time
 		for _, s := range e.schedules {
-			t, err := s.Next(cursor)
-			if err == nil && (next.IsZero() || t.Before(next)) {
+			t, ok := e.nextSlot(ctx, s, cursor, due)
+			if ok && (next.IsZero() || t.Before(next)) {
 				next = t
 			}
 		}
 		if next.IsZero() || next.After(target) {
 			break
 		}
-		if gap := next.Sub(adv.Now()); gap > 0 {
-			adv.Advance(gap)
-		}
-		record(e.Tick(ctx, next))
+		record(e.tickAt(ctx, adv, next, due))
 		cursor = next
 	}
-	if gap := target.Sub(adv.Now()); gap > 0 {
-		adv.Advance(gap)
+	// Only skipped slots are left in (cursor, target]: the clock and the
+	// bookkeeping move on without firing them. An advance whose ctx ended
+	// stops at the last slot it fired.
+	if ctx.Err() == nil {
+		e.schedMu.Lock()
+		if gap := target.Sub(adv.Now()); gap > 0 {
+			adv.Advance(gap)
+		}
+		if target.After(e.lastTick) {
+			e.lastTick = target
+		}
+		e.schedMu.Unlock()
 	}
-	record(e.Tick(ctx, adv.Now()))
 	sort.SliceStable(out.Daily, func(i, j int) bool { return out.Daily[i].At.Before(out.Daily[j].At) })
 	out.Now = adv.Now().UTC()
 	return out, ctx.Err()
+}
+
+// nextSlot is s's next slot after cursor that AdvanceClock fires: s.Next,
+// or for a rate schedule reading due kinds the first slot after cursor at
+// or after their earliest due item (false: nothing is due at all).
+func (e *Emulator) nextSlot(ctx context.Context, s routes.Schedule, cursor time.Time, cache dueCache) (time.Time, bool) {
+	if e.skips(s) {
+		due, ok, err := e.earliestDue(ctx, s, cache)
+		switch {
+		case err != nil:
+			e.log.WarnContext(ctx, "emulator: test clock: earliest due; firing the next slot", "job", s.Name, "error", err.Error())
+		case !ok:
+			return time.Time{}, false
+		case due.After(cursor):
+			// Slots are whole periods, so the one just before due is
+			// strictly before it and Next gives the first at or after it.
+			cursor = due.Add(-time.Nanosecond)
+		}
+	}
+	t, err := s.Next(cursor)
+	return t, err == nil
+}
+
+// skips: AdvanceClock fires s only when its due kinds have something due.
+func (e *Emulator) skips(s routes.Schedule) bool {
+	return e.cfg.NextDue != nil && s.Every > 0 && len(s.Due) > 0
+}
+
+// tickAt is AdvanceClock's Tick for one time: the clock moves to at and
+// the schedules with a slot at at fire, in table order as Tick orders a
+// slot's runs, except a skipping rate schedule with nothing due by then
+// (asked just before its turn, so an item an earlier job of the same slot
+// made due is seen, as it would be). The slots skipped since the last tick
+// are not caught up: the scheduler's bookkeeping moves to at with the
+// clock, both under the lock Tick takes, so a concurrent Tick (the local
+// stack's real ticker) never sees the jump without it.
+func (e *Emulator) tickAt(ctx context.Context, adv Advancer, at time.Time, cache dueCache) []Run {
+	e.schedMu.Lock()
+	defer e.schedMu.Unlock()
+	if gap := at.Sub(adv.Now()); gap > 0 {
+		adv.Advance(gap)
+	}
+	if !at.After(e.lastTick) {
+		return nil // a concurrent Tick fired this slot already
+	}
+	e.lastTick = at
+	var runs []Run
+	for _, s := range e.schedules {
+		if t, err := s.Next(at.Add(-time.Nanosecond)); err != nil || !t.Equal(at) {
+			continue
+		}
+		if e.skips(s) {
+			due, ok, err := e.earliestDue(ctx, s, cache)
+			if err != nil {
+				e.log.WarnContext(ctx, "emulator: test clock: earliest due; firing the slot", "job", s.Name, "error", err.Error())
+			} else if !ok || due.After(adv.Now()) { // the job reads what is due by its clock's now
+				continue
+			}
+		}
+		runs = append(runs, e.fire(ctx, s, at))
+		clear(cache) // the run may have made or taken due work
+	}
+	return runs
+}
+
+// dueCache holds NextDue's answers by schedule name while no job has run
+// since they were read.
+type dueCache map[string]dueAnswer
+
+type dueAnswer struct {
+	at time.Time
+	ok bool
+}
+
+// earliestDue is NextDue for s's due kinds, read once until a job runs.
+func (e *Emulator) earliestDue(ctx context.Context, s routes.Schedule, cache dueCache) (time.Time, bool, error) {
+	if a, hit := cache[s.Name]; hit {
+		return a.at, a.ok, nil
+	}
+	at, ok, err := e.cfg.NextDue(ctx, s.Due)
+	if err == nil {
+		cache[s.Name] = dueAnswer{at, ok}
+	}
+	return at, ok, err
 }
 
 // TestClockHandler serves TestClockPath: GET {"now", "offset"}; POST

@@ -79,6 +79,14 @@ type Schedule struct {
 	TimeZone string        // IANA name; "Asia/Seoul" for business jobs
 	Table    []string      // DynamoDB actions, as for Route
 	Summary  string
+	// Due lists the due-index kinds (ddb.DueBucket(kind)) a rate job reads,
+	// each exactly: a sharded kind lists every shard. A sweep with nothing
+	// due in them does nothing, so the local test clock fires the job only
+	// at the minutes something falls due (emulator.AdvanceClock). Every rate
+	// schedule declares it and each owning package's test checks it against
+	// the kinds its job reads; daily jobs fire at each of their slots and
+	// leave it empty.
+	Due []string
 }
 
 // DynamoDB actions. A TransactWriteItems call is authorized per item by the
@@ -230,22 +238,41 @@ var Fallback = Route{Method: "ANY", Path: "$default", Function: "not-found", Aut
 // Schedules is every recurring job. The emulator and the CDK stack pick
 // them up.
 var Schedules = []Schedule{
-	{Name: "sprinkle-reclaim", Function: "sprinkle-reclaim", Every: time.Minute, Table: actions(get, put, query, update),
+	{Name: "sprinkle-reclaim", Function: "sprinkle-reclaim", Every: time.Minute, Table: actions(get, put, query, update), Due: []string{"sprinkle"},
 		Summary: "Return the unclaimed remainder of every closed sprinkle to its sprinkler (due index; catches up)"},
-	{Name: "pending-sweep", Function: "pending-sweep", Every: time.Minute, Table: actions(del, put, query, update),
+	{Name: "pending-sweep", Function: "pending-sweep", Every: time.Minute, Table: actions(del, put, query, update), Due: []string{"pending"},
 		Summary: "Remind receivers 24 h before a pending transfer expires, expire it at 72 h and release the hold (due index; catches up)"},
-	{Name: "ledger-fold", Function: "ledger-fold", Every: time.Minute, Table: actions(del, query, update),
+	{Name: "ledger-fold", Function: "ledger-fold", Every: time.Minute, Table: actions(del, query, update), Due: shards("fold", 16),
 		Summary: "Fold the postings (credits written as their own items, so busy accounts never contend) into their accounts' balances (due index, sharded; resumable)"},
 	{Name: "ledger-checkpoint", Function: "ledger-checkpoint", DailyAt: "03:00", TimeZone: "Asia/Seoul", Table: actions(query, update),
 		Summary: "Fold each due account's history into its checkpoint before TTL deletes year-old entries (due index; resumable)"},
-	{Name: "order-expiry", Function: "order-expiry", Every: time.Minute, Table: actions(del, get, put, query, update),
+	{Name: "order-expiry", Function: "order-expiry", Every: time.Minute, Table: actions(del, get, put, query, update), Due: []string{"order"},
 		Summary: "Expire every order whose authorization lapsed before cooking started and release the hold (due index; catches up)"},
-	{Name: "settlement-sweep", Function: "settlement-sweep", Every: time.Minute, Table: actions(del, put, query, update),
+	{Name: "settlement-sweep", Function: "settlement-sweep", Every: time.Minute, Table: actions(del, put, query, update), Due: []string{"settlement"},
 		Summary: "Remind open participants 24 h before a settlement's due date; finish publishing, cancellations and reminders a crash left (due index; catches up)"},
 	{Name: "savings-interest", Function: "savings-interest", DailyAt: "04:00", TimeZone: "Asia/Seoul", Table: nil,
 		Summary: "Fan out the day's savings interest (and maturities): one message per due-index shard to the savings-work queue"},
 	{Name: "savings-installments", Function: "savings-installments", DailyAt: "08:00", TimeZone: "Asia/Seoul", Table: nil,
 		Summary: "Fan out the day's fixed-savings installments: one message per due-index shard to the savings-work queue"},
+}
+
+// shards are a sharded due kind's n buckets: kind#00, kind#01, ...
+func shards(kind string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s#%02d", kind, i)
+	}
+	return out
+}
+
+// ScheduleNamed finds a schedule by name.
+func ScheduleNamed(name string) (Schedule, bool) {
+	for _, s := range Schedules {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Schedule{}, false
 }
 
 // Queue is one SQS queue and the worker function its event source mapping

@@ -28,6 +28,36 @@ func TestRouteTableIsConsistent(t *testing.T) {
 	}
 }
 
+// Every rate job says which due kinds it reads (the local test clock fires
+// it only when one of them has something due); daily jobs fire at every
+// slot and declare none. Each owning package checks the kinds themselves.
+func TestRateSchedulesDeclareTheirDueKinds(t *testing.T) {
+	for _, s := range Schedules {
+		if _, ok := ScheduleNamed(s.Name); !ok {
+			t.Errorf("ScheduleNamed(%q) finds nothing", s.Name)
+		}
+		if s.Every == 0 {
+			if len(s.Due) > 0 {
+				t.Errorf("daily schedule %s declares Due %v: daily jobs fire at every slot", s.Name, s.Due)
+			}
+			continue
+		}
+		if len(s.Due) == 0 {
+			t.Errorf("rate schedule %s declares no Due kinds", s.Name)
+		}
+		seen := map[string]bool{}
+		for _, k := range s.Due {
+			if k == "" || strings.HasPrefix(k, "DUE#") || seen[k] {
+				t.Errorf("schedule %s: due kind %q (empty, a bucket rather than a kind, or twice)", s.Name, k)
+			}
+			seen[k] = true
+		}
+	}
+	if got := shards("fold", 3); strings.Join(got, " ") != "fold#00 fold#01 fold#02" {
+		t.Errorf("shards: %v", got)
+	}
+}
+
 func TestScheduleExpressionAndNext(t *testing.T) {
 	utc := func(s string) time.Time { v, _ := time.Parse(time.RFC3339, s); return v }
 	tests := []struct {

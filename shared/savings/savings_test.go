@@ -490,10 +490,19 @@ func TestTestClock(t *testing.T) {
 	lee := s.Register(t, "Lee")
 	s.Fund(t, lee, 1_000_000)
 	id := open(t, s, lee, `{"product":"fixed","installment":100000}`)
-	at(s, 1, 7, 0)
+	// From 10:00 on day 0 to 07:00 on day 1 through the test clock (setting
+	// the clock and ticking would catch up a hundred runs of every minute
+	// job at once), then to 07:59: the jobs before 07:59 have run.
+	if _, err := s.Emulator.AdvanceClock(context.Background(), 21*time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	fire(t, s, "savings-interest") // nothing is owed yet
-	at(s, 1, 7, 59)
-	s.Emulator.Tick(context.Background(), s.Clock.Now()) // the jobs before 07:59 have run
+	if _, err := s.Emulator.AdvanceClock(context.Background(), 59*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 11, 23, 7, 59, 0, 0, clock.KST); !s.Clock.Now().Equal(want) {
+		t.Fatalf("now %s, want %s", s.Clock.Now(), want)
+	}
 	r := s.Do(t, stacktest.Request{Method: "POST", Path: emulator.TestClockPath + "/advance", Body: `{"duration":"24h"}`})
 	if r.Status != 200 {
 		t.Fatal(r.Raw)

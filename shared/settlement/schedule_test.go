@@ -1,0 +1,18 @@
+package settlement
+
+import (
+	"slices"
+	"testing"
+
+	"minipay/shared/routes"
+)
+
+// The schedule table's Due list for settlement-sweep is exactly what the job reads
+// (the local test clock fires it only when one of these has something due).
+func TestScheduleDueKinds(t *testing.T) {
+	s, ok := routes.ScheduleNamed("settlement-sweep")
+	want := []string{dueKind}
+	if !ok || !slices.Equal(s.Due, want) {
+		t.Fatalf("routes.Schedules %s: Due %v, the job reads %v", "settlement-sweep", s.Due, want)
+	}
+}
