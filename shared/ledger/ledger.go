@@ -19,6 +19,15 @@
 //	           m.From and the movement, the top-up exact at commit (else *TopUpStaleError).
 //	           tx.RequireAccount(a, kind); tx.ChargeLimit(user, at, amount, limit): the
 //	           charge counter of the Asia/Seoul day.
+//	Postings   A credit never updates a busy account's item: it is an immutable posting
+//	           (its own key) that is spendable at once (a debit short of funds folds the
+//	           account's postings in its own transaction) and folded later (FoldPostings,
+//	           the ledger-fold job; FoldAccount). m.CreditInPlace credits an account that
+//	           is never busy in place instead (one write, nothing to fold).
+//	Pockets    tx.CreateEscrow(id, name, m, amounts): an escrow account split into pockets
+//	           of fixed amounts; tx.PayPockets(escrow, pockets, m) pays each pocket once
+//	           (*PocketTakenError otherwise), no two payouts touching one item;
+//	           PaidPockets reads them.
 //	Holds      Two-phase transfers (TigerBeetle's two-phase: reserve, post, void, timeout): tx.Hold(h)
 //	           or tx.HoldWithTopUp(h, topUp) reserve h.Amount on h.Debit (available goes
 //	           down, the balance stays); tx.PostHold(h, amount, m) moves amount <= h.Amount
