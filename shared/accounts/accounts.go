@@ -184,6 +184,11 @@ func Charge(d httpapi.Deps) httpapi.LambdaHandler {
 		now := d.Clock.Now()
 		m := ledger.BankCharge(r.Caller, ledger.NewMovementID(now), amount, now, memo)
 		m.To = ledger.UserAccount(r.Caller, id)
+		// In place: only the owner's own requests write the account's item
+		// (others credit it by posting), and the day's charge counter
+		// serializes the owner's charges anyway. So a charge is one write
+		// and the owner's next spend has nothing to fold.
+		m.CreditInPlace = true
 		tx := &ledger.Tx{}
 		tx.Move(m)
 		tx.ChargeLimit(r.Caller, now, amount, money.DailyChargeLimit)

@@ -138,7 +138,7 @@ var Routes = []Route{
 		Summary: "Open a savings account"},
 	{Method: "GET", Path: "/accounts/{id}", Function: "get-account", Auth: User, Table: actions(get, query),
 		Summary: "One of my accounts: balance, held, available"},
-	{Method: "POST", Path: "/accounts/{id}/charges", Function: "charge", Auth: User, MovesMoney: true, Table: actions(get, put, update),
+	{Method: "POST", Path: "/accounts/{id}/charges", Function: "charge", Auth: User, MovesMoney: true, Table: actions(put, update),
 		Summary: "Charge my main account from my bank (3,000,000 KRW per Asia/Seoul day)"},
 	{Method: "POST", Path: "/accounts/{id}/deposits", Function: "deposit-savings", Auth: User, MovesMoney: true, Table: actions(del, put, query, update),
 		Summary: "Move money from my main account into this savings account"},

@@ -273,13 +273,17 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	must(s.Get(t, "/accounts", kim.Token), 200)
 	savings := must(s.Post(t, "/accounts", kim.Token, `{"name":"trip"}`), 201).Body["id"].(string)
 	must(s.Get(t, "/accounts/"+savings, kim.Token), 200)
-	// The first spend of a fresh account meets only unfolded postings (its
-	// charge), so it folds them in its own transaction (Query, Deletes).
+	// The first spend of a fresh account meets only unfolded postings (an
+	// operator deposit: a charge credits in place), so it folds them in its
+	// own transaction (Query, Deletes).
 	fresh := func(name string) stacktest.User {
 		u := s.Register(t, name)
-		s.Charge(t, u, 20_000)
+		s.Fund(t, u, 20_000)
 		return u
 	}
+	dp := fresh("dp")
+	dpSavings := must(s.Post(t, "/accounts", dp.Token, `{"name":"trip"}`), 201).Body["id"].(string)
+	must(s.Post(t, "/accounts/"+dpSavings+"/deposits", dp.Token, `{"amount":1000}`), 201)
 	must(s.Post(t, "/accounts/"+savings+"/deposits", kim.Token, `{"amount":1000}`), 201)
 	w := fresh("w")
 	must(s.Post(t, "/accounts/"+w.Main+"/withdrawals", w.Token, `{"amount":1000}`), 201)
