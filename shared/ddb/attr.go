@@ -14,6 +14,16 @@ import (
 // S is a string attribute.
 func S(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
 
+// SetStrings sets item's optional string attributes: each non-empty value
+// under its name; an empty one is left out (absent, not "").
+func SetStrings(item Item, attrs map[string]string) {
+	for name, v := range attrs {
+		if v != "" {
+			item[name] = S(v)
+		}
+	}
+}
+
 // N is a number attribute.
 func N(n int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}

@@ -113,12 +113,8 @@ func (tx *Tx) putHold(h Hold) {
 	item["debitId"] = ddb.S(h.Debit.ID)
 	item["creditId"] = ddb.S(h.Credit.ID)
 	item["creditOutside"] = ddb.Bool(h.Credit.outside)
-	for name, v := range map[string]string{"debitOwner": h.Debit.Owner, "creditOwner": h.Credit.Owner,
-		"debitKind": string(h.DebitKind), "creditKind": string(h.CreditKind)} {
-		if v != "" {
-			item[name] = ddb.S(v)
-		}
-	}
+	ddb.SetStrings(item, map[string]string{"debitOwner": h.Debit.Owner, "creditOwner": h.Credit.Owner,
+		"debitKind": string(h.DebitKind), "creditKind": string(h.CreditKind)})
 	item["amount"] = ddb.N(h.Amount)
 	item["timeoutAtMs"] = ddb.Millis(h.Timeout)
 	item["status"] = ddb.S(string(HoldOpen))

@@ -185,12 +185,8 @@ func (tx *Tx) entry(m Movement, acct AccountRef, amount int64, other AccountRef,
 	if !acct.System() {
 		item[ddb.AttrDirKey] = ddb.S(dirKey(acct.ID, amount))
 	}
-	for name, v := range map[string]string{"counterparty": otherLabel, "originator": m.Originator,
-		"displayName": m.DisplayName, "memo": m.Memo, "reference": m.Reference} {
-		if v != "" {
-			item[name] = ddb.S(v)
-		}
-	}
+	ddb.SetStrings(item, map[string]string{"counterparty": otherLabel, "originator": m.Originator,
+		"displayName": m.DisplayName, "memo": m.Memo, "reference": m.Reference})
 	tx.add(types.TransactWriteItem{Put: &types.Put{Item: item}}, op{})
 }
 

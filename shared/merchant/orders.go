@@ -68,11 +68,7 @@ func (o OrderSummary) facts(item ddb.Item) ddb.Item {
 	item["createdAt"] = ddb.Time(o.CreatedAt)
 	item["updatedAt"] = ddb.Time(o.UpdatedAt)
 	item["expiresAtMs"] = ddb.Millis(o.ExpiresAt)
-	for name, v := range map[string]string{"customerName": o.CustomerName, "memo": o.Memo} {
-		if v != "" {
-			item[name] = ddb.S(v)
-		}
-	}
+	ddb.SetStrings(item, map[string]string{"customerName": o.CustomerName, "memo": o.Memo})
 	for k, v := range ttl(o.CreatedAt) {
 		item[k] = v
 	}
@@ -122,11 +118,7 @@ func (o OrderSummary) event(tx *ledger.Tx, e Event) {
 	if e.Amount != 0 {
 		item["amount"] = ddb.N(e.Amount)
 	}
-	for name, v := range map[string]string{"movementId": e.MovementID, "reason": e.Reason} {
-		if v != "" {
-			item[name] = ddb.S(v)
-		}
-	}
+	ddb.SetStrings(item, map[string]string{"movementId": e.MovementID, "reason": e.Reason})
 	for k, v := range ttl(o.CreatedAt) {
 		item[k] = v
 	}

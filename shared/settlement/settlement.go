@@ -251,11 +251,7 @@ func (f facts) put(item ddb.Item) ddb.Item {
 	item["total"] = ddb.N(f.Total)
 	item["participantCount"] = ddb.N(f.ParticipantCount)
 	item["createdAt"] = ddb.Time(f.CreatedAt)
-	for name, v := range map[string]string{"requesterName": f.RequesterName, "memo": f.Memo, "split": f.Split} {
-		if v != "" {
-			item[name] = ddb.S(v)
-		}
-	}
+	ddb.SetStrings(item, map[string]string{"requesterName": f.RequesterName, "memo": f.Memo, "split": f.Split})
 	if !f.DueAt.IsZero() {
 		item["dueAtMs"] = ddb.Millis(f.DueAt)
 	}

@@ -155,11 +155,7 @@ func (p PendingTransfer) facts(item ddb.Item) ddb.Item {
 	item["createdAt"] = ddb.Time(p.CreatedAt)
 	item["expiresAtMs"] = ddb.Millis(p.ExpiresAt)
 	item["remindAtMs"] = ddb.Millis(p.RemindAt)
-	for name, v := range map[string]string{"fromName": p.FromName, "displayName": p.DisplayName, "memo": p.Memo} {
-		if v != "" {
-			item[name] = ddb.S(v)
-		}
-	}
+	ddb.SetStrings(item, map[string]string{"fromName": p.FromName, "displayName": p.DisplayName, "memo": p.Memo})
 	if !p.ResolvedAt.IsZero() {
 		item["resolvedAt"] = ddb.Time(p.ResolvedAt)
 		item[ddb.AttrTTL] = ddb.Epoch(p.ResolvedAt.Add(ledger.HistoryRetention))
