@@ -13,8 +13,9 @@ import (
 )
 
 // accessLogRetention: access logs answer "who called what, when, with what
-// result" for disputes and incidents, so they outlive the function logs.
-const accessLogRetention = awslogs.RetentionDays_THREE_MONTHS
+// result" for disputes and incidents; the stack's LogRetentionDays
+// parameter sets the deployed value (logs.go).
+const accessLogRetention = awslogs.RetentionDays_ONE_YEAR
 
 // AccessLogFields is the $default stage's access log: one JSON object per
 // request. requestId is $context.requestId, the id every function logs as

@@ -22,7 +22,7 @@ const (
 	throttleBurst = 200
 )
 
-// newAPI is the HTTP API: one route per routes.Routes row, each integrated
+// newAPI is the HTTP API: one route per routes.Served() row, each integrated
 // with its function (payload format 2.0). Every non-public route sits behind
 // the token authorizer; public routes have none. The stage writes a JSON
 // access log line per request (accesslog.go).

@@ -90,14 +90,15 @@ const (
 	asyncMaxEventAge   = time.Hour
 )
 
-// functionLogRetention is how long every function's log group keeps its logs.
-const functionLogRetention = awslogs.RetentionDays_ONE_MONTH
+// functionLogRetention is the function log group's retention as built;
+// the stack's LogRetentionDays parameter sets the deployed value (logs.go).
+const functionLogRetention = awslogs.RetentionDays_ONE_YEAR
 
 // newFunctions creates one Lambda per function, built by `make build` as
 // <codeDir>/<function>/bootstrap for provided.al2023 on arm64. deadLetters
 // maps a scheduled job's function to its queue: Scheduler invokes Lambda
 // asynchronously, so a job that fails after Lambda's retries lands there too.
-func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string][]string, reserved map[string]int, deadLetters map[string]awssqs.IQueue, codeDir, logLevel string) map[string]awslambda.Function {
+func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string][]string, reserved map[string]int, deadLetters map[string]awssqs.IQueue, codeDir, logLevel string) (map[string]awslambda.Function, awslogs.LogGroup) {
 	// The raw operator token never enters the stack: only its hex sha256,
 	// passed at deploy time and hidden from describe calls.
 	operatorToken := awscdk.NewCfnParameter(stack, jsii.String("OperatorTokenSha256"), &awscdk.CfnParameterProps{
@@ -115,7 +116,7 @@ func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string
 			"with the operator token) or open (anyone; per-person rules then mean little)"),
 	})
 	registers := map[string]bool{}
-	for _, r := range routes.Routes {
+	for _, r := range routes.Served() {
 		if r.Auth == routes.Registration {
 			registers[r.Function] = true
 		}
@@ -208,5 +209,5 @@ func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string
 			map[string]any{"config": map[string]any{"ignore_checks": []string{"W3005"}}})
 		fns[name] = fn
 	}
-	return fns
+	return fns, logs
 }

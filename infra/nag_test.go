@@ -118,7 +118,7 @@ func TestNagSuppressions(t *testing.T) {
 		t.Errorf("stack-wide suppressions %v: suppress on the resource instead", doc.Metadata["cdk_nag"])
 	}
 	publicRoutes := map[string]bool{"$default": true} // routes.Fallback
-	for _, r := range routes.Routes {
+	for _, r := range routes.Served() {
 		if r.Auth == routes.Public || r.Auth == routes.Registration {
 			publicRoutes[r.Method+" "+r.Path] = true
 		}

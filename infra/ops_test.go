@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,7 +163,7 @@ func TestDeadLetterQueues(t *testing.T) {
 		})
 	}
 	// Route functions are invoked synchronously: their caller sees the error.
-	for _, r := range routes.Routes {
+	for _, r := range routes.Served() {
 		if dlc := f.resources[f.fnIDs[r.Function]].Properties["DeadLetterConfig"]; dlc != nil {
 			t.Errorf("route function %s has DeadLetterConfig %v", r.Function, dlc)
 		}
@@ -365,8 +366,9 @@ func TestAccessLogs(t *testing.T) {
 	}
 }
 
-// TestLogRetention: no log group of the stack keeps logs forever (the
-// functions' and the access log).
+// TestLogRetention: every log group of the stack (the functions' and the
+// access log) keeps its logs for the LogRetentionDays parameter, a year by
+// default, and not forever.
 func TestLogRetention(t *testing.T) {
 	f := synth(t)
 	groups := f.ofType("AWS::Logs::LogGroup")
@@ -374,9 +376,13 @@ func TestLogRetention(t *testing.T) {
 		t.Errorf("%d log groups, want the functions' and the access log's", len(groups))
 	}
 	for id, g := range groups {
-		if d, _ := g.Properties["RetentionInDays"].(float64); d <= 0 {
-			t.Errorf("%s: no retention", id)
+		if ref, _ := g.Properties["RetentionInDays"].(map[string]any); ref["Ref"] != "LogRetentionDays" {
+			t.Errorf("%s: retention %v, want the LogRetentionDays parameter", id, g.Properties["RetentionInDays"])
 		}
+	}
+	p := f.parameters["LogRetentionDays"]
+	if p["Default"] != strconv.Itoa(defaultLogRetentionDays) || defaultLogRetentionDays < 365 {
+		t.Errorf("LogRetentionDays %v: want a default of a year at least", p)
 	}
 }
 

@@ -42,7 +42,7 @@ func TestRouteThrottlesAndReservedConcurrency(t *testing.T) {
 		}
 	}
 	throttled := 0
-	for _, r := range routes.Routes {
+	for _, r := range routes.Served() {
 		key := r.Method + " " + r.Path
 		got, ok := settings[key].(map[string]any)
 		if r.Throttle == nil {
@@ -62,7 +62,7 @@ func TestRouteThrottlesAndReservedConcurrency(t *testing.T) {
 	if throttled == 0 || len(settings) != throttled {
 		t.Errorf("%d route settings for %d throttled rows", len(settings), throttled)
 	}
-	reserved := reservedConcurrency(routes.Routes)
+	reserved := reservedConcurrency(routes.Served())
 	for _, fn := range []string{"place-order", "accept-order", "reject-order", "cancel-order", "cook-order", "refund-order", "withdraw-store"} {
 		if reserved[fn] == 0 {
 			t.Errorf("payment function %s has no reserved concurrency", fn)

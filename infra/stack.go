@@ -23,7 +23,7 @@ import (
 type StackProps struct {
 	awscdk.StackProps
 	CodeDir   string            // holds <function>/bootstrap; default ../build
-	Routes    []routes.Route    // default routes.Routes
+	Routes    []routes.Route    // default routes.Served()
 	Schedules []routes.Schedule // default routes.Schedules
 	Queues    []routes.Queue    // default routes.Queues
 	LogLevel  string            // MINIPAY_LOG_LEVEL for every function; default info
@@ -37,8 +37,9 @@ type Stack struct {
 	Functions map[string]awslambda.Function // by function name
 	API       awsapigatewayv2.HttpApi
 	Stage     awsapigatewayv2.HttpStage
-	// AccessLogs is the stage's access log group.
-	AccessLogs awslogs.LogGroup
+	// AccessLogs is the stage's access log group; FunctionLogs every
+	// function's (the jobs' and workers' too).
+	AccessLogs, FunctionLogs awslogs.LogGroup
 	// DeadLetters is each schedule's dead-letter queue, by schedule name.
 	DeadLetters map[string]awssqs.Queue
 	// WorkQueues is each work queue (routes.Queues), by queue name.
@@ -73,11 +74,12 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 	s := &Stack{Stack: awscdk.NewStack(scope, jsii.String(id), &p.StackProps)}
 	s.Table = newTable(s.Stack)
 	s.DeadLetters = newDeadLetterQueues(s.Stack, p.Schedules)
-	s.Functions = newFunctions(s.Stack, s.Table, access, reservedConcurrency(p.Routes), deadLettersByFunction(p.Schedules, s.DeadLetters), p.CodeDir, p.LogLevel)
+	s.Functions, s.FunctionLogs = newFunctions(s.Stack, s.Table, access, reservedConcurrency(p.Routes), deadLettersByFunction(p.Schedules, s.DeadLetters), p.CodeDir, p.LogLevel)
 	s.API, s.Stage, s.AccessLogs = newAPI(s.Stack, s.Functions, p.Routes)
 	newSchedules(s.Stack, s.Functions, p.Schedules, s.DeadLetters)
 	s.WorkQueues = newWorkQueues(s.Stack, s.Functions, p.Queues)
 	s.Notifications = newNotifications(s.Stack, s.Table)
+	retainLogs(s.Stack, s.FunctionLogs, s.AccessLogs)
 	s.Alarms = newAlarms(s.Stack, alarmInputs{
 		api: s.API, fns: s.Functions, table: s.Table, schedules: p.Schedules,
 		deadLetters: s.DeadLetters, workQueues: s.WorkQueues, pipe: s.Notifications.Pipe,
@@ -104,7 +106,8 @@ func withDefaults(props *StackProps) StackProps {
 		p.CodeDir = defaultCodeDir
 	}
 	if p.Routes == nil {
-		p.Routes = routes.Routes
+		// The document's route too: the deployed API serves it.
+		p.Routes = routes.Served()
 	}
 	if p.Schedules == nil {
 		p.Schedules = routes.Schedules

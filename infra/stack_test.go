@@ -33,14 +33,15 @@ var testSchedules = []routes.Schedule{
 
 // fixture is the synthesized stack, shared by the tests (synthesis is slow).
 type fixture struct {
-	stack     *Stack
-	tpl       assertions.Template
-	findings  []string            // cdk-nag's (and CDK's) unsuppressed errors and warnings
-	resources map[string]resource // by logical ID
-	fnIDs     map[string]string   // function name -> logical ID
-	tableID   string
-	apiID     string
-	access    map[string][]string
+	stack      *Stack
+	tpl        assertions.Template
+	findings   []string            // cdk-nag's (and CDK's) unsuppressed errors and warnings
+	resources  map[string]resource // by logical ID
+	parameters map[string]map[string]any
+	fnIDs      map[string]string // function name -> logical ID
+	tableID    string
+	apiID      string
+	access     map[string][]string
 }
 
 type resource struct {
@@ -80,7 +81,7 @@ func newFixture() (f *fixture, err error) {
 		}
 	}()
 	schedules := append(slices.Clone(routes.Schedules), testSchedules...)
-	access := tableAccess(routes.Routes, schedules, routes.Queues)
+	access := tableAccess(routes.Served(), schedules, routes.Queues)
 	codeDir, err := os.MkdirTemp("", "minipay-infra-code-")
 	if err != nil {
 		return nil, err
@@ -97,7 +98,7 @@ func newFixture() (f *fixture, err error) {
 	}
 	tempDirs = append(tempDirs, outDir)
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outDir)})
-	s, err := NewStack(app, "Test", &StackProps{CodeDir: codeDir, Routes: routes.Routes, Schedules: schedules})
+	s, err := NewStack(app, "Test", &StackProps{CodeDir: codeDir, Routes: routes.Served(), Schedules: schedules})
 	if err != nil {
 		return nil, err
 	}
@@ -112,11 +113,14 @@ func newFixture() (f *fixture, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var doc struct{ Resources map[string]resource }
+	var doc struct {
+		Resources  map[string]resource
+		Parameters map[string]map[string]any
+	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, err
 	}
-	f.resources = doc.Resources
+	f.resources, f.parameters = doc.Resources, doc.Parameters
 	for name, fn := range s.Functions {
 		f.fnIDs[name] = logicalID(s.Stack, fn.Node().DefaultChild())
 	}
@@ -213,8 +217,8 @@ func TestRoutesHaveIntegrationsAndAuth(t *testing.T) {
 	for _, r := range f.ofType("AWS::ApiGatewayV2::Route") {
 		byKey[r.Properties["RouteKey"].(string)] = r
 	}
-	if len(byKey) != len(routes.Routes)+1 {
-		t.Errorf("%d routes in the template, %d rows in routes.Routes and the $default route", len(byKey), len(routes.Routes))
+	if len(byKey) != len(routes.Served())+1 {
+		t.Errorf("%d routes in the template, %d rows in routes.Served() and the $default route", len(byKey), len(routes.Served()))
 	}
 	if fallback, ok := byKey["$default"]; !ok || fallback.Properties["AuthorizationType"] != nil && fallback.Properties["AuthorizationType"] != "NONE" {
 		t.Errorf("$default route %v: want one without an authorizer", fallback)
@@ -229,7 +233,7 @@ func TestRoutesHaveIntegrationsAndAuth(t *testing.T) {
 	}
 	integrations := f.ofType("AWS::ApiGatewayV2::Integration")
 
-	for _, rt := range routes.Routes {
+	for _, rt := range routes.Served() {
 		key := rt.Method + " " + rt.Path
 		t.Run(key, func(t *testing.T) {
 			r, ok := byKey[key]
@@ -397,7 +401,7 @@ func TestFunctions(t *testing.T) {
 			}
 			_, hasToken := vars[config.EnvOperatorTokenSHA256]
 			registers := false
-			for _, r := range routes.Routes {
+			for _, r := range routes.Served() {
 				registers = registers || r.Function == name && r.Auth == routes.Registration
 			}
 			if want := name == routes.AuthorizerFunction || registers; hasToken != want {
@@ -412,8 +416,8 @@ func TestFunctions(t *testing.T) {
 			}
 			lc, _ := p["LoggingConfig"].(map[string]any)
 			lg := refs(lc["LogGroup"])
-			if len(lg) != 1 || logGroups[lg[0]].Properties["RetentionInDays"] != float64(30) {
-				t.Fatalf("log group %v: want one with 30 days retention", lc)
+			if len(lg) != 1 || !reflect.DeepEqual(logGroups[lg[0]].Properties["RetentionInDays"], map[string]any{"Ref": "LogRetentionDays"}) {
+				t.Fatalf("log group %v: want one kept for LogRetentionDays", lc)
 			}
 			// Its own role: no managed policy (AWSLambdaBasicExecutionRole
 			// would allow every log group), logs only to the functions' group.
@@ -594,7 +598,7 @@ func TestSchedules(t *testing.T) {
 // TestTableAccess: the function list is routes.Functions() for the real
 // tables, and a function named by several rows gets the union of their actions.
 func TestTableAccess(t *testing.T) {
-	if got, want := functionNames(tableAccess(routes.Routes, routes.Schedules, routes.Queues)), routes.Functions(); !reflect.DeepEqual(got, want) {
+	if got, want := functionNames(tableAccess(routes.Served(), routes.Schedules, routes.Queues)), routes.Functions(); !reflect.DeepEqual(got, want) {
 		t.Errorf("functions %v, want routes.Functions() %v", got, want)
 	}
 	got := tableAccess(

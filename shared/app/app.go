@@ -18,6 +18,7 @@ import (
 	"minipay/shared/ledger"
 	"minipay/shared/merchant"
 	"minipay/shared/notify"
+	"minipay/shared/openapi"
 	"minipay/shared/routes"
 	"minipay/shared/savings"
 	"minipay/shared/settlement"
@@ -42,6 +43,7 @@ func Handlers(shared httpapi.Deps) map[string]any {
 	return map[string]any{
 		routes.AuthorizerFunction: auth.Handler(d()),
 		routes.Fallback.Function:  httpapi.NotFound(d()),
+		routes.Document.Function:  openapi.Handler(d()),
 		"create-user":             users.Register(d()),
 		"rotate-token":            users.RotateToken(d()),
 		"revoke-token":            users.RevokeToken(d()),

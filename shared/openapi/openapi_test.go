@@ -465,7 +465,7 @@ func TestSchemasRefuseWhatTheyCannotSay(t *testing.T) {
 
 func TestComponentNames(t *testing.T) {
 	d := mustDoc(t, false)
-	for _, name := range []string{"TransferRequest", "TransferResponse", "SprinkleCreateRequest", "Account", "Entry", "Notification", "Problem", "GatewayMessage"} {
+	for _, name := range []string{"TransferRequest", "Transfer", "StoreWithdrawal", "SprinkleCreateRequest", "Account", "Entry", "Notification", "Problem", "GatewayMessage"} {
 		if d.Components.Schemas[name] == nil {
 			t.Errorf("no component %s", name)
 		}
@@ -473,6 +473,9 @@ func TestComponentNames(t *testing.T) {
 	for name := range d.Components.Schemas {
 		if genericName.MatchString(name) {
 			t.Errorf("component %s has a generic name", name)
+		}
+		if strings.HasSuffix(name, "Response") {
+			t.Errorf("component %s: name it after its resource (resourceNames); client generators derive <operation>Response", name)
 		}
 	}
 	if camel("add-room-member") != "addRoomMember" {

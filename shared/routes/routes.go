@@ -235,6 +235,17 @@ var Routes = []Route{
 var Fallback = Route{Method: "ANY", Path: "$default", Function: "not-found", Auth: Public,
 	Summary: "Anything no route matches: problem+json 404 not_found, or 405 method_not_allowed with Allow"}
 
+// Document serves the OpenAPI document in the deployed stack (the local
+// emulator serves the same bytes itself). It is not an operation of the
+// document. Public, and throttled low: anyone may fetch 400 KB.
+var Document = Route{Method: "GET", Path: "/openapi.json", Function: "get-openapi", Auth: Public,
+	Throttle: &Throttle{Rate: 5, Burst: 5}, ReservedConcurrency: 5,
+	Summary: "The API's OpenAPI document (no token)"}
+
+// Served is every route the deployed API serves besides $default: Routes
+// and Document.
+func Served() []Route { return append(slices.Clone(Routes), Document) }
+
 // Schedules is every recurring job. The emulator and the CDK stack pick
 // them up.
 var Schedules = []Schedule{
@@ -330,7 +341,7 @@ func QueueSenders() map[string][]Queue {
 // Functions lists every Lambda function name: the authorizer, each route's
 // function and each schedule's function, sorted and without duplicates.
 func Functions() []string {
-	seen := map[string]bool{AuthorizerFunction: true, Fallback.Function: true}
+	seen := map[string]bool{AuthorizerFunction: true, Fallback.Function: true, Document.Function: true}
 	for _, r := range Routes {
 		seen[r.Function] = true
 	}
