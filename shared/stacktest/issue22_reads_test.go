@@ -1,0 +1,119 @@
+package stacktest_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"minipay/shared/config"
+	"minipay/shared/ddb"
+	"minipay/shared/ddbtest"
+	"minipay/shared/routes"
+	"minipay/shared/stacktest"
+)
+
+// slowClient delays every DynamoDB call while slow is set, so the
+// invocations of one burst are all in flight at once.
+type slowClient struct {
+	ddb.Client
+	slow  *atomic.Bool
+	delay time.Duration
+}
+
+func (c slowClient) wait() {
+	if c.slow.Load() {
+		time.Sleep(c.delay)
+	}
+}
+
+func (c slowClient) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.wait()
+	return c.Client.GetItem(ctx, in, o...)
+}
+
+func (c slowClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.wait()
+	return c.Client.PutItem(ctx, in, o...)
+}
+
+func (c slowClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.wait()
+	return c.Client.UpdateItem(ctx, in, o...)
+}
+
+func (c slowClient) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	c.wait()
+	return c.Client.Query(ctx, in, o...)
+}
+
+func (c slowClient) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.wait()
+	return c.Client.TransactWriteItems(ctx, in, o...)
+}
+
+// Issue 22 item 8: on every route that reserves its function's
+// concurrency, more simultaneous requests than the route's burst (more than
+// the reserved concurrency, too) are answered 2xx/4xx or the gateway's fast
+// 429, never 500: the throttle sheds the overload before Lambda would
+// refuse an invocation. Every invocation is held in flight (slow DynamoDB)
+// and the stack's clock stands still, so no token comes back meanwhile.
+func TestOverloadIsA429NeverA500(t *testing.T) {
+	var slow atomic.Bool
+	s := stacktest.New(t, config.Config{}, func(c ddb.Client) ddb.Client { return slowClient{Client: c, slow: &slow, delay: 300 * time.Millisecond} })
+	kim := s.Register(t, "Kim")
+	s.Get(t, "/accounts", kim.Token) // the authorizer's cache holds Kim's token
+	rows := 0
+	for _, r := range routes.Routes {
+		if r.ReservedConcurrency == 0 {
+			continue
+		}
+		rows++
+		path := r.Path
+		path = strings.ReplaceAll(path, "/stores/{id}", "/stores/"+ddb.NewID("st_"))
+		path = strings.ReplaceAll(path, "/orders/{id}", "/orders/"+ddb.NewTimeID(s.Clock.Now()))
+		body := ""
+		switch {
+		case r.Path == "/orders":
+			body = fmt.Sprintf(`{"store":%q,"amount":1000}`, ddb.NewID("st_"))
+		case strings.HasSuffix(r.Path, "/refunds"), strings.HasSuffix(r.Path, "/withdrawals"):
+			body = `{"amount":1000}`
+		}
+		n := r.ReservedConcurrency + 10
+		var mu sync.Mutex
+		outcomes := map[int]int{}
+		slow.Store(true)
+		burst(n, func(int) {
+			resp := s.Do(t, req{Method: r.Method, Path: path, Token: kim.Token, Body: body, Key: stacktest.NewKey()})
+			mu.Lock()
+			outcomes[resp.Status]++
+			mu.Unlock()
+			if resp.Status == 429 && resp.Raw != `{"message":"Too Many Requests"}` {
+				t.Errorf("%s %s: 429 %s", r.Method, path, resp.Raw)
+			}
+		})
+		slow.Store(false)
+		key := r.Method + " " + r.Path
+		for status, k := range outcomes {
+			if status >= 500 || status < 200 || status >= 300 && status < 400 {
+				t.Errorf("%s: %d answered %d (outcomes %v)", key, k, status, outcomes)
+			}
+		}
+		if outcomes[429] < n-r.Throttle.Burst {
+			t.Errorf("%s: %d of %d throttled, want at least %d (outcomes %v)", key, outcomes[429], n, n-r.Throttle.Burst, outcomes)
+		}
+		t.Logf("%s: %d at once (burst %d, reserved %d): %v", key, n, r.Throttle.Burst, r.ReservedConcurrency, outcomes)
+	}
+	if rows == 0 {
+		t.Fatal("no route reserves concurrency")
+	}
+	if st := s.Emulator.Overload(); st.Refused != 0 {
+		t.Errorf("reserved concurrency refused %d invocations", st.Refused)
+	}
+	ddbtest.Audit(t, s.Name)
+}
