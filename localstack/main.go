@@ -227,7 +227,7 @@ func run(args []string) error {
   schedules       %d jobs on the local clock; TTL sweep every %s; work queues in process (%d)
   test clock      the local clock runs with the wall clock; move it forward (never back), firing the jobs due on the way:
                     go run ./localstack clock -advance 24h          (or: make clock ADVANCE=24h)
-                    curl -s -X POST %s%s/advance -d '{"duration":"24h"}'
+                    curl -s -X POST %s%s/advance -H 'Content-Type: application/json' -d '{"duration":"24h"}'
                     curl -s %s%s   (what time the stack thinks it is)
 Ctrl-C stops everything.
 `, apiURL, len(routes.Routes), apiURL, apiURL, emulator.OpenAPIPath, local.Endpoint, *table, where, *port, tokenHint, len(routes.Schedules), emulator.DefaultSweepEvery,
@@ -319,6 +319,7 @@ func advanceClock(args []string) error {
 		resp, err = c.Get(*api + emulator.TestClockPath)
 	} else {
 		body, _ := json.Marshal(map[string]string{"duration": by.String()})
+		// JSON, as the clock requires (anything else is refused 415).
 		resp, err = c.Post(*api+emulator.TestClockPath+"/advance", "application/json", bytes.NewReader(body))
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package stacktest_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"minipay/shared/config"
 	"minipay/shared/ddb"
 	"minipay/shared/ddbtest"
+	"minipay/shared/emulator"
 	"minipay/shared/routes"
 	"minipay/shared/stacktest"
 )
@@ -114,6 +116,62 @@ func TestOverloadIsA429NeverA500(t *testing.T) {
 	}
 	if st := s.Emulator.Overload(); st.Refused != 0 {
 		t.Errorf("reserved concurrency refused %d invocations", st.Refused)
+	}
+	ddbtest.Audit(t, s.Name)
+}
+
+// Issue 22 item 13: over HTTP, the test clock moves only for a JSON body
+// sent to a loopback Host with no foreign Origin; a text/plain POST (what a
+// web page may send cross-site without a preflight), a rebound DNS name as
+// Host, and a foreign Origin are refused and the clock stays put.
+func TestTestClockTakesOnlyLocalJSON(t *testing.T) {
+	s := newStack(t)
+	send := func(host, origin, ctype string) int {
+		r, err := http.NewRequest("POST", s.URL+emulator.TestClockPath+"/advance", strings.NewReader(`{"duration":"1h"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host != "" {
+			r.Host = host
+		}
+		if origin != "" {
+			r.Header.Set("Origin", origin)
+		}
+		if ctype != "" {
+			r.Header.Set("Content-Type", ctype)
+		}
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	start := s.Clock.Now()
+	for _, c := range []struct {
+		name, host, origin, ctype string
+		want                      int
+	}{
+		{"text/plain", "", "", "text/plain", 415},
+		{"no content type", "", "", "", 415},
+		{"form", "", "", "application/x-www-form-urlencoded", 415},
+		{"rebound DNS name", "attacker.example:80", "", "application/json", 403},
+		{"cross-site page", "", "https://attacker.example", "application/json", 403},
+	} {
+		if got := send(c.host, c.origin, c.ctype); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+	if now := s.Clock.Now(); !now.Equal(start) {
+		t.Fatalf("a refused request moved the clock by %s", now.Sub(start))
+	}
+	for _, host := range []string{"", "localhost", "[::1]:8080"} {
+		if got := send(host, "", "application/json; charset=utf-8"); got != 200 {
+			t.Errorf("JSON to Host %q: %d", host, got)
+		}
+	}
+	if moved := s.Clock.Now().Sub(start); moved != 3*time.Hour {
+		t.Errorf("the clock moved %s, want 3h", moved)
 	}
 	ddbtest.Audit(t, s.Name)
 }
