@@ -532,21 +532,13 @@ func newEmulator(d httpapi.Deps, scanner *dynamodb.Client, spec []byte) (*emulat
 		NextDue: d.Table.EarliestDue,
 	}
 	if scanner != nil {
-		c.Sweeper = ttlSweeper{db: scanner, table: d.Config.Table, clock: d.Clock}
+		// Paced (ddb.Sweep): a bounded slice of the table per step, so the
+		// sweep stays a small share of DynamoDB Local's time.
+		c.Sweeper = &ddb.Sweep{DB: scanner, Table: d.Config.Table, Now: d.Clock.Now}
 	}
 	return emulator.New(c)
 }
 
-// ttlSweeper deletes expired items as DynamoDB's TTL does in the cloud.
-type ttlSweeper struct {
-	db    *dynamodb.Client
-	table string
-	clock clock.Clock
-}
-
-func (s ttlSweeper) SweepExpired(ctx context.Context) (int, error) {
-	return ddb.SweepExpired(ctx, s.db, s.table, s.clock.Now())
-}
 
 // dbFlags are -endpoint and -table, defaulting to the environment.
 func dbFlags(fs *flag.FlagSet) (endpoint, table *string) {
