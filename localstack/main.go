@@ -539,7 +539,6 @@ func newEmulator(d httpapi.Deps, scanner *dynamodb.Client, spec []byte) (*emulat
 	return emulator.New(c)
 }
 
-
 // dbFlags are -endpoint and -table, defaulting to the environment.
 func dbFlags(fs *flag.FlagSet) (endpoint, table *string) {
 	ep := os.Getenv(config.EnvDynamoDBEndpoint)

@@ -131,4 +131,3 @@ func (s *inProcess) close() {
 		s.local = nil
 	}
 }
-

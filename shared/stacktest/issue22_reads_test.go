@@ -67,7 +67,9 @@ func (c slowClient) TransactWriteItems(ctx context.Context, in *dynamodb.Transac
 // and the stack's clock stands still, so no token comes back meanwhile.
 func TestOverloadIsA429NeverA500(t *testing.T) {
 	var slow atomic.Bool
-	s := stacktest.New(t, config.Config{}, func(c ddb.Client) ddb.Client { return slowClient{Client: c, slow: &slow, delay: 300 * time.Millisecond} })
+	s := stacktest.New(t, config.Config{}, func(c ddb.Client) ddb.Client {
+		return slowClient{Client: c, slow: &slow, delay: 300 * time.Millisecond}
+	})
 	kim := s.Register(t, "Kim")
 	s.Get(t, "/accounts", kim.Token) // the authorizer's cache holds Kim's token
 	rows := 0
