@@ -16,6 +16,7 @@ import (
 	"minipay/shared/ddb"
 	"minipay/shared/ddbtest"
 	"minipay/shared/emulator"
+	"minipay/shared/ledger"
 	"minipay/shared/routes"
 	"minipay/shared/stacktest"
 )
@@ -174,6 +175,73 @@ func TestTestClockTakesOnlyLocalJSON(t *testing.T) {
 	}
 	if moved := s.Clock.Now().Sub(start); moved != 3*time.Hour {
 		t.Errorf("the clock moved %s, want 3h", moved)
+	}
+	ddbtest.Audit(t, s.Name)
+}
+
+// Issue 22 item 5, over HTTP: the operator credits Kim 1, 2, 4, ... won
+// (each a posting) and the fold folds each in, while eight clients read
+// GET /accounts and GET /accounts/{id}: the balances that exist are
+// 2^k - 1, and every read must show one of them (a fold between the
+// read's two reads would count a posting twice or not at all).
+func TestAccountReadsRacingFoldsShowBalancesThatExisted(t *testing.T) {
+	s := newStack(t)
+	kim := s.Register(t, "Kim")
+	const credits, readers = 20, 8
+	existed := func(v int64) bool { return v >= 0 && (v+1)&v == 0 }
+	var done atomic.Bool
+	var reads atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer done.Store(true)
+		for i := 0; i < credits; i++ {
+			r := s.Post(t, "/operator/deposits", stacktest.OperatorToken, fmt.Sprintf(`{"userId":%q,"amount":%d,"reference":%q}`, kim.ID, int64(1)<<i, stacktest.NewKey()))
+			if r.Status != 201 {
+				t.Errorf("deposit: %s", r.Raw)
+				return
+			}
+			if n, err := s.Ledger.FoldAccount(context.Background(), ledger.MainAccount(kim.ID)); err != nil || n != 1 {
+				t.Errorf("fold: %d %v", n, err)
+				return
+			}
+		}
+	}()
+	for i := 0; i < readers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !done.Load() {
+				var balance, available int64
+				if i%2 == 0 {
+					r := s.Get(t, "/accounts/"+kim.Main, kim.Token)
+					if r.Status != 200 {
+						t.Errorf("get: %s", r.Raw)
+						return
+					}
+					balance, available = stacktest.Int(r.Body["balance"]), stacktest.Int(r.Body["available"])
+				} else {
+					r := s.Get(t, "/accounts", kim.Token)
+					list, _ := r.Body["accounts"].([]any)
+					if r.Status != 200 || len(list) != 1 {
+						t.Errorf("list: %s", r.Raw)
+						return
+					}
+					a := list[0].(map[string]any)
+					balance, available = stacktest.Int(a["balance"]), stacktest.Int(a["available"])
+				}
+				reads.Add(1)
+				if !existed(balance) || available != balance {
+					t.Errorf("read balance %d available %d: no such balance existed", balance, available)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d reads", reads.Load())
+	if b, _, _ := s.Account(t, kim, kim.Main); b != 1<<credits-1 {
+		t.Errorf("balance %d, want %d", b, 1<<credits-1)
 	}
 	ddbtest.Audit(t, s.Name)
 }
