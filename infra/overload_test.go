@@ -85,6 +85,7 @@ func TestOverloadRowsAreValidated(t *testing.T) {
 		{"reserved without a throttle", routes.Route{ReservedConcurrency: 5}, "without a route throttle"},
 		{"a zero rate", routes.Route{Throttle: &routes.Throttle{Burst: 1}}, "throttle"},
 		{"past the stage", routes.Route{Throttle: &routes.Throttle{Rate: 1, Burst: throttleBurst + 1}}, "throttle"},
+		{"a burst past reserved", routes.Route{Throttle: &routes.Throttle{Rate: 10, Burst: 20}, ReservedConcurrency: 10}, "exceeds reserved concurrency"},
 		{"too much reserved", routes.Route{Throttle: &routes.Throttle{Rate: 1, Burst: 1}, ReservedConcurrency: maxReserved + 1}, "reserved concurrency adds up"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -153,6 +153,9 @@ func validate(p StackProps, access map[string][]string) error {
 		if r.ReservedConcurrency > 0 && r.Throttle == nil {
 			return fmt.Errorf("route %s: reserved concurrency without a route throttle in front of it", key)
 		}
+		if err := r.OverloadSafe(); err != nil {
+			return err
+		}
 	}
 	total := 0
 	for _, n := range reservedConcurrency(p.Routes) {

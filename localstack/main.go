@@ -227,7 +227,7 @@ func run(args []string) error {
   schedules       %d jobs on the local clock; TTL sweep every %s; work queues in process (%d)
   test clock      the local clock runs with the wall clock; move it forward (never back), firing the jobs due on the way:
                     go run ./localstack clock -advance 24h          (or: make clock ADVANCE=24h)
-                    curl -s -X POST %s%s/advance -d '{"duration":"24h"}'
+                    curl -s -X POST %s%s/advance -H 'Content-Type: application/json' -d '{"duration":"24h"}'
                     curl -s %s%s   (what time the stack thinks it is)
 Ctrl-C stops everything.
 `, apiURL, len(routes.Routes), apiURL, apiURL, emulator.OpenAPIPath, local.Endpoint, *table, where, *port, tokenHint, len(routes.Schedules), emulator.DefaultSweepEvery,
@@ -319,6 +319,7 @@ func advanceClock(args []string) error {
 		resp, err = c.Get(*api + emulator.TestClockPath)
 	} else {
 		body, _ := json.Marshal(map[string]string{"duration": by.String()})
+		// JSON, as the clock requires (anything else is refused 415).
 		resp, err = c.Post(*api+emulator.TestClockPath+"/advance", "application/json", bytes.NewReader(body))
 	}
 	if err != nil {
@@ -531,20 +532,11 @@ func newEmulator(d httpapi.Deps, scanner *dynamodb.Client, spec []byte) (*emulat
 		NextDue: d.Table.EarliestDue,
 	}
 	if scanner != nil {
-		c.Sweeper = ttlSweeper{db: scanner, table: d.Config.Table, clock: d.Clock}
+		// Paced (ddb.Sweep): a bounded slice of the table per step, so the
+		// sweep stays a small share of DynamoDB Local's time.
+		c.Sweeper = &ddb.Sweep{DB: scanner, Table: d.Config.Table, Now: d.Clock.Now}
 	}
 	return emulator.New(c)
-}
-
-// ttlSweeper deletes expired items as DynamoDB's TTL does in the cloud.
-type ttlSweeper struct {
-	db    *dynamodb.Client
-	table string
-	clock clock.Clock
-}
-
-func (s ttlSweeper) SweepExpired(ctx context.Context) (int, error) {
-	return ddb.SweepExpired(ctx, s.db, s.table, s.clock.Now())
 }
 
 // dbFlags are -endpoint and -table, defaulting to the environment.

@@ -318,7 +318,7 @@ func ListEntries(d httpapi.Deps) httpapi.LambdaHandler {
 			e, n, err := d.Ledger.ListEntries(ctx, q)
 			ch <- result{e, n, err}
 		}()
-		_, ownErr := d.Ledger.GetAccount(ctx, r.Caller, id)
+		ownErr := d.Ledger.OwnsAccount(ctx, r.Caller, id)
 		res := <-ch
 		if ownErr != nil {
 			return nil, ownErr

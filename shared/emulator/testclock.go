@@ -297,7 +297,7 @@ func (e *Emulator) TestClockHandler() http.Handler {
 		res.Now = res.Now.UTC()
 		writeJSON(w, http.StatusOK, res)
 	})
-	return mux
+	return localOnly(mux) // clockguard.go: loopback Host, no cross-site request, JSON bodies
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -12,8 +12,10 @@ package ledger
 //	                                                  may go negative) and escrow accounts
 //
 // Both carry: accountId, owner, kind, name, createdAt, balance, held,
-// available, and the history checkpoint (ckBalance, ckAsOf, due at
-// DUE#checkpoint; see checkpoint.go).
+// available, rev (bumped by every write of balance, held or available: a
+// read tells from it whether the item changed while it read the postings),
+// and the history checkpoint (ckBalance, ckAsOf, due at DUE#checkpoint; see
+// checkpoint.go).
 
 import (
 	"context"
@@ -107,7 +109,15 @@ type Account struct {
 	Attrs ddb.Item `json:"-"`
 
 	checkpoint checkpoint
+	rev        int64 // attrRev
 }
+
+// attrRev counts the writes of an account's balance, held and available.
+const attrRev = "rev"
+
+// maxReadAttempts bounds a read's tries at seeing the account item and its
+// postings at one instant (readAccount, ListAccounts); then ErrBusy.
+const maxReadAttempts = 8
 
 // Ref is the account's address.
 func (a Account) Ref() AccountRef {
@@ -115,14 +125,14 @@ func (a Account) Ref() AccountRef {
 }
 
 var accountAttrs = map[string]bool{"accountId": true, "owner": true, "kind": true, "name": true, "balance": true,
-	"held": true, "available": true, "createdAt": true, attrCkBalance: true, attrCkAsOf: true, attrPockets: false,
+	"held": true, "available": true, "createdAt": true, attrCkBalance: true, attrCkAsOf: true, attrPockets: false, attrRev: true,
 	ddb.AttrPK: true, ddb.AttrSK: true, ddb.AttrDuePK: true, ddb.AttrDueSK: true}
 
 func accountFromItem(item ddb.Item) (Account, error) {
 	d := ddb.Decode(item)
 	a := Account{ID: d.MustS("accountId"), Owner: d.S("owner"), Kind: Kind(d.MustS("kind")), Name: d.S("name"),
 		Balance: d.MustN("balance"), Held: d.N("held"), Available: d.MustN("available"), CreatedAt: d.Time("createdAt"),
-		checkpoint: checkpoint{balance: d.N(attrCkBalance), asOf: d.S(attrCkAsOf)}}
+		checkpoint: checkpoint{balance: d.N(attrCkBalance), asOf: d.S(attrCkAsOf)}, rev: d.N(attrRev)}
 	for k, v := range item {
 		if !accountAttrs[k] {
 			if a.Attrs == nil {
@@ -220,57 +230,97 @@ func (l *Ledger) GetAccount(ctx context.Context, owner, id string) (Account, err
 	return l.getAccount(ctx, UserAccount(owner, id), fmt.Sprintf("you have no account %s", id))
 }
 
+// OwnsAccount checks that the user has the account (ErrAccountNotFound
+// otherwise) with one GetItem of its key, reading no balance.
+func (l *Ledger) OwnsAccount(ctx context.Context, owner, id string) error {
+	a := UserAccount(owner, id)
+	item, err := l.table.Get(ctx, a.Key())
+	switch {
+	case err != nil:
+		return err
+	case item == nil:
+		return ErrAccountNotFound.With("you have no account %s", id)
+	}
+	return nil
+}
+
 // GetSystemAccount reads a system account (an escrow).
 func (l *Ledger) GetSystemAccount(ctx context.Context, id string) (Account, error) {
 	return l.getAccount(ctx, SystemAccount(id), fmt.Sprintf("no system account %s", id))
 }
 
-// getAccount reads the account and its unfolded postings (one GetItem and
-// one Query, at once): the balance a client sees includes every committed
-// credit.
+// getAccount reads the account and its unfolded postings as they were at
+// one instant: the item, then the postings, then the item again; if the
+// item's rev moved meanwhile (a fold, or any other write of its balance),
+// again from the newer item. Otherwise a fold committing between the two
+// reads would count its postings twice or not at all. Three round trips
+// (a GetItem, a Query, a GetItem); a balance that existed.
 func (l *Ledger) getAccount(ctx context.Context, a AccountRef, missing string) (Account, error) {
-	type got struct {
-		postings []ddb.Item
-		err      error
-	}
-	ch := make(chan got, 1)
-	go func() {
-		p, err := l.unfolded(ctx, a, 0)
-		ch <- got{p, err}
-	}()
 	item, err := l.table.Get(ctx, a.Key())
-	p := <-ch
-	if err == nil {
-		err = p.err
+	for attempt := 0; err == nil && item != nil && attempt < maxReadAttempts; attempt++ {
+		var postings []ddb.Item
+		if postings, err = l.unfolded(ctx, a, 0); err != nil {
+			break
+		}
+		var again ddb.Item
+		if again, err = l.table.Get(ctx, a.Key()); err != nil || again == nil {
+			break
+		}
+		if ddb.Decode(again).N(attrRev) != ddb.Decode(item).N(attrRev) {
+			item = again // it changed while the postings were read: again
+			continue
+		}
+		acct, err := accountFromItem(item)
+		if err != nil {
+			return Account{}, err
+		}
+		unfolded, err := sum(postings)
+		acct.Balance += unfolded
+		acct.Available += unfolded
+		return acct, err
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		return Account{}, err
-	}
-	if item == nil {
+	case item == nil:
 		return Account{}, ErrAccountNotFound.With("%s", missing)
 	}
-	acct, err := accountFromItem(item)
-	if err != nil {
-		return Account{}, err
-	}
-	unfolded, err := sum(p.postings)
-	acct.Balance += unfolded
-	acct.Available += unfolded
-	return acct, err
+	return Account{}, Busy()
 }
 
 // ListAccounts returns all of the user's accounts with their unfolded
-// postings: two Queries, at once.
+// postings, as they were at one instant: the accounts (one Query), the
+// postings (one Query), the accounts again; if any account's rev moved (or
+// an account was opened) meanwhile, again from the newer accounts.
 func (l *Ledger) ListAccounts(ctx context.Context, owner string) ([]Account, error) {
-	type got struct {
-		sums map[string]int64
-		err  error
+	accounts, err := l.queryAccounts(ctx, owner)
+	for attempt := 0; err == nil && attempt < maxReadAttempts; attempt++ {
+		var sums map[string]int64
+		if sums, err = l.unfoldedSums(ctx, owner); err != nil {
+			break
+		}
+		var again []Account
+		if again, err = l.queryAccounts(ctx, owner); err != nil {
+			break
+		}
+		if !sameRevs(accounts, again) {
+			accounts = again
+			continue
+		}
+		for i := range accounts {
+			accounts[i].Balance += sums[accounts[i].ID]
+			accounts[i].Available += sums[accounts[i].ID]
+		}
+		return accounts, nil
 	}
-	ch := make(chan got, 1)
-	go func() {
-		s, err := l.unfoldedSums(ctx, owner)
-		ch <- got{s, err}
-	}()
+	if err != nil {
+		return nil, fmt.Errorf("ledger: list accounts: %w", err)
+	}
+	return nil, Busy()
+}
+
+// queryAccounts is the user's account items (one strongly consistent Query).
+func (l *Ledger) queryAccounts(ctx context.Context, owner string) ([]Account, error) {
 	accounts := []Account{}
 	var derr error
 	err := l.table.QueryAll(ctx, &dynamodb.QueryInput{
@@ -288,21 +338,23 @@ func (l *Ledger) ListAccounts(ctx context.Context, owner string) ([]Account, err
 		accounts = append(accounts, a)
 		return true
 	})
-	p := <-ch
 	if err == nil {
 		err = derr
 	}
-	if err == nil {
-		err = p.err
+	return accounts, err
+}
+
+// sameRevs: the same accounts (in key order), none written in between.
+func sameRevs(a, b []Account) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	if err != nil {
-		return nil, fmt.Errorf("ledger: list accounts: %w", err)
+	for i := range a {
+		if a[i].ID != b[i].ID || a[i].rev != b[i].rev {
+			return false
+		}
 	}
-	for i := range accounts {
-		accounts[i].Balance += p.sums[accounts[i].ID]
-		accounts[i].Available += p.sums[accounts[i].ID]
-	}
-	return accounts, nil
+	return true
 }
 
 // ---- the only writes of balance, held and available ----
@@ -376,6 +428,10 @@ func (c change) item() (types.TransactWriteItem, op) {
 	if c.heldAtLeast > 0 {
 		cond += " AND held >= :heldmin"
 		vals[":heldmin"] = ddb.N(c.heldAtLeast)
+	}
+	if len(adds) > 0 {
+		adds = append(adds, attrRev+" :one")
+		vals[":one"] = ddb.N(1)
 	}
 	if len(adds) == 0 {
 		// Nothing moves (a top-up that exactly pays for the payment): the
@@ -480,11 +536,11 @@ func (tx *Tx) postHeld(a AccountRef, held, posted int64) {
 func outsideUpdate(a AccountRef, delta int64, now time.Time) types.TransactWriteItem {
 	return types.TransactWriteItem{Update: &types.Update{
 		Key: a.Key(),
-		UpdateExpression: aws.String("ADD balance :d, available :d SET kind = if_not_exists(kind, :kind), accountId = if_not_exists(accountId, :id), " +
+		UpdateExpression: aws.String("ADD balance :d, available :d, rev :one SET kind = if_not_exists(kind, :kind), accountId = if_not_exists(accountId, :id), " +
 			"held = if_not_exists(held, :zero), ckBalance = if_not_exists(ckBalance, :zero), createdAt = if_not_exists(createdAt, :at), " +
 			"dueBucket = if_not_exists(dueBucket, :bucket), dueAt = if_not_exists(dueAt, :due)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":d": ddb.N(delta), ":kind": ddb.S(string(KindOutside)), ":id": ddb.S(a.ID), ":zero": ddb.N(0),
+			":d": ddb.N(delta), ":one": ddb.N(1), ":kind": ddb.S(string(KindOutside)), ":id": ddb.S(a.ID), ":zero": ddb.N(0),
 			":at": ddb.Time(now), ":bucket": ddb.S(ddb.DueBucket(dueCheckpoint)), ":due": ddb.S(ddb.DueAt(now.Add(CheckpointEvery), a.ID)),
 		},
 	}}

@@ -81,7 +81,7 @@ func startInProcess(ctx context.Context, o Options) (_ *inProcess, err error) {
 	queues := emulator.NewLocalQueues(routes.Queues)
 	d.Queue = queues
 	em, err := emulator.New(emulator.Config{Handlers: app.Handlers(d), Routes: routes.Routes, Schedules: routes.Schedules,
-		Clock: clock.Real{}, Log: log, Sweeper: sweeper{s.db, s.table}, OpenAPI: spec, Queues: queues, FunctionTimeout: o.FunctionTimeout})
+		Clock: clock.Real{}, Log: log, Sweeper: &ddb.Sweep{DB: s.db, Table: s.table, Now: time.Now}, OpenAPI: spec, Queues: queues, FunctionTimeout: o.FunctionTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -130,13 +130,4 @@ func (s *inProcess) close() {
 		s.local.Stop()
 		s.local = nil
 	}
-}
-
-type sweeper struct {
-	db    *dynamodb.Client
-	table string
-}
-
-func (s sweeper) SweepExpired(ctx context.Context) (int, error) {
-	return ddb.SweepExpired(ctx, s.db, s.table, time.Now())
 }

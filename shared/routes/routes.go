@@ -9,6 +9,7 @@ package routes
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -59,7 +60,33 @@ type Route struct {
 	// ReservedConcurrency, if set, is the function's reserved concurrency:
 	// at most this many invocations at once, the rest refused by Lambda at
 	// once (API Gateway answers them 500). The emulator enforces it too.
+	// A row that reserves concurrency has a Throttle whose burst, plus what
+	// the bucket refills in RefillMargin, fits in it (OverloadSafe): overload
+	// is the gateway's fast 429 with nothing done, never Lambda's 500.
 	ReservedConcurrency int
+}
+
+// RefillMargin is how long the requests of a full burst are assumed to run
+// while the bucket refills: a route's Burst + Rate x RefillMargin must fit
+// in its function's reserved concurrency.
+const RefillMargin = 100 * time.Millisecond
+
+// OverloadSafe says whether the row's overload is answered 429 by its
+// throttle before its function's reserved concurrency could refuse
+// (which API Gateway answers 500): nil if so, or if it reserves nothing.
+func (r Route) OverloadSafe() error {
+	if r.ReservedConcurrency <= 0 {
+		return nil
+	}
+	if r.Throttle == nil {
+		return fmt.Errorf("%s %s: reserved concurrency %d without a route throttle (the stage's burst would pass it)", r.Method, r.Path, r.ReservedConcurrency)
+	}
+	refill := int(math.Ceil(r.Throttle.Rate * RefillMargin.Seconds()))
+	if r.Throttle.Burst+refill > r.ReservedConcurrency {
+		return fmt.Errorf("%s %s: burst %d + %d refilled in %s exceeds reserved concurrency %d: overload would be answered 500",
+			r.Method, r.Path, r.Throttle.Burst, refill, RefillMargin, r.ReservedConcurrency)
+	}
+	return nil
 }
 
 // Throttle is a token bucket: Burst requests at once, refilled at Rate
@@ -188,31 +215,31 @@ var Routes = []Route{
 	{Method: "PUT", Path: "/stores/{id}/status", Function: "set-store-status", Auth: User, Table: actions(update),
 		Summary: "Open or close my store {status: open|closed}; a closed store takes no new orders"},
 	{Method: "POST", Path: "/stores/{id}/withdrawals", Function: "withdraw-store", Auth: User, MovesMoney: true, Table: actions(del, put, query, update),
-		Summary: "Withdraw from my store's merchant account to my bank", Throttle: &Throttle{Rate: 10, Burst: 20}, ReservedConcurrency: 10},
+		Summary: "Withdraw from my store's merchant account to my bank", Throttle: &Throttle{Rate: 10, Burst: 9}, ReservedConcurrency: 10},
 	{Method: "GET", Path: "/stores/{id}/orders", Function: "list-store-orders", Auth: User, Table: actions(get, query),
 		Summary: "My store's orders, newest first: ?status=&limit=&cursor="},
 	{Method: "POST", Path: "/orders", Function: "place-order", Auth: User, MovesMoney: true, Table: actions(condCheck, del, get, put, query, update),
 		Summary:  "Pay for an order {store, amount, memo?}: the amount is authorized (held) on my main account, auto-charging a shortfall; the store must accept and start cooking before the authorization expires (15 minutes)",
-		Throttle: &Throttle{Rate: 50, Burst: 100}, ReservedConcurrency: 100},
+		Throttle: &Throttle{Rate: 50, Burst: 95}, ReservedConcurrency: 100},
 	{Method: "GET", Path: "/orders", Function: "list-orders", Auth: User, Table: actions(query),
 		Summary: "My orders as a customer, newest first: ?status=&limit=&cursor="},
 	{Method: "GET", Path: "/orders/{id}", Function: "get-order", Auth: User, Table: actions(get, query),
 		Summary: "One order (its customer or its store) and its timeline, newest first: ?limit=&cursor="},
 	{Method: "POST", Path: "/orders/{id}/accept", Function: "accept-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
-		Summary: "The store accepts an authorized order", Throttle: &Throttle{Rate: 50, Burst: 100}, ReservedConcurrency: 50},
+		Summary: "The store accepts an authorized order", Throttle: &Throttle{Rate: 50, Burst: 45}, ReservedConcurrency: 50},
 	{Method: "POST", Path: "/orders/{id}/reject", Function: "reject-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
-		Summary: "The store rejects an authorized order: the authorization is voided", Throttle: &Throttle{Rate: 50, Burst: 100}, ReservedConcurrency: 50},
+		Summary: "The store rejects an authorized order: the authorization is voided", Throttle: &Throttle{Rate: 50, Burst: 45}, ReservedConcurrency: 50},
 	{Method: "POST", Path: "/orders/{id}/cancel", Function: "cancel-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
-		Summary: "The customer cancels an order until cooking starts: the authorization is voided", Throttle: &Throttle{Rate: 50, Burst: 100}, ReservedConcurrency: 50},
+		Summary: "The customer cancels an order until cooking starts: the authorization is voided", Throttle: &Throttle{Rate: 50, Burst: 45}, ReservedConcurrency: 50},
 	{Method: "POST", Path: "/orders/{id}/cook", Function: "cook-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
-		Summary: "The store starts cooking an accepted order: the payment is captured into the merchant account", Throttle: &Throttle{Rate: 50, Burst: 100}, ReservedConcurrency: 50},
+		Summary: "The store starts cooking an accepted order: the payment is captured into the merchant account", Throttle: &Throttle{Rate: 50, Burst: 45}, ReservedConcurrency: 50},
 	{Method: "POST", Path: "/orders/{id}/progress", Function: "progress-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
 		Summary: "The store marks the order {status: cooked|picked_up|delivered}, each after the one before"},
 	{Method: "POST", Path: "/orders/{id}/complete", Function: "complete-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
 		Summary: "The customer confirms a delivered order"},
 	{Method: "POST", Path: "/orders/{id}/refunds", Function: "refund-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, query, update),
 		Summary:  "The store refunds part or all of a captured order {amount, reason?} from its merchant account; refunds never exceed the capture",
-		Throttle: &Throttle{Rate: 20, Burst: 40}, ReservedConcurrency: 25},
+		Throttle: &Throttle{Rate: 20, Burst: 23}, ReservedConcurrency: 25},
 	{Method: "POST", Path: "/settlements", Function: "create-settlement", Auth: User, MovesMoney: true, Table: actions(condCheck, get, put, query, update),
 		Summary: "Ask participants to pay their part of a bill: {total, participants, split: equal|random|explicit, amounts?, minimumShare?, memo, dueAt?}; shares are computed once, exact to the won"},
 	{Method: "GET", Path: "/settlements", Function: "list-settlements", Auth: User, Table: actions(query),

@@ -88,3 +88,33 @@ func TestScheduleExpressionAndNext(t *testing.T) {
 		}
 	}
 }
+
+// Issue 22 item 8: overload must be the gateway's fast 429, never Lambda's
+// refusal (answered 500): on every row a throttle's burst (plus what it
+// refills while a burst runs) fits in the function's reserved concurrency.
+func TestEveryRowShedsOverloadBeforeReservedConcurrency(t *testing.T) {
+	reserving := 0
+	for _, r := range Routes {
+		if err := r.OverloadSafe(); err != nil {
+			t.Error(err)
+		}
+		if r.ReservedConcurrency > 0 {
+			reserving++
+			if r.Throttle.Burst > r.ReservedConcurrency {
+				t.Errorf("%s %s: burst %d > reserved concurrency %d", r.Method, r.Path, r.Throttle.Burst, r.ReservedConcurrency)
+			}
+		}
+	}
+	if reserving == 0 {
+		t.Fatal("no row reserves concurrency: the test checks nothing")
+	}
+	for _, bad := range []Route{
+		{Method: "POST", Path: "/x", ReservedConcurrency: 10, Throttle: &Throttle{Rate: 10, Burst: 20}},
+		{Method: "POST", Path: "/x", ReservedConcurrency: 50, Throttle: &Throttle{Rate: 50, Burst: 50}},
+		{Method: "POST", Path: "/x", ReservedConcurrency: 5},
+	} {
+		if bad.OverloadSafe() == nil {
+			t.Errorf("%+v passes", bad)
+		}
+	}
+}
