@@ -266,7 +266,7 @@ var Fallback = Route{Method: "ANY", Path: "$default", Function: "not-found", Aut
 // emulator serves the same bytes itself). It is not an operation of the
 // document. Public, and throttled low: anyone may fetch 400 KB.
 var Document = Route{Method: "GET", Path: "/openapi.json", Function: "get-openapi", Auth: Public,
-	Throttle: &Throttle{Rate: 5, Burst: 5}, ReservedConcurrency: 5,
+	Throttle: &Throttle{Rate: 5, Burst: 4}, ReservedConcurrency: 5,
 	Summary: "The API's OpenAPI document (no token)"}
 
 // Served is every route the deployed API serves besides $default: Routes

@@ -94,7 +94,7 @@ func TestScheduleExpressionAndNext(t *testing.T) {
 // refills while a burst runs) fits in the function's reserved concurrency.
 func TestEveryRowShedsOverloadBeforeReservedConcurrency(t *testing.T) {
 	reserving := 0
-	for _, r := range Routes {
+	for _, r := range Served() {
 		if err := r.OverloadSafe(); err != nil {
 			t.Error(err)
 		}
