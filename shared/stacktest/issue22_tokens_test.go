@@ -310,7 +310,7 @@ func TestOperatorReferencesAndPersonIDsAreCanonical(t *testing.T) {
 		t.Fatalf("registrations %v", outcomes)
 	}
 	// An unassigned code point has no stable canonical form: refused.
-	if r := s.Post(t, "/users", stacktest.OperatorToken, `{"name":"X","personId":"p-\U000E0080"}`); r.Status != 400 || !strings.Contains(r.Raw, "personId") {
+	if r := s.Post(t, "/users", stacktest.OperatorToken, `{"name":"X","personId":"p-`+"\U000E0080"+`"}`); r.Status != 400 || !strings.Contains(r.Raw, "personId") {
 		t.Fatalf("an unassigned code point: %s", r.Raw)
 	}
 }
