@@ -179,6 +179,11 @@ func run(args []string) error {
 			return fmt.Errorf("%s: %w", config.EnvTokenTTL, err)
 		}
 	}
+	if s := os.Getenv(config.EnvTokenMaxLifetime); s != "" {
+		if cfg.TokenMaxLifetime, err = time.ParseDuration(s); err != nil {
+			return fmt.Errorf("%s: %w", config.EnvTokenMaxLifetime, err)
+		}
+	}
 	client, err := ddb.NewClient(ctx, cfg)
 	if err != nil {
 		return err

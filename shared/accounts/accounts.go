@@ -6,7 +6,7 @@
 //
 //	item              PK              SK         notes
 //	payment reference PAYREF#<ref>    PAYREF     movementId: an operator deposit's reference is
-//	                                             credited once
+//	                                             credited once (<ref> canonical: NFKC, case-folded)
 package accounts
 
 import (
@@ -224,14 +224,16 @@ func Withdraw(d httpapi.Deps) httpapi.LambdaHandler {
 type OperatorDepositRequest struct {
 	UserID    string              `json:"userId" openapi:"required" doc:"the user whose main account is credited"`
 	Amount    httpapi.AmountField `json:"amount" openapi:"required,minimum=1,maximum=1000000000000" doc:"whole won, a JSON integer"`
-	Reference string              `json:"reference" openapi:"required,minLength=1,maxLength=200" doc:"the payment system's reference: credited once, whatever the Idempotency-Key"`
+	Reference string              `json:"reference" openapi:"required,minLength=1,maxLength=200" doc:"the payment system's reference: credited once, whatever the Idempotency-Key; compared and kept in its canonical form (NFKC, case-folded: PG-7781 and pg-7781 are one reference)"`
 }
 
 // OperatorDeposit is POST /operator/deposits {userId, amount, reference}:
 // the external payment system credits a user's main account. It does not
 // count against the user's charge limit. A reference is credited once:
 // the same reference again (whatever its Idempotency-Key) is refused with
-// the first movement's id, decided inside the transaction.
+// the first movement's id, decided inside the transaction. "The same"
+// means the same canonical form (httpapi.Identifier: NFKC, case-folded),
+// which is what the PAYREF key, the memo and the answers carry.
 func OperatorDeposit(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "operator-deposit", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		var in OperatorDepositRequest
@@ -245,7 +247,7 @@ func OperatorDeposit(d httpapi.Deps) httpapi.LambdaHandler {
 		if err != nil {
 			return nil, err
 		}
-		ref, err := httpapi.Text("reference", in.Reference, 200, true)
+		ref, err := httpapi.Identifier("reference", in.Reference, 200, true)
 		if err != nil {
 			return nil, err
 		}

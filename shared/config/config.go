@@ -17,6 +17,7 @@ const (
 	EnvLogLevel            = "MINIPAY_LOG_LEVEL"             // debug|info|warn|error
 	EnvRegistration        = "MINIPAY_REGISTRATION"          // open|operator: who may create users
 	EnvTokenTTL            = "MINIPAY_TOKEN_TTL"             // lifetime of a user token, a Go duration (default 2160h = 90 days)
+	EnvTokenMaxLifetime    = "MINIPAY_TOKEN_MAX_LIFETIME"    // absolute lifetime of a token and its rotations (default 8760h = 365 days)
 	EnvOrderAuthorization  = "MINIPAY_ORDER_AUTHORIZATION"   // how long an order's payment authorization lasts, a Go duration (default 15m)
 	EnvSavingsQueueURL     = "MINIPAY_SAVINGS_QUEUE_URL"     // the savings-work SQS queue (set on its senders only)
 )
@@ -36,6 +37,11 @@ const (
 // DefaultTokenTTL is how long a user token lives unless configured.
 const DefaultTokenTTL = 90 * 24 * time.Hour
 
+// DefaultTokenMaxLifetime is how long a token issued at registration (or
+// by the operator) and the tokens rotated from it may live in all: rotation
+// never extends past it. Never less than the TokenTTL in force.
+const DefaultTokenMaxLifetime = 365 * 24 * time.Hour
+
 // DefaultOrderAuthorization is how long a merchant order's authorization
 // (the hold on the customer's account) lasts unless configured: the store
 // must accept and start cooking within it.
@@ -49,6 +55,7 @@ type Config struct {
 	LogLevel            string
 	Registration        string
 	TokenTTL            time.Duration
+	TokenMaxLifetime    time.Duration
 	OrderAuthorization  time.Duration
 	// SavingsQueueURL is the savings-work queue ("" locally: the emulator
 	// brings an in-process queue).
@@ -79,6 +86,13 @@ func FromEnv() (Config, error) {
 		}
 		c.TokenTTL = d
 	}
+	if s := os.Getenv(EnvTokenMaxLifetime); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("config: %s=%q is not a positive duration", EnvTokenMaxLifetime, s)
+		}
+		c.TokenMaxLifetime = d
+	}
 	if s := os.Getenv(EnvOrderAuthorization); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d < time.Minute || d > 24*time.Hour {
@@ -100,6 +114,10 @@ func (c Config) WithDefaults() (Config, error) {
 	if c.TokenTTL <= 0 {
 		c.TokenTTL = DefaultTokenTTL
 	}
+	if c.TokenMaxLifetime <= 0 {
+		c.TokenMaxLifetime = DefaultTokenMaxLifetime
+	}
+	c.TokenMaxLifetime = max(c.TokenMaxLifetime, c.TokenTTL)
 	if c.OrderAuthorization <= 0 {
 		c.OrderAuthorization = DefaultOrderAuthorization
 	}

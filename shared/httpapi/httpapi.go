@@ -246,9 +246,9 @@ func authenticate(r *Request) error {
 	}
 	switch refusal {
 	case "expired":
-		return ErrTokenExpired.With("the token expired; get a new one (POST /me/token before it expires, or register again)")
+		return ErrTokenExpired.With("the token expired; rotate before it expires (POST /me/token), or get a new one from the operator (POST /operator/users/{id}/tokens)")
 	case "revoked":
-		return ErrTokenRevoked.With("the token was revoked; use the token that replaced it")
+		return ErrTokenRevoked.With("the token was revoked; use the token that replaced it, or get a new one from the operator (POST /operator/users/{id}/tokens)")
 	}
 	return ErrUnauthorized.With("send Authorization: Bearer <token> with a valid token")
 }

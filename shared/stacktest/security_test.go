@@ -312,8 +312,17 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	must(s.Post(t, "/rooms/"+room+"/sprinkles/"+tok+"/claims", lee.Token, ""), 201)
 	must(s.Get(t, "/rooms/"+room+"/sprinkles/"+tok, sp.Token), 200)
 	must(s.Do(t, req{Method: "DELETE", Path: "/rooms/" + room + "/members/me", Token: park.Token}), 200)
-	rotated := must(s.Post(t, "/me/token", park.Token, ""), 201).Body["token"].(string)
-	must(s.Do(t, req{Method: "DELETE", Path: "/me/token", Token: rotated}), 200)
+	must(s.Post(t, "/me/token", park.Token, ""), 201)
+	// The operator's new token for Park revokes the rotated one; Park
+	// revokes that one, then (a third) all of theirs; the operator revokes
+	// all of a fourth.
+	issueTo := func(u stacktest.User) string {
+		return must(s.Post(t, "/operator/users/"+u.ID+"/tokens", stacktest.OperatorToken, ""), 201).Body["token"].(string)
+	}
+	must(s.Do(t, req{Method: "DELETE", Path: "/me/token", Token: issueTo(park)}), 200)
+	must(s.Do(t, req{Method: "DELETE", Path: "/me/tokens", Token: issueTo(park)}), 200)
+	issueTo(park)
+	must(s.Do(t, req{Method: "DELETE", Path: "/operator/users/" + park.ID + "/tokens", Token: stacktest.OperatorToken}), 200)
 	must(s.Get(t, "/no/such/route", ""), 404)
 	// Merchant payments: a store, orders through every transition, refunds.
 	store := must(s.Post(t, "/stores", kim.Token, `{"name":"Kim's"}`), 201).Body["id"].(string)

@@ -1,0 +1,11 @@
+// Command issue-token is the issue-token Lambda function: wiring only.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"minipay/shared/app"
+	"minipay/shared/users"
+)
+
+func main() { lambda.Start(users.OperatorIssueToken(app.MustDeps())) }
