@@ -15,7 +15,10 @@
 //	                                                    DUE#interest#<shard> (04:00 after the next unpaid day) while open
 //	installment item USER#<uid>    SAVINGS#<aid>#DEBIT  fixed products: installment, nextDebit (date), maturityDate;
 //	                                                    due at DUE#installment#<shard> (08:00 of nextDebit)
-//	savings counter  USER#<uid>    ACCOUNTS             savingsCount: the cap holds under concurrency
+//	savings counter  USER#<uid>    ACCOUNTS             savingsCount: the user's open savings accounts; opening
+//	                                                    adds one (refused at the cap), closing or maturing takes
+//	                                                    one off, each in its own transaction: the cap holds
+//	                                                    under concurrency and a closed account frees its slot
 //
 // Access patterns: GET of an account reads its product item by key (the
 // owner is in the key, so someone else's account is simply not found);
@@ -82,7 +85,7 @@ var Products = map[string]Product{
 
 // Limits.
 const (
-	MaxSavingsAccounts = 20
+	MaxSavingsAccounts = 20 // open at once: closing or maturing one frees its slot
 	MinTermMonths      = 1
 	MaxTermMonths      = 60
 	// MaxInstallment caps a fixed product's daily installment.
@@ -189,6 +192,9 @@ type Account struct {
 	ClosedAt           time.Time
 	Payout             int64
 	Shard              int
+	// Uncounted: not on the savings counter (seeded by the bench), so its
+	// end takes nothing off it.
+	Uncounted bool
 }
 
 func (a Account) ref() ledger.AccountRef { return ledger.UserAccount(a.Owner, a.ID) }
@@ -264,6 +270,9 @@ func (a Account) item() ddb.Item {
 	item["installmentsPaid"] = ddb.N(a.InstallmentsPaid)
 	item["installmentsMissed"] = ddb.N(a.InstallmentsMissed)
 	item["shard"] = ddb.N(int64(a.Shard))
+	if a.Uncounted {
+		item["uncounted"] = ddb.Bool(true)
+	}
 	if a.Status == StatusOpen {
 		ddb.SetDue(item, dueKind(dueInterest, a.Shard), a.nextInterestDue(a.AccruedThrough), a.ID)
 	}
@@ -288,7 +297,7 @@ func fromItem(item ddb.Item) (Account, error) {
 		Status: d.MustS(attrStatus), Principal: d.MustN("principal"), InterestPaid: d.MustN("interestPaid"),
 		Carry: d.MustN("carry"), AccruedThrough: d.MustS("accruedThrough"), Version: d.MustN("version"),
 		InstallmentsPaid: d.N("installmentsPaid"), InstallmentsMissed: d.N("installmentsMissed"),
-		ClosedAt: d.Time("closedAt"), Payout: d.N("payout"), Shard: int(d.MustN("shard"))}
+		ClosedAt: d.Time("closedAt"), Payout: d.N("payout"), Shard: int(d.MustN("shard")), Uncounted: d.Bool("uncounted")}
 	a.log.base = d.MustN("basePrincipal")
 	if err := d.Err(); err != nil {
 		return Account{}, err
@@ -461,14 +470,16 @@ func (a Account) debitItem(next string) ddb.Item {
 	return item
 }
 
-// CountSavings adds one to the user's savings counter, refusing to pass
-// MaxSavingsAccounts (ErrTooManyAccounts).
+func counterKey(userID string) ddb.Item { return ddb.Key(pkUser+userID, "ACCOUNTS") }
+
+// CountSavings adds one to the user's count of open savings accounts,
+// refusing to pass MaxSavingsAccounts (ErrTooManyAccounts).
 func CountSavings(tx *ledger.Tx, userID string) {
-	tx.Update(ddb.Key(pkUser+userID, "ACCOUNTS"), "ADD savingsCount :one", ledger.Cond{
+	tx.Update(counterKey(userID), "ADD savingsCount :one", ledger.Cond{
 		Expr:   "attribute_not_exists(savingsCount) OR savingsCount < :max",
 		Values: ddb.Item{":one": ddb.N(1), ":max": ddb.N(MaxSavingsAccounts)},
 	}, func(ddb.Item) error {
-		return ErrTooManyAccounts.With("a user may have at most %d savings accounts", MaxSavingsAccounts)
+		return ErrTooManyAccounts.With("a user may have at most %d open savings accounts; closing one frees its slot", MaxSavingsAccounts)
 	})
 }
 
@@ -584,9 +595,18 @@ func accountID(r *httpapi.Request) (string, error) {
 
 // ---- maturity and closing ----
 
+// uncountSavings takes one off the user's count of open savings accounts:
+// in the transaction that ends an account, whose own condition (open, at
+// the version read) makes it happen once per account. No condition of its
+// own: a close is never refused for the counter.
+func uncountSavings(tx *ledger.Tx, userID string) {
+	tx.Update(counterKey(userID), "ADD savingsCount :m1", ledger.Cond{Values: ddb.Item{":m1": ddb.N(-1)}}, nil)
+}
+
 // payOut adds the end of the account: principal and interest paid move to
 // the main account (if any), the product item is marked status at now (on
-// the version read), the installment item goes, and the owner is told.
+// the version read), the installment item goes, the account's slot under
+// the cap is freed, and the owner is told.
 func payOut(tx *ledger.Tx, a Account, status string, now time.Time) (ledger.Movement, int64) {
 	amount := a.Principal + a.InterestPaid
 	typ, notif, memo := TypeClosing, NotifClosed, "savings closed early"
@@ -608,6 +628,9 @@ func payOut(tx *ledger.Tx, a Account, status string, now time.Time) (ledger.Move
 		})
 	if a.Installment > 0 {
 		tx.Delete(debitKey(a.Owner, a.ID), ledger.Cond{}, nil)
+	}
+	if !a.Uncounted {
+		uncountSavings(tx, a.Owner)
 	}
 	m := ledger.Movement{ID: ledger.NewMovementID(now), Type: typ, Amount: amount, At: now, Memo: memo,
 		Reference: "savings " + a.ID,
@@ -686,6 +709,7 @@ func Close(d httpapi.Deps) httpapi.LambdaHandler {
 func SeedItem(id, owner string, principal int64, openedAt time.Time) ddb.Item {
 	a := newAccount(id, owner, Products[ProductFree], Products[ProductFree].TermMonths, 0, openedAt)
 	a.Principal = principal
+	a.Uncounted = true // no savings counter is seeded
 	a.log.closes[a.OpenDate] = principal
 	return a.item()
 }

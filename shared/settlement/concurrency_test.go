@@ -120,7 +120,7 @@ func TestAllParticipantsPayAtOnce(t *testing.T) {
 			}
 			v := w.view(t, kim, sid)
 			want := 123_457 - share[kim.ID]
-			if v.Status != "completed" || v.Collected != want || v.PaidCount != int64(len(ps)) || v.OpenCount != 0 || v.Outstanding != 0 {
+			if v.Status != "completed" || v.Collected != want || v.PaidCount != int64(len(all)) || v.OpenCount != 0 || v.Outstanding != 0 {
 				t.Fatalf("view %+v", v)
 			}
 			if a := w.available(t, kim); a != want {

@@ -199,6 +199,9 @@ func decide(ctx context.Context, d httpapi.Deps, r *httpapi.Request) (*creation,
 	}
 	st.Publishable = int64(others)
 	st.Open = int64(others)
+	if st.SelfAmount > 0 {
+		st.Paid = 1 // the requester's own share, settled now: counted with the paid ones
+	}
 	if !dueAt.IsZero() {
 		at := dueAt.Add(-AutoRemindLead)
 		if earliest := now.Add(RemindEvery); at.Before(earliest) {
@@ -285,7 +288,7 @@ func (c *creation) tx() *ledger.Tx {
 	meta := st.put(metaKey(st.ID))
 	meta["status"] = ddb.S(st.Status)
 	for name, v := range map[string]int64{"publishable": st.Publishable, "publishedCount": st.Published, "openCount": st.Open,
-		"paidCount": 0, "declinedCount": 0, "collected": 0, "selfAmount": st.SelfAmount, "remindSeq": 0, "remindSentSeq": 0, "workRev": st.Rev} {
+		"paidCount": st.Paid, "declinedCount": 0, "collected": 0, "selfAmount": st.SelfAmount, "remindSeq": 0, "remindSentSeq": 0, "workRev": st.Rev} {
 		meta[name] = ddb.N(v)
 	}
 	if !st.AutoRemindAt.IsZero() {

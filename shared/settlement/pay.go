@@ -102,34 +102,68 @@ func Decline(d httpapi.Deps) httpapi.LambdaHandler {
 	})
 }
 
-// readShare reads the share the path names, for its participant. The
-// requester naming a participant's share is told it is not theirs;
-// anyone else learns nothing.
+// readShare reads the share the path names, for its participant. Only
+// the participant acts on a share: anyone else who may see the settlement
+// (its requester, or a participant whose share is published) is told
+// that the share is not theirs (403), whoever the path names, so the
+// answer tells a participant nothing about the others; anyone else learns
+// nothing (404). The caller's own share costs one GetItem; a refusal at
+// most two more.
 func readShare(ctx context.Context, d httpapi.Deps, r *httpapi.Request, verb string) (share, error) {
 	sid, uid := r.PathParam("id"), r.PathParam("userId")
-	notFound := ErrNotFound.With("you have no share to %s in settlement %s", verb, sid)
-	if !ValidID(sid) || !users.ValidUserID(uid) {
+	notFound := ErrNotFound.With("you have no settlement %s", sid)
+	if !ValidID(sid) {
 		return share{}, notFound
 	}
-	item, err := d.Table.Get(ctx, shareKey(sid, uid))
-	if err != nil {
-		return share{}, err
-	}
-	if item == nil {
-		return share{}, notFound
-	}
-	sh, err := shareFromItem(item)
-	if err != nil {
-		return share{}, err
-	}
-	if uid != r.Caller {
-		if sh.Requester == r.Caller {
-			return share{}, refuse(ErrNotYourShare, map[string]any{"userId": uid},
-				"the share of %s in your settlement %s is theirs to %s", uid, sid, verb)
+	if uid == r.Caller {
+		item, err := d.Table.Get(ctx, shareKey(sid, uid))
+		if err != nil {
+			return share{}, err
 		}
+		if item != nil {
+			return shareFromItem(item)
+		}
+		// No share of the caller's: the requester is told so.
+		requester, err := isRequester(ctx, d, sid, r.Caller)
+		if err != nil {
+			return share{}, err
+		}
+		if !requester {
+			return share{}, notFound
+		}
+		return share{}, refuse(ErrNotYourShare, map[string]any{"userId": uid},
+			"you are not a participant of your settlement %s: there is no share of yours to %s", sid, verb)
+	}
+	member, err := isMember(ctx, d, sid, r.Caller)
+	if err != nil {
+		return share{}, err
+	}
+	if !member {
 		return share{}, notFound
 	}
-	return sh, nil
+	return share{}, refuse(ErrNotYourShare, map[string]any{"userId": uid},
+		"only the participant may %s their share: the share of %s in settlement %s is not yours", verb, uid, sid)
+}
+
+// isMember reports whether uid may see settlement sid: a published share
+// of theirs, or they requested it.
+func isMember(ctx context.Context, d httpapi.Deps, sid, uid string) (bool, error) {
+	if users.ValidUserID(uid) {
+		item, err := d.Table.Get(ctx, shareKey(sid, uid))
+		if err != nil || item != nil {
+			return item != nil, err
+		}
+	}
+	return isRequester(ctx, d, sid, uid)
+}
+
+// isRequester reports whether uid requested settlement sid.
+func isRequester(ctx context.Context, d httpapi.Deps, sid, uid string) (bool, error) {
+	item, err := d.Table.Get(ctx, metaKey(sid))
+	if err != nil || item == nil {
+		return false, err
+	}
+	return ddb.Decode(item).S("requester") == uid, nil
 }
 
 // counters are the settlement item's counters.

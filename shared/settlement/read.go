@@ -48,12 +48,16 @@ type Settlement struct {
 	CompletedAt time.Time `json:"completedAt,omitzero"`
 	CancelledAt time.Time `json:"cancelledAt,omitzero"`
 	// ParticipantCount is the number of shares, the requester's own
-	// included; the counts below leave it out (it is settled at creation).
+	// included; the counts below count the shares by status and sum to it
+	// (the requester's own share is paid from the start; cancelled are
+	// the shares a cancellation found open).
 	ParticipantCount int   `json:"participantCount"`
 	OpenCount        int64 `json:"openCount"`
 	PaidCount        int64 `json:"paidCount"`
 	DeclinedCount    int64 `json:"declinedCount"`
-	// Collected is what participants paid into the requester's account;
+	CancelledCount   int64 `json:"cancelledCount"`
+	// Collected is what participants paid into the requester's account
+	// (the requester's own share moves nothing, so it is not in it);
 	// Outstanding the open shares' sum.
 	Collected    int64         `json:"collected"`
 	Outstanding  int64         `json:"outstanding"`
@@ -134,7 +138,7 @@ func (l *loaded) view(caller string) (Settlement, bool) {
 		CancelledAt: st.CancelledAt, ParticipantCount: len(l.plan.Users), OpenCount: st.Open, PaidCount: st.Paid,
 		DeclinedCount: st.Declined, Collected: st.Collected}
 	if st.Status == StatusCancelled {
-		v.OpenCount = 0
+		v.OpenCount, v.CancelledCount = 0, st.Open
 	}
 	mine := -1
 	for i, uid := range l.plan.Users {

@@ -72,7 +72,9 @@
 //   - Completed means no share is open any more (each paid or declined);
 //     collected says how much came in.
 //   - The requester may be a participant: their share is settled
-//     ("paid", self) at creation without moving money. At least one other
+//     ("paid", self) at creation without moving money, and counted in
+//     paidCount from then on (the counts always sum to the shares), but
+//     not in collected (money that came in). At least one other
 //     participant is required; at most 100 participants.
 //   - Reminders (the requester's and the automatic one) share the limit of
 //     one per hour per request. The automatic reminder is due 24 h before
@@ -80,10 +82,11 @@
 //     dueAt); a requester's reminder within the hour before covers it.
 //     Past the due date the request stays open.
 //   - Someone who is neither the requester nor a participant gets 404
-//     settlement_not_found, as for a settlement that does not exist. The
-//     requester acting on a participant's share gets 403
-//     settlement_not_your_share; a participant acting on another's share
-//     gets 404.
+//     settlement_not_found, as for a settlement that does not exist.
+//     Only a share's participant pays or declines it: the requester or a
+//     participant naming any other share (or the requester, without a
+//     share, their own) gets 403 settlement_not_your_share, the same
+//     whether the named user has a share or not.
 //   - Refusal precedence for a share: the request's state (cancelled,
 //     completed) first, then the share's (paid, declined).
 //   - Only creating and paying need an Idempotency-Key (a double-tap must

@@ -33,7 +33,8 @@ func TestTwentyThousandAmongThree(t *testing.T) {
 	if st[kim.ID] != "paid" || st[lee.ID] != "open" || st[park.ID] != "open" || !v.Participants[0].Self {
 		t.Fatalf("statuses %v (%+v)", st, v.Participants)
 	}
-	if v.Outstanding != got[lee.ID]+got[park.ID] || v.Collected != 0 || v.OpenCount != 2 {
+	// The requester's own share counts as paid from the start.
+	if v.Outstanding != got[lee.ID]+got[park.ID] || v.Collected != 0 || v.OpenCount != 2 || v.PaidCount != 1 {
 		t.Fatalf("progress %+v", v)
 	}
 	// The shares are stored: every read says the same.
@@ -62,7 +63,7 @@ func TestTwentyThousandAmongThree(t *testing.T) {
 		t.Errorf("lee has %d", a)
 	}
 	v = w.view(t, kim, sid)
-	if v.Status != "completed" || v.Collected != collected || v.OpenCount != 0 || v.PaidCount != 2 || v.Outstanding != 0 || v.CompletedAt.IsZero() {
+	if v.Status != "completed" || v.Collected != collected || v.OpenCount != 0 || v.PaidCount != 3 || v.Outstanding != 0 || v.CompletedAt.IsZero() {
 		t.Fatalf("completed view %+v", v)
 	}
 	// A participant sees their own share only.
@@ -259,13 +260,14 @@ func TestAuthorization(t *testing.T) {
 		{"requester declines lee's share", w.decline(t, kim, sid, lee.ID), "403 settlement_not_your_share"},
 		{"requester pays own settled share", w.pay(t, kim, sid, kim.ID, ""), "409 settlement_share_paid"},
 		{"requester declines own settled share", w.decline(t, kim, sid, kim.ID), "409 settlement_share_paid"},
-		{"lee pays park's share", w.pay(t, lee, sid, park.ID, ""), "404 settlement_not_found"},
-		{"lee declines park's share", w.decline(t, lee, sid, park.ID), "404 settlement_not_found"},
+		{"lee pays park's share", w.pay(t, lee, sid, park.ID, ""), "403 settlement_not_your_share"},
+		{"lee declines park's share", w.decline(t, lee, sid, park.ID), "403 settlement_not_your_share"},
 		{"lee cancels", w.cancel(t, lee, sid), "404 settlement_not_found"},
 		{"lee reminds", w.remind(t, lee, sid), "404 settlement_not_found"},
 		{"unknown settlement", w.get(t, kim, "sr_01kapq0e00abcdefghjkmnpqrs"), "404 settlement_not_found"},
 		{"malformed id", w.pay(t, lee, "nope", lee.ID, ""), "404 settlement_not_found"},
-		{"malformed user", w.pay(t, lee, sid, "nope", ""), "404 settlement_not_found"},
+		{"malformed user", w.pay(t, lee, sid, "nope", ""), "403 settlement_not_your_share"},
+		{"stranger names a malformed user", w.pay(t, stranger, sid, "nope", ""), "404 settlement_not_found"},
 		{"no key", w.Do(t, call{Fn: "pay-settlement", Caller: lee.ID, Path: map[string]string{"id": sid, "userId": lee.ID}}), "400 idempotency_key_required"},
 	} {
 		if got := outcome(c.r); got != c.want {
