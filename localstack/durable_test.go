@@ -50,7 +50,7 @@ func startStack(t *testing.T, bin, data string, apiPort, ddbPort int) *stackProc
 	}
 	t.Cleanup(func() { s.stop(t) })
 	c := http.Client{Timeout: time.Second}
-	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(4 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
 		if resp, err := c.Get(s.api + "/_local/clock"); err == nil {
 			resp.Body.Close()
 			return s

@@ -61,6 +61,10 @@ func RepoRoot() (string, error) {
 	}
 }
 
+// startTimeout bounds the wait for a starting DynamoDB Local (a JVM on a
+// busy machine can take over a minute).
+const startTimeout = 2 * time.Minute
+
 // Start runs DynamoDB Local and waits until it accepts connections.
 func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.RepoRoot == "" {
@@ -105,7 +109,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", o.Port), cmd: cmd, done: make(chan error, 1)}
 	go func() { s.done <- cmd.Wait() }()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(startTimeout)
 	for {
 		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", o.Port), 200*time.Millisecond); err == nil {
 			c.Close()
@@ -121,7 +125,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 		if time.Now().After(deadline) {
 			s.Stop()
-			return nil, fmt.Errorf("dynamolocal: not listening after 60s; see %s", logPath)
+			return nil, fmt.Errorf("dynamolocal: not listening after %s; see %s", startTimeout, logPath)
 		}
 	}
 }
