@@ -44,7 +44,7 @@ synth: deps build ## synthesize the CloudFormation template offline (infra/cdk.o
 deploy: deps build ## deploy to the AWS account in your environment: make deploy OPERATOR_TOKEN_SHA256=<hex>
 	cd infra && $(CDK) deploy --no-notices --parameters OperatorTokenSha256=$(OPERATOR_TOKEN_SHA256)
 
-invoke: ## run one function once locally with an event: make invoke FN=charge [EVENT=events/charge.json]
+invoke: ## run one function once locally, on the stack's test clock: make invoke FN=charge [EVENT=events/charge.json]
 	$(GO) run ./localstack invoke -function $(FN) -event $(EVENT)
 
 clock: ## move the running local stack's test clock forward, firing every job on the way: make clock ADVANCE=24h

@@ -4,7 +4,7 @@
 // handlers the Lambda functions run (shared/app).
 //
 //	localstack run    [-addr 127.0.0.1:8080] [-dynamodb-port 8000] [-data .local/dynamodb] [-in-memory] [-table minipay]
-//	localstack invoke -function NAME -event FILE [-endpoint http://127.0.0.1:8000] [-table minipay]
+//	localstack invoke -function NAME -event FILE [-endpoint http://127.0.0.1:8000] [-table minipay] [-api URL] [-data DIR] [-keep-scheduled-time]
 //	localstack audit  [-endpoint http://127.0.0.1:8000] [-table minipay]
 //	localstack openapi [-server URL]
 //	localstack load   [-api URL | -in-process] [-rate N | -stages 15s:2,30s:2,5s:0] [-knee] ...
@@ -13,7 +13,10 @@
 // run serves the API until SIGINT or SIGTERM, then stops the HTTP server
 // and DynamoDB Local. invoke runs one function once with a JSON event (an
 // API Gateway v2 request or a scheduler event from events/) against a
-// running local DynamoDB and prints its response. audit checks the ledger's
+// running local DynamoDB and prints its response; it runs on the local
+// stack's test clock (the running stack's, else the one kept with the data)
+// and a scheduler event fires at that clock's now (-keep-scheduled-time
+// keeps the file's time). audit checks the ledger's
 // invariants and exits 1 if any fails. openapi prints the OpenAPI document
 // (the one run serves at /openapi.json) with -server as its first server.
 // load runs the user-journey load test (shared/load) against -api, the
@@ -66,7 +69,7 @@ const defaultOperatorToken = "local-operator-token"
 
 const usage = `usage:
   localstack run    [-addr 127.0.0.1:8080] [-dynamodb-port 8000] [-data .local/dynamodb] [-in-memory] [-table minipay]
-  localstack invoke -function NAME -event FILE [-endpoint http://127.0.0.1:8000] [-table minipay]
+  localstack invoke -function NAME -event FILE [-endpoint http://127.0.0.1:8000] [-table minipay] [-api URL] [-data DIR] [-keep-scheduled-time]
   localstack audit  [-endpoint http://127.0.0.1:8000] [-table minipay]
   localstack openapi [-server URL]
   localstack load   [-api URL | -in-process] [-rate 2 | -stages 15s:2,30s:2,5s:0] [-knee] [-p95 500ms] [-p99 1s] [-max-errors 0.01]
@@ -130,7 +133,10 @@ func run(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("run: unexpected arguments %q", fs.Args())
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Every catchable way of being stopped stops DynamoDB Local the durable
+	// way (dynamolocal.Server.Stop); only kill -9 cannot, and then DynamoDB
+	// Local gets SIGTERM from the kernel (Pdeathsig).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer stop()
 	log := app.Logger(os.Getenv(config.EnvLogLevel))
 
@@ -192,8 +198,18 @@ func run(args []string) error {
 		return err
 	}
 	// The test clock: real time plus an offset that only grows (advance it
-	// with `localstack clock -advance 24h` or POST /_local/clock/advance).
+	// with `localstack clock -advance 24h` or POST /_local/clock/advance),
+	// kept beside DynamoDB Local's data; so are the queued messages.
 	clk := emulator.NewOffsetClock(clock.Real{})
+	queues := emulator.NewLocalQueues(routes.Queues)
+	if dataDir != "" {
+		if clk, err = emulator.OpenOffsetClock(clock.Real{}, filepath.Join(dataDir, emulator.ClockFile)); err != nil {
+			return err
+		}
+		if queues, err = emulator.OpenLocalQueues(routes.Queues, filepath.Join(dataDir, queuesDir)); err != nil {
+			return err
+		}
+	}
 	deps, err := app.NewDeps(client, cfg, clk, log)
 	if err != nil {
 		return err
@@ -203,9 +219,12 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	em, err := newEmulator(deps, client, spec)
+	em, err := newEmulator(deps, client, spec, queues)
 	if err != nil {
 		return err
+	}
+	if off := clk.Offset(); off > 0 {
+		log.Info("test clock: kept with the data", "offset", off.String(), "now", clk.Now().UTC().Format(time.RFC3339))
 	}
 
 	mux := http.NewServeMux()
@@ -219,6 +238,11 @@ func run(args []string) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { em.RunSchedules(bg) })
 	wg.Go(func() { em.RunSweeper(bg, emulator.DefaultSweepEvery) })
+	if st := em.QueueStats(); st.Pending > 0 {
+		// Work queued before a crash: deliver it now, as SQS would.
+		log.Info("queued work kept from the last run: delivering", "messages", st.Pending)
+		wg.Go(func() { em.DrainQueues(bg) })
+	}
 
 	tokenHint := "set by " + emulator.EnvOperatorToken
 	if isDefault {
@@ -265,6 +289,9 @@ func invoke(args []string) error {
 	fs := flag.NewFlagSet("invoke", flag.ExitOnError)
 	function := fs.String("function", "", "function name (see routes.Functions, e.g. charge)")
 	eventFile := fs.String("event", "", "JSON event file (e.g. events/charge.json); - reads stdin")
+	api := fs.String("api", localAPI, "the running local stack, whose test clock the function runs on")
+	data := fs.String("data", ".local/dynamodb", "the local stack's data directory, whose kept test clock is used when no stack answers at -api")
+	keepTime := fs.Bool("keep-scheduled-time", false, "keep a scheduler event's scheduledTime (default: the stack clock's now, as if the job fired now)")
 	endpoint, table := dbFlags(fs)
 	_ = fs.Parse(args)
 	if *function == "" || *eventFile == "" || fs.NArg() > 0 {
@@ -279,13 +306,21 @@ func invoke(args []string) error {
 	if err := reachable(*endpoint); err != nil {
 		return err
 	}
-	token, _ := operatorToken()
-	deps, err := app.Deps(ctx, config.Config{Table: *table, DynamoDBEndpoint: *endpoint,
-		OperatorTokenSHA256: users.TokenHash(token), LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration)}, clock.Real{})
+	clk, where, err := stackClock(*api, *data)
 	if err != nil {
 		return err
 	}
-	em, err := newEmulator(deps, nil, nil)
+	fmt.Fprintf(os.Stderr, "clock: %s, now %s\n", where, clk.Now().UTC().Format(time.RFC3339))
+	if !*keepTime {
+		payload = scheduledNow(payload, clk.Now())
+	}
+	token, _ := operatorToken()
+	deps, err := app.Deps(ctx, config.Config{Table: *table, DynamoDBEndpoint: *endpoint,
+		OperatorTokenSHA256: users.TokenHash(token), LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration)}, clk)
+	if err != nil {
+		return err
+	}
+	em, err := newEmulator(deps, nil, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -522,8 +557,69 @@ func printOpenAPI(args []string) error {
 
 // ---- helpers ----
 
-func newEmulator(d httpapi.Deps, scanner *dynamodb.Client, spec []byte) (*emulator.Emulator, error) {
-	queues := emulator.NewLocalQueues(routes.Queues)
+// queuesDir is where run keeps queued messages, inside the data directory.
+const queuesDir = "queues"
+
+// stackClock is the local stack's test clock: the running stack's at api
+// (asked), else the one kept in the data directory, else the wall clock.
+func stackClock(api, data string) (*emulator.OffsetClock, string, error) {
+	clk := emulator.NewOffsetClock(clock.Real{})
+	c := http.Client{Timeout: 2 * time.Second}
+	if resp, err := c.Get(api + emulator.TestClockPath); err == nil {
+		defer resp.Body.Close()
+		var body struct {
+			Offset string `json:"offset"`
+		}
+		if resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&body) == nil && body.Offset != "" {
+			off, err := time.ParseDuration(body.Offset)
+			if err != nil {
+				return nil, "", fmt.Errorf("invoke: the stack at %s tells the clock offset %q: %w", api, body.Offset, err)
+			}
+			clk.Advance(off)
+			return clk, "the running stack's test clock (" + api + ", offset " + off.String() + ")", nil
+		}
+	}
+	if !filepath.IsAbs(data) {
+		if root, err := dynamolocal.RepoRoot(); err == nil {
+			data = filepath.Join(root, data)
+		}
+	}
+	off, err := emulator.ReadClockOffset(filepath.Join(data, emulator.ClockFile))
+	if err != nil {
+		return nil, "", err
+	}
+	if off > 0 {
+		clk.Advance(off)
+		return clk, "the test clock kept in " + data + " (offset " + off.String() + ")", nil
+	}
+	return clk, "the wall clock (no stack at " + api + ", no test clock kept in " + data + ")", nil
+}
+
+// scheduledNow sets a scheduler event's scheduledTime to now (the job runs
+// as if it fired now on the stack's clock); any other event is unchanged.
+func scheduledNow(payload []byte, now time.Time) []byte {
+	var ev map[string]json.RawMessage
+	if json.Unmarshal(payload, &ev) != nil {
+		return payload
+	}
+	if _, ok := ev["scheduledTime"]; !ok {
+		return payload
+	}
+	if _, ok := ev["job"]; !ok {
+		return payload
+	}
+	ev["scheduledTime"], _ = json.Marshal(now.UTC().Format(time.RFC3339))
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return payload
+	}
+	return b
+}
+
+func newEmulator(d httpapi.Deps, scanner *dynamodb.Client, spec []byte, queues *emulator.LocalQueues) (*emulator.Emulator, error) {
+	if queues == nil {
+		queues = emulator.NewLocalQueues(routes.Queues)
+	}
 	d.Queue = queues
 	c := emulator.Config{
 		Handlers:  app.Handlers(d),

@@ -7,11 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -58,6 +61,10 @@ func RepoRoot() (string, error) {
 	}
 }
 
+// startTimeout bounds the wait for a starting DynamoDB Local (a JVM on a
+// busy machine can take over a minute).
+const startTimeout = 2 * time.Minute
+
 // Start runs DynamoDB Local and waits until it accepts connections.
 func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.RepoRoot == "" {
@@ -90,7 +97,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		args = append(args, "-dbPath", abs)
 	}
 	cmd := exec.Command("java", args...)
-	// Its own process group (and on Linux killed if we die), so nothing is left behind.
+	// Its own process group (and on Linux sent SIGTERM if we die), so nothing is left behind.
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.Dir = o.RepoRoot
 	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("dynamodb-local-%d.log", o.Port))
@@ -102,7 +109,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", o.Port), cmd: cmd, done: make(chan error, 1)}
 	go func() { s.done <- cmd.Wait() }()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(startTimeout)
 	for {
 		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", o.Port), 200*time.Millisecond); err == nil {
 			c.Close()
@@ -118,23 +125,64 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 		if time.Now().After(deadline) {
 			s.Stop()
-			return nil, fmt.Errorf("dynamolocal: not listening after 60s; see %s", logPath)
+			return nil, fmt.Errorf("dynamolocal: not listening after %s; see %s", startTimeout, logPath)
 		}
 	}
 }
 
-// Stop ends DynamoDB Local and waits for it.
+// Stop ends DynamoDB Local the durable way and waits for it: Flush (so
+// every transaction it has acknowledged is committed to its file), then
+// SIGTERM, and SIGKILL only if it has not exited 10 s later.
 func (s *Server) Stop() {
 	if s == nil || s.cmd.Process == nil {
 		return
 	}
+	select {
+	case err := <-s.done:
+		s.done <- err // exited already
+		return
+	default:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = s.Flush(ctx)
+	cancel()
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
 	select {
-	case <-s.done:
-	case <-time.After(5 * time.Second):
+	case err := <-s.done:
+		s.done <- err
+	case <-time.After(10 * time.Second):
 		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.done
+		s.done <- <-s.done
 	}
+}
+
+// Flush returns once every transaction DynamoDB Local acknowledged before
+// the call is committed to its SQLite file. DynamoDB Local answers a
+// TransactWriteItems when it has queued the transaction's COMMIT on its one
+// SQLite worker, not when the COMMIT has run (SQLiteDBAccess.commitTransaction
+// does not wait for the job), so a kill right after an acknowledgement can
+// lose the transaction. The worker runs jobs in order and ListTables waits
+// for its own job: when ListTables answers, every COMMIT queued before it
+// has run.
+func (s *Server) Flush(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.Endpoint+"/", strings.NewReader("{}"))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	req.Header.Set("X-Amz-Target", "DynamoDB_20120810.ListTables")
+	// DynamoDB Local reads the credential's key id but checks no signature.
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=local/20200101/ap-northeast-2/dynamodb/aws4_request, SignedHeaders=host, Signature=00")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("dynamolocal: flush: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("dynamolocal: flush: ListTables answered %s", resp.Status)
+	}
+	return nil
 }
 
 func freePort() (int, error) {

@@ -15,6 +15,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -39,8 +42,9 @@ type LocalQueues struct {
 	pending  []*localMessage
 	inflight int
 	e        *Emulator
+	dir      string // "": the messages live in memory only
 
-	sent, delivered, failed, dead int64
+	sent, delivered, failed, dead, restored int64
 }
 
 type localMessage struct {
@@ -48,6 +52,90 @@ type localMessage struct {
 	id, body string
 	receives int
 	sentAt   time.Time
+	file     string // its file in LocalQueues.dir
+}
+
+// storedMessage is a queued message's file.
+type storedMessage struct {
+	Queue  string    `json:"queue"`
+	ID     string    `json:"id"`
+	Body   string    `json:"body"`
+	SentAt time.Time `json:"sentAt"`
+}
+
+// OpenLocalQueues are NewLocalQueues whose messages are kept in dir, one
+// file each, from the moment Send returns until the message is delivered
+// (or dead-lettered: its file moves to dir/dead), as SQS keeps a message
+// until its consumer deletes it. The messages dir holds from an earlier run
+// (a crash before they were delivered) are pending again at once, oldest
+// first; DrainQueues delivers them. A message whose delivery was running
+// at the crash is delivered again (at least once, as SQS does: the
+// workers are idempotent). Messages of a queue the table no longer has
+// stay in dir untouched.
+func OpenLocalQueues(qs []routes.Queue, dir string) (*LocalQueues, error) {
+	q := NewLocalQueues(qs)
+	q.dir = dir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("emulator: queues: %w", err)
+	}
+	names, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names) // named by send time
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("emulator: queues: %w", err)
+		}
+		var m storedMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("emulator: queues: %s is not a queued message (%v)", name, err)
+		}
+		def, ok := q.defs[m.Queue]
+		if !ok {
+			continue
+		}
+		q.pending = append(q.pending, &localMessage{queue: def, id: m.ID, body: m.Body, sentAt: m.SentAt, file: name})
+		q.restored++
+	}
+	return q, nil
+}
+
+// keep writes m's file (durably: a crash leaves it whole or absent).
+func (q *LocalQueues) keep(m *localMessage) error {
+	if q.dir == "" {
+		return nil
+	}
+	b, err := json.Marshal(storedMessage{Queue: m.queue.Name, ID: m.id, Body: m.body, SentAt: m.sentAt})
+	if err != nil {
+		return err
+	}
+	name := filepath.Join(q.dir, fmt.Sprintf("%020d-%s.json", m.sentAt.UnixNano(), m.id))
+	if err := writeFileDurably(name, b); err != nil {
+		return fmt.Errorf("emulator: keep message on %s: %w", m.queue.Name, err)
+	}
+	m.file = name
+	return nil
+}
+
+// forget removes a delivered message's file (dead: moves it to dir/dead).
+func (q *LocalQueues) forget(m *localMessage, dead bool) {
+	if m.file == "" {
+		return
+	}
+	var err error
+	if dead {
+		deadDir := filepath.Join(q.dir, "dead")
+		if err = os.MkdirAll(deadDir, 0o755); err == nil {
+			err = os.Rename(m.file, filepath.Join(deadDir, filepath.Base(m.file)))
+		}
+	} else {
+		err = os.Remove(m.file)
+	}
+	if err != nil && q.e != nil {
+		q.e.log.Error("emulator: queued message delivered but its file stays (it will be delivered again after a restart)", "file", m.file, "error", err.Error())
+	}
 }
 
 // NewLocalQueues makes the queues of a queue table (routes.Queues).
@@ -69,10 +157,14 @@ func (q *LocalQueues) Send(ctx context.Context, queue, body string) error {
 	if len(body) > 256<<10 {
 		return fmt.Errorf("emulator: message of %d bytes on %s (SQS takes at most 256 KiB)", len(body), queue)
 	}
+	m := &localMessage{queue: def, id: newUUID(), body: body, sentAt: time.Now()}
+	if err := q.keep(m); err != nil {
+		return err // not sent: the job fails and is retried, as SendMessage failing would make it
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.sent++
-	q.pending = append(q.pending, &localMessage{queue: def, id: newUUID(), body: body, sentAt: time.Now()})
+	q.pending = append(q.pending, m)
 	q.cond.Broadcast()
 	return nil
 }
@@ -81,13 +173,15 @@ func (q *LocalQueues) Send(ctx context.Context, queue, body string) error {
 type QueueStats struct {
 	Sent, Delivered, Failed, DeadLettered int64
 	Pending                               int
+	// Restored are the messages found kept from an earlier run.
+	Restored int64
 }
 
 // Stats returns the counters.
 func (q *LocalQueues) Stats() QueueStats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return QueueStats{Sent: q.sent, Delivered: q.delivered, Failed: q.failed, DeadLettered: q.dead, Pending: len(q.pending)}
+	return QueueStats{Sent: q.sent, Delivered: q.delivered, Failed: q.failed, DeadLettered: q.dead, Pending: len(q.pending), Restored: q.restored}
 }
 
 // DrainQueues delivers messages until every queue is empty and no delivery
@@ -123,12 +217,18 @@ func (q *LocalQueues) drain(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			err := q.deliver(ctx, m)
+			// A delivery cut short by the end of ctx (the stack stopping) is
+			// no failure of the message: it stays, and is delivered later.
+			dead := err != nil && ctx.Err() == nil && m.receives >= max(m.queue.MaxReceives, 1)
+			if err == nil || dead {
+				q.forget(m, dead)
+			}
 			q.mu.Lock()
 			q.inflight--
 			switch {
 			case err == nil:
 				q.delivered++
-			case m.receives >= max(m.queue.MaxReceives, 1):
+			case dead:
 				q.failed++
 				q.dead++
 				q.e.log.ErrorContext(ctx, "emulator: message dead-lettered", "queue", m.queue.Name, "receives", m.receives, "body", truncate([]byte(m.body), 200), "error", err.Error())

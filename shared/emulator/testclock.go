@@ -14,7 +14,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -39,10 +42,108 @@ type OffsetClock struct {
 	base   clock.Clock
 	mu     sync.Mutex
 	offset time.Duration
+	path   string // "": the offset lives in memory only
+	err    error  // the last failure to keep the offset in path
 }
 
 // NewOffsetClock is base (usually clock.Real{}) with no offset yet.
 func NewOffsetClock(base clock.Clock) *OffsetClock { return &OffsetClock{base: base} }
+
+// ClockFile is the file, in the local stack's data directory, that keeps
+// the test clock's offset across restarts.
+const ClockFile = "minipay-test-clock.json"
+
+// clockState is ClockFile's content.
+type clockState struct {
+	Offset      string `json:"offset"`
+	OffsetNanos int64  `json:"offsetNanos"`
+}
+
+// OpenOffsetClock is base plus the offset kept in path (none if the file
+// does not exist yet); every Advance writes the new offset to path before
+// it returns, so a restart (or a crash) keeps the clock with the data.
+func OpenOffsetClock(base clock.Clock, path string) (*OffsetClock, error) {
+	c := &OffsetClock{base: base, path: path}
+	off, err := ReadClockOffset(path)
+	if err != nil {
+		return nil, err
+	}
+	c.offset = off
+	return c, nil
+}
+
+// ReadClockOffset reads the offset kept in path (0 when there is no file).
+func ReadClockOffset(path string) (time.Duration, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("emulator: test clock: %w", err)
+	}
+	var st clockState
+	if err := json.Unmarshal(b, &st); err != nil || st.OffsetNanos < 0 {
+		return 0, fmt.Errorf("emulator: test clock: %s is not a clock file (%v); remove it to start from the wall clock", path, err)
+	}
+	return time.Duration(st.OffsetNanos), nil
+}
+
+// save writes the offset to c.path: a new file, synced, renamed over the
+// old one (and the directory synced), so a crash leaves the old offset or
+// the new one. Called with c.mu held.
+func (c *OffsetClock) save() error {
+	if c.path == "" {
+		return nil
+	}
+	b, _ := json.Marshal(clockState{Offset: c.offset.String(), OffsetNanos: int64(c.offset)})
+	return writeFileDurably(c.path, append(b, '\n'))
+}
+
+// writeFileDurably replaces path with b so that a crash leaves either the
+// old content or the new.
+func writeFileDurably(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	_ = d.Sync() // not every file system syncs a directory; the rename is done either way
+	return nil
+}
+
+// Err is the last failure to keep the offset in its file (nil: kept).
+func (c *OffsetClock) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
 
 // Now is the base time plus the offset.
 func (c *OffsetClock) Now() time.Time {
@@ -58,6 +159,7 @@ func (c *OffsetClock) Advance(d time.Duration) {
 	}
 	c.mu.Lock()
 	c.offset += d
+	c.err = c.save()
 	c.mu.Unlock()
 }
 
@@ -290,6 +392,9 @@ func (e *Emulator) TestClockHandler() http.Handler {
 			return
 		}
 		res, err := e.AdvanceClock(r.Context(), d)
+		if oc, ok := e.clock.(*OffsetClock); ok && oc.Err() != nil {
+			e.log.ErrorContext(r.Context(), "emulator: test clock: the offset was not kept with the data; a restart will go back", "error", oc.Err().Error())
+		}
 		if err != nil {
 			clockProblem(w, http.StatusConflict, err.Error())
 			return

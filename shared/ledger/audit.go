@@ -3,11 +3,13 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"minipay/shared/ddb"
 )
@@ -19,7 +21,14 @@ type AuditReport struct {
 	OpenHolds     int
 	Postings      int // unfolded, counted in their accounts' balances
 	SumOfBalances int64
-	Problems      []string
+	// Passes is how many passes the audit took: more than one when the
+	// first pass saw the ledger moving (a Scan is no snapshot).
+	Passes int
+	// Reread is how many accounts the last pass re-read on their own
+	// (account item and postings as of one moment) because the Scan had
+	// seen them moving.
+	Reread   int
+	Problems []string
 }
 
 // OK reports whether every invariant held.
@@ -27,11 +36,17 @@ func (r AuditReport) OK() bool { return len(r.Problems) == 0 }
 
 func (r AuditReport) String() string {
 	s := fmt.Sprintf("audit: %d accounts, %d entries, %d open holds, %d unfolded postings, sum of balances %d", r.Accounts, r.Entries, r.OpenHolds, r.Postings, r.SumOfBalances)
+	if r.Passes > 1 || r.Reread > 0 {
+		s += fmt.Sprintf(" (moving while read: %d passes, %d accounts re-read)", r.Passes, r.Reread)
+	}
 	if r.OK() {
 		return s + ": OK"
 	}
 	return s + ": " + fmt.Sprint(len(r.Problems)) + " problem(s):\n  " + strings.Join(r.Problems, "\n  ")
 }
+
+// AuditPasses bounds the passes of one audit.
+const AuditPasses = 3
 
 // Audit scans the whole table (an operator's tool, never a request path)
 // and checks: the sum of all balances is 0; no account but an outside one
@@ -40,23 +55,72 @@ func (r AuditReport) String() string {
 // balance equals its checkpoint plus its entries since the checkpoint.
 // Balances include unfolded postings; an escrow's paid pockets are each the
 // amount it was created with.
+//
+// A Scan is not a snapshot: a fold (postings deleted, the account item
+// credited, in one transaction) that commits between the Scan's read of the
+// account item and its read of the postings is counted twice or not at
+// all, and so is a movement between two accounts read at different times.
+// So a pass that finds a problem is not yet an alarm: every account is read
+// again on its own, as of one moment (the item, its postings, the item
+// again, until the item is unchanged: a fold always changes the item), and
+// the invariants are checked again; if the ledger still looks wrong,
+// another whole pass follows, up to AuditPasses. A problem is reported only
+// when every pass found one, and then the last pass's. Under folds alone
+// the re-read is exact, so a problem then means money is wrong; under
+// movements an alarm needs AuditPasses passes in a row to catch money in
+// flight, which a quiet ledger never shows.
 func Audit(ctx context.Context, db ddb.Scanner, table string) (AuditReport, error) {
 	var r AuditReport
-	accounts := map[string]*Account{}
-	type entry struct {
-		sk     string
-		amount int64
+	for pass := 1; pass <= AuditPasses; pass++ {
+		st, err := scanLedger(ctx, db, table)
+		if err != nil {
+			return r, err
+		}
+		r = st.check()
+		r.Passes = pass
+		if r.OK() {
+			return r, nil
+		}
+		n, err := st.reread(ctx, ddb.NewTable(db, table))
+		if err != nil {
+			return r, err
+		}
+		r = st.check()
+		r.Passes, r.Reread = pass, n
+		if r.OK() {
+			return r, nil
+		}
 	}
-	entries := map[string][]entry{}
-	holds := map[string]int64{}    // debit account -> open holds
-	postings := map[string]int64{} // account -> unfolded postings
-	outsiders := map[string]bool{} // outside accounts seen in postings (their item appears when first folded)
-	var pockets []ddb.Item
+	return r, nil
+}
+
+type auditEntry struct {
+	sk     string
+	amount int64
+}
+
+// ledgerState is what one pass read.
+type ledgerState struct {
+	accounts  map[string]*Account
+	entries   map[string][]auditEntry
+	holds     map[string]int64 // debit account -> open holds
+	postings  map[string]int64 // account -> unfolded postings
+	counted   map[string]int   // account -> how many
+	outsiders map[string]bool  // outside accounts seen in postings (their item appears when first folded)
+	pockets   []ddb.Item
+	entryN    int
+	holdN     int
+	problems  []string // items that did not decode
+}
+
+func scanLedger(ctx context.Context, db ddb.Scanner, table string) (*ledgerState, error) {
+	st := &ledgerState{accounts: map[string]*Account{}, entries: map[string][]auditEntry{}, holds: map[string]int64{},
+		postings: map[string]int64{}, counted: map[string]int{}, outsiders: map[string]bool{}}
 	in := &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)}
 	for {
 		out, err := db.Scan(ctx, in)
 		if err != nil {
-			return r, fmt.Errorf("ledger: audit scan: %w", err)
+			return nil, fmt.Errorf("ledger: audit scan: %w", err)
 		}
 		for _, item := range out.Items {
 			pk, sk := keyString(item, ddb.AttrPK), keyString(item, ddb.AttrSK)
@@ -64,43 +128,43 @@ func Audit(ctx context.Context, db ddb.Scanner, table string) (AuditReport, erro
 			case strings.HasPrefix(sk, skAccountPrefix):
 				a, err := accountFromItem(item)
 				if err != nil {
-					r.Problems = append(r.Problems, err.Error())
+					st.problems = append(st.problems, err.Error())
 					continue
 				}
-				accounts[a.ID] = &a
+				st.accounts[a.ID] = &a
 			case strings.HasPrefix(pk, pkHold):
 				h, err := holdFromItem(item)
 				if err != nil {
-					r.Problems = append(r.Problems, err.Error())
+					st.problems = append(st.problems, err.Error())
 					continue
 				}
 				if h.Status == HoldOpen {
-					holds[h.Debit.ID] += h.Amount
-					r.OpenHolds++
+					st.holds[h.Debit.ID] += h.Amount
+					st.holdN++
 				}
 			case isPosting(pk):
 				d := ddb.Decode(item)
 				id, amount, outside := d.MustS("accountId"), d.MustN("amount"), d.Bool("outside")
 				if err := d.Err(); err != nil {
-					r.Problems = append(r.Problems, err.Error())
+					st.problems = append(st.problems, err.Error())
 					continue
 				}
-				postings[id] += amount
+				st.postings[id] += amount
+				st.counted[id]++
 				if outside {
-					outsiders[id] = true
+					st.outsiders[id] = true
 				}
-				r.Postings++
 			case strings.HasPrefix(pk, pkPocket):
-				pockets = append(pockets, item)
+				st.pockets = append(st.pockets, item)
 			case strings.HasPrefix(pk, pkHistory) && strings.HasPrefix(sk, skEntryPrefix):
 				d := ddb.Decode(item)
 				id, amount := d.MustS("accountId"), d.MustN("amount")
 				if err := d.Err(); err != nil {
-					r.Problems = append(r.Problems, err.Error())
+					st.problems = append(st.problems, err.Error())
 					continue
 				}
-				r.Entries++
-				entries[id] = append(entries[id], entry{strings.TrimPrefix(sk, skEntryPrefix), amount})
+				st.entryN++
+				st.entries[id] = append(st.entries[id], auditEntry{strings.TrimPrefix(sk, skEntryPrefix), amount})
 			}
 		}
 		if len(out.LastEvaluatedKey) == 0 {
@@ -108,30 +172,107 @@ func Audit(ctx context.Context, db ddb.Scanner, table string) (AuditReport, erro
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
+	for id := range st.outsiders {
+		if _, ok := st.accounts[id]; !ok {
+			st.accounts[id] = &Account{ID: id, Kind: KindOutside}
+		}
+	}
+	return st, nil
+}
+
+// rereadTries bounds the re-reads of one account that keeps moving.
+const rereadTries = 20
+
+// reread reads every account again on its own, as of one moment: the
+// account item, its unfolded postings, the item again, until the two reads
+// of the item agree. A fold deletes postings and updates the item in one
+// transaction, so with the item unchanged around the postings' Query no
+// fold committed in between, and item + postings count each posting once.
+// It returns how many accounts it re-read.
+func (st *ledgerState) reread(ctx context.Context, t *ddb.Table) (int, error) {
+	n := 0
+	for id, a := range st.accounts {
+		ref := a.Ref()
+		var postings int64
+		var count int
+		var item ddb.Item
+		for try := 0; ; try++ {
+			before, err := t.Get(ctx, ref.Key())
+			if err != nil {
+				return n, fmt.Errorf("ledger: audit re-read: %w", err)
+			}
+			postings, count = 0, 0
+			var derr error
+			err = t.QueryAll(ctx, &dynamodb.QueryInput{
+				KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(pkPosting + postingGroup(ref)), ":sk": ddb.S(ref.ID + "#")},
+				ConsistentRead:            aws.Bool(true),
+			}, func(p ddb.Item) bool {
+				d := ddb.Decode(p)
+				postings += d.MustN("amount")
+				count++
+				derr = d.Err()
+				return derr == nil
+			})
+			if err == nil {
+				err = derr
+			}
+			if err != nil {
+				return n, fmt.Errorf("ledger: audit re-read: %w", err)
+			}
+			after, err := t.Get(ctx, ref.Key())
+			if err != nil {
+				return n, fmt.Errorf("ledger: audit re-read: %w", err)
+			}
+			if reflect.DeepEqual(before, after) {
+				item = after
+				break
+			}
+			if try >= rereadTries {
+				return n, fmt.Errorf("ledger: audit: account %s changed under %d re-reads in a row", id, rereadTries)
+			}
+		}
+		n++
+		switch {
+		case item != nil:
+			fresh, err := accountFromItem(item)
+			if err != nil {
+				return n, err
+			}
+			*a = fresh
+		case a.Kind == KindOutside:
+			*a = Account{ID: id, Kind: KindOutside} // not folded yet: its postings are all it has
+		default:
+			return n, fmt.Errorf("ledger: audit: account %s vanished", id)
+		}
+		st.postings[id], st.counted[id] = postings, count
+	}
+	return n, nil
+}
+
+// check checks the invariants on what a pass read.
+func (st *ledgerState) check() AuditReport {
+	r := AuditReport{Entries: st.entryN, OpenHolds: st.holdN, Problems: append([]string(nil), st.problems...)}
+	accounts := make(map[string]*Account, len(st.accounts))
+	for id, a := range st.accounts {
+		c := *a
+		accounts[id] = &c
+	}
+	for id, p := range st.postings {
+		r.Postings += st.counted[id]
+		if a, ok := accounts[id]; ok {
+			a.Balance += p
+			a.Available += p
+		} else if p != 0 || st.counted[id] > 0 {
+			r.Problems = append(r.Problems, fmt.Sprintf("unfolded postings of %d for unknown account %s", p, id))
+		}
+	}
 	ids := make([]string, 0, len(accounts))
 	for id := range accounts {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	for id := range outsiders {
-		if _, ok := accounts[id]; !ok {
-			accounts[id] = &Account{ID: id, Kind: KindOutside}
-		}
-	}
-	ids = ids[:0]
-	for id := range accounts {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for id, p := range postings {
-		if a, ok := accounts[id]; ok {
-			a.Balance += p
-			a.Available += p
-		} else {
-			r.Problems = append(r.Problems, fmt.Sprintf("unfolded postings of %d for unknown account %s", p, id))
-		}
-	}
-	r.Problems = append(r.Problems, auditPockets(accounts, pockets)...)
+	r.Problems = append(r.Problems, auditPockets(accounts, st.pockets)...)
 	for _, id := range ids {
 		a := accounts[id]
 		r.Accounts++
@@ -144,11 +285,11 @@ func Audit(ctx context.Context, db ddb.Scanner, table string) (AuditReport, erro
 				r.Problems = append(r.Problems, fmt.Sprintf("account %s: available %d != balance %d - held %d", id, a.Available, a.Balance, a.Held))
 			}
 		}
-		if a.Held != holds[id] {
-			r.Problems = append(r.Problems, fmt.Sprintf("account %s: held %d but its open holds sum to %d", id, a.Held, holds[id]))
+		if a.Held != st.holds[id] {
+			r.Problems = append(r.Problems, fmt.Sprintf("account %s: held %d but its open holds sum to %d", id, a.Held, st.holds[id]))
 		}
 		since := a.checkpoint.balance
-		for _, e := range entries[id] {
+		for _, e := range st.entries[id] {
 			if e.sk >= a.checkpoint.asOf {
 				since += e.amount
 			}
@@ -161,16 +302,16 @@ func Audit(ctx context.Context, db ddb.Scanner, table string) (AuditReport, erro
 	if r.SumOfBalances != 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("sum of balances is %d, not 0", r.SumOfBalances))
 	}
-	for id, sum := range holds {
+	for id, sum := range st.holds {
 		if _, ok := accounts[id]; !ok {
 			r.Problems = append(r.Problems, fmt.Sprintf("open holds of %d on unknown account %s", sum, id))
 		}
 	}
-	for id := range entries {
+	for id := range st.entries {
 		if _, ok := accounts[id]; !ok {
 			r.Problems = append(r.Problems, fmt.Sprintf("entries for unknown account %s", id))
 		}
 	}
 	sort.Strings(r.Problems)
-	return r, nil
+	return r
 }
