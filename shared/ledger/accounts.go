@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -103,6 +104,10 @@ type Account struct {
 	Held      int64     `json:"held"`
 	Available int64     `json:"available"`
 	CreatedAt time.Time `json:"createdAt"`
+	// Shards is how many partition keys the account's postings and
+	// history are spread over (1: none; at most MaxShards): a high-volume
+	// receiver is opened with more (postings.go). Fixed at creation.
+	Shards int `json:"-"`
 	// Attrs are the capability's own attributes set at creation.
 	Attrs ddb.Item `json:"-"`
 
@@ -115,14 +120,14 @@ func (a Account) Ref() AccountRef {
 }
 
 var accountAttrs = map[string]bool{"accountId": true, "owner": true, "kind": true, "name": true, "balance": true,
-	"held": true, "available": true, "createdAt": true, attrCkBalance: true, attrCkAsOf: true, attrPockets: false,
+	"held": true, "available": true, "createdAt": true, attrShards: true, attrCkBalance: true, attrCkAsOf: true, attrPockets: false,
 	ddb.AttrPK: true, ddb.AttrSK: true, ddb.AttrDuePK: true, ddb.AttrDueSK: true}
 
 func accountFromItem(item ddb.Item) (Account, error) {
 	d := ddb.Decode(item)
 	a := Account{ID: d.MustS("accountId"), Owner: d.S("owner"), Kind: Kind(d.MustS("kind")), Name: d.S("name"),
 		Balance: d.MustN("balance"), Held: d.N("held"), Available: d.MustN("available"), CreatedAt: d.Time("createdAt"),
-		checkpoint: checkpoint{balance: d.N(attrCkBalance), asOf: d.S(attrCkAsOf)}}
+		Shards: max(1, int(d.N(attrShards))), checkpoint: checkpoint{balance: d.N(attrCkBalance), asOf: d.S(attrCkAsOf)}}
 	for k, v := range item {
 		if !accountAttrs[k] {
 			if a.Attrs == nil {
@@ -160,6 +165,13 @@ func (tx *Tx) CreateAccount(a Account, attrs ddb.Item) {
 	item["held"] = ddb.N(0)
 	item["available"] = ddb.N(0)
 	item["createdAt"] = ddb.Time(a.CreatedAt)
+	if a.Shards < 0 || a.Shards > MaxShards {
+		tx.Fail(fmt.Errorf("ledger: account %s over %d shards (at most %d)", a.ID, a.Shards, MaxShards))
+		return
+	}
+	if a.Shards > 1 {
+		item[attrShards] = ddb.N(int64(a.Shards))
+	}
 	setCheckpointDue(item, a.ID, a.CreatedAt)
 	tx.add(types.TransactWriteItem{Put: &types.Put{Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 		op{onFail: func(ddb.Item) error { return fmt.Errorf("ledger: id collision for account %s", a.ID) }})
@@ -226,8 +238,8 @@ func (l *Ledger) GetSystemAccount(ctx context.Context, id string) (Account, erro
 }
 
 // getAccount reads the account and its unfolded postings (one GetItem and
-// one Query, at once): the balance a client sees includes every committed
-// credit.
+// one Query, at once; a sharded account's other shards once the item says
+// how many): the balance a client sees includes every committed credit.
 func (l *Ledger) getAccount(ctx context.Context, a AccountRef, missing string) (Account, error) {
 	type got struct {
 		postings []ddb.Item
@@ -235,7 +247,7 @@ func (l *Ledger) getAccount(ctx context.Context, a AccountRef, missing string) (
 	}
 	ch := make(chan got, 1)
 	go func() {
-		p, err := l.unfolded(ctx, a, 0)
+		p, err := l.unfoldedShards(ctx, a, 0, 1, 0)
 		ch <- got{p, err}
 	}()
 	item, err := l.table.Get(ctx, a.Key())
@@ -253,6 +265,14 @@ func (l *Ledger) getAccount(ctx context.Context, a AccountRef, missing string) (
 	if err != nil {
 		return Account{}, err
 	}
+	l.known.put(knownKey(a), knownFromItem(item))
+	if acct.Shards > 1 {
+		more, err := l.unfoldedShards(ctx, a, 1, acct.Shards, 0)
+		if err != nil {
+			return Account{}, err
+		}
+		p.postings = append(p.postings, more...)
+	}
 	unfolded, err := sum(p.postings)
 	acct.Balance += unfolded
 	acct.Available += unfolded
@@ -260,7 +280,8 @@ func (l *Ledger) getAccount(ctx context.Context, a AccountRef, missing string) (
 }
 
 // ListAccounts returns all of the user's accounts with their unfolded
-// postings: two Queries, at once.
+// postings: two Queries, at once (and one per further shard of the
+// owner's sharded accounts).
 func (l *Ledger) ListAccounts(ctx context.Context, owner string) ([]Account, error) {
 	type got struct {
 		sums map[string]int64
@@ -268,7 +289,7 @@ func (l *Ledger) ListAccounts(ctx context.Context, owner string) ([]Account, err
 	}
 	ch := make(chan got, 1)
 	go func() {
-		s, err := l.unfoldedSums(ctx, owner)
+		s, err := l.unfoldedSums(ctx, owner, 0)
 		ch <- got{s, err}
 	}()
 	accounts := []Account{}
@@ -297,6 +318,31 @@ func (l *Ledger) ListAccounts(ctx context.Context, owner string) ([]Account, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ledger: list accounts: %w", err)
+	}
+	shards := 1
+	for _, a := range accounts {
+		shards = max(shards, a.Shards)
+	}
+	if shards > 1 {
+		sums := make([]got, shards)
+		var wg sync.WaitGroup
+		for n := 1; n < shards; n++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s, err := l.unfoldedSums(ctx, owner, n)
+				sums[n] = got{s, err}
+			}()
+		}
+		wg.Wait()
+		for _, g := range sums[1:] {
+			if g.err != nil {
+				return nil, fmt.Errorf("ledger: list accounts: %w", g.err)
+			}
+			for id, v := range g.sums {
+				p.sums[id] += v
+			}
+		}
 	}
 	for i := range accounts {
 		accounts[i].Balance += p.sums[accounts[i].ID]
