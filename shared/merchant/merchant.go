@@ -283,7 +283,10 @@ func storePart(storeID, orderID string, shards int) string {
 }
 
 // statusKey is shard n's status copy.
-func statusKey(storeID string, n int) ddb.Item { return ddb.Key(ddb.ShardKey(pkStore+storeID, n), skStatus) }
+func statusKey(storeID string, n int) ddb.Item {
+	return ddb.Key(ddb.ShardKey(pkStore+storeID, n), skStatus)
+}
+
 func orderKey(id string) ddb.Item { return ddb.Key(pkOrder+id, skOrder) }
 
 // AccountID is the merchant account id of a store ("st_x" -> "ma_x"), so

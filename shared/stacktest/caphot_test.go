@@ -27,7 +27,7 @@ func TestPopularStoreTouchesNoStoreItem(t *testing.T) {
 		t.Fatalf("create store: %s", r.Raw)
 	}
 	store := r.Body["id"].(string)
-	const n = 40
+	const n = 12
 	customers := make([]stacktest.User, n)
 	for i := range customers {
 		customers[i] = s.Register(t, fmt.Sprint("customer ", i))
