@@ -1,7 +1,8 @@
 // Package ddb is minipay's thin DynamoDB layer, with no money and no
 // capability in it: the table definition, the client, keys and attribute
 // codecs that report errors, time-ordered ids, ONE paged Query with a cursor
-// bound to its listing (page.go), and ONE reader of the due-work index
+// bound to its listing (page.go; merged over a sharded owner's partitions in
+// merge.go), and ONE reader of the due-work index
 // (due.go). The ledger kernel and the capability packages build on it.
 package ddb
 

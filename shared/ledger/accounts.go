@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -105,6 +106,10 @@ type Account struct {
 	Held      int64     `json:"held"`
 	Available int64     `json:"available"`
 	CreatedAt time.Time `json:"createdAt"`
+	// Shards is how many partition keys the account's postings and
+	// history are spread over (1: none; at most MaxShards): a high-volume
+	// receiver is opened with more (postings.go). Fixed at creation.
+	Shards int `json:"-"`
 	// Attrs are the capability's own attributes set at creation.
 	Attrs ddb.Item `json:"-"`
 
@@ -125,14 +130,14 @@ func (a Account) Ref() AccountRef {
 }
 
 var accountAttrs = map[string]bool{"accountId": true, "owner": true, "kind": true, "name": true, "balance": true,
-	"held": true, "available": true, "createdAt": true, attrCkBalance: true, attrCkAsOf: true, attrPockets: false, attrRev: true,
+	"held": true, "available": true, "createdAt": true, attrShards: true, attrCkBalance: true, attrCkAsOf: true, attrPockets: false, attrRev: true,
 	ddb.AttrPK: true, ddb.AttrSK: true, ddb.AttrDuePK: true, ddb.AttrDueSK: true}
 
 func accountFromItem(item ddb.Item) (Account, error) {
 	d := ddb.Decode(item)
 	a := Account{ID: d.MustS("accountId"), Owner: d.S("owner"), Kind: Kind(d.MustS("kind")), Name: d.S("name"),
 		Balance: d.MustN("balance"), Held: d.N("held"), Available: d.MustN("available"), CreatedAt: d.Time("createdAt"),
-		checkpoint: checkpoint{balance: d.N(attrCkBalance), asOf: d.S(attrCkAsOf)}, rev: d.N(attrRev)}
+		Shards: max(1, int(d.N(attrShards))), checkpoint: checkpoint{balance: d.N(attrCkBalance), asOf: d.S(attrCkAsOf)}, rev: d.N(attrRev)}
 	for k, v := range item {
 		if !accountAttrs[k] {
 			if a.Attrs == nil {
@@ -170,6 +175,13 @@ func (tx *Tx) CreateAccount(a Account, attrs ddb.Item) {
 	item["held"] = ddb.N(0)
 	item["available"] = ddb.N(0)
 	item["createdAt"] = ddb.Time(a.CreatedAt)
+	if a.Shards < 0 || a.Shards > MaxShards {
+		tx.Fail(fmt.Errorf("ledger: account %s over %d shards (at most %d)", a.ID, a.Shards, MaxShards))
+		return
+	}
+	if a.Shards > 1 {
+		item[attrShards] = ddb.N(int64(a.Shards))
+	}
 	setCheckpointDue(item, a.ID, a.CreatedAt)
 	tx.add(types.TransactWriteItem{Put: &types.Put{Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 		op{onFail: func(ddb.Item) error { return fmt.Errorf("ledger: id collision for account %s", a.ID) }})
@@ -231,17 +243,19 @@ func (l *Ledger) GetAccount(ctx context.Context, owner, id string) (Account, err
 }
 
 // OwnsAccount checks that the user has the account (ErrAccountNotFound
-// otherwise) with one GetItem of its key, reading no balance.
-func (l *Ledger) OwnsAccount(ctx context.Context, owner, id string) error {
+// otherwise) with one GetItem of its key, reading no balance, and says
+// over how many shards its credits (postings and history) are spread.
+func (l *Ledger) OwnsAccount(ctx context.Context, owner, id string) (shards int, err error) {
 	a := UserAccount(owner, id)
 	item, err := l.table.Get(ctx, a.Key())
 	switch {
 	case err != nil:
-		return err
+		return 0, err
 	case item == nil:
-		return ErrAccountNotFound.With("you have no account %s", id)
+		return 0, ErrAccountNotFound.With("you have no account %s", id)
 	}
-	return nil
+	l.known.put(knownKey(a), knownFromItem(item))
+	return max(1, int(ddb.Decode(item).N(attrShards))), nil
 }
 
 // GetSystemAccount reads a system account (an escrow).
@@ -274,6 +288,7 @@ func (l *Ledger) getAccount(ctx context.Context, a AccountRef, missing string) (
 		if err != nil {
 			return Account{}, err
 		}
+		l.known.put(knownKey(a), knownFromItem(item))
 		unfolded, err := sum(postings)
 		acct.Balance += unfolded
 		acct.Available += unfolded
@@ -296,7 +311,7 @@ func (l *Ledger) ListAccounts(ctx context.Context, owner string) ([]Account, err
 	accounts, err := l.queryAccounts(ctx, owner)
 	for attempt := 0; err == nil && attempt < maxReadAttempts; attempt++ {
 		var sums map[string]int64
-		if sums, err = l.unfoldedSums(ctx, owner); err != nil {
+		if sums, err = l.unfoldedSumsAll(ctx, owner, accounts); err != nil {
 			break
 		}
 		var again []Account
@@ -342,6 +357,36 @@ func (l *Ledger) queryAccounts(ctx context.Context, owner string) ([]Account, er
 		err = derr
 	}
 	return accounts, err
+}
+
+// unfoldedSumsAll adds the owner's unfolded postings per account over
+// every posting shard its accounts use (one Query per shard, at once).
+func (l *Ledger) unfoldedSumsAll(ctx context.Context, owner string, accounts []Account) (map[string]int64, error) {
+	shards := 1
+	for _, a := range accounts {
+		shards = max(shards, a.Shards)
+	}
+	per := make([]map[string]int64, shards)
+	errs := make([]error, shards)
+	var wg sync.WaitGroup
+	for n := range shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			per[n], errs[n] = l.unfoldedSums(ctx, owner, n)
+		}()
+	}
+	wg.Wait()
+	sums := map[string]int64{}
+	for n := range shards {
+		if errs[n] != nil {
+			return nil, errs[n]
+		}
+		for id, v := range per[n] {
+			sums[id] += v
+		}
+	}
+	return sums, nil
 }
 
 // sameRevs: the same accounts (in key order), none written in between.

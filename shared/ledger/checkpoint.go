@@ -103,12 +103,24 @@ func (l *Ledger) RollCheckpoints(ctx context.Context, budget time.Duration) (Che
 
 var errRolled = fmt.Errorf("ledger: checkpoint already rolled")
 
-// sumEntries sums an account's entries with ids in [from, to) (time prefixes).
+// sumEntries sums an account's entries with ids in [from, to) (time
+// prefixes), over every shard an account may have (MaxShards Queries: a
+// roll is rare, and needs no knowledge of the account's shard count).
 func (l *Ledger) sumEntries(ctx context.Context, accountID, from, to string) (sum int64, n int, err error) {
+	for shard := 0; shard < MaxShards && err == nil; shard++ {
+		var s int64
+		var c int
+		s, c, err = l.sumShardEntries(ctx, ddb.ShardKey(pkHistory+accountID, shard), from, to)
+		sum, n = sum+s, n+c
+	}
+	return sum, n, err
+}
+
+func (l *Ledger) sumShardEntries(ctx context.Context, partition, from, to string) (sum int64, n int, err error) {
 	var derr error
 	err = l.table.QueryAll(ctx, &dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("PK = :pk AND SK BETWEEN :lo AND :hi"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(pkHistory + accountID), ":lo": ddb.S(skEntryPrefix + from), ":hi": ddb.S(skEntryPrefix + to)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(partition), ":lo": ddb.S(skEntryPrefix + from), ":hi": ddb.S(skEntryPrefix + to)},
 		ProjectionExpression:      aws.String("PK, SK, amount"),
 		ConsistentRead:            aws.Bool(true),
 	}, func(item ddb.Item) bool {

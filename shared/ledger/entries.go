@@ -44,6 +44,9 @@ type EntryQuery struct {
 	Direction string    // "", DirectionIn or DirectionOut
 	From, To  time.Time // optional, inclusive
 	Page      ddb.PageRequest
+	// Shards is the account's shard count (Account.Shards; 0: 1). A
+	// sharded account's pages merge one Query per shard.
+	Shards int
 }
 
 // ListEntries returns one page of an account's history, newest first, and
@@ -52,7 +55,9 @@ type EntryQuery struct {
 // conditions and cost nothing beyond the page; entries past their TTL are
 // never returned. The table is read strongly consistent (a movement just
 // committed is listed); the direction index cannot be (DynamoDB offers no
-// consistent index reads), so a filtered listing may lag a moment.
+// consistent index reads), so a filtered listing may lag a moment. A
+// sharded account's page is the merge of one Query per shard (at once),
+// with the same cursors.
 func (l *Ledger) ListEntries(ctx context.Context, q EntryQuery) ([]Entry, string, error) {
 	if !q.From.IsZero() && !q.To.IsZero() && q.From.After(q.To) {
 		return nil, "", domainerr.Field("from", "from (%s) is later than to (%s)", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
@@ -78,10 +83,18 @@ func (l *Ledger) ListEntries(ctx context.Context, q EntryQuery) ([]Entry, string
 	}
 	if q.Direction != "" {
 		listing.Index, listing.PartitionAttr = ddb.IndexDirection, ddb.AttrDirKey
-		listing.Partition = pkHistory + q.AccountID + "#" + q.Direction
+		listing.Partition = dirPartition(q.AccountID, 0, q.Direction)
 		listing.Fixed = ddb.Item{ddb.AttrPK: ddb.S(pkHistory + q.AccountID)}
 	}
-	items, next, err := l.table.QueryPage(ctx, listing, q.Page)
+	shards := make([]ddb.Shard, max(1, q.Shards))
+	for n := range shards {
+		shards[n] = ddb.Shard{Partition: ddb.ShardKey(pkHistory+q.AccountID, n)}
+		if q.Direction != "" {
+			shards[n] = ddb.Shard{Partition: dirPartition(q.AccountID, n, q.Direction),
+				Fixed: ddb.Item{ddb.AttrPK: ddb.S(ddb.ShardKey(pkHistory+q.AccountID, n))}}
+		}
+	}
+	items, next, err := l.table.QueryPageShards(ctx, listing, shards, q.Page)
 	if err != nil {
 		return nil, "", err
 	}

@@ -23,7 +23,9 @@
 //	           (its own key) that is spendable at once (a debit short of funds folds the
 //	           account's postings in its own transaction) and folded later (FoldPostings,
 //	           the ledger-fold job; FoldAccount). m.CreditInPlace credits an account that
-//	           is never busy in place instead (one write, nothing to fold).
+//	           is never busy in place instead (one write, nothing to fold). An account
+//	           created with Shards > 1 (a high-volume receiver) spreads its postings and
+//	           credit entries over that many partition keys; its readers merge them.
 //	Pockets    tx.CreateEscrow(id, name, m, amounts): an escrow account split into pockets
 //	           of fixed amounts; tx.PayPockets(escrow, pockets, m) pays each pocket once
 //	           (*PocketTakenError otherwise), no two payouts touching one item;

@@ -4,7 +4,11 @@ package ledger
 //
 //	item           PK               SK              notes
 //	history entry  HISTORY#<aid>    ENTRY#<mid>     amount (+/-), type, counterparty, labels, memo,
-//	                                                reference, at; ttl +1y; dirKey for user accounts
+//	               [#<n>]                           reference, at; ttl +1y; dirKey for user accounts
+//	                                                (HISTORY#<aid>[#<n>]#in|out)
+//
+// A sharded account's credit entries are on shard n of the movement
+// (postings.go); ListEntries merges the shards.
 //
 // A movement's id is time-ordered, so an account's entries sort by time and
 // "newest first" is one Query read backwards.
@@ -188,6 +192,9 @@ func (tx *Tx) entry(m Movement, acct AccountRef, amount int64, other AccountRef,
 	ddb.SetStrings(item, map[string]string{"counterparty": otherLabel, "originator": m.Originator,
 		"displayName": m.DisplayName, "memo": m.Memo, "reference": m.Reference})
 	tx.add(types.TransactWriteItem{Put: &types.Put{Item: item}}, op{})
+	if amount > 0 {
+		tx.sharded = append(tx.sharded, shardable{index: len(tx.items) - 1, a: acct, mid: m.ID, at: m.At, entry: true, dir: amount})
+	}
 }
 
 // History directions.
@@ -197,9 +204,16 @@ const (
 )
 
 // dirKey is an entry's partition in the direction index.
-func dirKey(accountID string, amount int64) string {
+func dirKey(accountID string, amount int64) string { return dirKeyShard(accountID, 0, amount) }
+
+// dirKeyShard is the direction index partition of an entry on shard n.
+func dirKeyShard(accountID string, n int, amount int64) string {
 	if amount < 0 {
-		return pkHistory + accountID + "#" + DirectionOut
+		return dirPartition(accountID, n, DirectionOut)
 	}
-	return pkHistory + accountID + "#" + DirectionIn
+	return dirPartition(accountID, n, DirectionIn)
+}
+
+func dirPartition(accountID string, n int, dir string) string {
+	return ddb.ShardKey(pkHistory+accountID, n) + "#" + dir
 }

@@ -11,9 +11,9 @@ package ledger
 // Reads (GetAccount, ListAccounts) and the audit count unfolded postings, so
 // a posting is spendable and visible the moment its transaction commits.
 //
-//	item     PK                  SK                   notes
-//	posting  POSTING#<group>     <account>#<movement>  accountId, amount (signed), movementId, at;
-//	                                                   due DUE#fold#<shard> until folded
+//	item     PK                      SK                    notes
+//	posting  POSTING#<group>[#<n>]   <account>#<movement>  accountId, amount (signed), movementId, at;
+//	                                                       due DUE#fold#<shard> until folded
 //
 // group is the owner's user id (all of a user's postings in one partition:
 // one Query lists them for GET /accounts) or, for a system account, its id.
@@ -21,6 +21,22 @@ package ledger
 // one strongly consistent read per account, once per process (accounts are
 // never deleted and never change kind), instead of a condition on the
 // receiver's item.
+//
+// A high-volume receiver (an account opened with Shards > 1, e.g. a store's
+// merchant account) spreads its credits over Shards partition keys: the
+// posting and the credit's history entry of movement m go to shard n =
+// hash(m) mod Shards (shard 0 is the unsharded key, n > 0 the key + "#<n>";
+// see ddb.ShardKey), and the posting's fold due entry to fold shard
+// (hash(account) + n) mod FoldShards, so neither the table nor the due index
+// has one partition taking all of one receiver's credits. A partition takes
+// 1,000 WCU/s and a transactional item of up to 1 KB costs 2 WCU; a credit
+// costs its posting partition 4 (the put, and the fold's delete) and its
+// history partition 2, so one partition takes about 250 credits/s and
+// MaxShards = 16 about 4,000 (2,000 at half the limit). The shard count is
+// fixed at creation and read with the existence check (the same one read per
+// process), so only the credit side is sharded; a debit's entry stays on
+// shard 0 (debits of one account serialize on its item anyway). Readers of
+// one account (GetAccount, ListEntries, the fold) read all its shards.
 
 import (
 	"context"
@@ -39,7 +55,10 @@ import (
 )
 
 const (
-	pkPosting = "POSTING#"
+	pkPosting  = "POSTING#"
+	attrShards = "shards"
+	// MaxShards bounds an account's Shards.
+	MaxShards = 16
 	// FoldShards spreads the postings' due entries over this many index
 	// partitions, so the due index is no hot spot either.
 	FoldShards = 16
@@ -62,6 +81,68 @@ func foldShard(id string) int {
 	return int(h.Sum32() % FoldShards)
 }
 
+// shardOf is the shard of movement mid among shards.
+func shardOf(mid string, shards int) int {
+	if shards <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(mid))
+	return int(h.Sum32() % uint32(shards))
+}
+
+// postingPartition is shard n of a's postings.
+func postingPartition(a AccountRef, n int) string {
+	return ddb.ShardKey(pkPosting+postingGroup(a), n)
+}
+
+// shardable is an item of a credit whose partition key Commit chooses once
+// it knows the account's shard count (a posting, or its history entry).
+type shardable struct {
+	index int
+	a     AccountRef
+	mid   string
+	at    time.Time
+	entry bool
+	dir   int64 // an entry's amount (its direction)
+}
+
+// shard moves the credit items of verified sharded accounts to their
+// shards. Idempotent: each key is computed from the account and movement.
+func (l *Ledger) shard(tx *Tx) {
+	verified := map[string]bool{}
+	for _, v := range tx.verify {
+		verified[knownKey(v.a)] = true
+	}
+	for _, s := range tx.sharded {
+		if !verified[knownKey(s.a)] {
+			continue
+		}
+		k, _ := l.known.get(knownKey(s.a))
+		n := shardOf(s.mid, k.shards)
+		if n == 0 {
+			continue
+		}
+		put := tx.items[s.index].Put
+		item := make(ddb.Item, len(put.Item))
+		for k, v := range put.Item {
+			item[k] = v
+		}
+		if s.entry {
+			item[ddb.AttrPK] = ddb.S(ddb.ShardKey(pkHistory+s.a.ID, n))
+			if _, ok := item[ddb.AttrDirKey]; ok {
+				item[ddb.AttrDirKey] = ddb.S(dirKeyShard(s.a.ID, n, s.dir))
+			}
+		} else {
+			item[ddb.AttrPK] = ddb.S(postingPartition(s.a, n))
+			ddb.SetDue(item, foldKind((foldShard(s.a.ID)+n)%FoldShards), s.at, s.a.ID)
+		}
+		p := *put
+		p.Item = item
+		tx.items[s.index] = types.TransactWriteItem{Put: &p}
+	}
+}
+
 // posting adds an immutable posting of delta to a.
 func (tx *Tx) posting(a AccountRef, delta int64, mid string, at time.Time) {
 	if mid == "" || delta == 0 {
@@ -80,6 +161,7 @@ func (tx *Tx) posting(a AccountRef, delta int64, mid string, at time.Time) {
 	ddb.SetDue(item, foldKind(foldShard(a.ID)), at, a.ID)
 	tx.add(types.TransactWriteItem{Put: &types.Put{Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 		op{onFail: func(ddb.Item) error { return fmt.Errorf("ledger: posting %s of %s twice", mid, a.ID) }})
+	tx.sharded = append(tx.sharded, shardable{index: len(tx.items) - 1, a: a, mid: mid, at: at})
 }
 
 // ---- accounts known to exist ----
@@ -94,37 +176,61 @@ type verification struct {
 func knownKey(a AccountRef) string { return a.Owner + "/" + a.ID }
 
 // known remembers accounts read once: they are never deleted and never
-// change kind. Bounded: when full it starts afresh.
+// change kind or shard count. Bounded: when full it starts afresh.
 type known struct {
 	mu    sync.Mutex
-	kinds map[string]Kind
+	kinds map[string]knownAccount
+}
+
+type knownAccount struct {
+	kind   Kind
+	shards int
 }
 
 const knownMax = 100_000
 
-func (k *known) get(id string) (Kind, bool) {
+func (k *known) get(id string) (knownAccount, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	kind, ok := k.kinds[id]
-	return kind, ok
+	ka, ok := k.kinds[id]
+	return ka, ok
 }
 
-func (k *known) put(id string, kind Kind) {
+func (k *known) put(id string, ka knownAccount) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.kinds == nil || len(k.kinds) >= knownMax {
-		k.kinds = map[string]Kind{}
+		k.kinds = map[string]knownAccount{}
 	}
-	k.kinds[id] = kind
+	k.kinds[id] = ka
+}
+
+func knownFromItem(item ddb.Item) knownAccount {
+	d := ddb.Decode(item)
+	return knownAccount{kind: Kind(d.S("kind")), shards: max(1, int(d.N(attrShards)))}
+}
+
+// shardsOf is a's shard count: from the process's memory, or one read.
+func (l *Ledger) shardsOf(ctx context.Context, a AccountRef) (int, error) {
+	if ka, ok := l.known.get(knownKey(a)); ok {
+		return ka.shards, nil
+	}
+	item, err := l.table.Get(ctx, a.Key())
+	if err != nil || item == nil {
+		return 1, err
+	}
+	ka := knownFromItem(item)
+	l.known.put(knownKey(a), ka)
+	return ka.shards, nil
 }
 
 // verifyAccounts checks that each account exists (of its kind): from the
 // process's memory, or with one consistent read (in parallel).
 func (l *Ledger) verifyAccounts(ctx context.Context, vs []verification) error {
 	type result struct {
-		i    int
-		kind Kind
-		err  error
+		i   int
+		ka  knownAccount
+		err error
 	}
 	var unread []int
 	for i, v := range vs {
@@ -139,11 +245,11 @@ func (l *Ledger) verifyAccounts(ctx context.Context, vs []verification) error {
 				item, err := l.table.Get(ctx, vs[i].a.Key())
 				switch {
 				case err != nil:
-					ch <- result{i, "", err}
+					ch <- result{i, knownAccount{}, err}
 				case item == nil:
-					ch <- result{i, "", missingOrKind(vs[i].a, vs[i].kind)(nil)}
+					ch <- result{i, knownAccount{}, missingOrKind(vs[i].a, vs[i].kind)(nil)}
 				default:
-					ch <- result{i, Kind(ddb.Decode(item).S("kind")), nil}
+					ch <- result{i, knownFromItem(item), nil}
 				}
 			}()
 		}
@@ -156,15 +262,15 @@ func (l *Ledger) verifyAccounts(ctx context.Context, vs []verification) error {
 				}
 				continue
 			}
-			l.known.put(knownKey(vs[r.i].a), r.kind)
+			l.known.put(knownKey(vs[r.i].a), r.ka)
 		}
 		if firstErr != nil {
 			return firstErr
 		}
 	}
 	for _, v := range vs {
-		if kind, _ := l.known.get(knownKey(v.a)); v.kind != "" && kind != v.kind {
-			return &WrongKindError{Account: v.a.ID, Kind: kind, Want: v.kind}
+		if ka, _ := l.known.get(knownKey(v.a)); v.kind != "" && ka.kind != v.kind {
+			return &WrongKindError{Account: v.a.ID, Kind: ka.kind, Want: v.kind}
 		}
 	}
 	return nil
@@ -172,27 +278,68 @@ func (l *Ledger) verifyAccounts(ctx context.Context, vs []verification) error {
 
 // ---- reading postings ----
 
-// unfolded lists an account's postings not folded yet (at most max; 0: all).
+// unfolded lists an account's postings not folded yet, in all its shards
+// (at most max; 0: all).
 func (l *Ledger) unfolded(ctx context.Context, a AccountRef, max int) ([]ddb.Item, error) {
-	var items []ddb.Item
-	err := l.table.QueryAll(ctx, &dynamodb.QueryInput{
-		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(pkPosting + postingGroup(a)), ":sk": ddb.S(a.ID + "#")},
-		ConsistentRead:            aws.Bool(true),
-	}, func(item ddb.Item) bool {
-		items = append(items, item)
-		return max == 0 || len(items) < max
-	})
-	return items, err
+	shards, err := l.shardsOf(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return l.unfoldedShards(ctx, a, 0, shards, max)
 }
 
-// unfoldedSums adds the group's unfolded postings per account.
-func (l *Ledger) unfoldedSums(ctx context.Context, group string) (map[string]int64, error) {
+// unfoldedShards lists a's unfolded postings in shards [from, to): with a
+// max, shard after shard until max; without, every shard at once.
+func (l *Ledger) unfoldedShards(ctx context.Context, a AccountRef, from, to, max int) ([]ddb.Item, error) {
+	query := func(n int, each func(ddb.Item) bool) error {
+		return l.table.QueryAll(ctx, &dynamodb.QueryInput{
+			KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(postingPartition(a, n)), ":sk": ddb.S(a.ID + "#")},
+			ConsistentRead:            aws.Bool(true),
+		}, each)
+	}
+	var items []ddb.Item
+	if max > 0 {
+		for n := from; n < to && len(items) < max; n++ {
+			if err := query(n, func(item ddb.Item) bool {
+				items = append(items, item)
+				return len(items) < max
+			}); err != nil {
+				return nil, err
+			}
+		}
+		return items, nil
+	}
+	per := make([][]ddb.Item, to-from)
+	errs := make([]error, to-from)
+	var wg sync.WaitGroup
+	for n := from; n < to; n++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[n-from] = query(n, func(item ddb.Item) bool {
+				per[n-from] = append(per[n-from], item)
+				return true
+			})
+		}()
+	}
+	wg.Wait()
+	for i := range per {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		items = append(items, per[i]...)
+	}
+	return items, nil
+}
+
+// unfoldedSums adds the unfolded postings of shard n of the group per account.
+func (l *Ledger) unfoldedSums(ctx context.Context, group string, n int) (map[string]int64, error) {
 	sums := map[string]int64{}
 	var derr error
 	err := l.table.QueryAll(ctx, &dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("PK = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(pkPosting + group)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(ddb.ShardKey(pkPosting+group, n))},
 		ProjectionExpression:      aws.String("accountId, amount"),
 		ConsistentRead:            aws.Bool(true),
 	}, func(item ddb.Item) bool {
@@ -217,6 +364,7 @@ func (e *Tx) clone() *Tx {
 	c.items = append([]types.TransactWriteItem(nil), e.items...)
 	c.ops = append([]op(nil), e.ops...)
 	c.changes = append([]indexedChange(nil), e.changes...)
+	c.sharded = append([]shardable(nil), e.sharded...)
 	return &c
 }
 
@@ -323,19 +471,29 @@ func (l *Ledger) withFold(ctx context.Context, tx *Tx, failed int, refusal error
 	return folded, nil
 }
 
-// FoldAccount folds an account's unfolded postings into its balance: one
-// transaction per up to MaxItems-1 postings (their deletes and ONE update of
-// the account), until none are left. It returns how many it folded.
+// FoldAccount folds an account's unfolded postings (all its shards) into
+// its balance: one transaction per up to MaxItems-1 postings (their deletes
+// and ONE update of the account), until none are left. It returns how many
+// it folded.
 func (l *Ledger) FoldAccount(ctx context.Context, a AccountRef) (int, error) {
-	n := 0
+	n, _, err := l.foldAccount(ctx, a, 0)
+	return n, err
+}
+
+// foldAccount is FoldAccount stopping after limit postings (0: none); more
+// reports that it stopped with postings left.
+func (l *Ledger) foldAccount(ctx context.Context, a AccountRef, limit int) (n int, more bool, err error) {
 	for {
+		if limit > 0 && n >= limit {
+			return n, true, nil
+		}
 		postings, err := l.unfolded(ctx, a, MaxItems-1)
 		if err != nil || len(postings) == 0 {
-			return n, err
+			return n, false, err
 		}
 		s, err := sum(postings)
 		if err != nil {
-			return n, err
+			return n, false, err
 		}
 		tx := &Tx{}
 		if a.outside {
@@ -352,11 +510,11 @@ func (l *Ledger) FoldAccount(ctx context.Context, a AccountRef) (int, error) {
 		}
 		tx.foldItems(postings)
 		if err := l.Commit(ctx, tx); err != nil {
-			return n, err
+			return n, false, err
 		}
 		n += len(postings)
 		if len(postings) < MaxItems-1 {
-			return n, nil
+			return n, false, nil
 		}
 	}
 }
@@ -364,51 +522,79 @@ func (l *Ledger) FoldAccount(ctx context.Context, a AccountRef) (int, error) {
 // FoldRun is what one fold pass did.
 type FoldRun struct {
 	Seen, Accounts, Postings, Failed int
-	Done                             bool
-	Errs                             []error
+	// Bounded counts the accounts left with postings because they reached
+	// FoldPerAccount in this pass (the next pass goes on).
+	Bounded int
+	Done    bool
+	Errs    []error
 }
 
+// FoldPerAccount bounds the postings one pass folds per account (20
+// transactions), so one receiver's backlog cannot take a pass: the rest
+// stay due and the next pass (a minute later) goes on.
+const FoldPerAccount = 20 * (MaxItems - 1)
+
 // FoldPostings is the fold job: every account with postings due is folded
-// (each once per pass). Its passes are time-budgeted; the next resumes.
+// (each at most once per pass, at most FoldPerAccount postings). The due
+// index's fold shards are read at once, one goroutine per shard, each with
+// the whole budget of its own, so a busy shard does not starve the others;
+// an account whose postings are due in several shards (a sharded receiver)
+// is folded by the first shard that meets it. Its passes are
+// time-budgeted; the next resumes.
 func (l *Ledger) FoldPostings(ctx context.Context, budget time.Duration) (FoldRun, error) {
-	run := FoldRun{Done: true}
-	started := time.Now()
-	done := map[string]bool{}
+	now := l.clock.Now()
+	var mu sync.Mutex
+	claimed := map[string]bool{}
+	runs := make([]FoldRun, FoldShards)
+	errs := make([]error, FoldShards)
+	var wg sync.WaitGroup
 	for shard := 0; shard < FoldShards; shard++ {
-		left := budget - time.Since(started)
-		if budget > 0 && left <= 0 {
-			run.Done = false
-			break
-		}
-		due, err := l.table.ForEachDue(ctx, ddb.DueWork{Kind: foldKind(shard), Until: l.clock.Now(), Budget: left}, func(ctx context.Context, item ddb.Item) error {
-			d := ddb.Decode(item)
-			a := AccountRef{Owner: d.S("owner"), ID: d.MustS("accountId"), outside: d.Bool("outside")}
-			if err := d.Err(); err != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run := &runs[shard]
+			due, err := l.table.ForEachDue(ctx, ddb.DueWork{Kind: foldKind(shard), Until: now, Budget: budget}, func(ctx context.Context, item ddb.Item) error {
+				d := ddb.Decode(item)
+				a := AccountRef{Owner: d.S("owner"), ID: d.MustS("accountId"), outside: d.Bool("outside")}
+				if err := d.Err(); err != nil {
+					return err
+				}
+				mu.Lock()
+				mine := !claimed[knownKey(a)]
+				claimed[knownKey(a)] = true
+				mu.Unlock()
+				if !mine {
+					return nil
+				}
+				n, more, err := l.foldAccount(ctx, a, FoldPerAccount)
+				run.Postings += n
+				if n > 0 {
+					run.Accounts++
+				}
+				if more {
+					run.Bounded++
+				}
+				if errors.Is(err, errFoldRace) {
+					return nil // the owner folded them first
+				}
 				return err
-			}
-			if done[a.ID] {
-				return nil
-			}
-			done[a.ID] = true
-			n, err := l.FoldAccount(ctx, a)
-			run.Postings += n
-			if n > 0 {
-				run.Accounts++
-			}
-			if errors.Is(err, errFoldRace) {
-				return nil // the owner folded them first
-			}
-			return err
-		})
-		run.Seen += due.Seen
-		run.Failed += due.Failed
-		run.Errs = append(run.Errs, due.Errs...)
-		run.Done = run.Done && due.Done
-		if err != nil {
-			return run, err
-		}
+			})
+			run.Seen, run.Failed, run.Errs, run.Done = due.Seen, due.Failed, due.Errs, due.Done
+			errs[shard] = err
+		}()
 	}
-	return run, nil
+	wg.Wait()
+	run := FoldRun{Done: true}
+	for _, r := range runs {
+		run.Seen += r.Seen
+		run.Accounts += r.Accounts
+		run.Postings += r.Postings
+		run.Failed += r.Failed
+		run.Bounded += r.Bounded
+		run.Errs = append(run.Errs, r.Errs...)
+		run.Done = run.Done && r.Done && r.Bounded == 0
+	}
+	return run, errors.Join(errs...)
 }
 
 // Err joins the pass's errors (nil if none).

@@ -31,6 +31,9 @@ type Tx struct {
 	// changes: the account updates that spend (a refusal for funds folds
 	// the account's postings into them and tries again).
 	changes []indexedChange
+	// sharded: credit items whose partition key depends on the credited
+	// account's shard count, known once Commit has verified it.
+	sharded []shardable
 	// base is the transaction before postings were folded into item
 	// foldedAt (nil if none were).
 	base      *Tx
@@ -191,6 +194,7 @@ func (l *Ledger) Commit(ctx context.Context, tx *Tx) error {
 	if err := l.verifyAccounts(ctx, tx.verify); err != nil {
 		return err
 	}
+	l.shard(tx)
 	in := l.Input(tx)
 	var conflictOnIdem bool
 	folds := 0

@@ -30,6 +30,8 @@ type OrderSummary struct {
 	UpdatedAt    time.Time `json:"updatedAt"`
 	// ExpiresAt is when the authorization lapses unless cooking has started.
 	ExpiresAt time.Time `json:"authorizationExpiresAt"`
+
+	storePart string // the partition of its store pointers
 }
 
 // Order is an order as its item holds it.
@@ -46,7 +48,7 @@ func summaryFromItem(d *ddb.Decoder) OrderSummary {
 	return OrderSummary{ID: d.MustS("orderId"), Store: d.MustS("storeId"), StoreName: d.MustS("storeName"),
 		Customer: d.MustS("customer"), CustomerName: d.S("customerName"), Amount: d.MustN("amount"), Memo: d.S("memo"),
 		Status: d.MustS("status"), CreatedAt: d.MustTime("createdAt"), UpdatedAt: d.MustTime("updatedAt"),
-		ExpiresAt: d.Millis("expiresAtMs")}
+		ExpiresAt: d.Millis("expiresAtMs"), storePart: d.S("storePart")}
 }
 
 func orderFromItem(item ddb.Item) (Order, error) {
@@ -68,7 +70,7 @@ func (o OrderSummary) facts(item ddb.Item) ddb.Item {
 	item["createdAt"] = ddb.Time(o.CreatedAt)
 	item["updatedAt"] = ddb.Time(o.UpdatedAt)
 	item["expiresAtMs"] = ddb.Millis(o.ExpiresAt)
-	ddb.SetStrings(item, map[string]string{"customerName": o.CustomerName, "memo": o.Memo})
+	ddb.SetStrings(item, map[string]string{"customerName": o.CustomerName, "memo": o.Memo, "storePart": o.storePart})
 	for k, v := range ttl(o.CreatedAt) {
 		item[k] = v
 	}
@@ -84,9 +86,13 @@ func (o Order) hold() ledger.Hold {
 
 // pointers puts the customer's and the store's list pointers for o's
 // status (and the every-order ones) and, if old is set, deletes the ones
-// for status old.
+// for status old. The store's are on the order's shard of the store.
 func pointers(tx *ledger.Tx, o OrderSummary, old string) {
-	for _, pk := range []string{pkUser + o.Customer, pkStore + o.Store} {
+	part := o.storePart
+	if part == "" { // an order from before store shards
+		part = pkStore + o.Store
+	}
+	for _, pk := range []string{pkUser + o.Customer, part} {
 		if old != "" {
 			tx.Delete(ddb.Key(pk, skStatusPfx+old+"#"+o.ID), ledger.Cond{}, nil)
 		}
@@ -157,8 +163,8 @@ type PlaceResponse struct {
 }
 
 // Place is POST /orders {store, amount, memo?}: the authorization. One
-// transaction: the store is open (a check of the store item, with the
-// facts read), a hold of the amount on the caller's main account for the
+// transaction: the store is open (a check of the status copy of the
+// order's store shard, with the facts read), a hold of the amount on the caller's main account for the
 // store's merchant account (with an automatic charge of a shortfall, as
 // transfers do), the order item (due at the authorization's expiry), its
 // pointers, its first timeline item and the store's notification. Costs one
@@ -216,10 +222,10 @@ func (p *placement) build(charge int64) *httpapi.Movement {
 	at := now.UTC()
 	o := Order{OrderSummary: OrderSummary{ID: id, Store: p.store.ID, StoreName: p.store.Name, Customer: p.caller, CustomerName: p.name,
 		Amount: p.amount, Memo: p.memo, Status: StatusAuthorized, CreatedAt: at, UpdatedAt: at,
-		ExpiresAt: at.Add(p.d.Config.OrderAuthorization).Truncate(time.Millisecond)},
+		ExpiresAt: at.Add(p.d.Config.OrderAuthorization).Truncate(time.Millisecond), storePart: storePart(p.store.ID, id, p.store.Shards)},
 		storeOwner: p.store.Owner, merchantAccount: p.store.AccountID}
 	tx := &ledger.Tx{}
-	requireOpen(tx, p.store)
+	requireOpen(tx, p.store, id)
 	if charge > 0 {
 		tx.HoldWithTopUp(o.hold(), ledger.AutoCharge(p.caller, chargeID, charge, now, "automatic charge for order "+id))
 		tx.ChargeLimit(p.caller, now, charge, money.DailyChargeLimit)
@@ -718,8 +724,9 @@ func ListOrders(d httpapi.Deps) httpapi.LambdaHandler {
 }
 
 // ListStoreOrders is GET /stores/{id}/orders?status=&limit=&cursor= (the
-// store's owner): the store's orders, newest first. The store item (its
-// owner) and the page are read at once.
+// store's owner): the store's orders, newest first, merged over the store's
+// shards (one Query per shard, at once). The store's immutable facts (its
+// owner and shards) come from the warm instance's memory or one read.
 func ListStoreOrders(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "list-store-orders", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		page, err := httpapi.Page(r)
@@ -734,27 +741,21 @@ func ListStoreOrders(d httpapi.Deps) httpapi.LambdaHandler {
 		if err != nil {
 			return nil, err
 		}
-		type result struct {
-			items []ddb.Item
-			next  string
-			err   error
-		}
-		ch := make(chan result, 1)
-		go func() {
-			items, next, err := d.Table.QueryPage(ctx, l, page)
-			ch <- result{items, next, err}
-		}()
-		s, err := getStore(ctx, d.Table, id)
-		res := <-ch
+		s, err := storeFacts.get(ctx, d.Table, id)
 		if err != nil {
 			return nil, err
 		}
 		if s.Owner != r.Caller {
 			return nil, ErrNotStoreOwner.With("store %s is not yours", id)
 		}
-		if res.err != nil {
-			return nil, res.err
+		shards := make([]ddb.Shard, s.Shards)
+		for n := range shards {
+			shards[n] = ddb.Shard{Partition: ddb.ShardKey(pkStore+id, n)}
 		}
-		return orderList(res.items, res.next)
+		items, next, err := d.Table.QueryPageShards(ctx, l, shards, page)
+		if err != nil {
+			return nil, err
+		}
+		return orderList(items, next)
 	})
 }

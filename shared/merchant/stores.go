@@ -22,6 +22,9 @@ type Store struct {
 	AccountID string    `json:"accountId"`
 	CreatedAt time.Time `json:"createdAt"`
 	Owner     string    `json:"-"`
+	// Shards: how many partitions its order pointers and status copies
+	// are spread over (1: a store from before shards).
+	Shards int `json:"-"`
 }
 
 // StoreResponse is a store as GET /stores/{id} answers it: to its owner
@@ -34,7 +37,7 @@ type StoreResponse struct {
 func storeFromItem(item ddb.Item) (Store, error) {
 	d := ddb.Decode(item)
 	s := Store{ID: d.MustS("storeId"), Name: d.MustS("name"), Status: d.MustS("status"), AccountID: d.MustS("accountId"),
-		CreatedAt: d.MustTime("createdAt"), Owner: d.MustS("owner")}
+		CreatedAt: d.MustTime("createdAt"), Owner: d.MustS("owner"), Shards: max(1, int(d.N("shards")))}
 	return s, d.Err()
 }
 
@@ -53,9 +56,11 @@ func getStore(ctx context.Context, t *ddb.Table, id string) (Store, error) {
 	return storeFromItem(item)
 }
 
-// facts is a store's immutable facts (owner, account, name), cached per
-// warm function instance so placing an order costs one request. The order's
-// transaction re-checks them (and that the store is open) on the store item.
+// facts is a store's immutable facts (owner, account, name, shards), cached
+// per warm function instance so placing an order costs one request. The
+// order's transaction re-checks them (and that the store is open) on the
+// status copy of the order's shard (the store item for a store from
+// before shards).
 type facts struct {
 	mu sync.Mutex
 	m  map[string]Store
@@ -86,9 +91,15 @@ func (f *facts) get(ctx context.Context, t *ddb.Table, id string) (Store, error)
 	return s, nil
 }
 
-// requireOpen adds a check that the store is open, with the facts read.
-func requireOpen(tx *ledger.Tx, s Store) {
-	tx.Check(storeKey(s.ID), ledger.Cond{
+// requireOpen adds a check that the store is open, with the facts read: on
+// the status copy of the order's shard (no order touches the store item),
+// or on the store item for a store from before shards.
+func requireOpen(tx *ledger.Tx, s Store, orderID string) {
+	key := storeKey(s.ID)
+	if s.Shards > 1 {
+		key = statusKey(s.ID, storeShard(orderID, s.Shards))
+	}
+	tx.Check(key, ledger.Cond{
 		Expr:   "#s = :open AND #o = :owner AND accountId = :acct",
 		Names:  map[string]string{"#s": "status", "#o": "owner"},
 		Values: ddb.Item{":open": ddb.S(StoreOpen), ":owner": ddb.S(s.Owner), ":acct": ddb.S(s.AccountID)},
@@ -101,6 +112,22 @@ func requireOpen(tx *ledger.Tx, s Store) {
 		}
 		return ErrStoreNotFound.With("store %s is not the one read", s.ID)
 	})
+}
+
+// statusCopies puts every shard's status copy of s with status.
+func statusCopies(tx *ledger.Tx, s Store, status string, now time.Time) {
+	if s.Shards <= 1 {
+		return
+	}
+	for n := 0; n < s.Shards; n++ {
+		item := statusKey(s.ID, n)
+		item["storeId"] = ddb.S(s.ID)
+		item["status"] = ddb.S(status)
+		item["owner"] = ddb.S(s.Owner)
+		item["accountId"] = ddb.S(s.AccountID)
+		item["updatedAt"] = ddb.Time(now)
+		tx.Put(item, ledger.Cond{}, nil)
+	}
 }
 
 // CreateStoreRequest is POST /stores.
@@ -123,7 +150,7 @@ func CreateStore(d httpapi.Deps) httpapi.LambdaHandler {
 		}
 		now := d.Clock.Now().UTC()
 		id := ddb.NewID(prefixStore)
-		s := Store{ID: id, Name: name, Status: StoreOpen, AccountID: AccountID(id), CreatedAt: now, Owner: r.Caller}
+		s := Store{ID: id, Name: name, Status: StoreOpen, AccountID: AccountID(id), CreatedAt: now, Owner: r.Caller, Shards: StoreShards}
 		tx := &ledger.Tx{}
 		tx.Update(ddb.Key(pkUser+r.Caller, skStoreCount), "ADD storeCount :one", ledger.Cond{
 			Expr:   "attribute_not_exists(storeCount) OR storeCount < :max",
@@ -136,8 +163,12 @@ func CreateStore(d httpapi.Deps) httpapi.LambdaHandler {
 		item["accountId"] = ddb.S(s.AccountID)
 		item["status"] = ddb.S(StoreOpen)
 		item["createdAt"] = ddb.Time(now)
+		item["shards"] = ddb.N(int64(s.Shards))
 		tx.Put(item, ledger.Cond{Expr: "attribute_not_exists(PK)"}, func(ddb.Item) error { return errCollision(id) })
-		tx.CreateAccount(ledger.Account{ID: s.AccountID, Owner: r.Caller, Kind: KindMerchant, Name: name, CreatedAt: now},
+		statusCopies(tx, s, StoreOpen, now)
+		// A store's account is a high-volume receiver: its captures are
+		// postings spread over the ledger's shards.
+		tx.CreateAccount(ledger.Account{ID: s.AccountID, Owner: r.Caller, Kind: KindMerchant, Name: name, CreatedAt: now, Shards: ledger.MaxShards},
 			ddb.Item{"storeId": ddb.S(id)})
 		if err := d.Ledger.Commit(ctx, tx); err != nil {
 			return nil, err
@@ -174,8 +205,9 @@ type StoreStatusRequest struct {
 }
 
 // SetStoreStatus is PUT /stores/{id}/status {status: open|closed}: one
-// conditional update (the caller must own the store). Orders already placed
-// go on; a closed store takes no new ones.
+// transaction, the store item's conditional update (the caller must own the
+// store) and every shard's status copy. Orders already placed go on; a
+// closed store takes no new ones (every placement checks its shard's copy).
 func SetStoreStatus(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "set-store-status", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		var in StoreStatusRequest
@@ -189,8 +221,16 @@ func SetStoreStatus(d httpapi.Deps) httpapi.LambdaHandler {
 		if !ValidStoreID(id) {
 			return nil, ErrStoreNotFound.With("no store %q", id)
 		}
+		s, err := storeFacts.get(ctx, d.Table, id)
+		if err != nil {
+			return nil, err
+		}
+		if s.Owner != r.Caller {
+			return nil, ErrNotStoreOwner.With("store %s is not yours", id)
+		}
 		now := d.Clock.Now().UTC()
 		tx := &ledger.Tx{}
+		statusCopies(tx, s, in.Status, now)
 		tx.Update(storeKey(id), "SET #s = :s, updatedAt = :now", ledger.Cond{
 			Expr: "#o = :caller", Names: map[string]string{"#s": "status", "#o": "owner"},
 			Values: ddb.Item{":s": ddb.S(in.Status), ":now": ddb.Time(now), ":caller": ddb.S(r.Caller)},
