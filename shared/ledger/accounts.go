@@ -485,7 +485,7 @@ func outsideUpdate(a AccountRef, delta int64, now time.Time) types.TransactWrite
 			"dueBucket = if_not_exists(dueBucket, :bucket), dueAt = if_not_exists(dueAt, :due)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":d": ddb.N(delta), ":kind": ddb.S(string(KindOutside)), ":id": ddb.S(a.ID), ":zero": ddb.N(0),
-			":at": ddb.Time(now), ":bucket": ddb.S(ddb.DueBucket(dueCheckpoint)), ":due": ddb.S(ddb.DueAt(now.Add(CheckpointEvery), a.ID)),
+			":at": ddb.Time(now), ":bucket": ddb.S(dueCheckpoint.Bucket(a.ID)), ":due": ddb.S(ddb.DueAt(now.Add(CheckpointEvery), a.ID)),
 		},
 	}}
 }

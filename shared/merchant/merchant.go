@@ -235,10 +235,13 @@ const (
 	skStatusPfx  = "ORDER#"
 	pkUser       = "USER#"
 	skStoreCount = "STORES"
-	dueOrder     = "order"
 	prefixStore  = "st_"
 	prefixAcct   = "ma_"
 )
+
+// dueOrder spreads open orders' expiries over 32 due-index partitions (a
+// thousand placements a second into one store), by a hash of the order id.
+var dueOrder = ddb.DueKind{Name: "order", Shards: 32}
 
 func storeKey(id string) ddb.Item { return ddb.Key(pkStore+id, skStore) }
 func orderKey(id string) ddb.Item { return ddb.Key(pkOrder+id, skOrder) }

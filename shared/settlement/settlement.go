@@ -210,9 +210,12 @@ const (
 	pkUser       = "USER#"
 	skIn         = "SETTLE_IN#"
 	skOut        = "SETTLE_OUT#"
-	dueKind      = "settlement"
 	idPrefix     = "sr_"
 )
+
+// dueKind spreads settlements' pending work and reminders over 16
+// due-index partitions, by a hash of the settlement id.
+var dueKind = ddb.DueKind{Name: "settlement", Shards: 16}
 
 // NewID is a new settlement id: time-ordered.
 func NewID(at time.Time) string { return idPrefix + ddb.NewTimeID(at) }
@@ -327,7 +330,7 @@ func (st state) setDue(now time.Time, set, remove *[]string, vals ddb.Item, name
 	names["#b"], names["#d"] = ddb.AttrDuePK, ddb.AttrDueSK
 	if at, ok := st.nextDue(now); ok {
 		*set = append(*set, "#b = :dueb", "#d = :dued")
-		vals[":dueb"], vals[":dued"] = ddb.S(ddb.DueBucket(dueKind)), ddb.S(ddb.DueAt(at, st.ID))
+		vals[":dueb"], vals[":dued"] = ddb.S(dueKind.Bucket(st.ID)), ddb.S(ddb.DueAt(at, st.ID))
 		return
 	}
 	*remove = append(*remove, "#b", "#d")

@@ -91,15 +91,19 @@ var (
 )
 
 const (
-	pkTransfer  = "TRANSFER#"
-	skTransfer  = "TRANSFER"
-	pkUser      = "USER#"
-	skSent      = "SENT#"
-	skRecv      = "RECV#"
-	skSettings  = "SETTINGS#transfers"
-	attrDefault = "pendingByDefault"
-	duePending  = "pending"
+	pkTransfer     = "TRANSFER#"
+	skTransfer     = "TRANSFER"
+	pkUser         = "USER#"
+	skSent         = "SENT#"
+	skRecv         = "RECV#"
+	skSettings     = "SETTINGS#transfers"
+	attrDefault    = "pendingByDefault"
+	duePendingKind = "pending"
 )
+
+// duePending spreads open pending transfers over 16 due-index partitions
+// (their reminders and expiries rewrite the entry), by a hash of the id.
+var duePending = ddb.DueKind{Name: duePendingKind, Shards: 16}
 
 // PendingTransfer is a pending transfer's facts.
 type PendingTransfer struct {
@@ -195,7 +199,7 @@ func createPending(tx *ledger.Tx, p PendingTransfer, topUp ledger.TopUp) {
 	}
 	tx.RequireAccount(ledger.MainAccount(p.To), ledger.KindMain)
 	item := p.facts(transferKey(p.ID))
-	ddb.SetDue(item, duePending, p.RemindAt, p.ID)
+	duePending.Set(item, p.RemindAt, p.ID)
 	tx.Put(item, ledger.Cond{Expr: "attribute_not_exists(PK)"}, func(ddb.Item) error {
 		return fmt.Errorf("transfers: id collision for transfer %s", p.ID)
 	})
@@ -473,7 +477,7 @@ func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSu
 	return func(ctx context.Context, ev routes.ScheduledEvent) (SweepSummary, error) {
 		now := d.Clock.Now()
 		var sum SweepSummary
-		run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kind: duePending, Until: now, Budget: SweepBudget}, func(ctx context.Context, item ddb.Item) error {
+		run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: duePending.Kinds(), Until: now, Budget: SweepBudget, Fetch: true}, func(ctx context.Context, item ddb.Item) error {
 			p, err := pendingFromItem(item)
 			if err != nil || p.Status != StatusPending {
 				return err
