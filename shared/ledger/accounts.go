@@ -13,7 +13,7 @@ package ledger
 //
 // Both carry: accountId, owner, kind, name, createdAt, balance, held,
 // available, and the history checkpoint (ckBalance, ckAsOf, due at
-// DUE#checkpoint; see checkpoint.go).
+// DUE#checkpoint#nn by a hash of the id; see checkpoint.go).
 
 import (
 	"context"

@@ -35,7 +35,7 @@
 //	merchant account    USER#<owner>       ACCOUNT#ma_<...>           the ledger's account, kind "merchant" (in GET /accounts)
 //	order               ORDER#<oid>        ORDER                      store, storeName, storeOwner, merchantAccount, customer,
 //	                                                                  customerName, amount, memo, status, captured, refunded,
-//	                                                                  createdAt, updatedAt, expiresAtMs; due (DUE#order) until
+//	                                                                  createdAt, updatedAt, expiresAtMs; due (DUE#order#nn) until
 //	                                                                  captured or resolved; ttl createdAt + 1 year
 //	timeline event      ORDER#<oid>        EVENT#<time id>            action, status, actor, amount, movementId, at
 //	customer pointers   USER#<customer>    ORDERS#<oid>               every order (status as an attribute), newest first

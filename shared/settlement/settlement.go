@@ -14,7 +14,7 @@
 //	                                                                publishedCount, openCount, paidCount, declinedCount,
 //	                                                                collected, selfAmount; work: remindSeq, remindSentSeq,
 //	                                                                remindReason, remindedAtMs, autoRemindAtMs, cancelDone, workRev;
-//	                                                                due (DUE#settlement) while work is pending
+//	                                                                due (DUE#settlement#nn) while work is pending
 //	plan           SETTLEMENT#<sid>     PLAN                        users, amounts: the shares as computed, in request order (immutable)
 //	share          SETTLEMENT#<sid>     SHARE#<uid>                 userId, amount, status, self, remindSeq, paidAt, movementId,
 //	                                                                autoCharged, declinedAt, cancelledAt, + the settlement's facts
@@ -51,7 +51,7 @@
 //
 // Work that cannot fit one transaction is recorded on the settlement item
 // and done by the handler that caused it, right after its commit; the
-// settlement is put on the due index (DUE#settlement) meanwhile, so the
+// settlement is put on the due index (DUE#settlement#nn) meanwhile, so the
 // settlement-sweep job finishes whatever a crash left (work.go):
 //   - publishing: a request for more participants than one transaction
 //     holds (23 or 24) publishes the rest (share, pointer, notification)

@@ -12,7 +12,7 @@
 //
 //	item             PK                  SK              notes
 //	sprinkle         SPRINKLE#<sid>      META            roomId, token, sprinkler, amount, shares (list),
-//	                                                     createdAt, closesAtMs, reclaimed; due (DUE#sprinkle)
+//	                                                     createdAt, closesAtMs, reclaimed; due (DUE#sprinkle#nn)
 //	                                                     until reclaimed
 //	claim            SPRINKLE#<sid>      CLAIM#<uid>     userId, share, amount, at: dedupe (attribute_not_exists)
 //	                                                     and the lookup's claim list (one Query)

@@ -7,7 +7,7 @@ package transfers
 //	item              PK                  SK                         notes
 //	pending transfer  TRANSFER#<tid>      TRANSFER                   from, to, amount, status, fromName, displayName,
 //	                                                                 memo, createdAt, expiresAtMs, remindAtMs,
-//	                                                                 remindedAt; due (DUE#pending) while open
+//	                                                                 remindedAt; due (DUE#pending#nn) while open
 //	list pointer      USER#<sender>       SENT#<status>#<tid>        a copy of the transfer's facts and status, for
 //	                  USER#<receiver>     RECV#<status>#<tid>        GET /transfers?role=&status=: one Query per page
 //	settings          USER#<uid>          SETTINGS#transfers         pendingByDefault (BOOL), PUT /me/settings
