@@ -351,10 +351,19 @@ func TestTable(t *testing.T) {
 				wantAttrs = append(wantAttrs, map[string]any{"AttributeName": attr, "AttributeType": "S"})
 			}
 		}
+		// The stack projects what the local table projects (ddb.GSI.Projection).
+		proj := map[string]any{"ProjectionType": string(g.Projection().ProjectionType)}
+		if attrs := g.Projection().NonKeyAttributes; len(attrs) > 0 {
+			var list []any
+			for _, a := range attrs {
+				list = append(list, a)
+			}
+			proj["NonKeyAttributes"] = list
+		}
 		wantGSIs = append(wantGSIs, map[string]any{
 			"IndexName":  g.Name,
 			"KeySchema":  []any{key(g.PartitionKey, "HASH"), key(g.SortKey, "RANGE")},
-			"Projection": map[string]any{"ProjectionType": "ALL"},
+			"Projection": proj,
 		})
 	}
 	for name, want := range map[string]any{

@@ -29,12 +29,21 @@ func newTable(stack awscdk.Stack) awsdynamodb.Table {
 		Stream: awsdynamodb.StreamViewType_NEW_IMAGE,
 	})
 	for _, g := range ddb.GSIs {
-		table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		// The projection is ddb's: keys only, INCLUDE of a few ids, or ALL.
+		props := &awsdynamodb.GlobalSecondaryIndexProps{
 			IndexName:      jsii.String(g.Name),
 			PartitionKey:   str(g.PartitionKey),
 			SortKey:        str(g.SortKey),
-			ProjectionType: awsdynamodb.ProjectionType_ALL,
-		})
+			ProjectionType: awsdynamodb.ProjectionType_KEYS_ONLY,
+		}
+		switch {
+		case g.All:
+			props.ProjectionType = awsdynamodb.ProjectionType_ALL
+		case len(g.Include) > 0:
+			props.ProjectionType = awsdynamodb.ProjectionType_INCLUDE
+			props.NonKeyAttributes = jsii.Strings(g.Include...)
+		}
+		table.AddGlobalSecondaryIndex(props)
 	}
 	return table
 }

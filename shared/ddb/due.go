@@ -2,8 +2,13 @@ package ddb
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,13 +17,17 @@ import (
 )
 
 // Due work. An item that needs attention at some time (a reminder, an
-// expiry, a reclaim, a daily job's next run) carries dueBucket = "DUE#<kind>"
-// and dueAt = DueAt(when, id); the sparse due index holds only such items.
-// A job reads its bucket with ForEachDue: oldest first, in pages, within a
-// time budget. Handling an item removes its due attributes or moves dueAt
-// forward in the same transaction that does the work, so a job that stops
-// (budget spent, crash, timeout) resumes where it stopped by simply running
-// again, and running twice does nothing twice (the transaction re-checks).
+// expiry, a reclaim, a daily job's next run) carries dueBucket =
+// "DUE#<kind>#<n>" and dueAt = DueAt(when, id); the sparse due index holds
+// only such items. A kind is spread over a fixed number of buckets (its
+// DueKind.Shards, each one index partition), the shard chosen by a hash of
+// the item's id, so no one index partition takes every write of a kind.
+// A job reads its kind with ForEachDue: every shard, merged oldest first,
+// in pages, within a time budget. Handling an item removes its due
+// attributes or moves dueAt forward in the same transaction that does the
+// work, so a job that stops (budget spent, crash, timeout) resumes where it
+// stopped by simply running again, and running twice does nothing twice
+// (the transaction re-checks).
 
 // DueTimeFormat is dueAt's time part: fixed width, so it sorts like time.
 const DueTimeFormat = "2006-01-02T15:04:05.000Z"
@@ -26,18 +35,61 @@ const DueTimeFormat = "2006-01-02T15:04:05.000Z"
 // DueAt is the dueAt value of an item due at t.
 func DueAt(t time.Time, id string) string { return t.UTC().Format(DueTimeFormat) + "#" + id }
 
-// DueBucket is the dueBucket value of a kind of due work.
+// DueBucket is the dueBucket value of a kind of due work ("DUE#" + kind;
+// a sharded kind's bucket is DueKind.Bucket).
 func DueBucket(kind string) string { return "DUE#" + kind }
 
-// SetDue adds the due attributes to an item being written.
+// SetDue adds the due attributes to an item being written, in the one
+// bucket kind names (a shard the caller chose, e.g. "interest#07"; a
+// DueKind's items use DueKind.Set).
 func SetDue(item Item, kind string, t time.Time, id string) {
 	item[AttrDuePK] = S(DueBucket(kind))
 	item[AttrDueSK] = S(DueAt(t, id))
 }
 
-// DueWork is one pass over a bucket.
+// DueKind is a kind of due work spread over Shards buckets, kind#00 ..
+// kind#<Shards-1>: an item's shard is a hash of its id, so it never moves.
+type DueKind struct {
+	Name   string
+	Shards int
+}
+
+// ShardKind is shard n's kind name: name#nn.
+func ShardKind(name string, n int) string { return fmt.Sprintf("%s#%02d", name, n) }
+
+// DueShard is the shard of an id among n (FNV-1a of the id, mod n).
+func DueShard(id string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % uint32(n))
+}
+
+// Kind is the shard kind of the item with this id.
+func (k DueKind) Kind(id string) string { return ShardKind(k.Name, DueShard(id, k.Shards)) }
+
+// Bucket is the dueBucket value of the item with this id.
+func (k DueKind) Bucket(id string) string { return DueBucket(k.Kind(id)) }
+
+// Kinds are every shard's kind, in shard order (what a reader fans out
+// over, and what routes.Schedule.Due lists).
+func (k DueKind) Kinds() []string {
+	out := make([]string, max(k.Shards, 1))
+	for i := range out {
+		out[i] = ShardKind(k.Name, i)
+	}
+	return out
+}
+
+// Set adds the due attributes of the item with this id, due at t.
+func (k DueKind) Set(item Item, t time.Time, id string) { SetDue(item, k.Kind(id), t, id) }
+
+// DueWork is one pass over a kind's buckets.
 type DueWork struct {
-	Kind  string    // the bucket's kind ("pending", "sprinkle", ...)
+	Kind  string    // one bucket's kind ("interest#07", ...); or
+	Kinds []string  // several buckets (a DueKind's Kinds()), merged oldest first
 	Until time.Time // items due at or before Until
 	Page  int32     // items per Query (0: 100)
 	// Budget bounds the pass in wall-clock time: no item is started after
@@ -45,6 +97,13 @@ type DueWork struct {
 	// Budget: until the deadline (or the end).
 	Budget  time.Duration
 	Reserve time.Duration // 0: 2 s
+	// Fetch: hand the handler the item itself, read strongly consistent
+	// (the due index projects only keys and DueInclude); an item gone
+	// meanwhile is skipped.
+	Fetch bool
+	// After resumes a one-bucket pass after the item an earlier pass
+	// stopped at (its DueRun.Cursor); "" starts from the oldest.
+	After string
 }
 
 // DueRun is what a pass did.
@@ -53,13 +112,38 @@ type DueRun struct {
 	Failed int  // of which the handler returned an error
 	Done   bool // false: the budget stopped the pass before the end
 	Errs   []error
+	// Cursor (one-bucket passes) is the index key of the last item handed
+	// to the handler: DueWork.After for a pass that goes on past it.
+	Cursor string
 }
 
-// ForEachDue hands every item of the bucket due at or before w.Until to
-// handle, oldest first. A handler's error is recorded and the pass goes on
-// (the item stays due and is retried by the next pass). The index is
-// eventually consistent: an item handled a moment ago may be seen again,
-// which the handler's own conditions must make harmless.
+// dueStream is one bucket's Query, a page at a time.
+type dueStream struct {
+	in   *dynamodb.QueryInput
+	buf  []Item
+	more bool // another page may follow
+}
+
+func (s *dueStream) fetch(ctx context.Context, c Client) error {
+	out, err := c.Query(ctx, s.in)
+	if err != nil {
+		return err
+	}
+	s.buf = out.Items
+	s.more = len(out.LastEvaluatedKey) > 0
+	s.in.ExclusiveStartKey = out.LastEvaluatedKey
+	return nil
+}
+
+// dueFanOut bounds the concurrent Queries of a fan-out's first pages.
+const dueFanOut = 8
+
+// ForEachDue hands every item of the pass's buckets due at or before
+// w.Until to handle, oldest first (across the buckets too), one at a time.
+// A handler's error is recorded and the pass goes on (the item stays due
+// and is retried by the next pass). The index is eventually consistent:
+// an item handled a moment ago may be seen again, which the handler's own
+// conditions must make harmless.
 func (t *Table) ForEachDue(ctx context.Context, w DueWork, handle func(context.Context, Item) error) (DueRun, error) {
 	page := w.Page
 	if page <= 0 {
@@ -68,6 +152,17 @@ func (t *Table) ForEachDue(ctx context.Context, w DueWork, handle func(context.C
 	reserve := w.Reserve
 	if reserve <= 0 {
 		reserve = 2 * time.Second
+	}
+	kinds := w.Kinds
+	if w.Kind != "" {
+		kinds = append([]string{w.Kind}, kinds...)
+	}
+	if len(kinds) == 0 {
+		return DueRun{}, errors.New("ddb: due work names no kind")
+	}
+	name := strings.Join(kinds, ",")
+	if len(kinds) > 1 {
+		name = kinds[0] + ".." + kinds[len(kinds)-1]
 	}
 	started := time.Now()
 	var run DueRun
@@ -82,42 +177,160 @@ func (t *Table) ForEachDue(ctx context.Context, w DueWork, handle func(context.C
 		}
 		return ctx.Err() != nil
 	}
-	in := &dynamodb.QueryInput{
-		TableName:                aws.String(t.Name),
-		IndexName:                aws.String(IndexDue),
-		KeyConditionExpression:   aws.String("#b = :b AND #d <= :upper"),
-		ExpressionAttributeNames: map[string]string{"#b": AttrDuePK, "#d": AttrDueSK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":b": S(DueBucket(w.Kind)), ":upper": S(w.Until.UTC().Format(DueTimeFormat) + "#~"),
-		},
-		Limit: aws.Int32(page),
+	streams := make([]*dueStream, len(kinds))
+	for i, kind := range kinds {
+		streams[i] = &dueStream{in: &dynamodb.QueryInput{
+			TableName:                aws.String(t.Name),
+			IndexName:                aws.String(IndexDue),
+			KeyConditionExpression:   aws.String("#b = :b AND #d <= :upper"),
+			ExpressionAttributeNames: map[string]string{"#b": AttrDuePK, "#d": AttrDueSK},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":b": S(DueBucket(kind)), ":upper": S(w.Until.UTC().Format(DueTimeFormat) + "#~"),
+			},
+			Limit: aws.Int32(page),
+		}}
+	}
+	if w.After != "" {
+		if len(streams) != 1 {
+			return run, fmt.Errorf("ddb: due %s: a cursor resumes one bucket, not %d", name, len(streams))
+		}
+		key, err := decodeDueCursor(w.After)
+		if err != nil {
+			return run, fmt.Errorf("ddb: due %s: %w", name, err)
+		}
+		streams[0].in.ExclusiveStartKey = key
+	}
+	if spent() {
+		return run, nil
+	}
+	// Every bucket's first page, a few Queries at a time.
+	errs := make([]error, len(streams))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, dueFanOut)
+	for i, s := range streams {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = s.fetch(ctx, t.Client)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return run, fmt.Errorf("ddb: due %s: %w", name, err)
 	}
 	for {
+		// The oldest head among the buckets; a drained page is refilled.
+		var next *dueStream
+		for _, s := range streams {
+			for len(s.buf) == 0 && s.more {
+				if spent() {
+					return run, nil
+				}
+				if err := s.fetch(ctx, t.Client); err != nil {
+					return run, fmt.Errorf("ddb: due %s: %w", name, err)
+				}
+			}
+			if len(s.buf) > 0 && (next == nil || dueSK(s.buf[0]) < dueSK(next.buf[0])) {
+				next = s
+			}
+		}
+		if next == nil {
+			run.Done, run.Cursor = true, ""
+			return run, nil
+		}
 		if spent() {
 			return run, nil
 		}
-		out, err := t.Client.Query(ctx, in)
-		if err != nil {
-			return run, fmt.Errorf("ddb: due %s: %w", w.Kind, err)
+		item := next.buf[0]
+		next.buf = next.buf[1:]
+		run.Seen++
+		if len(streams) == 1 {
+			run.Cursor = encodeDueCursor(item)
 		}
-		for _, item := range out.Items {
-			if spent() {
-				return run, nil
-			}
-			run.Seen++
-			if err := handle(ctx, item); err != nil {
+		if w.Fetch {
+			got, err := t.getConsistent(ctx, Item{AttrPK: item[AttrPK], AttrSK: item[AttrSK]})
+			if err != nil {
 				run.Failed++
-				if len(run.Errs) < 20 { // enough to diagnose; the count says the rest
+				if len(run.Errs) < 20 {
 					run.Errs = append(run.Errs, err)
 				}
+				continue
+			}
+			if got == nil { // gone since the index saw it
+				continue
+			}
+			item = got
+		}
+		if err := handle(ctx, item); err != nil {
+			run.Failed++
+			if len(run.Errs) < 20 { // enough to diagnose; the count says the rest
+				run.Errs = append(run.Errs, err)
 			}
 		}
-		if len(out.LastEvaluatedKey) == 0 {
-			run.Done = true
-			return run, nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
+}
+
+func dueSK(item Item) string {
+	if v, ok := item[AttrDueSK].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+// getConsistent reads one item strongly consistent (nil: none). It is a
+// Query of the one key rather than a GetItem, so a job needs no more than
+// the Query it reads the due index with (least privilege); it costs what
+// a GetItem costs.
+func (t *Table) getConsistent(ctx context.Context, key Item) (Item, error) {
+	out, err := t.Client.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(t.Name),
+		KeyConditionExpression:    aws.String("#pk = :pk AND #sk = :sk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK, "#sk": AttrSK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": key[AttrPK], ":sk": key[AttrSK]},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ddb: read due item: %w", err)
+	}
+	if len(out.Items) == 0 {
+		return nil, nil
+	}
+	return out.Items[0], nil
+}
+
+// A due cursor is the index key of an item (both tables' and the index's
+// keys, all strings), as base64url JSON.
+func encodeDueCursor(item Item) string {
+	key := map[string]string{}
+	for _, a := range []string{AttrPK, AttrSK, AttrDuePK, AttrDueSK} {
+		if v, ok := item[a].(*types.AttributeValueMemberS); ok {
+			key[a] = v.Value
+		}
+	}
+	b, _ := json.Marshal(key)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeDueCursor(c string) (Item, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	var key map[string]string
+	if err == nil {
+		err = json.Unmarshal(b, &key)
+	}
+	if err != nil || len(key) != 4 {
+		return nil, fmt.Errorf("bad due cursor %q", c)
+	}
+	out := Item{}
+	for a, v := range key {
+		switch a {
+		case AttrPK, AttrSK, AttrDuePK, AttrDueSK:
+			out[a] = S(v)
+		default:
+			return nil, fmt.Errorf("bad due cursor %q", c)
+		}
+	}
+	return out, nil
 }
 
 // Err joins the handler errors of a run (nil if none).
@@ -130,38 +343,52 @@ func (r DueRun) Err() error {
 
 // EarliestDue is the earliest due time among the items of the given
 // kinds' buckets (each kind exact: a sharded kind is listed shard by
-// shard), and false when none of them holds an item. One Query of one item
-// per bucket, the oldest first (the due index sorts by dueAt). The local
+// shard, DueKind.Kinds), and false when none of them holds an item. One
+// Query of one item per bucket (a few at once), the oldest first (the due
+// index sorts by dueAt). The local
 // test clock uses it to skip the minutes in which a sweep would find
 // nothing to do.
 func (t *Table) EarliestDue(ctx context.Context, kinds []string) (time.Time, bool, error) {
+	ats := make([]time.Time, len(kinds))
+	found := make([]bool, len(kinds))
+	errs := make([]error, len(kinds))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, dueFanOut)
+	for i, kind := range kinds {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out, err := t.Client.Query(ctx, &dynamodb.QueryInput{
+				TableName:                 aws.String(t.Name),
+				IndexName:                 aws.String(IndexDue),
+				KeyConditionExpression:    aws.String("#b = :b"),
+				ExpressionAttributeNames:  map[string]string{"#b": AttrDuePK, "#d": AttrDueSK},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":b": S(DueBucket(kind))},
+				ProjectionExpression:      aws.String("#b, #d"),
+				Limit:                     aws.Int32(1),
+			})
+			if err == nil && len(out.Items) > 0 {
+				ats[i], err = dueTime(out.Items[0])
+				found[i] = err == nil
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("ddb: earliest due %s: %w", kind, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return time.Time{}, false, err
+	}
 	var earliest time.Time
-	found := false
-	for _, kind := range kinds {
-		out, err := t.Client.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 aws.String(t.Name),
-			IndexName:                 aws.String(IndexDue),
-			KeyConditionExpression:    aws.String("#b = :b"),
-			ExpressionAttributeNames:  map[string]string{"#b": AttrDuePK, "#d": AttrDueSK},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":b": S(DueBucket(kind))},
-			ProjectionExpression:      aws.String("#b, #d"),
-			Limit:                     aws.Int32(1),
-		})
-		if err != nil {
-			return time.Time{}, false, fmt.Errorf("ddb: earliest due %s: %w", kind, err)
-		}
-		if len(out.Items) == 0 {
-			continue
-		}
-		at, err := dueTime(out.Items[0])
-		if err != nil {
-			return time.Time{}, false, fmt.Errorf("ddb: earliest due %s: %w", kind, err)
-		}
-		if !found || at.Before(earliest) {
-			earliest, found = at, true
+	ok := false
+	for i := range kinds {
+		if found[i] && (!ok || ats[i].Before(earliest)) {
+			earliest, ok = ats[i], true
 		}
 	}
-	return earliest, found, nil
+	return earliest, ok, nil
 }
 
 // dueTime is the time part of an item's dueAt (DueAt's format).

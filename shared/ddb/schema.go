@@ -29,11 +29,62 @@ const (
 	AttrDirKey     = "dirKey"
 )
 
-// GSI describes one global secondary index (string keys, all attributes projected).
-type GSI struct{ Name, PartitionKey, SortKey string }
+// GSI describes one global secondary index (string keys). An index entry
+// is written whenever its item is written with a projected attribute
+// changed, so each index projects no more than its readers use: the keys
+// (always), plus Include, or every attribute when All.
+type GSI struct {
+	Name, PartitionKey, SortKey string
+	Include                     []string // INCLUDE projection's non-key attributes (none and !All: KEYS_ONLY)
+	All                         bool     // ALL projection
+}
 
-// GSIs lists the table's global secondary indexes.
-var GSIs = []GSI{{IndexDue, AttrDuePK, AttrDueSK}, {IndexDirection, AttrDirKey, AttrSK}}
+// DueInclude are the attributes the due index projects besides the keys:
+// the ids the id-only readers take from an index entry (a posting's
+// accountId, owner and outside for the fold; orderId; settlementId). They
+// never change on their item, so no balance or status write rewrites a due
+// entry; readers that need the whole item set DueWork.Fetch.
+var DueInclude = []string{"accountId", "owner", "outside", "orderId", "settlementId"}
+
+// GSIs lists the table's global secondary indexes. The direction index
+// projects all attributes: its readers page whole history entries, and an
+// entry is written once and never updated, so the projection costs one
+// index write per entry whatever it holds.
+var GSIs = []GSI{
+	{Name: IndexDue, PartitionKey: AttrDuePK, SortKey: AttrDueSK, Include: DueInclude},
+	{Name: IndexDirection, PartitionKey: AttrDirKey, SortKey: AttrSK, All: true},
+}
+
+// Projection is the index's projection as the DynamoDB API takes it.
+func (g GSI) Projection() *types.Projection {
+	switch {
+	case g.All:
+		return &types.Projection{ProjectionType: types.ProjectionTypeAll}
+	case len(g.Include) > 0:
+		return &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: append([]string(nil), g.Include...)}
+	}
+	return &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly}
+}
+
+// Projected is the part of item that index g holds: nil when the item has
+// not both of the index's keys (a sparse index leaves it out), else the
+// table's and the index's keys and the projected attributes. A write that
+// leaves Projected unchanged for every index writes no index entry.
+func (g GSI) Projected(item Item) Item {
+	if item[g.PartitionKey] == nil || item[g.SortKey] == nil {
+		return nil
+	}
+	if g.All {
+		return item
+	}
+	out := Item{}
+	for _, a := range append([]string{AttrPK, AttrSK, g.PartitionKey, g.SortKey}, g.Include...) {
+		if v, ok := item[a]; ok {
+			out[a] = v
+		}
+	}
+	return out
+}
 
 // CreateTableInput is the table as the local stack and the tests create it
 // (on-demand billing, like the cloud).
@@ -65,7 +116,7 @@ func CreateTableInput(name string) *dynamodb.CreateTableInput {
 				{AttributeName: aws.String(g.PartitionKey), KeyType: types.KeyTypeHash},
 				{AttributeName: aws.String(g.SortKey), KeyType: types.KeyTypeRange},
 			},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+			Projection: g.Projection(),
 		})
 	}
 	return in

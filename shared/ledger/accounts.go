@@ -14,8 +14,8 @@ package ledger
 // Both carry: accountId, owner, kind, name, createdAt, balance, held,
 // available, rev (bumped by every write of balance, held or available: a
 // read tells from it whether the item changed while it read the postings),
-// and the history checkpoint (ckBalance, ckAsOf, due at DUE#checkpoint; see
-// checkpoint.go).
+// and the history checkpoint (ckBalance, ckAsOf, due at DUE#checkpoint#nn
+// by a hash of the id; see checkpoint.go).
 
 import (
 	"context"
@@ -586,7 +586,7 @@ func outsideUpdate(a AccountRef, delta int64, now time.Time) types.TransactWrite
 			"dueBucket = if_not_exists(dueBucket, :bucket), dueAt = if_not_exists(dueAt, :due)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":d": ddb.N(delta), ":one": ddb.N(1), ":kind": ddb.S(string(KindOutside)), ":id": ddb.S(a.ID), ":zero": ddb.N(0),
-			":at": ddb.Time(now), ":bucket": ddb.S(ddb.DueBucket(dueCheckpoint)), ":due": ddb.S(ddb.DueAt(now.Add(CheckpointEvery), a.ID)),
+			":at": ddb.Time(now), ":bucket": ddb.S(dueCheckpoint.Bucket(a.ID)), ":due": ddb.S(ddb.DueAt(now.Add(CheckpointEvery), a.ID)),
 		},
 	}}
 }

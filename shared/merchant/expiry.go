@@ -37,7 +37,7 @@ func Expire(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (Expiry
 	return func(ctx context.Context, ev routes.ScheduledEvent) (ExpirySummary, error) {
 		now := d.Clock.Now()
 		var sum ExpirySummary
-		run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kind: dueOrder, Until: now, Budget: ExpiryBudget}, func(ctx context.Context, item ddb.Item) error {
+		run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueOrder.Kinds(), Until: now, Budget: ExpiryBudget}, func(ctx context.Context, item ddb.Item) error {
 			// The index is eventually consistent and a participant may be
 			// moving the order: each try reads the order item (strongly
 			// consistent), and a status that changed into another open one

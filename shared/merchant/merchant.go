@@ -39,7 +39,7 @@
 //	order               ORDER#<oid>        ORDER                      store, storeName, storeOwner, merchantAccount, customer,
 //	                                                                  customerName, amount, memo, status, captured, refunded,
 //	                                                                  createdAt, updatedAt, expiresAtMs, storePart; due
-//	                                                                  (DUE#order) until captured or resolved; ttl createdAt + 1 year
+//	                                                                  (DUE#order#nn) until captured or resolved; ttl createdAt + 1 year
 //	timeline event      ORDER#<oid>        EVENT#<time id>            action, status, actor, amount, movementId, at
 //	customer pointers   USER#<customer>    ORDERS#<oid>               every order (status as an attribute), newest first
 //	                    USER#<customer>    ORDER#<status>#<oid>       the orders of one status
@@ -259,10 +259,13 @@ const (
 	skStatusPfx  = "ORDER#"
 	pkUser       = "USER#"
 	skStoreCount = "STORES"
-	dueOrder     = "order"
 	prefixStore  = "st_"
 	prefixAcct   = "ma_"
 )
+
+// dueOrder spreads open orders' expiries over 32 due-index partitions (a
+// thousand placements a second into one store), by a hash of the order id.
+var dueOrder = ddb.DueKind{Name: "order", Shards: 32}
 
 func storeKey(id string) ddb.Item { return ddb.Key(pkStore+id, skStore) }
 

@@ -237,7 +237,7 @@ func (p *placement) build(charge int64) *httpapi.Movement {
 	item["merchantAccount"] = ddb.S(o.merchantAccount)
 	item["captured"] = ddb.N(0)
 	item["refunded"] = ddb.N(0)
-	ddb.SetDue(item, dueOrder, o.ExpiresAt, id)
+	dueOrder.Set(item, o.ExpiresAt, id)
 	tx.Put(item, ledger.Cond{Expr: "attribute_not_exists(PK)"}, func(ddb.Item) error { return errCollision(id) })
 	pointers(tx, o.OrderSummary, "")
 	o.event(tx, Event{Action: "placed", Status: o.Status, Actor: ActorCustomer, Amount: o.Amount, At: at})

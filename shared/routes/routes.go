@@ -282,17 +282,17 @@ func Served() []Route { return append(slices.Clone(Routes), Document) }
 // Schedules is every recurring job. The emulator and the CDK stack pick
 // them up.
 var Schedules = []Schedule{
-	{Name: "sprinkle-reclaim", Function: "sprinkle-reclaim", Every: time.Minute, Table: actions(get, put, query, update), Due: []string{"sprinkle"},
+	{Name: "sprinkle-reclaim", Function: "sprinkle-reclaim", Every: time.Minute, Table: actions(get, put, query, update), Due: shards("sprinkle", 16),
 		Summary: "Return the unclaimed remainder of every closed sprinkle to its sprinkler (due index; catches up)"},
-	{Name: "pending-sweep", Function: "pending-sweep", Every: time.Minute, Table: actions(del, put, query, update), Due: []string{"pending"},
+	{Name: "pending-sweep", Function: "pending-sweep", Every: time.Minute, Table: actions(del, put, query, update), Due: shards("pending", 16),
 		Summary: "Remind receivers 24 h before a pending transfer expires, expire it at 72 h and release the hold (due index; catches up)"},
 	{Name: "ledger-fold", Function: "ledger-fold", Every: time.Minute, Table: actions(del, query, update), Due: shards("fold", 16),
 		Summary: "Fold the postings (credits written as their own items, so busy accounts never contend) into their accounts' balances (due index, sharded; resumable)"},
 	{Name: "ledger-checkpoint", Function: "ledger-checkpoint", DailyAt: "03:00", TimeZone: "Asia/Seoul", Table: actions(query, update),
 		Summary: "Fold each due account's history into its checkpoint before TTL deletes year-old entries (due index; resumable)"},
-	{Name: "order-expiry", Function: "order-expiry", Every: time.Minute, Table: actions(del, get, put, query, update), Due: []string{"order"},
+	{Name: "order-expiry", Function: "order-expiry", Every: time.Minute, Table: actions(del, get, put, query, update), Due: shards("order", 32),
 		Summary: "Expire every order whose authorization lapsed before cooking started and release the hold (due index; catches up)"},
-	{Name: "settlement-sweep", Function: "settlement-sweep", Every: time.Minute, Table: actions(del, put, query, update), Due: []string{"settlement"},
+	{Name: "settlement-sweep", Function: "settlement-sweep", Every: time.Minute, Table: actions(del, put, query, update), Due: shards("settlement", 16),
 		Summary: "Remind open participants 24 h before a settlement's due date; finish publishing, cancellations and reminders a crash left (due index; catches up)"},
 	{Name: "savings-interest", Function: "savings-interest", DailyAt: "04:00", TimeZone: "Asia/Seoul", Table: nil,
 		Summary: "Fan out the day's savings interest (and maturities): one message per due-index shard to the savings-work queue"},

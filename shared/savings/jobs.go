@@ -4,7 +4,13 @@ package savings
 // (04:00 savings-interest, 08:00 savings-installments) sends one message
 // per due-index shard to the savings-work queue; the worker reads its
 // shard's due items (ForEachDue, oldest first) within a time budget and,
-// if the shard is not done, sends its message again. Every item's work is
+// if the shard is not done, sends a continuation message at once: the
+// shard's cursor (After) when the budget ran out, and the same when a read
+// or an item failed (throttled), so the work goes on without waiting for
+// the queue's visibility timeout; items left due behind the cursor are
+// taken again from the start once the shard's end is reached (Again), and
+// a shard-day whose passes keep failing (maxRetries) fails its message,
+// which the queue then redelivers and finally dead-letters. Every item's work is
 // a transaction conditioned on the state it changes, so a message
 // delivered twice, two runs at once or a run after a missed one pay and
 // debit each account-day exactly once.
@@ -57,7 +63,19 @@ type Message struct {
 	Job   string `json:"job"`   // interest | installment
 	Shard int    `json:"shard"` // 0..Shards-1
 	Date  string `json:"date"`  // the run's Asia/Seoul date: interest through the day before; installments through this day
+	// After is the shard's due cursor: a continuation resumes after the
+	// last item the previous pass took (ddb.DueRun.Cursor).
+	After string `json:"after,omitempty"`
+	// Again: an item before After is still due (it failed, or took its
+	// steps and has more): the shard starts over once After reaches its end.
+	Again bool `json:"again,omitempty"`
+	// Retries counts this shard-day's passes that failed (a throttled read,
+	// failed items); past maxRetries the message itself fails.
+	Retries int `json:"retries,omitempty"`
 }
+
+// maxRetries bounds the continuations a shard-day sends for failures.
+const maxRetries = 8
 
 func (m Message) check() error {
 	if m.Job != JobInterest && m.Job != JobInstallment {
@@ -104,11 +122,12 @@ func fanOut(d httpapi.Deps, job string) func(context.Context, routes.ScheduledEv
 		if d.Queue == nil {
 			w := &Work{}
 			for shard := 0; shard < Shards; shard++ {
-				for done := false; !done; {
-					var err error
-					if done, err = pass(ctx, d, Message{Job: job, Shard: shard, Date: out.Date}, w); err != nil {
+				for m := (&Message{Job: job, Shard: shard, Date: out.Date}); m != nil; {
+					next, err := pass(ctx, d, *m, w)
+					if err != nil && (next == nil || next.Retries > maxRetries) {
 						return out, err
 					}
+					m = next
 				}
 			}
 			out.Inline = w
@@ -131,15 +150,16 @@ func fanOut(d httpapi.Deps, job string) func(context.Context, routes.ScheduledEv
 // Work is what worker passes did.
 type Work struct {
 	Seen        int   `json:"seen"`
-	Paid        int   `json:"interestPaid"`     // interest transactions
-	PaidWon     int64 `json:"interestWon"`      // won of interest paid
-	Days        int   `json:"daysAccrued"`      // account-days accrued
-	Matured     int   `json:"matured"`          // accounts matured
-	Debited     int   `json:"installments"`     // installments debited
-	Missed      int   `json:"missed"`           // installments recorded missed
-	Requeued    int   `json:"requeued"`         // messages sent again (budget spent)
-	Skipped     int   `json:"skipped"`          // items another run had done
-	FailedItems int   `json:"failed,omitempty"` // items left due for the next pass
+	Paid        int   `json:"interestPaid"`      // interest transactions
+	PaidWon     int64 `json:"interestWon"`       // won of interest paid
+	Days        int   `json:"daysAccrued"`       // account-days accrued
+	Matured     int   `json:"matured"`           // accounts matured
+	Debited     int   `json:"installments"`      // installments debited
+	Missed      int   `json:"missed"`            // installments recorded missed
+	Requeued    int   `json:"requeued"`          // continuations sent (budget spent, or a pass failed)
+	Retried     int   `json:"retried,omitempty"` // of which for a failed pass (throttled), sent at once
+	Skipped     int   `json:"skipped"`           // items another run had done
+	FailedItems int   `json:"failed,omitempty"`  // items left due for the next pass
 }
 
 // Worker is the savings-worker function: one message (one shard of one
@@ -163,33 +183,42 @@ func Worker(d httpapi.Deps) func(context.Context, events.SQSEvent) (Work, error)
 			if today := clock.KSTDate(d.Clock.Now()); m.Date > today {
 				m.Date = today
 			}
-			done, err := pass(ctx, d, m, &w)
-			if err != nil {
+			next, err := pass(ctx, d, m, &w)
+			switch {
+			case next == nil && err == nil: // the shard is done for the day
+				continue
+			case next == nil || next.Retries > maxRetries || d.Queue == nil:
+				// The message fails: the queue delivers it again after its
+				// visibility timeout (its items stay due).
+				if err == nil {
+					err = errors.New("not done and no queue to continue on")
+				}
 				errs = append(errs, fmt.Errorf("%s shard %d: %w", m.Job, m.Shard, err))
 				continue
 			}
-			if !done {
-				if d.Queue == nil {
-					errs = append(errs, fmt.Errorf("%s shard %d: not done and no queue to continue on", m.Job, m.Shard))
-					continue
-				}
-				if err := d.Queue.Send(ctx, QueueName, rec.Body); err != nil {
-					errs = append(errs, fmt.Errorf("%s shard %d: re-enqueue: %w", m.Job, m.Shard, err))
-					continue
-				}
-				w.Requeued++
+			body, _ := json.Marshal(next)
+			if serr := d.Queue.Send(ctx, QueueName, string(body)); serr != nil {
+				errs = append(errs, fmt.Errorf("%s shard %d: continue: %w", m.Job, m.Shard, errors.Join(err, serr)))
+				continue
+			}
+			w.Requeued++
+			if err != nil {
+				w.Retried++
+				d.Log.WarnContext(ctx, "savings worker: pass failed, continued at once", "job", m.Job, "shard", m.Shard,
+					"retries", next.Retries, "error", err.Error())
 			}
 		}
 		d.Log.InfoContext(ctx, "savings worker", "records", len(ev.Records), "seen", w.Seen, "paid", w.Paid, "won", w.PaidWon,
-			"matured", w.Matured, "debited", w.Debited, "missed", w.Missed, "requeued", w.Requeued, "failed", w.FailedItems)
+			"matured", w.Matured, "debited", w.Debited, "missed", w.Missed, "requeued", w.Requeued, "retried", w.Retried, "failed", w.FailedItems)
 		return w, errors.Join(errs...)
 	}
 }
 
-// pass runs one budgeted pass over the message's shard. done: the shard
-// has nothing more due for this date. Items that failed stay due; the
-// pass reports them as an error so the message is retried.
-func pass(ctx context.Context, d httpapi.Deps, m Message, w *Work) (bool, error) {
+// pass runs one budgeted pass over the message's shard from its cursor.
+// next is the continuation (nil: the shard has nothing more due for this
+// date). Items that failed stay due; a pass with a failed read or items
+// reports the error and, in next, counts a retry.
+func pass(ctx context.Context, d httpapi.Deps, m Message, w *Work) (next *Message, err error) {
 	kind, until := dueKind(dueInterest, m.Shard), at(m.Date, InterestHour, 0)
 	more := false // an item took its steps and is still due: pass again
 	handle := func(ctx context.Context, item ddb.Item) error {
@@ -204,16 +233,28 @@ func pass(ctx context.Context, d httpapi.Deps, m Message, w *Work) (bool, error)
 		kind, until = dueKind(dueInstallment, m.Shard), at(m.Date, InstallmentHour, 0)
 		handle = func(ctx context.Context, item ddb.Item) error { return installmentItem(ctx, d, item, m.Date, w) }
 	}
-	run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kind: kind, Until: until, Budget: WorkerBudget}, handle)
+	run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kind: kind, Until: until, Budget: WorkerBudget, Fetch: true, After: m.After}, handle)
 	w.Seen += run.Seen
 	w.FailedItems += run.Failed
+	c := m
+	if run.Cursor != "" {
+		c.After = run.Cursor
+	}
+	c.Again = c.Again || more || run.Failed > 0
+	if err == nil {
+		err = run.Err()
+	}
 	if err != nil {
-		return false, err
+		c.Retries++
+		return &c, err
 	}
-	if err := run.Err(); err != nil {
-		return false, err
+	switch {
+	case !run.Done:
+		return &c, nil
+	case c.Again: // the end of the shard, with items left behind: start over
+		return &Message{Job: m.Job, Shard: m.Shard, Date: m.Date, Retries: c.Retries}, nil
 	}
-	return run.Done && !more, nil
+	return nil, nil
 }
 
 // maxSteps bounds the transactions one item may take in one pass (a

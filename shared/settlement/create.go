@@ -295,7 +295,7 @@ func (c *creation) tx() *ledger.Tx {
 		meta["autoRemindAtMs"] = ddb.Millis(st.AutoRemindAt)
 	}
 	if at, ok := st.nextDue(c.now); ok {
-		ddb.SetDue(meta, dueKind, at, st.ID)
+		dueKind.Set(meta, at, st.ID)
 	}
 	tx.Put(meta, ledger.Cond{Expr: "attribute_not_exists(PK)"}, collision)
 	pl := planKey(st.ID)

@@ -14,7 +14,7 @@
 //	                                                                publishedCount, openCount, paidCount, declinedCount,
 //	                                                                collected, selfAmount; work: remindSeq, remindSentSeq,
 //	                                                                remindReason, remindedAtMs, autoRemindAtMs, cancelDone, workRev;
-//	                                                                due (DUE#settlement) while work is pending
+//	                                                                due (DUE#settlement#nn) while work is pending
 //	plan           SETTLEMENT#<sid>     PLAN                        users, amounts: the shares as computed, in request order (immutable)
 //	share          SETTLEMENT#<sid>     SHARE#<uid>                 userId, amount, status, self, remindSeq, paidAt, movementId,
 //	                                                                autoCharged, declinedAt, cancelledAt, + the settlement's facts
@@ -51,7 +51,7 @@
 //
 // Work that cannot fit one transaction is recorded on the settlement item
 // and done by the handler that caused it, right after its commit; the
-// settlement is put on the due index (DUE#settlement) meanwhile, so the
+// settlement is put on the due index (DUE#settlement#nn) meanwhile, so the
 // settlement-sweep job finishes whatever a crash left (work.go):
 //   - publishing: a request for more participants than one transaction
 //     holds (23 or 24) publishes the rest (share, pointer, notification)
@@ -213,9 +213,12 @@ const (
 	pkUser       = "USER#"
 	skIn         = "SETTLE_IN#"
 	skOut        = "SETTLE_OUT#"
-	dueKind      = "settlement"
 	idPrefix     = "sr_"
 )
+
+// dueKind spreads settlements' pending work and reminders over 16
+// due-index partitions, by a hash of the settlement id.
+var dueKind = ddb.DueKind{Name: "settlement", Shards: 16}
 
 // NewID is a new settlement id: time-ordered.
 func NewID(at time.Time) string { return idPrefix + ddb.NewTimeID(at) }
@@ -330,7 +333,7 @@ func (st state) setDue(now time.Time, set, remove *[]string, vals ddb.Item, name
 	names["#b"], names["#d"] = ddb.AttrDuePK, ddb.AttrDueSK
 	if at, ok := st.nextDue(now); ok {
 		*set = append(*set, "#b = :dueb", "#d = :dued")
-		vals[":dueb"], vals[":dued"] = ddb.S(ddb.DueBucket(dueKind)), ddb.S(ddb.DueAt(at, st.ID))
+		vals[":dueb"], vals[":dued"] = ddb.S(dueKind.Bucket(st.ID)), ddb.S(ddb.DueAt(at, st.ID))
 		return
 	}
 	*remove = append(*remove, "#b", "#d")

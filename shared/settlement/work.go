@@ -266,7 +266,7 @@ func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSu
 	return func(ctx context.Context, ev routes.ScheduledEvent) (SweepSummary, error) {
 		var sum SweepSummary
 		var mu sync.Mutex
-		run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kind: dueKind, Until: d.Clock.Now(), Budget: SweepBudget}, func(ctx context.Context, item ddb.Item) error {
+		run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueKind.Kinds(), Until: d.Clock.Now(), Budget: SweepBudget}, func(ctx context.Context, item ddb.Item) error {
 			dec := ddb.Decode(item)
 			sid := dec.MustS("settlementId")
 			if err := dec.Err(); err != nil {

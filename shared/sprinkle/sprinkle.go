@@ -12,7 +12,7 @@
 //
 //	item             PK                  SK              notes
 //	sprinkle         SPRINKLE#<sid>      META            roomId, token, sprinkler, amount, shares (list),
-//	                                                     createdAt, closesAtMs, reclaimed; due (DUE#sprinkle)
+//	                                                     createdAt, closesAtMs, reclaimed; due (DUE#sprinkle#nn)
 //	                                                     until reclaimed
 //	claim            SPRINKLE#<sid>      CLAIM#<uid>     userId, share, amount, at: dedupe (attribute_not_exists)
 //	                                                     and the lookup's claim list (one Query)
@@ -122,9 +122,12 @@ var (
 const (
 	pkSprinkle   = "SPRINKLE#"
 	skClaimPfx   = "CLAIM#"
-	dueSprinkle  = "sprinkle"
 	tokenRetries = 4
 )
+
+// dueSprinkle spreads open sprinkles' reclaims over 16 due-index
+// partitions, by a hash of the sprinkle id.
+var dueSprinkle = ddb.DueKind{Name: "sprinkle", Shards: 16}
 
 // claimAttempts bounds how many share choices one claim request tries.
 const claimAttempts = 6
@@ -316,7 +319,7 @@ func createTx(tx *ledger.Tx, sp sprinkle, mid string) {
 	facts(meta, sp)
 	meta["shareCount"] = ddb.N(int64(len(sp.Shares)))
 	meta["split"] = ddb.S(sp.Split)
-	ddb.SetDue(meta, dueSprinkle, sp.ClosesAt, sp.ID)
+	dueSprinkle.Set(meta, sp.ClosesAt, sp.ID)
 	tx.Put(meta, ledger.Cond{Expr: "attribute_not_exists(PK)"}, collision)
 
 	tickets := ticketsKey(sp.ID)
@@ -686,7 +689,7 @@ func Reclaim(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (Recla
 	return func(ctx context.Context, ev routes.ScheduledEvent) (ReclaimSummary, error) {
 		now := d.Clock.Now()
 		var sum ReclaimSummary
-		run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kind: dueSprinkle, Until: now, Budget: ReclaimBudget}, func(ctx context.Context, item ddb.Item) error {
+		run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueSprinkle.Kinds(), Until: now, Budget: ReclaimBudget, Fetch: true}, func(ctx context.Context, item ddb.Item) error {
 			sp, err := sprinkleFromItem(item)
 			if err != nil {
 				return err

@@ -390,7 +390,7 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 		UpdateExpression:         aws.String("SET #s = :c, cancelledAt = :at, dueBucket = :b, dueAt = :d ADD workRev :one"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":c": ddb.S("cancelled"), ":at": ddb.Time(s.Clock.Now()),
-			":b": ddb.S(ddb.DueBucket("settlement")), ":d": ddb.S(ddb.DueAt(s.Clock.Now(), crashed)), ":one": ddb.N(1)}})
+			":b": ddb.S(ddb.DueKind{Name: "settlement", Shards: 16}.Bucket(crashed)), ":d": ddb.S(ddb.DueAt(s.Clock.Now(), crashed)), ":one": ddb.N(1)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ package transfers
 //	item              PK                  SK                         notes
 //	pending transfer  TRANSFER#<tid>      TRANSFER                   from, to, amount, status, fromName, displayName,
 //	                                                                 memo, createdAt, expiresAtMs, remindAtMs,
-//	                                                                 remindedAt; due (DUE#pending) while open
+//	                                                                 remindedAt; due (DUE#pending#nn) while open
 //	list pointer      USER#<sender>       SENT#<status>#<tid>        a copy of the transfer's facts and status, for
 //	                  USER#<receiver>     RECV#<status>#<tid>        GET /transfers?role=&status=: one Query per page
 //	settings          USER#<uid>          SETTINGS#transfers         pendingByDefault (BOOL), PUT /me/settings
@@ -91,15 +91,19 @@ var (
 )
 
 const (
-	pkTransfer  = "TRANSFER#"
-	skTransfer  = "TRANSFER"
-	pkUser      = "USER#"
-	skSent      = "SENT#"
-	skRecv      = "RECV#"
-	skSettings  = "SETTINGS#transfers"
-	attrDefault = "pendingByDefault"
-	duePending  = "pending"
+	pkTransfer     = "TRANSFER#"
+	skTransfer     = "TRANSFER"
+	pkUser         = "USER#"
+	skSent         = "SENT#"
+	skRecv         = "RECV#"
+	skSettings     = "SETTINGS#transfers"
+	attrDefault    = "pendingByDefault"
+	duePendingKind = "pending"
 )
+
+// duePending spreads open pending transfers over 16 due-index partitions
+// (their reminders and expiries rewrite the entry), by a hash of the id.
+var duePending = ddb.DueKind{Name: duePendingKind, Shards: 16}
 
 // PendingTransfer is a pending transfer's facts.
 type PendingTransfer struct {
@@ -195,7 +199,7 @@ func createPending(tx *ledger.Tx, p PendingTransfer, topUp ledger.TopUp) {
 	}
 	tx.RequireAccount(ledger.MainAccount(p.To), ledger.KindMain)
 	item := p.facts(transferKey(p.ID))
-	ddb.SetDue(item, duePending, p.RemindAt, p.ID)
+	duePending.Set(item, p.RemindAt, p.ID)
 	tx.Put(item, ledger.Cond{Expr: "attribute_not_exists(PK)"}, func(ddb.Item) error {
 		return fmt.Errorf("transfers: id collision for transfer %s", p.ID)
 	})
@@ -473,7 +477,7 @@ func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSu
 	return func(ctx context.Context, ev routes.ScheduledEvent) (SweepSummary, error) {
 		now := d.Clock.Now()
 		var sum SweepSummary
-		run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kind: duePending, Until: now, Budget: SweepBudget}, func(ctx context.Context, item ddb.Item) error {
+		run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: duePending.Kinds(), Until: now, Budget: SweepBudget, Fetch: true}, func(ctx context.Context, item ddb.Item) error {
 			p, err := pendingFromItem(item)
 			if err != nil || p.Status != StatusPending {
 				return err

@@ -11,7 +11,7 @@ import (
 // (the local test clock fires it only when one of these has something due).
 func TestScheduleDueKinds(t *testing.T) {
 	s, ok := routes.ScheduleNamed("pending-sweep")
-	want := []string{duePending}
+	want := duePending.Kinds()
 	if !ok || !slices.Equal(s.Due, want) {
 		t.Fatalf("routes.Schedules %s: Due %v, the job reads %v", "pending-sweep", s.Due, want)
 	}
