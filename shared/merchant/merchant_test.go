@@ -10,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"minipay/shared/config"
+	"minipay/shared/ddb"
 	"minipay/shared/ddbtest"
 	"minipay/shared/merchant"
 	"minipay/shared/routes"
@@ -729,4 +733,25 @@ func TestOverloadIsAnsweredAtOnce(t *testing.T) {
 	}
 	w.Emulator.SetReservedConcurrency("place-order", 100)
 	w.must(t, w.Post(t, "/orders", w.kim.Token, fmt.Sprintf(`{"store":%q,"amount":1000}`, w.store)), 201)
+}
+
+// A store created before reserve accounts existed gets one at its first
+// capture, and the capture goes into it.
+func TestAnOldStoreGetsItsReserveAtTheFirstCapture(t *testing.T) {
+	w := newWorld(t, config.Config{})
+	_, err := ddbtest.Client().DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(w.Name),
+		Key: ddb.Key("USER#"+w.owner.ID, "ACCOUNT#"+merchant.ReserveAccountID(w.store))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := w.must(t, w.Get(t, "/stores/"+w.store, w.owner.Token), 200); r.Body["reserve"] != nil {
+		t.Fatalf("the reserve is still there: %s", r.Raw)
+	}
+	w.Fund(t, w.kim, 10_000)
+	id := w.placed(t, w.kim, 10_000)
+	w.must(t, w.act(t, w.owner, id, "accept"), 200)
+	w.must(t, w.act(t, w.owner, id, "cook"), 200)
+	w.wantMerchant(t, 0, 10_000)
+	w.must(t, w.refund(t, w.owner, id, 2_000), 201)
+	w.wantMerchant(t, 0, 8_000)
 }
