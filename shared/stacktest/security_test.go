@@ -330,7 +330,7 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 		must(s.Post(t, "/orders/"+served+"/progress", kim.Token, `{"status":"`+st+`"}`), 200)
 	}
 	must(s.Post(t, "/orders/"+served+"/complete", lee.Token, ""), 200)
-	must(s.Post(t, "/orders/"+served+"/refunds", kim.Token, `{"amount":100}`), 201)
+	must(s.Post(t, "/orders/"+served+"/refunds", kim.Token, `{"amount":1000}`), 201) // the whole capture: its posting folds exactly (a check of the reserve)
 	must(s.Post(t, "/orders/"+rejected+"/reject", kim.Token, ""), 200)
 	must(s.Post(t, "/orders/"+cancelled+"/cancel", lee.Token, ""), 200)
 	// A second capture leaves a posting the withdrawal must fold in.
@@ -402,7 +402,7 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	if _, err := s.Emulator.Fire(ctx, "order-expiry", s.Clock.Now()); err != nil { // their reserves released
 		t.Fatal(err)
 	}
-	must(s.Post(t, "/stores/"+store+"/withdrawals", kim.Token, `{"amount":1500}`), 201) // folds the releases
+	must(s.Post(t, "/stores/"+store+"/withdrawals", kim.Token, `{"amount":1000}`), 201) // exactly the released posting: a check of the account
 	requireEveryOperation(t, s)                                                         // and each exchange was validated against the OpenAPI document
 	if _, err := s.Emulator.Fire(ctx, "ledger-fold", s.Clock.Now()); err != nil {       // postings of lee's, park's and the bank's
 		t.Fatal(err)
