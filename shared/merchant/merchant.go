@@ -1,11 +1,11 @@
 // Package merchant is paying stores for food orders: a user registers a
-// store, which gets its own merchant account; a customer pays an order from
-// their main account with a two-phase payment on the ledger's holds (after
-// Stripe's PaymentIntents with manual capture and TigerBeetle's pending
-// transfers):
+// store, which gets its own merchant and reserve accounts; a customer pays
+// an order from their main account with a two-phase payment on the ledger's
+// holds (after Stripe's PaymentIntents with manual capture and
+// TigerBeetle's pending transfers):
 //
 //		authorized --accept--> accepted --cook (capture)--> cooking --> cooked --> picked_up --> delivered --complete--> completed
-//		    |  \--reject--> rejected        |
+//		    |  \--reject (store)--> rejected <--reject--|
 //		    |---cancel (customer)--> cancelled <--cancel--|
 //		    \---(authorization lapses, sweep)--> expired <--|
 //
