@@ -342,9 +342,9 @@ func ListEntries(d httpapi.Deps) httpapi.LambdaHandler {
 // name any account: 404, as for any account that is not the caller's.
 func AccountID(r *httpapi.Request) (string, error) {
 	id := r.PathParam("id")
-	// "ma_": a store's merchant account (shared/merchant), listed by GET
+	// "ma_" / "mr_": a store's merchant and reserve accounts (shared/merchant), listed by GET
 	// /accounts with the owner's other accounts.
-	if !ddb.ValidID(id, "m_") && !ddb.ValidID(id, "s_") && !ddb.ValidID(id, "ma_") {
+	if !ddb.ValidID(id, "m_") && !ddb.ValidID(id, "s_") && !ddb.ValidID(id, "ma_") && !ddb.ValidID(id, "mr_") {
 		return "", ledger.ErrAccountNotFound.With("no account %q", id)
 	}
 	return id, nil

@@ -75,6 +75,20 @@ func Text(field, s string, max int, required bool) (string, error) {
 	return s, nil
 }
 
+// Name validates a name (of a user, a store, an account, a room): Text's
+// rules, then strictjson.CheckName's (at most three combining marks in a
+// row; one script, or Latin with Han and Hangul, kana or Bopomofo).
+func Name(field, s string, max int, required bool) (string, error) {
+	s, err := Text(field, s, max, required)
+	if err != nil || s == "" {
+		return s, err
+	}
+	if err := strictjson.CheckName(s); err != nil {
+		return "", domainerr.Field(field, "%s: %s", field, err.Error())
+	}
+	return s, nil
+}
+
 // DefaultPageSize is a list page's size when ?limit= is absent.
 const DefaultPageSize = 20
 

@@ -95,10 +95,11 @@ var Problems = map[string]ProblemType{
 	"not_order_store":             {http.StatusForbidden, "Only the order's store can do this"},
 	"not_order_customer":          {http.StatusForbidden, "Only the order's customer can do this"},
 	"order_status_conflict":       {http.StatusConflict, "The order's status does not allow this"},
-	"order_cooking_started":       {http.StatusConflict, "Cooking has started; the order can no longer be cancelled"},
+	"order_cooking_started":       {http.StatusConflict, "Cooking has started; the order can no longer be cancelled or rejected"},
 	"order_expired":               {http.StatusGone, "The order's authorization expired and its money went back to the customer"},
 	"refund_exceeds_capture":      {http.StatusUnprocessableEntity, "Refunds cannot exceed the captured amount"},
 	"merchant_insufficient_funds": {http.StatusUnprocessableEntity, "The merchant account's available balance is too low for this refund"},
+	"refund_window_closed":        {http.StatusGone, "The order's refund window has closed; its payment was released to the store"},
 	// Settlement requests.
 	"settlement_not_found":             {http.StatusNotFound, "No such settlement request of yours"},
 	"settlement_not_your_share":        {http.StatusForbidden, "Only the participant can pay or decline their share"},

@@ -14,9 +14,11 @@ import (
 
 // ExpirySummary is what one expiry run did.
 type ExpirySummary struct {
-	Due     int  `json:"due"`
-	Expired int  `json:"expired"`
-	Done    bool `json:"done"` // false: the time budget ended the run; the next resumes
+	Due      int   `json:"due"`
+	Expired  int   `json:"expired"`
+	Released int   `json:"released"`       // orders whose refund window closed: reserve -> merchant account
+	Amount   int64 `json:"releasedAmount"` // won they released
+	Done     bool  `json:"done"`           // false: the time budget ended the run; the next resumes
 }
 
 // ExpiryBudget bounds one run (the function's timeout is 10 s).
@@ -33,9 +35,13 @@ var errResolved = errors.New("merchant: no longer due")
 // pointers, adds a timeline item and notifies the customer and the store.
 // Missed runs catch up (the due index is read up to now); running twice
 // expires nothing twice.
+//
+// With the time left it releases the reserves: every captured order whose
+// refund window closed moves what was not refunded from the store's
+// reserve account to its merchant account (release; once per order).
 func Expire(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (ExpirySummary, error) {
 	return func(ctx context.Context, ev routes.ScheduledEvent) (ExpirySummary, error) {
-		now := d.Clock.Now()
+		now, started := d.Clock.Now(), time.Now()
 		var sum ExpirySummary
 		run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueOrder.Kinds(), Until: now, Budget: ExpiryBudget}, func(ctx context.Context, item ddb.Item) error {
 			// The index is eventually consistent and a participant may be
@@ -70,8 +76,26 @@ func Expire(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (Expiry
 			return nil
 		})
 		sum.Due, sum.Done = run.Seen, run.Done
+		if err == nil && run.Done {
+			var rel ddb.DueRun
+			if left := ExpiryBudget - time.Since(started); left > 0 {
+				rel, err = d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueReserve.Kinds(), Until: now, Budget: left}, func(ctx context.Context, item ddb.Item) error {
+					amount, released, err := release(ctx, d, ddb.Decode(item).S("orderId"), now)
+					if released {
+						sum.Released++
+						sum.Amount += amount
+					}
+					return err
+				})
+			}
+			sum.Due += rel.Seen
+			sum.Done = rel.Done
+			run.Failed += rel.Failed
+			run.Errs = append(run.Errs, rel.Errs...)
+		}
 		d.Log.InfoContext(ctx, "order expiry", "job", ev.Job, "scheduledTime", ev.ScheduledTime,
-			"due", sum.Due, "expired", sum.Expired, "done", sum.Done, "errors", run.Failed)
+			"due", sum.Due, "expired", sum.Expired, "released", sum.Released, "releasedAmount", sum.Amount,
+			"done", sum.Done, "errors", run.Failed)
 		if err != nil {
 			return sum, err
 		}
@@ -104,4 +128,76 @@ func expireTx(o Order, now time.Time) *ledger.Tx {
 	next.notify(tx, o.Customer, NotifExpired, at, nil)
 	next.notify(tx, o.storeOwner, NotifExpired, at, nil)
 	return tx
+}
+
+// release moves order id's unrefunded payment from the store's reserve
+// account to its merchant account once its refund window closed: ONE
+// transaction of the reserve item's delete (the schedule; once), the
+// order's released amount (conditioned on the window having closed and on
+// the refunded total read, so a refund that committed first is counted),
+// the movement and a timeline item. A refund that read the order just
+// before the window closed and commits after is refused by its own
+// condition (refundUntilMs > now), so each won goes one way.
+func release(ctx context.Context, d httpapi.Deps, id string, now time.Time) (amount int64, released bool, err error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		item, err := d.Table.Get(ctx, orderKey(id))
+		if err != nil {
+			return 0, false, err
+		}
+		if item == nil { // gone with its TTL: the schedule item goes too
+			return 0, false, d.Ledger.Commit(ctx, deleteReserve(id))
+		}
+		o, err := orderFromItem(item)
+		if err != nil {
+			return 0, false, err
+		}
+		if o.ReleasedAt != nil || o.RefundableUntil == nil || now.Before(*o.RefundableUntil) {
+			return 0, false, nil // released (the index lags) or not due
+		}
+		tx, amount := releaseTx(o, now)
+		err = d.Ledger.Commit(ctx, tx)
+		var changed *statusChanged
+		switch {
+		case err == nil:
+			return amount, true, nil
+		case errors.Is(err, errResolved):
+			return 0, false, nil
+		case !errors.As(err, &changed):
+			return 0, false, fmt.Errorf("order %s: %w", id, err)
+		}
+	}
+	return 0, false, nil
+}
+
+func deleteReserve(id string) *ledger.Tx {
+	tx := &ledger.Tx{}
+	tx.Delete(reserveKey(id), ledger.Cond{}, nil)
+	return tx
+}
+
+func releaseTx(o Order, now time.Time) (*ledger.Tx, int64) {
+	at := now.UTC()
+	amount := o.Captured - o.Refunded
+	tx := &ledger.Tx{}
+	tx.Delete(reserveKey(o.ID), ledger.Cond{Expr: "attribute_exists(PK)"}, func(ddb.Item) error { return errResolved })
+	tx.Update(orderKey(o.ID), "SET released = :amt, releasedAt = :now", ledger.Cond{
+		Expr: "attribute_not_exists(releasedAt) AND refundUntilMs <= :nowms AND captured = :captured AND refunded = :refunded",
+		Values: ddb.Item{":amt": ddb.N(amount), ":now": ddb.Time(at), ":nowms": ddb.Millis(now),
+			":captured": ddb.N(o.Captured), ":refunded": ddb.N(o.Refunded)},
+	}, func(old ddb.Item) error {
+		if len(old) == 0 || ddb.Decode(old).Has("releasedAt") {
+			return errResolved
+		}
+		return &statusChanged{id: o.ID} // a refund committed since the read
+	})
+	ev := Event{Action: "released", Status: o.Status, Actor: ActorSystem, Amount: amount, At: at}
+	if amount > 0 {
+		ev.MovementID = ledger.NewMovementID(now)
+		tx.Move(ledger.Movement{ID: ev.MovementID, Type: TypeReserveRelease, Amount: amount, At: now,
+			From: ledger.UserAccount(o.storeOwner, o.reserveAccount), FromKind: KindReserve, FromLabel: o.StoreName,
+			To: ledger.UserAccount(o.storeOwner, o.merchantAccount), ToKind: KindMerchant, ToLabel: o.StoreName,
+			Memo: "refund window closed", Reference: "order " + o.ID})
+	}
+	o.event(tx, ev)
+	return tx, amount
 }

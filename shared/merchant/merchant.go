@@ -1,11 +1,11 @@
 // Package merchant is paying stores for food orders: a user registers a
-// store, which gets its own merchant account; a customer pays an order from
-// their main account with a two-phase payment on the ledger's holds (after
-// Stripe's PaymentIntents with manual capture and TigerBeetle's pending
-// transfers):
+// store, which gets its own merchant and reserve accounts; a customer pays
+// an order from their main account with a two-phase payment on the ledger's
+// holds (after Stripe's PaymentIntents with manual capture and
+// TigerBeetle's pending transfers):
 //
 //		authorized --accept--> accepted --cook (capture)--> cooking --> cooked --> picked_up --> delivered --complete--> completed
-//		    |  \--reject--> rejected        |
+//		    |  \--reject (store)--> rejected <--reject--|
 //		    |---cancel (customer)--> cancelled <--cancel--|
 //		    \---(authorization lapses, sweep)--> expired <--|
 //
@@ -14,12 +14,27 @@
 //	    the store's merchant account; status authorized. The hold's timeout
 //	    is the authorization's expiry (config.OrderAuthorization, default 15
 //	    minutes): the store must accept AND start cooking within it.
-//	  - reject / cancel void the hold; the expiry sweep expires it; cook posts
-//	    it in full to the merchant account (the capture). Cancelling once
-//	    cooking has started is refused (order_cooking_started).
-//	  - refunds after the capture move money from the merchant account back to
+//	  - reject (the store) / cancel (the customer) void the hold, from
+//	    authorized or accepted (until cooking starts: a store that accepted
+//	    and then runs out of stock rejects); the expiry sweep expires it;
+//	    cook posts it in full to the store's reserve account (the capture).
+//	    Cancelling or rejecting once cooking has started is refused
+//	    (order_cooking_started).
+//	  - refunds after the capture move money from the reserve account back to
 //	    the customer's main account: several, their sum never above the
-//	    capture (a counter on the order conditioned in the same transaction).
+//	    capture (a counter on the order conditioned in the same transaction),
+//	    within RefundWindow of the capture (refund_window_closed after it).
+//	  - the rolling reserve: a captured payment stays in the store's reserve
+//	    account (kind merchant_reserve, owned by the store's owner, never
+//	    withdrawn) for RefundWindow, so a refund is never refused because the
+//	    store withdrew; when the window closes the order-expiry job moves
+//	    what was not refunded to the merchant account (ONE transaction per
+//	    order: the reserve item's delete, the order's released amount, the
+//	    movement), which the store may withdraw. A refund and the release
+//	    are conditioned on opposite sides of the window's end and on the
+//	    order not released, so exactly one of them takes each won.
+//	    Orders placed before the reserve existed (no reserveAccount on the
+//	    order) are captured into and refunded from the merchant account.
 //
 // Every transition is ONE transaction conditioned on the order's current
 // status (exactly the one read; a status that changed into one the action
@@ -36,10 +51,16 @@
 //	store counter       USER#<uid>         STORES                     storeCount: at most MaxStores per user
 //	merchant account    USER#<owner>       ACCOUNT#ma_<...>           the ledger's account, kind "merchant" (in GET /accounts),
 //	                                                                  its credits spread over ledger.MaxShards shards
-//	order               ORDER#<oid>        ORDER                      store, storeName, storeOwner, merchantAccount, customer,
-//	                                                                  customerName, amount, memo, status, captured, refunded,
-//	                                                                  createdAt, updatedAt, expiresAtMs, storePart; due
-//	                                                                  (DUE#order#nn) until captured or resolved; ttl createdAt + 1 year
+//	reserve account     USER#<owner>       ACCOUNT#mr_<...>           the ledger's account, kind "merchant_reserve", its credits
+//	                                                                  (captures) spread over ledger.MaxShards shards
+//	order               ORDER#<oid>        ORDER                      store, storeName, storeOwner, merchantAccount, reserveAccount,
+//	                                                                  customer, customerName, amount, memo, status, captured,
+//	                                                                  refunded, refundUntilMs, released, releasedAt, createdAt,
+//	                                                                  updatedAt, expiresAtMs, storePart; due (DUE#order#nn) until
+//	                                                                  captured or resolved; ttl createdAt + 1 year
+//	order reserve       ORDER#<oid>        RESERVE                    orderId; due (DUE#order-reserve#nn) at refundUntilMs: written
+//	                                                                  by the capture, deleted by the release (a small item of its
+//	                                                                  own, so the order's transitions never rewrite the index)
 //	timeline event      ORDER#<oid>        EVENT#<time id>            action, status, actor, amount, movementId, at
 //	customer pointers   USER#<customer>    ORDERS#<oid>               every order (status as an attribute), newest first
 //	                    USER#<customer>    ORDER#<status>#<oid>       the orders of one status
@@ -85,15 +106,25 @@ import (
 	"minipay/shared/ledger"
 )
 
-// KindMerchant is a store's merchant account: it receives captured order
-// payments, pays refunds and is withdrawn to its owner's bank.
+// KindMerchant is a store's merchant account: it receives the payments
+// whose refund window closed and is withdrawn to its owner's bank.
 const KindMerchant ledger.Kind = "merchant"
+
+// KindReserve is a store's reserve account: it receives captured order
+// payments, pays refunds within the refund window and is never withdrawn.
+const KindReserve ledger.Kind = "merchant_reserve"
+
+// RefundWindow is how long after the capture (cooking started) a store may
+// refund an order; until it closes the payment's unrefunded part stays in
+// the store's reserve account.
+const RefundWindow = 7 * 24 * time.Hour
 
 // Movement types as they appear in history.
 const (
 	TypeOrderPayment       = "order_payment"
 	TypeOrderRefund        = "order_refund"
 	TypeMerchantWithdrawal = "merchant_withdrawal"
+	TypeReserveRelease     = "order_reserve_release" // reserve -> merchant when the refund window closes
 )
 
 // Limits.
@@ -177,6 +208,7 @@ var (
 	ErrNotOrderCustomer = domainerr.New("not_order_customer")
 	ErrCookingStarted   = domainerr.New("order_cooking_started")
 	ErrOrderExpired     = domainerr.New("order_expired")
+	ErrRefundClosed     = domainerr.New("refund_window_closed")
 )
 
 const (
@@ -239,6 +271,36 @@ func (e *MerchantFundsError) Members() map[string]any {
 	return map[string]any{"available": e.Available}
 }
 
+// WithdrawFundsError: the merchant account has less available than the
+// withdrawal asks; captured payments still in their refund window are in
+// the reserve account, not here.
+type WithdrawFundsError struct {
+	Account          string
+	Available, Asked int64
+}
+
+func (e *WithdrawFundsError) Error() string {
+	return ledger.ErrInsufficientFunds.Code + ": " + e.DetailText()
+}
+func (e *WithdrawFundsError) ErrorCode() string { return ledger.ErrInsufficientFunds.Code }
+func (e *WithdrawFundsError) Is(t error) bool   { return ledger.ErrInsufficientFunds.Is(t) }
+func (e *WithdrawFundsError) DetailText() string {
+	return fmt.Sprintf("merchant account %s has %d won available to withdraw; %d asked. A captured payment stays in the "+
+		"store's reserve account for refunds until %s after cooking started (GET /stores/{id} shows it)",
+		e.Account, e.Available, e.Asked, windowText)
+}
+func (e *WithdrawFundsError) Members() map[string]any {
+	return map[string]any{"available": e.Available}
+}
+
+// windowText is RefundWindow in words.
+var windowText = func() string {
+	if RefundWindow%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%d days", RefundWindow/(24*time.Hour))
+	}
+	return RefundWindow.String()
+}()
+
 // statusChanged is the internal signal of an order whose status changed
 // after it was read into one the action still allows: read it again.
 type statusChanged struct{ id string }
@@ -259,6 +321,8 @@ const (
 	skStatusPfx  = "ORDER#"
 	pkUser       = "USER#"
 	skStoreCount = "STORES"
+	skReserve    = "RESERVE"
+	prefixRes    = "mr_"
 	prefixStore  = "st_"
 	prefixAcct   = "ma_"
 )
@@ -266,6 +330,10 @@ const (
 // dueOrder spreads open orders' expiries over 32 due-index partitions (a
 // thousand placements a second into one store), by a hash of the order id.
 var dueOrder = ddb.DueKind{Name: "order", Shards: 32}
+
+// dueReserve spreads captured orders' refund-window ends (the reserve's
+// release) the same way: one per capture, at the capture rate.
+var dueReserve = ddb.DueKind{Name: "order-reserve", Shards: 32}
 
 func storeKey(id string) ddb.Item { return ddb.Key(pkStore+id, skStore) }
 
@@ -295,6 +363,13 @@ func orderKey(id string) ddb.Item { return ddb.Key(pkOrder+id, skOrder) }
 // AccountID is the merchant account id of a store ("st_x" -> "ma_x"), so
 // a store's account needs no lookup.
 func AccountID(storeID string) string { return prefixAcct + strings.TrimPrefix(storeID, prefixStore) }
+
+// ReserveAccountID is the reserve account id of a store ("st_x" -> "mr_x").
+func ReserveAccountID(storeID string) string {
+	return prefixRes + strings.TrimPrefix(storeID, prefixStore)
+}
+
+func reserveKey(orderID string) ddb.Item { return ddb.Key(pkOrder+orderID, skReserve) }
 
 // ValidStoreID reports whether s has the shape of a store id.
 func ValidStoreID(s string) bool { return ddb.ValidID(s, prefixStore) }

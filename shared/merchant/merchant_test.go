@@ -10,8 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"minipay/shared/config"
+	"minipay/shared/ddb"
 	"minipay/shared/ddbtest"
+	"minipay/shared/merchant"
 	"minipay/shared/routes"
 	"minipay/shared/stacktest"
 )
@@ -87,11 +92,19 @@ func (w *world) refund(t testing.TB, u user, id string, amount int64) resp {
 }
 
 // merchant is the merchant account as the store's owner reads it (GET
-// /stores/{id}).
+// /stores/{id}); reserve its reserve account.
 func (w *world) merchant(t testing.TB) (balance, held, available int64) {
+	return w.storeAccount(t, "account")
+}
+
+func (w *world) reserve(t testing.TB) (balance, held, available int64) {
+	return w.storeAccount(t, "reserve")
+}
+
+func (w *world) storeAccount(t testing.TB, which string) (balance, held, available int64) {
 	t.Helper()
 	r := w.must(t, w.Get(t, "/stores/"+w.store, w.owner.Token), 200)
-	a := r.Body["account"].(map[string]any)
+	a := r.Body[which].(map[string]any)
 	return stacktest.Int(a["balance"]), stacktest.Int(a["held"]), stacktest.Int(a["available"])
 }
 
@@ -122,10 +135,15 @@ func (w *world) wantMain(t testing.TB, u user, balance, held, available int64) {
 	}
 }
 
-func (w *world) wantMerchant(t testing.TB, balance int64) {
+// wantMerchant checks the merchant account (withdrawable) and the reserve
+// account (captured payments in their refund window).
+func (w *world) wantMerchant(t testing.TB, balance, reserve int64) {
 	t.Helper()
 	if b, h, a := w.merchant(t); b != balance || h != 0 || a != balance {
 		t.Errorf("merchant: balance %d held %d available %d, want %d", b, h, a, balance)
+	}
+	if b, h, a := w.reserve(t); b != reserve || h != 0 || a != reserve {
+		t.Errorf("reserve: balance %d held %d available %d, want %d", b, h, a, reserve)
 	}
 }
 
@@ -184,7 +202,7 @@ func TestOrderLifeCycle(t *testing.T) {
 	for _, a := range accounts {
 		kinds = append(kinds, a.(map[string]any)["kind"].(string)+" "+a.(map[string]any)["id"].(string))
 	}
-	if !slices.Contains(kinds, "merchant "+w.account) || len(kinds) != 2 {
+	if !slices.Contains(kinds, "merchant "+w.account) || !slices.Contains(kinds, "merchant_reserve "+merchant.ReserveAccountID(w.store)) || len(kinds) != 3 {
 		t.Fatalf("owner's accounts %v", kinds)
 	}
 	if r := w.Get(t, "/stores/"+w.store, kim.Token); r.Status != 200 || r.Body["name"] != "Park's Kitchen" || r.Body["account"] != nil {
@@ -202,7 +220,7 @@ func TestOrderLifeCycle(t *testing.T) {
 		t.Errorf("authorization expires %s, want %s", exp, want)
 	}
 	w.wantMain(t, kim, 20_000, 18_000, 2_000)
-	w.wantMerchant(t, 0)
+	w.wantMerchant(t, 0, 0)
 	if ids := listed(t, w.must(t, w.Get(t, "/stores/"+w.store+"/orders?status=authorized", park.Token), 200)); !slices.Equal(ids, []string{id}) {
 		t.Fatalf("store's authorized orders %v", ids)
 	}
@@ -213,7 +231,7 @@ func TestOrderLifeCycle(t *testing.T) {
 		t.Fatalf("cook: %s", cook.Raw)
 	}
 	w.wantMain(t, kim, 2_000, 0, 2_000)
-	w.wantMerchant(t, 18_000)
+	w.wantMerchant(t, 0, 18_000)
 	for _, st := range []string{"cooked", "picked_up", "delivered"} {
 		if r := w.must(t, w.progress(t, park, id, st), 200); r.Body["status"] != st {
 			t.Fatalf("%s: %s", st, r.Raw)
@@ -225,17 +243,17 @@ func TestOrderLifeCycle(t *testing.T) {
 	if r := w.must(t, w.refund(t, park, id, 5_000), 201); r.Body["order"] != id || stacktest.Int(r.Body["amount"]) != 5_000 {
 		t.Fatalf("refund: %s", r.Raw)
 	}
+	// The capture is in the reserve for the refund window: not withdrawable.
 	w.tick()
-	w.must(t, w.Post(t, "/stores/"+w.store+"/withdrawals", park.Token, `{"amount":10000}`), 201)
-	w.wantMerchant(t, 3_000)
-	if r := w.refund(t, park, id, 4_000); r.Status != 422 || r.Code() != "merchant_insufficient_funds" || stacktest.Int(r.Body["available"]) != 3_000 {
-		t.Fatalf("refund past the merchant's funds: %s", r.Raw)
+	if r := w.Post(t, "/stores/"+w.store+"/withdrawals", park.Token, `{"amount":10000}`); r.Status != 422 || r.Code() != "insufficient_funds" || stacktest.Int(r.Body["available"]) != 0 {
+		t.Fatalf("withdrawing a capture in its refund window: %s", r.Raw)
 	}
+	w.wantMerchant(t, 0, 13_000)
 	if r := w.refund(t, park, id, 13_001); r.Status != 422 || r.Code() != "refund_exceeds_capture" || stacktest.Int(r.Body["refundable"]) != 13_000 {
 		t.Fatalf("refund past the capture: %s", r.Raw)
 	}
 	w.must(t, w.refund(t, park, id, 3_000), 201)
-	w.wantMerchant(t, 0)
+	w.wantMerchant(t, 0, 10_000)
 	w.wantMain(t, kim, 10_000, 0, 10_000)
 	o := w.order(t, id)
 	if o["status"] != "completed" || stacktest.Int(o["captured"]) != 18_000 || stacktest.Int(o["refunded"]) != 8_000 || stacktest.Int(o["refundable"]) != 10_000 {
@@ -272,17 +290,41 @@ func TestOrderLifeCycle(t *testing.T) {
 		}
 	}
 	// History on both sides names the order.
-	entries := w.must(t, w.Get(t, "/accounts/"+w.account+"/entries", park.Token), 200).Body["entries"].([]any)
-	var types []string
-	for _, e := range entries {
-		types = append(types, e.(map[string]any)["type"].(string))
+	history := func(account string) []string {
+		t.Helper()
+		var types []string
+		for _, e := range w.must(t, w.Get(t, "/accounts/"+account+"/entries", park.Token), 200).Body["entries"].([]any) {
+			types = append(types, e.(map[string]any)["type"].(string)+" "+e.(map[string]any)["reference"].(string))
+		}
+		return types
 	}
-	if want := []string{"order_refund", "merchant_withdrawal", "order_refund", "order_payment"}; !slices.Equal(types, want) {
-		t.Errorf("merchant history %v, want %v", types, want)
+	ref := "order " + id
+	if got, want := history(merchant.ReserveAccountID(w.store)), []string{"order_refund " + ref, "order_refund " + ref, "order_payment " + ref}; !slices.Equal(got, want) {
+		t.Errorf("reserve history %v, want %v", got, want)
 	}
 	// Notifications: every transition told the party who did not cause it.
 	w.wantNotified(t, kim, "order_refunded", "order_refunded", "order_delivered", "order_picked_up", "order_cooked", "order_cooking", "order_accepted")
 	w.wantNotified(t, park, "order_refund_issued", "order_refund_issued", "order_completed", "order_received")
+
+	// The refund window closes: what was not refunded moves to the merchant
+	// account (the order-expiry job), which the store withdraws.
+	w.Clock.Advance(merchant.RefundWindow)
+	if r := w.refund(t, park, id, 1); r.Status != 410 || r.Code() != "refund_window_closed" {
+		t.Fatalf("refund after the window: %s", r.Raw)
+	}
+	if _, err := w.Emulator.Fire(context.Background(), "order-expiry", w.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	w.wantMerchant(t, 10_000, 0)
+	w.tick()
+	w.must(t, w.Post(t, "/stores/"+w.store+"/withdrawals", park.Token, `{"amount":10000}`), 201)
+	w.wantMerchant(t, 0, 0)
+	if got, want := history(w.account), []string{"merchant_withdrawal store " + w.store, "order_reserve_release " + ref}; !slices.Equal(got, want) {
+		t.Errorf("merchant history %v, want %v", got, want)
+	}
+	if o := w.order(t, id); stacktest.Int(o["released"]) != 10_000 || o["timeline"].([]any)[0].(map[string]any)["action"] != "released" {
+		t.Errorf("order after the release: %v", o)
+	}
 }
 
 // Every refusal is a clear 4xx problem, and moves nothing.
@@ -334,7 +376,7 @@ func TestOrderRefusals(t *testing.T) {
 		{"the store completes", func() resp { return w.act(t, park, cooking, "complete") }, 403, "not_order_customer"},
 		{"accept twice", func() resp { return w.act(t, park, accepted, "accept") }, 409, "order_status_conflict"},
 		{"cook before accepting", func() resp { return w.act(t, park, authorized, "cook") }, 409, "order_status_conflict"},
-		{"reject after accepting", func() resp { return w.act(t, park, accepted, "reject") }, 409, "order_status_conflict"},
+		{"reject once cooking", func() resp { return w.act(t, park, cooking, "reject") }, 409, "order_cooking_started"},
 		{"accept a rejected order", func() resp { return w.act(t, park, rejected, "accept") }, 409, "order_status_conflict"},
 		{"cancel a rejected order", func() resp { return w.act(t, kim, rejected, "cancel") }, 409, "order_status_conflict"},
 		{"cancel once cooking", func() resp { return w.act(t, kim, cooking, "cancel") }, 409, "order_cooking_started"},
@@ -370,7 +412,7 @@ func TestOrderRefusals(t *testing.T) {
 	if after := w.Available(t, kim); after != before {
 		t.Errorf("refusals moved money: available %d -> %d", before, after)
 	}
-	w.wantMerchant(t, 10_000)
+	w.wantMerchant(t, 0, 10_000)
 
 	// A closed store takes no orders; reopened, it does.
 	w.must(t, w.Do(t, req{Method: "PUT", Path: "/stores/" + w.store + "/status", Token: park.Token, Body: `{"status":"closed"}`}), 200)
@@ -477,7 +519,7 @@ func TestUnansweredOrdersExpire(t *testing.T) {
 		t.Error("a captured order expired")
 	}
 	w.wantMain(t, kim, 20_000, 0, 20_000)
-	w.wantMerchant(t, 10_000)
+	w.wantMerchant(t, 0, 10_000)
 	run, err = w.Emulator.Fire(ctx, "order-expiry", w.Clock.Now())
 	if err != nil || !strings.Contains(string(run.Output), `"expired":0`) {
 		t.Errorf("second run: %s %v", run.Output, err)
@@ -540,7 +582,7 @@ func TestRaces(t *testing.T) {
 			}
 		}
 		w.wantMain(t, w.kim, 100_000-captures*10_000, 0, 100_000-captures*10_000)
-		w.wantMerchant(t, captures*10_000)
+		w.wantMerchant(t, 0, captures*10_000)
 	})
 	t.Run("cancel vs expiry", func(t *testing.T) {
 		w := newWorld(t, config.Config{})
@@ -591,7 +633,7 @@ func TestRaces(t *testing.T) {
 		if o := w.order(t, id); stacktest.Int(o["refunded"]) != 9_800 || stacktest.Int(o["refundable"]) != 200 {
 			t.Fatalf("order %v", o)
 		}
-		w.wantMerchant(t, 200)
+		w.wantMerchant(t, 0, 200)
 		w.wantMain(t, w.kim, 9_800, 0, 9_800)
 	})
 }
@@ -691,4 +733,25 @@ func TestOverloadIsAnsweredAtOnce(t *testing.T) {
 	}
 	w.Emulator.SetReservedConcurrency("place-order", 100)
 	w.must(t, w.Post(t, "/orders", w.kim.Token, fmt.Sprintf(`{"store":%q,"amount":1000}`, w.store)), 201)
+}
+
+// A store created before reserve accounts existed gets one at its first
+// capture, and the capture goes into it.
+func TestAnOldStoreGetsItsReserveAtTheFirstCapture(t *testing.T) {
+	w := newWorld(t, config.Config{})
+	_, err := ddbtest.Client().DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(w.Name),
+		Key: ddb.Key("USER#"+w.owner.ID, "ACCOUNT#"+merchant.ReserveAccountID(w.store))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := w.must(t, w.Get(t, "/stores/"+w.store, w.owner.Token), 200); r.Body["reserve"] != nil {
+		t.Fatalf("the reserve is still there: %s", r.Raw)
+	}
+	w.Fund(t, w.kim, 10_000)
+	id := w.placed(t, w.kim, 10_000)
+	w.must(t, w.act(t, w.owner, id, "accept"), 200)
+	w.must(t, w.act(t, w.owner, id, "cook"), 200)
+	w.wantMerchant(t, 0, 10_000)
+	w.must(t, w.refund(t, w.owner, id, 2_000), 201)
+	w.wantMerchant(t, 0, 8_000)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"minipay/shared/ddb"
@@ -40,8 +41,17 @@ type Order struct {
 	Captured   int64 `json:"captured"`   // posted to the merchant account when cooking started
 	Refunded   int64 `json:"refunded"`   // refunded so far
 	Refundable int64 `json:"refundable"` // captured - refunded
+	// RefundableUntil is when the refund window closes (RefundWindow after
+	// the capture); until then the payment's unrefunded part is in the
+	// store's reserve account.
+	RefundableUntil *time.Time `json:"refundableUntil,omitempty"`
+	// Released is what moved from the reserve to the merchant account when
+	// the refund window closed (captured - refunded), at ReleasedAt.
+	Released   int64      `json:"released,omitempty"`
+	ReleasedAt *time.Time `json:"releasedAt,omitempty"`
 
 	storeOwner, merchantAccount string
+	reserveAccount              string // "" for an order placed before the reserve existed
 }
 
 func summaryFromItem(d *ddb.Decoder) OrderSummary {
@@ -53,9 +63,17 @@ func summaryFromItem(d *ddb.Decoder) OrderSummary {
 
 func orderFromItem(item ddb.Item) (Order, error) {
 	d := ddb.Decode(item)
-	o := Order{OrderSummary: summaryFromItem(d), Captured: d.N("captured"), Refunded: d.N("refunded"),
-		storeOwner: d.MustS("storeOwner"), merchantAccount: d.MustS("merchantAccount")}
+	o := Order{OrderSummary: summaryFromItem(d), Captured: d.N("captured"), Refunded: d.N("refunded"), Released: d.N("released"),
+		storeOwner: d.MustS("storeOwner"), merchantAccount: d.MustS("merchantAccount"), reserveAccount: d.S("reserveAccount")}
 	o.Refundable = o.Captured - o.Refunded
+	if d.Has("refundUntilMs") {
+		until := d.Millis("refundUntilMs")
+		o.RefundableUntil = &until
+	}
+	if d.Has("releasedAt") {
+		at := d.Time("releasedAt")
+		o.ReleasedAt = &at
+	}
 	return o, d.Err()
 }
 
@@ -77,11 +95,31 @@ func (o OrderSummary) facts(item ddb.Item) ddb.Item {
 	return item
 }
 
-// hold is the ledger hold behind the order's payment (its id is the order's).
+// hold is the ledger hold behind the order's payment (its id is the
+// order's): the capture posts it to the store's reserve account.
 func (o Order) hold() ledger.Hold {
+	credit, kind := o.payee()
 	return ledger.Hold{ID: o.ID, Debit: ledger.MainAccount(o.Customer), DebitKind: ledger.KindMain,
-		Credit: ledger.UserAccount(o.storeOwner, o.merchantAccount), CreditKind: KindMerchant,
-		Amount: o.Amount, Timeout: o.ExpiresAt, CreatedAt: o.CreatedAt}
+		Credit: credit, CreditKind: kind, Amount: o.Amount, Timeout: o.ExpiresAt, CreatedAt: o.CreatedAt}
+}
+
+// payee is the account the capture pays and refunds come from: the
+// store's reserve account (the merchant account for orders placed before
+// the reserve existed).
+func (o Order) payee() (ledger.AccountRef, ledger.Kind) {
+	if o.reserveAccount != "" {
+		return ledger.UserAccount(o.storeOwner, o.reserveAccount), KindReserve
+	}
+	return ledger.UserAccount(o.storeOwner, o.merchantAccount), KindMerchant
+}
+
+// refundOpen reports whether o may still be refunded at now: captured
+// into the reserve and its window not closed (nor released).
+func (o Order) refundOpen(now time.Time) bool {
+	if o.reserveAccount == "" {
+		return true
+	}
+	return o.ReleasedAt == nil && o.RefundableUntil != nil && now.Before(*o.RefundableUntil)
 }
 
 // pointers puts the customer's and the store's list pointers for o's
@@ -175,6 +213,9 @@ func Place(d httpapi.Deps) httpapi.LambdaHandler {
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
+		if strings.TrimSpace(in.Store) == "" { // missing: a 400 like a missing amount; a wrong id is a 404
+			return nil, domainerr.Field("store", "store is required: the id of the store to pay")
+		}
 		amount, err := httpapi.Amount("amount", in.Amount)
 		if err != nil {
 			return nil, err
@@ -223,7 +264,7 @@ func (p *placement) build(charge int64) *httpapi.Movement {
 	o := Order{OrderSummary: OrderSummary{ID: id, Store: p.store.ID, StoreName: p.store.Name, Customer: p.caller, CustomerName: p.name,
 		Amount: p.amount, Memo: p.memo, Status: StatusAuthorized, CreatedAt: at, UpdatedAt: at,
 		ExpiresAt: at.Add(p.d.Config.OrderAuthorization).Truncate(time.Millisecond), storePart: storePart(p.store.ID, id, p.store.Shards)},
-		storeOwner: p.store.Owner, merchantAccount: p.store.AccountID}
+		storeOwner: p.store.Owner, merchantAccount: p.store.AccountID, reserveAccount: ReserveAccountID(p.store.ID)}
 	tx := &ledger.Tx{}
 	requireOpen(tx, p.store, id)
 	if charge > 0 {
@@ -235,6 +276,7 @@ func (p *placement) build(charge int64) *httpapi.Movement {
 	item := o.facts(orderKey(id))
 	item["storeOwner"] = ddb.S(o.storeOwner)
 	item["merchantAccount"] = ddb.S(o.merchantAccount)
+	item["reserveAccount"] = ddb.S(o.reserveAccount)
 	item["captured"] = ddb.N(0)
 	item["refunded"] = ddb.N(0)
 	dueOrder.Set(item, o.ExpiresAt, id)
@@ -276,7 +318,7 @@ type step struct {
 
 var (
 	stepAccept   = step{"accepted", []string{StatusAuthorized}, StatusAccepted, ActorStore, moneyNone, NotifAccepted}
-	stepReject   = step{"rejected", []string{StatusAuthorized}, StatusRejected, ActorStore, moneyVoid, NotifRejected}
+	stepReject   = step{"rejected", open, StatusRejected, ActorStore, moneyVoid, NotifRejected}
 	stepCancel   = step{"cancelled", open, StatusCancelled, ActorCustomer, moneyVoid, NotifCancelled}
 	stepCook     = step{"cooking", []string{StatusAccepted}, StatusCooking, ActorStore, moneyPost, NotifCooking}
 	stepCooked   = step{"cooked", []string{StatusCooking}, StatusCooked, ActorStore, moneyNone, NotifCooked}
@@ -309,6 +351,8 @@ func (s step) allowed(o Order, now time.Time) error {
 		return ErrOrderExpired.With("order %s's authorization expired at %s", o.ID, o.ExpiresAt.Format(time.RFC3339))
 	case s.to == StatusCancelled && has(captured, o.Status):
 		return ErrCookingStarted.With("order %s is %s: cooking has started and the payment was captured; ask the store for a refund", o.ID, o.Status)
+	case s.to == StatusRejected && has(captured, o.Status):
+		return ErrCookingStarted.With("order %s is %s: cooking has started and the payment was captured; refund the customer instead", o.ID, o.Status)
 	}
 	return &WrongStatusError{Order: o.ID, Status: o.Status, Action: s.action, Want: s.from}
 }
@@ -318,7 +362,9 @@ func Accept(d httpapi.Deps) httpapi.LambdaHandler {
 	return transitionHandler(d, "accept-order", fixed(stepAccept))
 }
 
-// Reject is POST /orders/{id}/reject (the store): the hold is voided.
+// Reject is POST /orders/{id}/reject (the store, until cooking starts:
+// authorized or accepted, e.g. accepted and then out of stock): the hold
+// is voided; both the customer and the store are notified.
 func Reject(d httpapi.Deps) httpapi.LambdaHandler {
 	return transitionHandler(d, "reject-order", fixed(stepReject))
 }
@@ -416,6 +462,8 @@ type transition struct {
 	d          httpapi.Deps
 	step       step
 	id, caller string
+	read       Order // the order the last build read
+	created    bool  // the store's missing reserve account was created
 }
 
 // build reads the order and makes the transition's ONE transaction: the
@@ -439,9 +487,16 @@ func (t *transition) build(ctx context.Context) (*httpapi.Movement, error) {
 	cond := "#s = :from AND amount = :amount"
 	names := map[string]string{"#s": "status"}
 	vals := ddb.Item{":to": ddb.S(s.to), ":now": ddb.Time(at), ":from": ddb.S(o.Status), ":amount": ddb.N(o.Amount)}
+	var until time.Time
 	if s.money == moneyPost {
 		set += ", captured = :amount"
 		next.Captured, next.Refundable = o.Amount, o.Amount
+		if o.reserveAccount != "" {
+			until = now.Add(RefundWindow).Truncate(time.Millisecond)
+			set += ", refundUntilMs = :until"
+			vals[":until"] = ddb.Millis(until)
+			next.RefundableUntil = &until
+		}
 	}
 	if s.beforeCapture() {
 		cond += " AND expiresAtMs > :nowms"
@@ -463,6 +518,15 @@ func (t *transition) build(ctx context.Context) (*httpapi.Movement, error) {
 		ev.MovementID, ev.Amount = ledger.NewMovementID(now), o.Amount
 		tx.PostHold(o.hold(), o.Amount, ledger.Movement{ID: ev.MovementID, Type: TypeOrderPayment, At: now,
 			FromLabel: o.CustomerName, ToLabel: o.StoreName, Originator: o.CustomerName, Memo: o.Memo, Reference: "order " + o.ID})
+		if o.reserveAccount != "" { // the release's schedule, on a small item of its own
+			item := reserveKey(o.ID)
+			item["orderId"] = ddb.S(o.ID)
+			dueReserve.Set(item, until, o.ID)
+			for k, v := range ttl(o.CreatedAt) {
+				item[k] = v
+			}
+			tx.Put(item, ledger.Cond{}, nil)
+		}
 	}
 	pointers(tx, next.OrderSummary, o.Status)
 	next.event(tx, ev)
@@ -471,6 +535,10 @@ func (t *transition) build(ctx context.Context) (*httpapi.Movement, error) {
 		other = o.Customer
 	}
 	next.notify(tx, other, s.notif, at, nil)
+	if s.to == StatusRejected { // the store's own record that the authorization was voided
+		next.notify(tx, o.storeOwner, s.notif, at, nil)
+	}
+	t.read = o
 	return &httpapi.Movement{Tx: tx, Status: http.StatusOK, Body: next, Retry: t.retry}, nil
 }
 
@@ -496,6 +564,19 @@ func (t *transition) refusal(read Order, old ddb.Item, now time.Time) error {
 func (t *transition) retry(ctx context.Context, err error) (*httpapi.Movement, error) {
 	var changed *statusChanged
 	if errors.As(err, &changed) {
+		return t.build(ctx)
+	}
+	if o := t.read; t.step.money == moneyPost && o.reserveAccount != "" && !t.created && errors.Is(err, ledger.ErrAccountNotFound) {
+		// A store created before reserve accounts existed: give it one
+		// (a create that finds it already there changes nothing) and
+		// capture again.
+		t.created = true
+		tx := &ledger.Tx{}
+		tx.CreateAccount(ledger.Account{ID: o.reserveAccount, Owner: o.storeOwner, Kind: KindReserve,
+			Name: o.StoreName + " (reserve)", CreatedAt: t.d.Clock.Now().UTC(), Shards: ledger.MaxShards}, ddb.Item{"storeId": ddb.S(o.Store)})
+		if cerr := t.d.Ledger.Commit(ctx, tx); cerr != nil {
+			t.d.Log.WarnContext(ctx, "merchant: creating a store's reserve account", "store", o.Store, "error", cerr)
+		}
 		return t.build(ctx)
 	}
 	return nil, nil
@@ -551,12 +632,20 @@ type refund struct {
 	reason     string
 }
 
-func (f *refund) check(o Order) error {
+func (f *refund) check(o Order, now time.Time) error {
 	if !has(captured, o.Status) {
 		if o.Status == StatusExpired {
 			return ErrOrderExpired.With("order %s expired before its payment was captured: nothing to refund", o.ID)
 		}
 		return &WrongStatusError{Order: o.ID, Status: o.Status, Action: "a refund", Want: []string{"captured (" + StatusCooking + " or later)"}}
+	}
+	if !o.refundOpen(now) {
+		closed := "at its end"
+		if o.RefundableUntil != nil {
+			closed = o.RefundableUntil.Format(time.RFC3339)
+		}
+		return ErrRefundClosed.With("order %s's refund window (%s after cooking started) closed %s; "+
+			"its payment was released to the store", o.ID, windowText, closed)
 	}
 	if f.amount > o.Captured-o.Refunded {
 		return &RefundTooMuchError{Order: o.ID, Captured: o.Captured, Refunded: o.Refunded, Asked: f.amount}
@@ -569,17 +658,21 @@ func (f *refund) build(ctx context.Context) (*httpapi.Movement, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := f.check(o); err != nil {
+	now := f.d.Clock.Now()
+	if err := f.check(o, now); err != nil {
 		return nil, err
 	}
-	now := f.d.Clock.Now()
 	at := now.UTC()
+	cond := "#s = :status AND captured = :captured AND refunded <= :max"
+	vals := ddb.Item{":amt": ddb.N(f.amount), ":now": ddb.Time(at), ":status": ddb.S(o.Status),
+		":captured": ddb.N(o.Captured), ":max": ddb.N(o.Captured - f.amount)}
+	if o.reserveAccount != "" { // within the window, before the release: the reserve still holds it
+		cond += " AND refundUntilMs > :nowms AND attribute_not_exists(releasedAt)"
+		vals[":nowms"] = ddb.Millis(now)
+	}
 	tx := &ledger.Tx{}
 	tx.Update(orderKey(o.ID), "ADD refunded :amt SET updatedAt = :now", ledger.Cond{
-		Expr:  "#s = :status AND captured = :captured AND refunded <= :max",
-		Names: map[string]string{"#s": "status"},
-		Values: ddb.Item{":amt": ddb.N(f.amount), ":now": ddb.Time(at), ":status": ddb.S(o.Status),
-			":captured": ddb.N(o.Captured), ":max": ddb.N(o.Captured - f.amount)},
+		Expr: cond, Names: map[string]string{"#s": "status"}, Values: vals,
 	}, func(old ddb.Item) error {
 		if len(old) == 0 {
 			return ErrOrderNotFound.With("you have no order %s", o.ID)
@@ -588,13 +681,14 @@ func (f *refund) build(ctx context.Context) (*httpapi.Movement, error) {
 		if err != nil {
 			return err
 		}
-		if err := f.check(cur); err != nil {
+		if err := f.check(cur, now); err != nil {
 			return err
 		}
 		return &statusChanged{id: o.ID}
 	})
+	from, fromKind := o.payee()
 	m := ledger.Movement{ID: ledger.NewMovementID(now), Type: TypeOrderRefund, Amount: f.amount, At: now, Memo: f.reason,
-		From: ledger.UserAccount(o.storeOwner, o.merchantAccount), FromKind: KindMerchant, FromLabel: o.StoreName,
+		From: from, FromKind: fromKind, FromLabel: o.StoreName,
 		To: ledger.MainAccount(o.Customer), ToKind: ledger.KindMain, ToLabel: o.CustomerName,
 		Originator: o.StoreName, Reference: "order " + o.ID}
 	tx.Move(m)
@@ -609,8 +703,8 @@ func (f *refund) build(ctx context.Context) (*httpapi.Movement, error) {
 		switch {
 		case errors.As(err, &changed):
 			return f.build(ctx)
-		case errors.As(err, &short) && short.Account == o.merchantAccount:
-			return nil, &MerchantFundsError{Account: o.merchantAccount, Available: short.Available, Asked: f.amount}
+		case errors.As(err, &short) && short.Account == from.ID:
+			return nil, &MerchantFundsError{Account: from.ID, Available: short.Available, Asked: f.amount}
 		}
 		return nil, nil
 	}}, nil

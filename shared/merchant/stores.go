@@ -16,28 +16,33 @@ import (
 
 // Store is a store as stored.
 type Store struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Status    string    `json:"status"`
-	AccountID string    `json:"accountId"`
-	CreatedAt time.Time `json:"createdAt"`
-	Owner     string    `json:"-"`
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Status    string `json:"status"`
+	AccountID string `json:"accountId"`
+	// ReserveAccountID holds captured payments for their refund window.
+	ReserveAccountID string    `json:"reserveAccountId"`
+	CreatedAt        time.Time `json:"createdAt"`
+	Owner            string    `json:"-"`
 	// Shards: how many partitions its order pointers and status copies
 	// are spread over (1: a store from before shards).
 	Shards int `json:"-"`
 }
 
 // StoreResponse is a store as GET /stores/{id} answers it: to its owner
-// with the merchant account.
+// with the merchant account (withdrawable) and the reserve account (the
+// captured payments still in their refund window).
 type StoreResponse struct {
 	Store
 	Account *ledger.Account `json:"account,omitempty"`
+	Reserve *ledger.Account `json:"reserve,omitempty"`
 }
 
 func storeFromItem(item ddb.Item) (Store, error) {
 	d := ddb.Decode(item)
 	s := Store{ID: d.MustS("storeId"), Name: d.MustS("name"), Status: d.MustS("status"), AccountID: d.MustS("accountId"),
 		CreatedAt: d.MustTime("createdAt"), Owner: d.MustS("owner"), Shards: max(1, int(d.N("shards")))}
+	s.ReserveAccountID = ReserveAccountID(s.ID)
 	return s, d.Err()
 }
 
@@ -135,22 +140,23 @@ type CreateStoreRequest struct {
 	Name string `json:"name"`
 }
 
-// CreateStore is POST /stores {name}: the store item and its merchant
-// account (kind merchant, owned by the caller), counted against MaxStores,
-// in one transaction.
+// CreateStore is POST /stores {name}: the store item, its merchant
+// account (kind merchant) and its reserve account (kind merchant_reserve),
+// both owned by the caller, counted against MaxStores, in one transaction.
 func CreateStore(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "create-store", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		var in CreateStoreRequest
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
-		name, err := httpapi.Text("name", in.Name, MaxStoreName, true)
+		name, err := httpapi.Name("name", in.Name, MaxStoreName, true)
 		if err != nil {
 			return nil, err
 		}
 		now := d.Clock.Now().UTC()
 		id := ddb.NewID(prefixStore)
-		s := Store{ID: id, Name: name, Status: StoreOpen, AccountID: AccountID(id), CreatedAt: now, Owner: r.Caller, Shards: StoreShards}
+		s := Store{ID: id, Name: name, Status: StoreOpen, AccountID: AccountID(id), ReserveAccountID: ReserveAccountID(id), CreatedAt: now,
+			Owner: r.Caller, Shards: StoreShards}
 		tx := &ledger.Tx{}
 		tx.Update(ddb.Key(pkUser+r.Caller, skStoreCount), "ADD storeCount :one", ledger.Cond{
 			Expr:   "attribute_not_exists(storeCount) OR storeCount < :max",
@@ -166,10 +172,14 @@ func CreateStore(d httpapi.Deps) httpapi.LambdaHandler {
 		item["shards"] = ddb.N(int64(s.Shards))
 		tx.Put(item, ledger.Cond{Expr: "attribute_not_exists(PK)"}, func(ddb.Item) error { return errCollision(id) })
 		statusCopies(tx, s, StoreOpen, now)
-		// A store's account is a high-volume receiver: its captures are
-		// postings spread over the ledger's shards.
+		// A store's accounts are high-volume receivers (the reserve takes
+		// every capture; the merchant account every release, at the same
+		// rate a refund window later): their credits are postings spread
+		// over the ledger's shards.
 		tx.CreateAccount(ledger.Account{ID: s.AccountID, Owner: r.Caller, Kind: KindMerchant, Name: name, CreatedAt: now, Shards: ledger.MaxShards},
 			ddb.Item{"storeId": ddb.S(id)})
+		tx.CreateAccount(ledger.Account{ID: s.ReserveAccountID, Owner: r.Caller, Kind: KindReserve, Name: name + " (reserve)", CreatedAt: now,
+			Shards: ledger.MaxShards}, ddb.Item{"storeId": ddb.S(id)})
 		if err := d.Ledger.Commit(ctx, tx); err != nil {
 			return nil, err
 		}
@@ -189,11 +199,27 @@ func GetStore(d httpapi.Deps) httpapi.LambdaHandler {
 		}
 		out := StoreResponse{Store: s}
 		if s.Owner == r.Caller {
+			type result struct {
+				a   ledger.Account
+				err error
+			}
+			ch := make(chan result, 1)
+			go func() {
+				a, err := d.Ledger.GetAccount(ctx, s.Owner, s.ReserveAccountID)
+				ch <- result{a, err}
+			}()
 			a, err := d.Ledger.GetAccount(ctx, s.Owner, s.AccountID)
+			res := <-ch
 			if err != nil {
 				return nil, err
 			}
 			out.Account = &a
+			switch {
+			case res.err == nil:
+				out.Reserve = &res.a
+			case !errors.Is(res.err, ledger.ErrAccountNotFound): // a store older than reserves has none until its first capture
+				return nil, res.err
+			}
 		}
 		return httpapi.JSON(http.StatusOK, out)
 	})
@@ -266,7 +292,11 @@ type WithdrawResponse struct {
 
 // Withdraw is POST /stores/{id}/withdrawals {amount, memo?}: the merchant
 // account out to its owner's bank, one transaction, no read (the account's
-// key names its owner: another user's store is not found).
+// key names its owner: another user's store is not found). Only the
+// merchant account is withdrawn: captured payments are in the reserve
+// account until their refund window closes, so a refund is never short
+// for a withdrawal (a withdrawal past the merchant account's available is
+// a 422 insufficient_funds that says so).
 func Withdraw(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "withdraw-store", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		var in WithdrawRequest
@@ -293,8 +323,12 @@ func Withdraw(d httpapi.Deps) httpapi.LambdaHandler {
 		tx.Move(m)
 		body := WithdrawResponse{ID: m.ID, Type: m.Type, Store: id, From: m.From.ID, Amount: amount, Memo: memo, CreatedAt: now.UTC()}
 		return &httpapi.Movement{Tx: tx, Status: http.StatusCreated, Body: body, Retry: func(_ context.Context, err error) (*httpapi.Movement, error) {
-			if errors.Is(err, ledger.ErrAccountNotFound) {
+			var short *ledger.InsufficientFundsError
+			switch {
+			case errors.Is(err, ledger.ErrAccountNotFound):
 				return nil, ErrStoreNotFound.With("you have no store %s", id)
+			case errors.As(err, &short) && short.Account == m.From.ID:
+				return nil, &WithdrawFundsError{Account: m.From.ID, Available: short.Available, Asked: amount}
 			}
 			return nil, nil
 		}}, nil

@@ -382,7 +382,7 @@ func Open(d httpapi.Deps) httpapi.LambdaHandler {
 		if in.Kind != "" && in.Kind != string(KindSavings) {
 			return nil, domainerr.Field("kind", "kind must be %q: every user already has exactly one main account", KindSavings)
 		}
-		name, err := httpapi.Text("name", in.Name, 100, false)
+		name, err := httpapi.Name("name", in.Name, 100, false)
 		if err != nil {
 			return nil, err
 		}

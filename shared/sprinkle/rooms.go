@@ -111,7 +111,7 @@ func CreateRoom(d httpapi.Deps) httpapi.LambdaHandler {
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
-		name, err := httpapi.Text("name", in.Name, MaxRoomName, true)
+		name, err := httpapi.Name("name", in.Name, MaxRoomName, true)
 		if err != nil {
 			return nil, err
 		}

@@ -339,14 +339,14 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 		must(s.Post(t, "/orders/"+served+"/progress", kim.Token, `{"status":"`+st+`"}`), 200)
 	}
 	must(s.Post(t, "/orders/"+served+"/complete", lee.Token, ""), 200)
-	must(s.Post(t, "/orders/"+served+"/refunds", kim.Token, `{"amount":100}`), 201)
+	must(s.Post(t, "/orders/"+served+"/refunds", kim.Token, `{"amount":1000}`), 201) // the whole capture: its posting folds exactly (a check of the reserve)
 	must(s.Post(t, "/orders/"+rejected+"/reject", kim.Token, ""), 200)
 	must(s.Post(t, "/orders/"+cancelled+"/cancel", lee.Token, ""), 200)
 	// A second capture leaves a posting the withdrawal must fold in.
 	second := order()
 	must(s.Post(t, "/orders/"+second+"/accept", kim.Token, ""), 200)
 	must(s.Post(t, "/orders/"+second+"/cook", kim.Token, ""), 200)
-	must(s.Post(t, "/stores/"+store+"/withdrawals", kim.Token, `{"amount":1500}`), 201)
+	must(s.Post(t, "/stores/"+store+"/withdrawals", kim.Token, `{"amount":1500}`), 422) // captures stay in the reserve for 7 days
 	must(s.Get(t, "/stores/"+store+"/orders", kim.Token), 200)
 	must(s.Get(t, "/orders", lee.Token), 200)
 	must(s.Get(t, "/orders/"+served, lee.Token), 200)
@@ -384,7 +384,6 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	must(s.Post(t, "/settlements/"+bill+"/shares/"+park.ID+"/pay", park.Token, ""), 201)
 	must(s.Post(t, "/settlements/"+bill+"/shares/"+lee.ID+"/decline", lee.Token, ""), 200)
 	crashed := must(s.Post(t, "/settlements", kim.Token, fmt.Sprintf(`{"total":2000,"participants":[%q,%s]}`, lee.ID, crowd[1])), 201).Body["id"].(string)
-	requireEveryOperation(t, s)                                                                         // and each exchange was validated against the OpenAPI document
 	_, err := ddbtest.Client().UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.Name), // the cancel's first commit, then the crash
 		Key:                      ddb.Key("SETTLEMENT#"+crashed, "META"),
 		UpdateExpression:         aws.String("SET #s = :c, cancelledAt = :at, dueBucket = :b, dueAt = :d ADD workRev :one"),
@@ -408,7 +407,13 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Emulator.Fire(ctx, "ledger-fold", s.Clock.Now()); err != nil { // postings of lee's, park's and the bank's
+	s.Clock.Advance(5 * 24 * time.Hour)                                            // the captured orders' 7-day refund windows closed
+	if _, err := s.Emulator.Fire(ctx, "order-expiry", s.Clock.Now()); err != nil { // their reserves released
+		t.Fatal(err)
+	}
+	must(s.Post(t, "/stores/"+store+"/withdrawals", kim.Token, `{"amount":1000}`), 201) // exactly the released posting: a check of the account
+	requireEveryOperation(t, s)                                                         // and each exchange was validated against the OpenAPI document
+	if _, err := s.Emulator.Fire(ctx, "ledger-fold", s.Clock.Now()); err != nil {       // postings of lee's, park's and the bank's
 		t.Fatal(err)
 	}
 	s.Clock.Advance(121 * 24 * time.Hour) // every account's checkpoint is due

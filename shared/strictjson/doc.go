@@ -31,5 +31,9 @@
 // control, format (Cf), separator, private-use, noncharacter and filler
 // characters, with a *TextError naming the character as U+XXXX and its
 // position. U+200D is allowed only inside emoji sequences (between two
-// pictographic characters), so "👨‍👩‍👧" passes.
+// pictographic characters), so "👨‍👩‍👧" passes. CheckName(s) is for names
+// (users, stores, accounts, rooms): CheckText's rules, at most three
+// combining marks in a row, and no mixed scripts (Unicode TS #39's highly
+// restrictive level: one script, or Latin with Han and Hangul, kana or
+// Bopomofo; digits, punctuation and emoji go with any).
 package strictjson

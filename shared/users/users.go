@@ -280,7 +280,7 @@ func Register(d httpapi.Deps) httpapi.LambdaHandler {
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
-		name, err := httpapi.Text("name", in.Name, 100, true)
+		name, err := httpapi.Name("name", in.Name, 100, true)
 		if err != nil {
 			return nil, err
 		}
