@@ -102,6 +102,8 @@ func main() {
 		err = printOpenAPI(args)
 	case "clock":
 		err = advanceClock(args)
+	case "capacity":
+		err = capacityReport(args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return
@@ -189,7 +191,7 @@ func run(args []string) error {
 	// The test clock: real time plus an offset that only grows (advance it
 	// with `localstack clock -advance 24h` or POST /_local/clock/advance).
 	clk := emulator.NewOffsetClock(clock.Real{})
-	deps, err := app.NewDeps(client, cfg, clk, log)
+	deps, err := app.NewDeps(cloudModel(ctx, client, *table, log), cfg, clk, log)
 	if err != nil {
 		return err
 	}

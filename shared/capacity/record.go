@@ -60,6 +60,39 @@ type Recorder struct {
 	charges []Charge
 	// OnCharge, if set, sees every call's charges (the Enforcer's hook).
 	OnCharge func([]Charge)
+	// Admit, if set, is asked before each call with the partitions it will
+	// touch (for a write: the items' table partitions and the index
+	// partitions their current versions, or a put's new item, live on); an
+	// error is answered instead of the call, which then costs nothing.
+	Admit func(op string, touched []Touch) error
+}
+
+// Touch is a partition a call is about to read or write; Item is its
+// position in a transaction (-1 outside one).
+type Touch struct {
+	Index, PK, Kind string
+	Item            int
+}
+
+func (r *Recorder) admit(op string, t []Touch) error {
+	if r.Admit == nil {
+		return nil
+	}
+	return r.Admit(op, t)
+}
+
+// writeTouches: the table partition of key and the index partitions of
+// the item's versions.
+func (r *Recorder) writeTouches(i int, key Item, versions ...Item) []Touch {
+	t := []Touch{{PK: str(key[r.s.PartitionKey]), Kind: Write, Item: i}}
+	for _, ix := range r.s.Indexes {
+		for _, v := range versions {
+			if ix.in(v) {
+				t = append(t, Touch{Index: ix.Name, PK: str(v[ix.PartitionKey]), Kind: Write, Item: i})
+			}
+		}
+	}
+	return t
 }
 
 // NewRecorder charges the calls made on inner against tables whose schema
@@ -144,6 +177,9 @@ func (r *Recorder) writeCharges(op string, key, before, after Item, transactiona
 // ---- reads ----
 
 func (r *Recorder) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	if err := r.admit("GetItem", []Touch{{PK: str(in.Key[r.s.PartitionKey]), Kind: Read, Item: -1}}); err != nil {
+		return nil, err
+	}
 	out, err := r.inner.GetItem(ctx, in, o...)
 	item := Item(nil)
 	if err == nil && out != nil {
@@ -161,13 +197,16 @@ func (r *Recorder) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...
 // Query is charged by the total size of the items it read (before any
 // filter, whatever the projection), rounded up to 4 KB once.
 func (r *Recorder) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	out, err := r.inner.Query(ctx, in, o...)
 	idx := aws.ToString(in.IndexName)
 	pkAttr := r.s.PartitionKey
 	if ix, ok := r.s.Index(idx); ok {
 		pkAttr = ix.PartitionKey
 	}
 	pk := partitionValue(in, pkAttr)
+	if err := r.admit("Query", []Touch{{Index: idx, PK: pk, Kind: Read, Item: -1}}); err != nil {
+		return nil, err
+	}
+	out, err := r.inner.Query(ctx, in, o...)
 	n := 0
 	if err == nil {
 		items := out.Items
@@ -251,6 +290,9 @@ func partitionValue(in *dynamodb.QueryInput, attr string) string {
 func (r *Recorder) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	key := r.keyOf(in.Item)
 	before := r.get(ctx, in.TableName, key)
+	if err := r.admit("PutItem", r.writeTouches(-1, key, before, in.Item)); err != nil {
+		return nil, err
+	}
 	out, err := r.inner.PutItem(ctx, in, o...)
 	after := in.Item
 	if err != nil {
@@ -262,6 +304,9 @@ func (r *Recorder) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...
 
 func (r *Recorder) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	before := r.get(ctx, in.TableName, in.Key)
+	if err := r.admit("UpdateItem", r.writeTouches(-1, in.Key, before)); err != nil {
+		return nil, err
+	}
 	out, err := r.inner.UpdateItem(ctx, in, o...)
 	after := before
 	if err == nil {
@@ -279,6 +324,9 @@ func (r *Recorder) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput,
 		panic("capacity: the inner client has no DeleteItem")
 	}
 	before := r.get(ctx, in.TableName, in.Key)
+	if err := r.admit("DeleteItem", r.writeTouches(-1, in.Key, before)); err != nil {
+		return nil, err
+	}
 	out, err := d.DeleteItem(ctx, in, o...)
 	after := Item(nil)
 	if err != nil {
@@ -313,8 +361,17 @@ func (r *Recorder) TransactWriteItems(ctx context.Context, in *dynamodb.Transact
 		}
 	}
 	befores := make([]Item, len(steps))
+	var touched []Touch
 	for i, s := range steps {
 		befores[i] = r.get(ctx, s.table, s.key)
+		if s.check {
+			touched = append(touched, r.writeTouches(i, s.key)...)
+		} else {
+			touched = append(touched, r.writeTouches(i, s.key, befores[i], s.put)...)
+		}
+	}
+	if err := r.admit("TransactWriteItems", touched); err != nil {
+		return nil, err
 	}
 	out, err := r.inner.TransactWriteItems(ctx, in, o...)
 	var cs []Charge
