@@ -20,6 +20,10 @@ import (
 // (shared/capacity): MINIPAY_CLOUD_MODEL=1 make run.
 const EnvCloudModel = "MINIPAY_CLOUD_MODEL"
 
+// EnvCloudModelScale scales the modelled partition limits (e.g. 0.05: 50
+// WCU/s and 150 RCU/s), so that local traffic meets the hot spots.
+const EnvCloudModelScale = "MINIPAY_CLOUD_MODEL_SCALE"
+
 // capacityReport prints the cloud capacity of the traffic mixes from the
 // recorded footprints (make capacity).
 func capacityReport(args []string) error {
@@ -64,7 +68,18 @@ func cloudModel(ctx context.Context, db *dynamodb.Client, table string, log *slo
 		os.Exit(1)
 	}
 	cfg.NoCapacity = true // the Enforcer charges capacity, from the real items
+	e := capacity.Enforce(contention.Wrap(db, cfg), db, s)
+	if v := os.Getenv(EnvCloudModelScale); v != "" {
+		if e.Scale, err = strconv.ParseFloat(v, 64); err != nil || e.Scale <= 0 {
+			log.Error("cloud model: "+EnvCloudModelScale+" is not a positive number", "value", v)
+			os.Exit(1)
+		}
+	}
+	scale := max(e.Scale, 0)
+	if scale == 0 {
+		scale = 1
+	}
 	log.Info("cloud model on: transaction conflicts, and every table and index partition throttled at its limits",
-		"wcu", capacity.PartitionWCU, "rcu", capacity.PartitionRCU)
-	return capacity.Enforce(contention.Wrap(db, cfg), db, s)
+		"wcu", scale*capacity.PartitionWCU, "rcu", scale*capacity.PartitionRCU)
+	return e
 }

@@ -274,7 +274,6 @@ func TestAConditionCheckIsChargedAsATransactionalWrite(t *testing.T) {
 	}
 }
 
-
 // "each individual partition is limited to 1,000 write units per second and
 // 3,000 read units per second" and "For a table write to succeed, the
 // provisioned throughput settings for the table and global secondary
@@ -322,7 +321,7 @@ func TestAHotIndexPartitionThrottlesTableWrites(t *testing.T) {
 		t.Fatalf("%d admitted, %d throttled; want 1000 (+ up to 16 racing) admitted (the index partition's one second)", ok, throttled)
 	}
 	now = now.Add(time.Duration(ok-1000) * time.Millisecond) // repay the overshoot
-	now = now.Add(500 * time.Millisecond) // half a second refills 500 units
+	now = now.Add(500 * time.Millisecond)                    // half a second refills 500 units
 	n := 0
 	for i := 0; i < 600; i++ {
 		if _, err := e.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String("t"), Item: Item{

@@ -22,8 +22,10 @@ import (
 // TransactWriteItems is cancelled with reason "ThrottlingError" on the
 // throttled items, any other call fails with ThrottlingException (a
 // throttled index throttles the table write that would update it). An
-// admitted call is charged what it really cost (Recorder), so a bucket can
-// go below zero and stays closed until it has refilled.
+// admitted call holds a unit on each partition it touches until it answers
+// (so calls racing for a partition's last units do not all pass), then is
+// charged what it really cost (Recorder): a bucket can go below zero and
+// stays closed until it has refilled.
 type Enforcer struct {
 	*Recorder
 	now func() time.Time
@@ -33,6 +35,11 @@ type Enforcer struct {
 	reqID   atomic.Int64
 
 	Throttled atomic.Int64 // calls refused
+
+	// Scale multiplies every partition's limits (0: 1). A local stack
+	// serves a few hundred requests a second, far below a partition's
+	// limits; scaled down, the same traffic meets the same hot spots.
+	Scale float64
 }
 
 type bucket struct {
@@ -45,21 +52,25 @@ type bucket struct {
 func Enforce(inner, peek Client, s Schema) *Enforcer {
 	e := &Enforcer{Recorder: NewRecorder(inner, peek, s), now: time.Now, buckets: map[string]*bucket{}}
 	e.Admit = e.admitCall
-	e.OnCharge = e.charge
+	e.Done = e.charge
 	return e
 }
 
-func limitOf(kind string) float64 {
-	if kind == Read {
-		return PartitionRCU
+func (e *Enforcer) limitOf(kind string) float64 {
+	f := e.Scale
+	if f <= 0 {
+		f = 1
 	}
-	return PartitionWCU
+	if kind == Read {
+		return f * PartitionRCU
+	}
+	return f * PartitionWCU
 }
 
 func (e *Enforcer) bucketOf(index, pk, kind string, now time.Time) *bucket {
 	k := index + "\x00" + pk + "\x00" + kind
 	b, ok := e.buckets[k]
-	lim := limitOf(kind)
+	lim := e.limitOf(kind)
 	if !ok {
 		b = &bucket{tokens: lim, at: now}
 		e.buckets[k] = b
@@ -76,6 +87,11 @@ func (e *Enforcer) admitCall(op string, touched []Touch) error {
 	for _, t := range touched {
 		if e.bucketOf(t.Index, t.PK, t.Kind, now).tokens <= 0 {
 			hot = append(hot, t)
+		}
+	}
+	if len(hot) == 0 {
+		for _, t := range touched {
+			e.bucketOf(t.Index, t.PK, t.Kind, now).tokens -= reserved
 		}
 	}
 	e.mu.Unlock()
@@ -114,10 +130,17 @@ func (e *Enforcer) admitCall(op string, touched []Touch) error {
 		ThrottlingReasons: []types.ThrottlingReason{{Reason: aws.String(reason)}}})
 }
 
-func (e *Enforcer) charge(cs []Charge) {
+// reserved is what an admitted call holds on each partition it touches
+// until its real cost is known.
+const reserved = 1.0
+
+func (e *Enforcer) charge(touched []Touch, cs []Charge) {
 	now := e.now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	for _, t := range touched {
+		e.bucketOf(t.Index, t.PK, t.Kind, now).tokens += reserved
+	}
 	for _, c := range cs {
 		e.bucketOf(c.Index, c.PK, c.Kind, now).tokens -= c.Units
 	}
@@ -147,4 +170,3 @@ func (e *Enforcer) wrap(op string, apiErr error) error {
 	return &smithy.OperationError{ServiceID: "DynamoDB", OperationName: op, Err: &awshttp.ResponseError{
 		ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: resp}, Err: apiErr}, RequestID: id}}
 }
-

@@ -245,26 +245,38 @@ func Diff(want, got *Table, tolerance float64) []string {
 			out = append(out, "new footprint "+g.Name)
 			continue
 		}
-		out = append(out, diffUses(g.Name, w.Charges, g.Charges, tolerance)...)
+		out = append(out, diffUses(g.Name, w, g, tolerance)...)
 	}
 	for _, w := range want.Footprints {
 		if _, ok := got.Get(w.Name); !ok {
 			out = append(out, "footprint gone: "+w.Name)
 		}
 	}
-	for k, n := range got.Shards {
-		if want.Shards[k] != n {
+	for k, n := range got.Shards { // estimates (hashes of random ids pick the shards seen): within 25 %
+		if w := want.Shards[k]; math.Abs(float64(w-n)) > math.Max(2, 0.25*float64(w)) {
 			out = append(out, fmt.Sprintf("shards of %s: %d, was %d", k, n, want.Shards[k]))
 		}
 	}
 	return out
 }
 
-func diffUses(name string, want, got []Use, tol float64) []string {
+// diffUses compares two recordings of one footprint: exactly, or for a
+// job over several subjects (Per > 1: hashes of random ids decide how many
+// system accounts and shards it meets) per subject within tol or a
+// quarter of a unit.
+func diffUses(name string, wf, gf Footprint, tol float64) []string {
+	want, got := wf.Charges, gf.Charges
 	key := func(u Use) string { return u.Function + " " + u.Op + " " + u.Where() + " " + u.Kind }
 	wm := map[string]Use{}
 	for _, u := range want {
 		wm[key(u)] = u
+	}
+	wp, gp := float64(max(wf.Per, 1)), float64(max(gf.Per, 1))
+	differ := func(w, g float64) bool {
+		if wp == 1 && gp == 1 {
+			return w != g
+		}
+		return math.Abs(w/wp-g/gp) > math.Max(0.25, tol*w/wp)
 	}
 	var out []string
 	seen := map[string]bool{}
@@ -275,9 +287,10 @@ func diffUses(name string, want, got []Use, tol float64) []string {
 		switch {
 		case !ok:
 			out = append(out, fmt.Sprintf("%s: new %s: %d calls, %g units", name, k, g.Calls, g.Units))
-		case w.Calls != g.Calls || w.Units != g.Units:
+		case differ(float64(w.Calls), float64(g.Calls)) || differ(w.Units, g.Units):
 			out = append(out, fmt.Sprintf("%s: %s: %d calls %g units, was %d calls %g units", name, k, g.Calls, g.Units, w.Calls, w.Units))
-		case math.Abs(float64(w.Bytes-g.Bytes)) > tol*float64(max(w.Bytes, 1))+16:
+		case wp == 1 && gp == 1 && math.Abs(float64(w.Bytes-g.Bytes)) > tol*float64(max(w.Bytes, 1))+16,
+			(wp > 1 || gp > 1) && math.Abs(float64(w.Bytes)/wp-float64(g.Bytes)/gp) > 0.25*float64(w.Bytes)/wp+16:
 			out = append(out, fmt.Sprintf("%s: %s: %d bytes, was %d", name, k, g.Bytes, w.Bytes))
 		}
 	}
@@ -285,6 +298,9 @@ func diffUses(name string, want, got []Use, tol float64) []string {
 		if !seen[key(w)] {
 			out = append(out, fmt.Sprintf("%s: gone %s", name, key(w)))
 		}
+	}
+	if (wp > 1 || gp > 1) && math.Abs(wp-gp) > math.Max(2, tol*wp) {
+		out = append(out, fmt.Sprintf("%s: over %g subjects, was %g", name, gp, wp))
 	}
 	return out
 }

@@ -131,4 +131,3 @@ func verdict(ok bool) string {
 	}
 	return "short"
 }
-

@@ -65,6 +65,8 @@ type Recorder struct {
 	// partitions their current versions, or a put's new item, live on); an
 	// error is answered instead of the call, which then costs nothing.
 	Admit func(op string, touched []Touch) error
+	// Done, if set, is told each admitted call's touches and charges.
+	Done func(touched []Touch, cs []Charge)
 }
 
 // Touch is a partition a call is about to read or write; Item is its
@@ -118,17 +120,20 @@ func (r *Recorder) Take() []Charge {
 	return c
 }
 
-func (r *Recorder) record(ctx context.Context, cs []Charge, err error) {
+func (r *Recorder) record(ctx context.Context, cs []Charge, err error, touched []Touch) {
 	fn := functionOf(ctx)
 	for i := range cs {
 		cs[i].Function, cs[i].Failed = fn, err != nil
 	}
 	r.mu.Lock()
 	r.charges = append(r.charges, cs...)
-	hook := r.OnCharge
+	hook, done := r.OnCharge, r.Done
 	r.mu.Unlock()
 	if hook != nil {
 		hook(cs)
+	}
+	if done != nil {
+		done(touched, cs)
 	}
 }
 
@@ -177,7 +182,8 @@ func (r *Recorder) writeCharges(op string, key, before, after Item, transactiona
 // ---- reads ----
 
 func (r *Recorder) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	if err := r.admit("GetItem", []Touch{{PK: str(in.Key[r.s.PartitionKey]), Kind: Read, Item: -1}}); err != nil {
+	touched := []Touch{{PK: str(in.Key[r.s.PartitionKey]), Kind: Read, Item: -1}}
+	if err := r.admit("GetItem", touched); err != nil {
 		return nil, err
 	}
 	out, err := r.inner.GetItem(ctx, in, o...)
@@ -190,7 +196,7 @@ func (r *Recorder) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...
 	}
 	n := ItemSize(item)
 	strong := aws.ToBool(in.ConsistentRead)
-	r.record(ctx, []Charge{{Op: "GetItem", PK: str(in.Key[r.s.PartitionKey]), Kind: Read, Units: ReadUnits(n, strong), Bytes: n, Strong: strong}}, err)
+	r.record(ctx, []Charge{{Op: "GetItem", PK: str(in.Key[r.s.PartitionKey]), Kind: Read, Units: ReadUnits(n, strong), Bytes: n, Strong: strong}}, err, touched)
 	return out, err
 }
 
@@ -203,7 +209,8 @@ func (r *Recorder) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func
 		pkAttr = ix.PartitionKey
 	}
 	pk := partitionValue(in, pkAttr)
-	if err := r.admit("Query", []Touch{{Index: idx, PK: pk, Kind: Read, Item: -1}}); err != nil {
+	touched := []Touch{{Index: idx, PK: pk, Kind: Read, Item: -1}}
+	if err := r.admit("Query", touched); err != nil {
 		return nil, err
 	}
 	out, err := r.inner.Query(ctx, in, o...)
@@ -218,7 +225,7 @@ func (r *Recorder) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func
 		}
 	}
 	strong := aws.ToBool(in.ConsistentRead)
-	r.record(ctx, []Charge{{Op: "Query", Index: idx, PK: pk, Kind: Read, Units: ReadUnits(n, strong), Bytes: n, Strong: strong}}, err)
+	r.record(ctx, []Charge{{Op: "Query", Index: idx, PK: pk, Kind: Read, Units: ReadUnits(n, strong), Bytes: n, Strong: strong}}, err, touched)
 	return out, err
 }
 
@@ -290,7 +297,8 @@ func partitionValue(in *dynamodb.QueryInput, attr string) string {
 func (r *Recorder) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	key := r.keyOf(in.Item)
 	before := r.get(ctx, in.TableName, key)
-	if err := r.admit("PutItem", r.writeTouches(-1, key, before, in.Item)); err != nil {
+	touched := r.writeTouches(-1, key, before, in.Item)
+	if err := r.admit("PutItem", touched); err != nil {
 		return nil, err
 	}
 	out, err := r.inner.PutItem(ctx, in, o...)
@@ -298,13 +306,14 @@ func (r *Recorder) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...
 	if err != nil {
 		after = before
 	}
-	r.record(ctx, r.writeCharges("PutItem", key, before, after, false), err)
+	r.record(ctx, r.writeCharges("PutItem", key, before, after, false), err, touched)
 	return out, err
 }
 
 func (r *Recorder) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	before := r.get(ctx, in.TableName, in.Key)
-	if err := r.admit("UpdateItem", r.writeTouches(-1, in.Key, before)); err != nil {
+	touched := r.writeTouches(-1, in.Key, before)
+	if err := r.admit("UpdateItem", touched); err != nil {
 		return nil, err
 	}
 	out, err := r.inner.UpdateItem(ctx, in, o...)
@@ -312,7 +321,7 @@ func (r *Recorder) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput,
 	if err == nil {
 		after = r.get(ctx, in.TableName, in.Key)
 	}
-	r.record(ctx, r.writeCharges("UpdateItem", in.Key, before, after, false), err)
+	r.record(ctx, r.writeCharges("UpdateItem", in.Key, before, after, false), err, touched)
 	return out, err
 }
 
@@ -324,7 +333,8 @@ func (r *Recorder) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput,
 		panic("capacity: the inner client has no DeleteItem")
 	}
 	before := r.get(ctx, in.TableName, in.Key)
-	if err := r.admit("DeleteItem", r.writeTouches(-1, in.Key, before)); err != nil {
+	touched := r.writeTouches(-1, in.Key, before)
+	if err := r.admit("DeleteItem", touched); err != nil {
 		return nil, err
 	}
 	out, err := d.DeleteItem(ctx, in, o...)
@@ -332,7 +342,7 @@ func (r *Recorder) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput,
 	if err != nil {
 		after = before
 	}
-	r.record(ctx, r.writeCharges("DeleteItem", in.Key, before, after, false), err)
+	r.record(ctx, r.writeCharges("DeleteItem", in.Key, before, after, false), err, touched)
 	return out, err
 }
 
@@ -389,6 +399,6 @@ func (r *Recorder) TransactWriteItems(ctx context.Context, in *dynamodb.Transact
 		}
 		cs = append(cs, r.writeCharges("TransactWriteItems/"+s.op, s.key, before, after, true)...)
 	}
-	r.record(ctx, cs, err)
+	r.record(ctx, cs, err, touched)
 	return out, err
 }
