@@ -111,6 +111,13 @@ func NewRecorder(inner, peek Client, s Schema) *Recorder {
 // its table after wrapping the client).
 func (r *Recorder) SetSchema(s Schema) { r.s = s }
 
+// Charges returns the charges recorded since the last Take.
+func (r *Recorder) Charges() []Charge {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Charge(nil), r.charges...)
+}
+
 // Take returns the charges recorded since the last Take and forgets them.
 func (r *Recorder) Take() []Charge {
 	r.mu.Lock()
