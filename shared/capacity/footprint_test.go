@@ -1,0 +1,119 @@
+package capacity
+
+import (
+	"bytes"
+	"math"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPartitionKeysAreClassifiedGenerically(t *testing.T) {
+	var c Classifier
+	c.Role("u_0123456789abcdef", "payer")
+	c.Role("st_fedcba9876543210", "store")
+	c.Role("X7K", "sprinkle") // a short id: only as a whole segment
+	for pk, want := range map[string]string{
+		"USER#u_0123456789abcdef":                          "USER#<payer>",
+		"HISTORY#m_0123456789abcdef#in":                    "HISTORY#<payer>#in",
+		"STORE#st_fedcba9876543210":                        "STORE#<store>",
+		"ORDER#o_zzzzyyyyxxxxwwww":                         "ORDER#<id>",
+		"DUE#fold#07":                                      "DUE#fold#<n>",
+		"DUE#checkpoint":                                   "DUE#checkpoint",
+		"SYSTEM#sys_external_31":                           "SYSTEM#sys_external_<n>",
+		"LIMIT#u_0123456789abcdef#2026-11-22":              "LIMIT#<payer>#<date>",
+		"IDEM#u_0123456789abcdef#k-1765012345678901234-12": "IDEM#<payer>#<id>",
+		"TOKEN#" + strings.Repeat("ab12", 16):              "TOKEN#<id>",
+		"SPRINKLE#X7K":                                     "SPRINKLE#<sprinkle>",
+		"DUE#X7KQ":                                         "DUE#X7KQ",
+		"POSTING#u_0123456789abcdef#03":                    "POSTING#<payer>#<n>",
+	} {
+		if got := c.Class(pk); got != want {
+			t.Errorf("%s: %s, want %s", pk, got, want)
+		}
+	}
+}
+
+func TestShardCountIsTheHighestNumberSeenPlusOne(t *testing.T) {
+	if n := ShardCount(map[string]bool{"DUE#fold#03": true, "DUE#fold#15": true}); n != 16 {
+		t.Fatalf("%d", n)
+	}
+}
+
+// A mix scales each class by its population: a constant key is one
+// partition for the service; a key per actor shares the load among them.
+func TestAMixScalesClassesByTheirPopulation(t *testing.T) {
+	tab := &Table{Shards: map[string]int{"due DUE#fold#<n>": 16}, Footprints: []Footprint{
+		{Name: "pay", Charges: []Use{
+			{Index: "due", Class: "DUE#checkpoint", Kind: Write, Units: 2},
+			{Index: "due", Class: "DUE#fold#<n>", Kind: Write, Units: 1},
+			{Class: "USER#<payee>", Kind: Write, Units: 4},
+			{Class: "ENTRY#<id>", Kind: Write, Units: 40},
+			{Class: "USER#<payee>", Kind: Read, Units: 1},
+		}},
+		{Name: "job", Per: 4, Charges: []Use{{Class: "USER#<payee>", Kind: Write, Units: 8}}},
+	}}
+	spread := tab.Evaluate(Mix{Name: "x", Steps: []Step{{"pay", 1}}, Target: 500})
+	if spread.MaxRate != 400 || spread.Loads[0].Where != "due DUE#checkpoint" { // 0.8 x 1,000 / 2
+		t.Fatalf("spread: %v %+v", spread.MaxRate, spread.Loads[0])
+	}
+	if spread.OK() || !strings.HasSuffix(spread.Line(), "short") {
+		t.Fatal(spread.Line())
+	}
+	hot := tab.Evaluate(Mix{Name: "y", Steps: []Step{{"pay", 1}, {"job", 1}}, Population: map[string]float64{"payee": 1}, Target: 100})
+	// one payee: 4 + 8/4 = 6 write units a request on USER#<payee>
+	if math.Abs(hot.MaxRate-800.0/6) > 1e-9 || hot.Loads[0].Where != "table USER#<payee>" || hot.Loads[0].Kind != Write {
+		t.Fatalf("hot: %v %+v", hot.MaxRate, hot.Loads[0])
+	}
+	if !hot.OK() || hot.Line() != "capacity y: 133 units/s (target 100) ok" && !strings.HasPrefix(hot.Line(), "capacity y: 133") {
+		t.Fatal(hot.Line())
+	}
+	missing := tab.Evaluate(Mix{Name: "z", Steps: []Step{{"nothing", 1}}})
+	if len(missing.Missing) != 1 || !strings.HasSuffix(missing.Line(), "short") {
+		t.Fatal(missing.Line())
+	}
+	job := tab.Evaluate(Mix{Name: "d", Steps: []Step{{"pay", 1}}, Subjects: 1_000_000, TargetTime: 30 * time.Minute})
+	if job.Time() != 2500*time.Second || job.OK() {
+		t.Fatalf("%v", job.Time())
+	}
+}
+
+var lineRE = regexp.MustCompile(`^capacity (a|b|c|d|e|f): (\S+.*) \(target [^)]+\) (ok|short)$`)
+
+// The smoke test of make capacity: every mix's footprints are recorded,
+// and the report ends with one parseable line per mix.
+func TestTheReportEndsWithOneLinePerMix(t *testing.T) {
+	tab, err := Recorded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range Mixes() {
+		if r := tab.Evaluate(m); len(r.Missing) > 0 {
+			t.Errorf("mix %s: footprints not recorded: %v", m.Name, r.Missing)
+		}
+	}
+	var b bytes.Buffer
+	Report(&b, tab, 3)
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	last := lines[len(lines)-6:]
+	for i, name := range []string{"a", "b", "c", "d", "e", "f"} {
+		m := lineRE.FindStringSubmatch(last[i])
+		if m == nil || m[1] != name {
+			t.Errorf("line %d: %q", i, last[i])
+		}
+	}
+}
+
+func TestDiffTellsWhatChanged(t *testing.T) {
+	a := &Table{Footprints: []Footprint{{Name: "x", Charges: []Use{{Function: "f", Op: "Put", Class: "K", Kind: Write, Calls: 1, Units: 2, Bytes: 300}}}}}
+	b := &Table{Footprints: []Footprint{{Name: "x", Charges: []Use{{Function: "f", Op: "Put", Class: "K", Kind: Write, Calls: 1, Units: 2, Bytes: 305}}}}}
+	if d := Diff(a, b, 0.05); len(d) != 0 {
+		t.Fatalf("bytes within tolerance: %v", d)
+	}
+	b.Footprints[0].Charges[0].Units = 4
+	b.Footprints = append(b.Footprints, Footprint{Name: "y"})
+	if d := Diff(a, b, 0.05); len(d) != 2 {
+		t.Fatalf("%v", d)
+	}
+}
