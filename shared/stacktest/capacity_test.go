@@ -310,7 +310,6 @@ func (f *footprints) routes() {
 	s.step("POST /orders/{id}/cancel", 1, so, func() { s.must(s.Post(t, "/orders/"+cancelled+"/cancel", cu.Token, ""), 200) })
 	s.must(s.Post(t, "/orders/"+cancelledAccepted+"/accept", kim.Token, ""), 200)
 	s.step("POST /orders/{id}/cancel (accepted)", 1, so, func() { s.must(s.Post(t, "/orders/"+cancelledAccepted+"/cancel", cu.Token, ""), 200) })
-	s.step("POST /stores/{id}/withdrawals", 1, so, func() { s.must(s.Post(t, "/stores/"+store+"/withdrawals", kim.Token, `{"amount":500}`), 201) })
 	s.step("GET /stores/{id}/orders", 1, so, func() { s.must(s.Get(t, "/stores/"+store+"/orders", kim.Token), 200) })
 	s.step("GET /orders", 1, so, func() { s.must(s.Get(t, "/orders", cu.Token), 200) })
 	s.step("GET /orders/{id}", 1, so, func() { s.must(s.Get(t, "/orders/"+order, cu.Token), 200) })
@@ -356,6 +355,23 @@ func (f *footprints) routes() {
 	s.step("job pending-sweep (reminder)", 1, all, func() { s.fire("pending-sweep") })
 	s.Clock.Advance(24 * time.Hour)
 	s.step("job pending-sweep (expiry)", 1, all, func() { s.fire("pending-sweep") })
+	// A week on, the capture's refund window closes: the reserve's release,
+	// and then the store can withdraw it.
+	s.Clock.Advance(7 * 24 * time.Hour)
+	s.step("job order-expiry (reserve release)", 1, all, func() { s.fire("order-expiry") })
+	s.step("POST /stores/{id}/withdrawals", 1, so, func() { s.must(s.Post(t, "/stores/"+store+"/withdrawals", kim.Token, `{"amount":500}`), 201) })
+
+	// Tokens the operator issues and revokes, and a user's revoke-all.
+	op := func() roles { return roles{}.user(pa, "user") }
+	s.step("POST /operator/users/{id}/tokens", 1, op, func() {
+		s.must(s.Post(t, "/operator/users/"+pa.ID+"/tokens", stacktest.OperatorToken, ""), 201)
+	})
+	s.step("DELETE /operator/users/{id}/tokens", 1, op, func() {
+		s.must(s.Do(t, req{Method: "DELETE", Path: "/operator/users/" + pa.ID + "/tokens", Token: stacktest.OperatorToken}), 200)
+	})
+	s.step("DELETE /me/tokens", 1, func() roles { return roles{}.user(pb, "user") }, func() {
+		s.must(s.Do(t, req{Method: "DELETE", Path: "/me/tokens", Token: pb.Token}), 200)
+	})
 }
 
 func (f *footprints) jobs() {
