@@ -61,7 +61,7 @@ const (
 	MaxShards = 16
 	// FoldShards spreads the postings' due entries over this many index
 	// partitions, so the due index is no hot spot either.
-	FoldShards = 16
+	FoldShards = 32
 	// maxFolds bounds the fold-and-retry rounds of one Commit.
 	maxFolds = 8
 )

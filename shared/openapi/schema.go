@@ -139,6 +139,8 @@ var resourceNames = map[string]string{
 	"RemindResponse":          "Reminder",
 	"ResolveResponse":         "PendingTransferResolution",
 	"RevokeResponse":          "TokenRevocation",
+	"RevokeAllResponse":       "TokensRevocation",
+	"IssuedTokenResponse":     "IssuedToken",
 	"RoomResponse":            "RoomDetail",
 	"SavingMovementResponse":  "SavingsMovement",
 	"SprinkleCreateResponse":  "SprinkleReceipt",

@@ -107,12 +107,12 @@ func TestPopularStoreTouchesNoStoreItem(t *testing.T) {
 	if r := s.Get(t, "/stores/"+store+"/orders", customers[0].Token); r.Status != 403 {
 		t.Fatalf("a customer listing the store's orders: %s", r.Raw)
 	}
-	// The merchant account holds every capture (its postings spread over
-	// shards), and its history lists them all.
-	if b, _, _ := s.Account(t, owner, "ma_"+store[len("st_"):]); b != n*1000 {
-		t.Fatalf("merchant balance %d, want %d", b, n*1000)
+	// The store's reserve account holds every capture for its refund window
+	// (its postings spread over shards), and its history lists them all.
+	if b, _, _ := s.Account(t, owner, "mr_"+store[len("st_"):]); b != n*1000 {
+		t.Fatalf("reserve balance %d, want %d", b, n*1000)
 	}
-	r = s.Get(t, "/accounts/ma_"+store[len("st_"):]+"/entries?limit=100", owner.Token)
+	r = s.Get(t, "/accounts/mr_"+store[len("st_"):]+"/entries?limit=100", owner.Token)
 	if r.Status != 200 || len(r.Body["entries"].([]any)) != n {
 		t.Fatalf("merchant history: %s", r.Raw)
 	}
