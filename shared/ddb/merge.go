@@ -5,10 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // Sharded listings. A very busy owner's items (a store's order pointers, a
@@ -83,28 +79,7 @@ func (t *Table) QueryPageShards(ctx context.Context, l Listing, shards []Shard, 
 	for i, s := range shards {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			in := &dynamodb.QueryInput{
-				TableName:                aws.String(t.Name),
-				KeyConditionExpression:   aws.String("#pk = :pk AND #sk BETWEEN :lo AND :hi"),
-				FilterExpression:         aws.String("attribute_not_exists(#ttl) OR #ttl > :now"),
-				ExpressionAttributeNames: map[string]string{"#pk": l.PartitionAttr, "#sk": AttrSK, "#ttl": AttrTTL},
-				ExpressionAttributeValues: map[string]types.AttributeValue{
-					":pk": S(s.Partition), ":lo": S(lower), ":hi": S(upper), ":now": Epoch(l.Now),
-				},
-				ScanIndexForward: aws.Bool(!l.NewestFirst),
-				Limit:            aws.Int32(limit),
-			}
-			if l.Index == "" {
-				in.ConsistentRead = aws.Bool(true)
-			} else {
-				in.IndexName = aws.String(l.Index)
-			}
-			if start != "" {
-				in.ExclusiveStartKey = Item{l.PartitionAttr: S(s.Partition), AttrSK: S(start)}
-				for k, v := range s.Fixed {
-					in.ExclusiveStartKey[k] = v
-				}
-			}
+			in := l.pageQuery(t.Name, s, lower, upper, start, limit)
 			out, err := t.Client.Query(ctx, in)
 			if err != nil {
 				results[i].err = fmt.Errorf("ddb: list %s (%s): %w", l.Name, s.Partition, err)

@@ -94,28 +94,7 @@ func (t *Table) QueryPage(ctx context.Context, l Listing, p PageRequest) ([]Item
 	if lower > upper {
 		return []Item{}, "", nil
 	}
-	in := &dynamodb.QueryInput{
-		TableName:                aws.String(t.Name),
-		KeyConditionExpression:   aws.String("#pk = :pk AND #sk BETWEEN :lo AND :hi"),
-		FilterExpression:         aws.String("attribute_not_exists(#ttl) OR #ttl > :now"),
-		ExpressionAttributeNames: map[string]string{"#pk": l.PartitionAttr, "#sk": AttrSK, "#ttl": AttrTTL},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": S(l.Partition), ":lo": S(lower), ":hi": S(upper), ":now": Epoch(l.Now),
-		},
-		ScanIndexForward: aws.Bool(!l.NewestFirst),
-		Limit:            aws.Int32(limit),
-	}
-	if l.Index == "" {
-		in.ConsistentRead = aws.Bool(true)
-	} else {
-		in.IndexName = aws.String(l.Index)
-	}
-	if start != "" {
-		in.ExclusiveStartKey = Item{l.PartitionAttr: S(l.Partition), AttrSK: S(start)}
-		for k, v := range l.Fixed {
-			in.ExclusiveStartKey[k] = v
-		}
-	}
+	in := l.pageQuery(t.Name, Shard{Partition: l.Partition, Fixed: l.Fixed}, lower, upper, start, limit)
 	out, err := t.Client.Query(ctx, in)
 	if err != nil {
 		return nil, "", fmt.Errorf("ddb: list %s: %w", l.Name, err)
@@ -128,6 +107,35 @@ func (t *Table) QueryPage(ctx context.Context, l Listing, p PageRequest) ([]Item
 		out.Items = []Item{}
 	}
 	return out.Items, next, nil
+}
+
+// pageQuery is the Query of one page of the listing in one partition:
+// lower..upper, from after start, unexpired items only (reads filter what
+// TTL has not deleted yet), strongly consistent on the table.
+func (l Listing) pageQuery(table string, s Shard, lower, upper, start string, limit int32) *dynamodb.QueryInput {
+	in := &dynamodb.QueryInput{
+		TableName:                aws.String(table),
+		KeyConditionExpression:   aws.String("#pk = :pk AND #sk BETWEEN :lo AND :hi"),
+		FilterExpression:         aws.String("attribute_not_exists(#ttl) OR #ttl > :now"),
+		ExpressionAttributeNames: map[string]string{"#pk": l.PartitionAttr, "#sk": AttrSK, "#ttl": AttrTTL},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": S(s.Partition), ":lo": S(lower), ":hi": S(upper), ":now": Epoch(l.Now),
+		},
+		ScanIndexForward: aws.Bool(!l.NewestFirst),
+		Limit:            aws.Int32(limit),
+	}
+	if l.Index == "" {
+		in.ConsistentRead = aws.Bool(true)
+	} else {
+		in.IndexName = aws.String(l.Index)
+	}
+	if start != "" {
+		in.ExclusiveStartKey = Item{l.PartitionAttr: S(s.Partition), AttrSK: S(start)}
+		for k, v := range s.Fixed {
+			in.ExclusiveStartKey[k] = v
+		}
+	}
+	return in
 }
 
 func (l Listing) hash() []byte {
