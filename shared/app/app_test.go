@@ -6,8 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -152,6 +154,27 @@ func TestEveryDomainCodeHasAProblemRow(t *testing.T) {
 		}
 		if p.Status < 400 || p.Status > 599 || p.Title == "" {
 			t.Errorf("row %q: %+v", c, p)
+		}
+	}
+}
+
+// No Lambda ships local tooling: the emulator, the DynamoDB Local
+// supervisor, the contention and capacity models, bench, load and the
+// test harnesses stay out of every function's dependencies.
+func TestFunctionsShipNoLocalTooling(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`, "../../functions/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	local := []string{"emulator", "dynamolocal", "contention", "capacity", "bench", "load", "ddbtest", "stacktest", "httpapi/apitest"}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		for _, dep := range fields[1:] {
+			for _, l := range local {
+				if dep == "minipay/shared/"+l {
+					t.Errorf("%s depends on %s", fields[0], dep)
+				}
+			}
 		}
 	}
 }

@@ -21,7 +21,7 @@ import (
 
 // OpenAPIPath is where the emulator serves Config.OpenAPI: local only (in
 // the cloud no route serves it; the document names the deployed server).
-const OpenAPIPath = "/openapi.json"
+const OpenAPIPath = routes.DocumentPath
 
 // MaxPayloadBytes is API Gateway's request payload limit.
 const MaxPayloadBytes = 10 << 20

@@ -19,13 +19,13 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
-	"minipay/shared/emulator"
+	"minipay/shared/routes"
 	"minipay/shared/users"
 )
 
-// DocumentPath is where the local stack serves the document (outside the
-// route table: it is not a Lambda).
-const DocumentPath = emulator.OpenAPIPath
+// DocumentPath is where the stack serves the document (routes.Document;
+// not an operation of it).
+const DocumentPath = routes.DocumentPath
 
 // Checker validates real exchanges (a request and the response it got)
 // against the Strict document. Its rules:

@@ -268,10 +268,13 @@ var Routes = []Route{
 var Fallback = Route{Method: "ANY", Path: "$default", Function: "not-found", Auth: Public,
 	Summary: "Anything no route matches: problem+json 404 not_found, or 405 method_not_allowed with Allow"}
 
+// DocumentPath is where the stack serves its OpenAPI document.
+const DocumentPath = "/openapi.json"
+
 // Document serves the OpenAPI document in the deployed stack (the local
 // emulator serves the same bytes itself). It is not an operation of the
 // document. Public, and throttled low: anyone may fetch 400 KB.
-var Document = Route{Method: "GET", Path: "/openapi.json", Function: "get-openapi", Auth: Public,
+var Document = Route{Method: "GET", Path: DocumentPath, Function: "get-openapi", Auth: Public,
 	Throttle: &Throttle{Rate: 5, Burst: 4}, ReservedConcurrency: 5,
 	Summary: "The API's OpenAPI document (no token)"}
 
