@@ -44,30 +44,9 @@ func (t *Table) QueryPageShards(ctx context.Context, l Listing, shards []Shard, 
 	if len(shards) == 1 && shards[0].Partition == l.Partition {
 		return t.QueryPage(ctx, l, p)
 	}
-	limit := p.Limit
-	if limit <= 0 || limit > MaxPageSize {
-		limit = MaxPageSize
-	}
-	lower, upper := l.Lower, l.Upper
-	if upper == "" {
-		upper = "~"
-	}
-	var start string
-	if p.Cursor != "" {
-		pos, err := l.decodeCursor(p.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		switch {
-		case l.NewestFirst && pos > upper, !l.NewestFirst && pos < lower:
-			return nil, "", badCursor()
-		case l.NewestFirst && pos <= lower, !l.NewestFirst && pos >= upper:
-			return []Item{}, "", nil
-		}
-		start = pos
-	}
-	if lower > upper {
-		return []Item{}, "", nil
+	limit, lower, upper, start, ended, err := l.window(p)
+	if err != nil || ended {
+		return []Item{}, "", err
 	}
 	type result struct {
 		items []Item

@@ -68,31 +68,9 @@ func badCursor() error {
 // moved on, e.g. the one-year history window) ends the listing: an empty
 // page. So is a range that is empty (Lower above Upper).
 func (t *Table) QueryPage(ctx context.Context, l Listing, p PageRequest) ([]Item, string, error) {
-	limit := p.Limit
-	if limit <= 0 || limit > MaxPageSize {
-		limit = MaxPageSize
-	}
-	lower, upper := l.Lower, l.Upper
-	if upper == "" {
-		upper = "~"
-	}
-	var start string
-	if p.Cursor != "" {
-		pos, err := l.decodeCursor(p.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		// The next page lies strictly beyond pos in reading order.
-		switch {
-		case l.NewestFirst && pos > upper, !l.NewestFirst && pos < lower:
-			return nil, "", badCursor() // before this listing's first page: not ours
-		case l.NewestFirst && pos <= lower, !l.NewestFirst && pos >= upper:
-			return []Item{}, "", nil // the listing ended (or its window moved past pos)
-		}
-		start = pos
-	}
-	if lower > upper {
-		return []Item{}, "", nil
+	limit, lower, upper, start, ended, err := l.window(p)
+	if err != nil || ended {
+		return []Item{}, "", err
 	}
 	in := l.pageQuery(t.Name, Shard{Partition: l.Partition, Fixed: l.Fixed}, lower, upper, start, limit)
 	out, err := t.Client.Query(ctx, in)
@@ -136,6 +114,36 @@ func (l Listing) pageQuery(table string, s Shard, lower, upper, start string, li
 		}
 	}
 	return in
+}
+
+// window is a page request's bounds: the page size, the key range and
+// where after a cursor the page starts. ended: the page is empty (the
+// range is, or the cursor lies past it: the listing ended or its window
+// moved on); a cursor before the listing's first page is not ours (400).
+func (l Listing) window(p PageRequest) (limit int32, lower, upper, start string, ended bool, err error) {
+	limit = p.Limit
+	if limit <= 0 || limit > MaxPageSize {
+		limit = MaxPageSize
+	}
+	lower, upper = l.Lower, l.Upper
+	if upper == "" {
+		upper = "~"
+	}
+	if p.Cursor != "" {
+		pos, err := l.decodeCursor(p.Cursor)
+		if err != nil {
+			return 0, "", "", "", false, err
+		}
+		// The next page lies strictly beyond pos in reading order.
+		switch {
+		case l.NewestFirst && pos > upper, !l.NewestFirst && pos < lower:
+			return 0, "", "", "", false, badCursor()
+		case l.NewestFirst && pos <= lower, !l.NewestFirst && pos >= upper:
+			return 0, "", "", "", true, nil
+		}
+		start = pos
+	}
+	return limit, lower, upper, start, lower > upper, nil
 }
 
 func (l Listing) hash() []byte {
