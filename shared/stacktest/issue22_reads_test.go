@@ -208,6 +208,16 @@ func TestAccountReadsRacingFoldsShowBalancesThatExisted(t *testing.T) {
 			}
 		}
 	}()
+	// A read that met a write on each of its tries answers the README's
+	// 503 contention (retry shortly): no balance, so nothing to check.
+	var contended atomic.Int64
+	busy := func(r stacktest.Response) bool {
+		if r.Status == 503 && r.Code() == "contention" {
+			contended.Add(1)
+			return true
+		}
+		return false
+	}
 	for i := 0; i < readers; i++ {
 		wg.Add(1)
 		go func() {
@@ -216,6 +226,9 @@ func TestAccountReadsRacingFoldsShowBalancesThatExisted(t *testing.T) {
 				var balance, available int64
 				if i%2 == 0 {
 					r := s.Get(t, "/accounts/"+kim.Main, kim.Token)
+					if busy(r) {
+						continue
+					}
 					if r.Status != 200 {
 						t.Errorf("get: %s", r.Raw)
 						return
@@ -223,6 +236,9 @@ func TestAccountReadsRacingFoldsShowBalancesThatExisted(t *testing.T) {
 					balance, available = stacktest.Int(r.Body["balance"]), stacktest.Int(r.Body["available"])
 				} else {
 					r := s.Get(t, "/accounts", kim.Token)
+					if busy(r) {
+						continue
+					}
 					list, _ := r.Body["accounts"].([]any)
 					if r.Status != 200 || len(list) != 1 {
 						t.Errorf("list: %s", r.Raw)
@@ -239,7 +255,10 @@ func TestAccountReadsRacingFoldsShowBalancesThatExisted(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	t.Logf("%d reads", reads.Load())
+	t.Logf("%d reads, %d answered 503 contention", reads.Load(), contended.Load())
+	if reads.Load() == 0 {
+		t.Error("no read answered a balance")
+	}
 	if b, _, _ := s.Account(t, kim, kim.Main); b != 1<<credits-1 {
 		t.Errorf("balance %d, want %d", b, 1<<credits-1)
 	}
