@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"minipay/shared/domainerr"
+	"minipay/shared/ledger"
 )
 
 // The edge's own refusals.
@@ -131,7 +132,7 @@ type Problem struct {
 func ProblemOf(err error) (Problem, bool) {
 	c, ok := domainerr.CodeOf(err)
 	if !ok {
-		if domainerr.IsTransient(err) {
+		if domainerr.IsTransient(err) || ledger.Throttled(err) {
 			t := Problems["contention"]
 			return Problem{Status: t.Status, Code: "contention", Title: t.Title, Detail: "the request met concurrent changes; retry shortly",
 				Members: map[string]any{"retryAfterSeconds": 1}}, true

@@ -297,13 +297,21 @@ func classify(tx *Tx, err error) (retry, conflictOnIdem bool, refusal error, fai
 	}
 	var inProgress *types.TransactionInProgressException
 	var conflict *types.TransactionConflictException
-	var throttled *types.ProvisionedThroughputExceededException
-	var limit *types.RequestLimitExceeded
-	var throttling *types.ThrottlingException
-	if errors.As(err, &inProgress) || errors.As(err, &conflict) || errors.As(err, &throttled) || errors.As(err, &limit) || errors.As(err, &throttling) {
+	if errors.As(err, &inProgress) || errors.As(err, &conflict) || Throttled(err) {
 		return true, false, nil, -1
 	}
 	return false, false, nil, -1
+}
+
+// Throttled reports whether err is DynamoDB refusing a call for capacity
+// (a partition's or the account's): retry later, nothing was done. A read
+// throttled this way is answered 503 with Retry-After, like a throttled
+// movement (httpapi.ProblemOf).
+func Throttled(err error) bool {
+	var throttled *types.ProvisionedThroughputExceededException
+	var limit *types.RequestLimitExceeded
+	var throttling *types.ThrottlingException
+	return errors.As(err, &throttled) || errors.As(err, &limit) || errors.As(err, &throttling)
 }
 
 // backoff sleeps base*2^(attempt-1), capped at 500 ms, with full jitter.
