@@ -295,12 +295,17 @@ func classify(tx *Tx, err error) (retry, conflictOnIdem bool, refusal error, fai
 		}
 		return retry, conflictOnIdem, nil, -1
 	}
+	return Retryable(err), false, nil, -1
+}
+
+// Retryable reports whether err is DynamoDB refusing a call that did
+// nothing and may succeed later: a conflict with a transaction in flight,
+// or Throttled. A capability's own single write (sprinkle's ticket) asks
+// this rather than reading the SDK's exceptions itself.
+func Retryable(err error) bool {
 	var inProgress *types.TransactionInProgressException
 	var conflict *types.TransactionConflictException
-	if errors.As(err, &inProgress) || errors.As(err, &conflict) || Throttled(err) {
-		return true, false, nil, -1
-	}
-	return false, false, nil, -1
+	return errors.As(err, &inProgress) || errors.As(err, &conflict) || Throttled(err)
 }
 
 // Throttled reports whether err is DynamoDB refusing a call for capacity
@@ -313,6 +318,10 @@ func Throttled(err error) bool {
 	var throttling *types.ThrottlingException
 	return errors.As(err, &throttled) || errors.As(err, &limit) || errors.As(err, &throttling)
 }
+
+// Backoff sleeps before the next try of a call that was Retryable, by the
+// ledger's retry policy (tests shorten it with SetRetryPolicy).
+func (l *Ledger) Backoff(ctx context.Context, attempt int) error { return l.backoff(ctx, attempt) }
 
 // backoff sleeps base*2^(attempt-1), capped at 500 ms, with full jitter.
 func (l *Ledger) backoff(ctx context.Context, attempt int) error {
