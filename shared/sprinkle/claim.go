@@ -44,42 +44,10 @@ func Claim(d httpapi.Deps) httpapi.LambdaHandler {
 		if err != nil {
 			return nil, err
 		}
-		// One round trip: the token, the tickets, the caller's claim and
-		// membership, and whether this key already has its answer.
-		var token0, tickets, member, claimed ddb.Item
-		var errs [5]error
-		var wg sync.WaitGroup
-		read := func(i int, key ddb.Item, into *ddb.Item) {
-			defer wg.Done()
-			*into, errs[i] = d.Table.Get(ctx, key)
-		}
-		wg.Add(2)
-		go read(0, tokenKey(rid, token), &token0)
-		go func() { defer wg.Done(); errs[1] = d.Ledger.Answered(ctx, key) }()
-		wg.Wait()
-		if errs[0] != nil || errs[1] != nil {
-			return nil, errors.Join(errs[0], errs[1])
-		}
 		now := d.Clock.Now().UTC()
-		sp, err := tokenItem(token0, rid, token, now)
+		sp, ticket, err := claimReads(ctx, d, rid, token, r.Caller, key, now)
 		if err != nil {
 			return nil, err
-		}
-		wg.Add(3)
-		go read(2, ticketsKey(sp.ID), &tickets)
-		go read(3, memberKey(rid, r.Caller), &member)
-		go read(4, claimKey(sp.ID, r.Caller), &claimed)
-		wg.Wait()
-		if err := errors.Join(errs[2:]...); err != nil {
-			return nil, err
-		}
-		issued, ticket := ticketOf(tickets, r.Caller)
-		sp.Issued = issued
-		switch {
-		case member == nil:
-			return nil, ErrNotAMember.With("you are not a member of room %s", rid)
-		case claimed != nil:
-			return nil, ErrAlreadyClaimed.With("you already claimed a share of sprinkle %s", token)
 		}
 		if ticket == 0 {
 			if err := sp.refusal(r.Caller, now); err != nil {
@@ -108,6 +76,67 @@ func Claim(d httpapi.Deps) httpapi.LambdaHandler {
 				return nil, nil
 			}}, nil
 	}))
+}
+
+// claimReads are a claim's reads, two round trips of reads that answer
+// every refusal with no write: the sprinkle (the token item), whether the
+// key has its answer, the caller's membership, and the caller's ticket; the
+// caller's claim item only for a caller who holds a ticket. Only the
+// membership copy (the caller's own partition) is read strongly; the two
+// items every claimer reads are read eventually consistently, which is
+// safe because:
+//   - the token item's facts never change (see byToken);
+//   - the tickets item only grows (issued and the map of tickets), so a
+//     stale "all issued" is true, and a stale copy that lacks the caller's
+//     ticket or shows shares left is settled by takeTicket's conditional
+//     write, whose ALL_OLD answer is current;
+//   - a member item found without its copy was put before the copies
+//     existed, long ago, and the claim's transaction checks it again.
+//
+// The refusals keep their precedence: sprinkle not found, not a member,
+// already claimed, then refusal (own, closed, exhausted).
+func claimReads(ctx context.Context, d httpapi.Deps, rid, token, caller string, key ledger.IdemKey, now time.Time) (sprinkle, int64, error) {
+	var sp sprinkle
+	var mirror, member, tickets ddb.Item
+	var errs [3]error
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); sp, errs[0] = byToken(ctx, d, rid, token, now) }()
+	go func() { defer wg.Done(); errs[1] = d.Ledger.Answered(ctx, key) }()
+	go func() { defer wg.Done(); mirror, errs[2] = d.Table.Get(ctx, membershipKey(caller, rid)) }()
+	wg.Wait()
+	if errs[1] != nil { // this key's answer (a replay) comes first
+		return sp, 0, errs[1]
+	}
+	if err := errors.Join(errs[0], errs[2]); err != nil {
+		return sp, 0, err
+	}
+	member = mirror
+	wg.Add(1)
+	go func() { defer wg.Done(); tickets, errs[0] = getEventual(ctx, d.Table, ticketsKey(sp.ID)) }()
+	if mirror == nil { // a member added before the copies, or none
+		wg.Add(1)
+		go func() { defer wg.Done(); member, errs[1] = getEventual(ctx, d.Table, memberKey(rid, caller)) }()
+	}
+	wg.Wait()
+	if err := errors.Join(errs[0], errs[1]); err != nil {
+		return sp, 0, err
+	}
+	if member == nil {
+		return sp, 0, ErrNotAMember.With("you are not a member of room %s", rid)
+	}
+	var ticket int64
+	sp.Issued, ticket = ticketOf(tickets, caller)
+	if ticket > 0 { // a claim item exists only beside a ticket
+		claimed, err := d.Table.Get(ctx, claimKey(sp.ID, caller))
+		if err != nil {
+			return sp, 0, err
+		}
+		if claimed != nil {
+			return sp, 0, ErrAlreadyClaimed.With("you already claimed a share of sprinkle %s", token)
+		}
+	}
+	return sp, ticket, nil
 }
 
 // refusal is what the token item's facts alone refuse at now: the

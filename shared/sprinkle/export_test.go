@@ -37,3 +37,9 @@ func ReclaimByToken(ctx context.Context, d httpapi.Deps, roomID, token string) (
 	}
 	return reclaim(ctx, d, sp, d.Clock.Now())
 }
+
+// MembershipKey is the key of a member's copy of a membership (USER#/ROOM#).
+func MembershipKey(userID, roomID string) ddb.Item { return membershipKey(userID, roomID) }
+
+// MemberKey is the key of a room's member item (ROOM#/MEMBER#).
+func MemberKey(roomID, userID string) ddb.Item { return memberKey(roomID, userID) }

@@ -48,7 +48,7 @@ func Get(d httpapi.Deps) httpapi.LambdaHandler {
 		if !ValidToken(token) {
 			return nil, notFound
 		}
-		sp, err := byToken(ctx, d, rid, token)
+		sp, err := byToken(ctx, d, rid, token, d.Clock.Now())
 		if err != nil {
 			return nil, err
 		}

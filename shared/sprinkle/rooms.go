@@ -6,10 +6,18 @@ package sprinkle
 //	room           ROOM#<rid>   META            name, createdBy, createdAt, memberCount
 //	member         ROOM#<rid>   MEMBER#<uid>    userId, addedBy, joinedAt; exists = is a member
 //	sprinkle token ROOM#<rid>   TOKEN#<token>   see sprinkle.go
+//	membership     USER#<uid>   ROOM#<rid>      roomId, joinedAt: the member's copy, in their own partition
 //
 // Membership is a plain item so a transaction can ConditionCheck it. The
 // room item counts members so the cap holds under concurrency; the member
 // list is paged (one Query per page).
+//
+// The member item is the authority (every transaction checks it). The
+// membership copy is what a claim reads: 3,000 members claiming at once
+// would otherwise read one partition, ROOM#<rid>, 3,000 times. The copy is
+// put and deleted in the very transactions that put and delete the member
+// item, so the two agree. A member added before the copies existed has
+// none: a claim that finds no copy reads the member item instead.
 
 import (
 	"context"
@@ -26,6 +34,8 @@ import (
 
 const (
 	pkRoom       = "ROOM#"
+	pkUser       = "USER#"
+	skRoomPfx    = "ROOM#"
 	skMemberPfx  = "MEMBER#"
 	skMeta       = "META"
 	skTokenPfx   = "TOKEN#"
@@ -73,6 +83,16 @@ func memberItem(roomID, userID, addedBy string, at time.Time) ddb.Item {
 	item["roomId"] = ddb.S(roomID)
 	item["userId"] = ddb.S(userID)
 	item["addedBy"] = ddb.S(addedBy)
+	item["joinedAt"] = ddb.Time(at)
+	return item
+}
+
+// membershipKey is the member's copy of a membership, in their partition.
+func membershipKey(userID, roomID string) ddb.Item { return ddb.Key(pkUser+userID, skRoomPfx+roomID) }
+
+func membershipItem(roomID, userID string, at time.Time) ddb.Item {
+	item := membershipKey(userID, roomID)
+	item["roomId"] = ddb.S(roomID)
 	item["joinedAt"] = ddb.Time(at)
 	return item
 }
@@ -128,6 +148,7 @@ func CreateRoom(d httpapi.Deps) httpapi.LambdaHandler {
 		notExists := ledger.Cond{Expr: "attribute_not_exists(PK)"}
 		tx.Put(meta, notExists, collision)
 		tx.Put(memberItem(room.ID, r.Caller, r.Caller, now), notExists, collision)
+		tx.Put(membershipItem(room.ID, r.Caller, now), ledger.Cond{}, nil)
 		if err := d.Ledger.Commit(ctx, tx); err != nil {
 			return nil, err
 		}
@@ -178,8 +199,10 @@ func AddMember(d httpapi.Deps) httpapi.LambdaHandler {
 		added := in.UserID != r.Caller // adding oneself: only a member may, and a member already is one
 		if added {
 			users.RequireUser(tx, in.UserID)
-			tx.Put(memberItem(rid, in.UserID, r.Caller, d.Clock.Now()), ledger.Cond{Expr: "attribute_not_exists(PK)"},
+			now := d.Clock.Now()
+			tx.Put(memberItem(rid, in.UserID, r.Caller, now), ledger.Cond{Expr: "attribute_not_exists(PK)"},
 				func(ddb.Item) error { return errAlreadyMember })
+			tx.Put(membershipItem(rid, in.UserID, now), ledger.Cond{}, nil)
 			tx.Update(roomKey(rid), "ADD memberCount :one", ledger.Cond{
 				Expr: "attribute_exists(PK) AND memberCount < :max", Values: ddb.Item{":one": ddb.N(1), ":max": ddb.N(MaxRoomMembers)},
 			}, func(ddb.Item) error {
@@ -213,6 +236,7 @@ func LeaveRoom(d httpapi.Deps) httpapi.LambdaHandler {
 		tx.Delete(memberKey(rid, r.Caller), ledger.Cond{Expr: "attribute_exists(PK)"}, func(ddb.Item) error {
 			return ErrRoomNotFound.With("you are not a member of a room %s", rid)
 		})
+		tx.Delete(membershipKey(r.Caller, rid), ledger.Cond{}, nil) // none for a member added before the copies
 		tx.Update(roomKey(rid), "ADD memberCount :minus", ledger.Cond{Values: ddb.Item{":minus": ddb.N(-1)}}, nil)
 		if err := d.Ledger.Commit(ctx, tx); err != nil {
 			return nil, err

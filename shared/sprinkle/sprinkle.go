@@ -26,8 +26,10 @@
 //	                                                     7-day lookup window, after which the token may be reused
 //	escrow, pockets  (ledger)            sys_escrow_<sid>, one pocket per share
 //
-// A claim is: reads of the token, the tickets, the caller's claim and
-// membership and the idempotency record (at once: one round trip), which
+// A claim is: reads of the token, the caller's membership (its copy in the
+// caller's own partition, rooms.go), the idempotency record, the tickets,
+// and the caller's claim only if they hold a ticket (two round trips; the
+// token and tickets items eventually consistent, see claimReads), which
 // answer every refusal (exhausted, closed, own, already claimed, not a
 // member) with no write at all; then a ticket, one conditional UpdateItem of
 // the tickets item (issued < count, and none for this user yet) whose number
@@ -56,10 +58,14 @@ package sprinkle
 import (
 	"context"
 	crand "crypto/rand"
+	"fmt"
 	"math/big"
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"minipay/shared/ddb"
 	"minipay/shared/domainerr"
@@ -191,20 +197,47 @@ func sprinkleFromItem(item ddb.Item) (sprinkle, error) {
 	return sp, d.Err()
 }
 
-// byToken reads the token item (one strongly consistent GetItem). A token
+// byToken reads the token item. Its facts never change once written, so
+// any copy of it is true: it is read eventually consistently (half a read
+// unit: 3,000 claimers at once read the room's one partition), and strongly
+// only when that finds no live sprinkle (one created a moment ago). A token
 // whose lookup window is over names nothing, whether or not TTL has deleted
-// it yet.
-func byToken(ctx context.Context, d httpapi.Deps, roomID, token string) (sprinkle, error) {
-	item, err := d.Table.Get(ctx, tokenKey(roomID, token))
+// it yet; a token is reused only after that, so a stale copy of its earlier
+// sprinkle reads as expired and is read again strongly.
+func byToken(ctx context.Context, d httpapi.Deps, roomID, token string, now time.Time) (sprinkle, error) {
+	item, err := getEventual(ctx, d.Table, tokenKey(roomID, token))
 	if err != nil {
 		return sprinkle{}, err
 	}
-	return tokenItem(item, roomID, token, d.Clock.Now())
+	if !live(item, now) {
+		if item, err = d.Table.Get(ctx, tokenKey(roomID, token)); err != nil {
+			return sprinkle{}, err
+		}
+	}
+	return tokenItem(item, roomID, token, now)
+}
+
+func live(item ddb.Item, now time.Time) bool {
+	return item != nil && ddb.Decode(item).N(ddb.AttrTTL) > now.Unix()
 }
 
 func tokenItem(item ddb.Item, roomID, token string, now time.Time) (sprinkle, error) {
-	if item == nil || ddb.Decode(item).N(ddb.AttrTTL) <= now.Unix() {
+	if !live(item, now) {
 		return sprinkle{}, ErrSprinkleNotFound.With("room %s has no sprinkle %s", roomID, token)
 	}
 	return sprinkleFromItem(item)
+}
+
+// getEventual reads one item eventually consistently (nil if absent; half
+// the read units of ddb.Table.Get), for facts that never change once
+// written or only grow, so that a stale copy is still true.
+func getEventual(ctx context.Context, t *ddb.Table, key ddb.Item) (ddb.Item, error) {
+	out, err := t.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(t.Name), Key: key, ConsistentRead: aws.Bool(false)})
+	if err != nil {
+		return nil, fmt.Errorf("sprinkle: get %s/%s: %w", ddb.Decode(key).S(ddb.AttrPK), ddb.Decode(key).S(ddb.AttrSK), err)
+	}
+	if len(out.Item) == 0 {
+		return nil, nil
+	}
+	return out.Item, nil
 }

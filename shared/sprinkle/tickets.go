@@ -37,8 +37,9 @@ const ticketAttempts = 6
 // issued < count, the window is open and the user has none; the new issued
 // is the user's ticket. A user who has one (another device's request got
 // there first) keeps it. A write refused for capacity or a conflict (the
-// kernel's ledger.Retryable) is followed, after the kernel's backoff, by a
-// read: once the shares are gone the read answers, with no more writes. The
+// kernel's ledger.Retryable) is followed, after the kernel's backoff, by an
+// eventually consistent read (the item only grows, so what a stale copy
+// shows is true): once the shares are gone it answers, with no more writes. The
 // SDK does not retry this write itself, so those reads happen.
 func takeTicket(ctx context.Context, d httpapi.Deps, sp sprinkle, userID string, now time.Time) (int64, error) {
 	for attempt := 1; ; attempt++ {
@@ -74,7 +75,7 @@ func takeTicket(ctx context.Context, d httpapi.Deps, sp sprinkle, userID string,
 		if err := d.Ledger.Backoff(ctx, attempt); err != nil {
 			return 0, err
 		}
-		item, err := d.Table.Get(ctx, ticketsKey(sp.ID))
+		item, err := getEventual(ctx, d.Table, ticketsKey(sp.ID)) // a stale copy settles only what is true
 		if err != nil {
 			return 0, err
 		}
