@@ -1,6 +1,7 @@
 package sprinkle
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -108,7 +109,7 @@ func claimReads(ctx context.Context, d httpapi.Deps, rid, token, caller string, 
 	if errs[1] != nil { // this key's answer (a replay) comes first
 		return sp, 0, errs[1]
 	}
-	if err := errors.Join(errs[0], errs[2]); err != nil {
+	if err := cmp.Or(errs[0], errs[2]); err != nil { // no such sprinkle comes before not a member
 		return sp, 0, err
 	}
 	member = mirror
@@ -119,7 +120,7 @@ func claimReads(ctx context.Context, d httpapi.Deps, rid, token, caller string, 
 		go func() { defer wg.Done(); member, errs[1] = getEventual(ctx, d.Table, memberKey(rid, caller)) }()
 	}
 	wg.Wait()
-	if err := errors.Join(errs[0], errs[1]); err != nil {
+	if err := cmp.Or(errs[0], errs[1]); err != nil {
 		return sp, 0, err
 	}
 	if member == nil {
