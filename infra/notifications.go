@@ -21,7 +21,8 @@ const (
 )
 
 // NotificationFilter is the pipe's event pattern: only newly inserted inbox
-// items (USER#<uid>/NOTIF#<id>), nothing else the table writes.
+// items (USER#<uid>[#<n>]/NOTIF#<id>: the filter is on the SK alone, so
+// every shard of a user's inbox is forwarded), nothing else the table writes.
 func NotificationFilter() string {
 	b, _ := json.Marshal(map[string]any{
 		"eventName": []string{"INSERT"},

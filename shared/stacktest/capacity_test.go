@@ -313,6 +313,9 @@ func (f *footprints) routes() {
 	s.step("GET /stores/{id}/orders", 1, so, func() { s.must(s.Get(t, "/stores/"+store+"/orders", kim.Token), 200) })
 	s.step("GET /orders", 1, so, func() { s.must(s.Get(t, "/orders", cu.Token), 200) })
 	s.step("GET /orders/{id}", 1, so, func() { s.must(s.Get(t, "/orders/"+order, cu.Token), 200) })
+	// The owner's inbox: its Query per shard is what tells the model how
+	// many partitions a store owner's notifications spread over.
+	s.step("GET /me/notifications (store owner)", 1, so, func() { s.must(s.Get(t, "/me/notifications", kim.Token), 200) })
 	place() // left to expire
 
 	// Settlements.
