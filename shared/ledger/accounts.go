@@ -108,7 +108,8 @@ type Account struct {
 	CreatedAt time.Time `json:"createdAt"`
 	// Shards is how many partition keys the account's postings and
 	// history are spread over (1: none; at most MaxShards): a high-volume
-	// receiver is opened with more (postings.go). Fixed at creation.
+	// receiver is opened with more, or promoted to MaxShards by the fold
+	// (postings.go). It never goes down.
 	Shards int `json:"-"`
 	// Attrs are the capability's own attributes set at creation.
 	Attrs ddb.Item `json:"-"`

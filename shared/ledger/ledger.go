@@ -26,6 +26,8 @@
 //	           is never busy in place instead (one write, nothing to fold). An account
 //	           created with Shards > 1 (a high-volume receiver) spreads its postings and
 //	           credit entries over that many partition keys; its readers merge them.
+//	           The fold promotes a user's account that turns out to be one (PromoteAfter
+//	           postings folded in one run) to MaxShards, never back; SetPromotion.
 //	Pockets    tx.CreateEscrow(id, name, m, amounts): an escrow account split into pockets
 //	           of fixed amounts; tx.PayPockets(escrow, pockets, m) pays each pocket once
 //	           (*PocketTakenError otherwise), no two payouts touching one item;

@@ -23,20 +23,44 @@ package ledger
 // receiver's item.
 //
 // A high-volume receiver (an account opened with Shards > 1, e.g. a store's
-// merchant account) spreads its credits over Shards partition keys: the
+// merchant account, or a user's account the fold job promoted) spreads its
+// credits over shards partition keys: the
 // posting and the credit's history entry of movement m go to shard n =
-// hash(m) mod Shards (shard 0 is the unsharded key, n > 0 the key + "#<n>";
+// hash(m) mod shards (shard 0 is the unsharded key, n > 0 the key + "#<n>";
 // see ddb.ShardKey), and the posting's fold due entry to fold shard
 // (hash(account) + n) mod FoldShards, so neither the table nor the due index
 // has one partition taking all of one receiver's credits. A partition takes
 // 1,000 WCU/s and a transactional item of up to 1 KB costs 2 WCU; a credit
 // costs its posting partition 4 (the put, and the fold's delete) and its
 // history partition 2, so one partition takes about 250 credits/s and
-// MaxShards = 16 about 4,000 (2,000 at half the limit). The shard count is
-// fixed at creation and read with the existence check (the same one read per
-// process), so only the credit side is sharded; a debit's entry stays on
-// shard 0 (debits of one account serialize on its item anyway). Readers of
-// one account (GetAccount, ListEntries, the fold) read all its shards.
+// MaxShards = 16 about 4,000 (3,200 at 80 % of the limit: make capacity's
+// mix c). Only the credit side is sharded; a debit's entry stays on shard 0
+// (debits of one account serialize on its item anyway). Readers of one
+// account (GetAccount, ListEntries, the fold) read all its shards.
+//
+// Promotion. A user's main account starts on one shard, so its reads stay
+// one Query. The fold job promotes it (foldAccount): a run that folds
+// PromoteAfter of its postings sets the item's shards to MaxShards in the
+// same update that folds them, which bumps rev like every fold; the count
+// never goes down. Why that is safe:
+//   - writers take the count from the account item read by the existence
+//     check, remembered per process (known): MaxShards for good, a lower
+//     count for KnownFresh only. A stale 1 writes shard 0, which is one of
+//     the promoted account's shards, so nothing is misplaced;
+//   - a reader (getAccount, ListAccounts) lists the shards of the item it
+//     read, never a remembered count, and reads the item again after the
+//     postings. A posting on a shard n > 0 is written only by a writer that
+//     read the promoted item, so after the promotion committed; if the
+//     reader's first item had one shard, the promotion committed after
+//     that read and before the posting, so the second read sees a new rev
+//     and the reader starts again from the promoted item, over every shard
+//     (TestAReadThatSawOneShardMissesNoPostingOfAPromotion);
+//   - a fold with a stale count folds shard 0 only, and correctly; the
+//     other shards' postings stay due and a later pass folds them;
+//   - a spend refused for funds learns the count from the item the refusal
+//     returns before it folds, so it folds every shard.
+// History needs no snapshot: a page merges the shards the account item
+// lists (ListEntries; cursors are sort keys, the same for any shard count).
 
 import (
 	"context"
