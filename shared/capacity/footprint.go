@@ -224,15 +224,23 @@ var shardNumRE = regexp.MustCompile(`[#_](\d{1,4})(?:#|$)`)
 // seen + 1, and at least as many as were seen, rounded up to a power of
 // two (every shard count in the design is one: 16, 32, 64), so that a run
 // whose random ids missed the top shards still records the same count.
+//
+// Distinct shard numbers count, not distinct keys: a class with a role
+// (HISTORY#<payee>#<n>) meets the same shards under several ids.
 func ShardCount(seen map[string]bool) int {
-	n := len(seen)
+	tuples := map[string]bool{}
+	n := 0
 	for lit := range seen {
+		var tuple []string
 		for _, m := range shardNumRE.FindAllStringSubmatch(lit, -1) {
+			tuple = append(tuple, m[1])
 			if v, err := strconv.Atoi(m[1]); err == nil {
 				n = max(n, v+1)
 			}
 		}
+		tuples[strings.Join(tuple, "#")] = true
 	}
+	n = max(n, len(tuples))
 	p := 1
 	for p < n {
 		p *= 2

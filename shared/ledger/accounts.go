@@ -108,7 +108,8 @@ type Account struct {
 	CreatedAt time.Time `json:"createdAt"`
 	// Shards is how many partition keys the account's postings and
 	// history are spread over (1: none; at most MaxShards): a high-volume
-	// receiver is opened with more (postings.go). Fixed at creation.
+	// receiver is opened with more, or promoted to MaxShards by the fold
+	// (postings.go). It never goes down.
 	Shards int `json:"-"`
 	// Attrs are the capability's own attributes set at creation.
 	Attrs ddb.Item `json:"-"`
@@ -272,8 +273,11 @@ func (l *Ledger) GetSystemAccount(ctx context.Context, id string) (Account, erro
 func (l *Ledger) getAccount(ctx context.Context, a AccountRef, missing string) (Account, error) {
 	item, err := l.table.Get(ctx, a.Key())
 	for attempt := 0; err == nil && item != nil && attempt < maxReadAttempts; attempt++ {
+		// The item's own shard count, never a remembered one: if a fold
+		// promotes the account after this read, it bumps rev too, so the
+		// second read sees the move and the next try reads every shard.
 		var postings []ddb.Item
-		if postings, err = l.unfolded(ctx, a, 0); err != nil {
+		if postings, err = l.unfoldedShards(ctx, a, 0, max(1, int(ddb.Decode(item).N(attrShards))), 0); err != nil {
 			break
 		}
 		var again ddb.Item
@@ -424,6 +428,10 @@ type change struct {
 	// same update (see postings.go): it joins the balance, and the funds
 	// conditions hold for stored available + fold.
 	fold int64
+	// promote: the same update sets shards to MaxShards (a fold that finds
+	// a high-volume receiver, postings.go), and bumps rev even if nothing
+	// moves.
+	promote bool
 }
 
 func (tx *Tx) apply(c change) {
@@ -474,9 +482,14 @@ func (c change) item() (types.TransactWriteItem, op) {
 		cond += " AND held >= :heldmin"
 		vals[":heldmin"] = ddb.N(c.heldAtLeast)
 	}
-	if len(adds) > 0 {
+	if len(adds) > 0 || c.promote {
 		adds = append(adds, attrRev+" :one")
 		vals[":one"] = ddb.N(1)
+	}
+	set := ""
+	if c.promote {
+		set = " SET " + attrShards + " = :shards"
+		vals[":shards"] = ddb.N(MaxShards)
 	}
 	if len(adds) == 0 {
 		// Nothing moves (a top-up that exactly pays for the payment): the
@@ -486,7 +499,7 @@ func (c change) item() (types.TransactWriteItem, op) {
 		}}, op{onFail: c.refused}
 	}
 	return types.TransactWriteItem{Update: &types.Update{
-		Key: c.a.Key(), UpdateExpression: aws.String("ADD " + strings.Join(adds, ", ")),
+		Key: c.a.Key(), UpdateExpression: aws.String("ADD " + strings.Join(adds, ", ") + set),
 		ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals,
 	}}, op{onFail: c.refused}
 }

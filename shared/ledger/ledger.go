@@ -26,6 +26,8 @@
 //	           is never busy in place instead (one write, nothing to fold). An account
 //	           created with Shards > 1 (a high-volume receiver) spreads its postings and
 //	           credit entries over that many partition keys; its readers merge them.
+//	           The fold promotes a user's account that turns out to be one (PromoteAfter
+//	           postings folded in one run) to MaxShards, never back; SetPromotion.
 //	Pockets    tx.CreateEscrow(id, name, m, amounts): an escrow account split into pockets
 //	           of fixed amounts; tx.PayPockets(escrow, pockets, m) pays each pocket once
 //	           (*PocketTakenError otherwise), no two payouts touching one item;
@@ -69,11 +71,17 @@ type Ledger struct {
 type retryPolicy struct {
 	maxAttempts int
 	baseBackoff time.Duration
+	// promoteAfter: a fold of this many postings of one account in one
+	// run promotes it to MaxShards; knownFresh: how long a process trusts
+	// a shard count below MaxShards (postings.go).
+	promoteAfter int
+	knownFresh   time.Duration
 }
 
 // New is the ledger on table.
 func New(table *ddb.Table, clk clock.Clock) *Ledger {
-	return &Ledger{table: table, clock: clk, policy: &retryPolicy{maxAttempts: 6, baseBackoff: 10 * time.Millisecond}, known: &known{}}
+	return &Ledger{table: table, clock: clk, known: &known{},
+		policy: &retryPolicy{maxAttempts: 6, baseBackoff: 10 * time.Millisecond, promoteAfter: PromoteAfter, knownFresh: KnownFresh}}
 }
 
 // Fork is the ledger as another Lambda function sees it: the same table,
@@ -84,6 +92,13 @@ func (l *Ledger) Fork() *Ledger {
 	f := *l
 	f.known = &known{}
 	return &f
+}
+
+// SetPromotion changes when a fold promotes an account (after folding
+// promoteAfter of its postings in one run) and how long a process trusts a
+// shard count below MaxShards (tests make both small). Forks share it.
+func (l *Ledger) SetPromotion(promoteAfter int, fresh time.Duration) {
+	l.policy.promoteAfter, l.policy.knownFresh = promoteAfter, fresh
 }
 
 // Table is the ledger's table.

@@ -23,20 +23,44 @@ package ledger
 // receiver's item.
 //
 // A high-volume receiver (an account opened with Shards > 1, e.g. a store's
-// merchant account) spreads its credits over Shards partition keys: the
+// merchant account, or a user's account the fold job promoted) spreads its
+// credits over shards partition keys: the
 // posting and the credit's history entry of movement m go to shard n =
-// hash(m) mod Shards (shard 0 is the unsharded key, n > 0 the key + "#<n>";
+// hash(m) mod shards (shard 0 is the unsharded key, n > 0 the key + "#<n>";
 // see ddb.ShardKey), and the posting's fold due entry to fold shard
 // (hash(account) + n) mod FoldShards, so neither the table nor the due index
 // has one partition taking all of one receiver's credits. A partition takes
 // 1,000 WCU/s and a transactional item of up to 1 KB costs 2 WCU; a credit
 // costs its posting partition 4 (the put, and the fold's delete) and its
 // history partition 2, so one partition takes about 250 credits/s and
-// MaxShards = 16 about 4,000 (2,000 at half the limit). The shard count is
-// fixed at creation and read with the existence check (the same one read per
-// process), so only the credit side is sharded; a debit's entry stays on
-// shard 0 (debits of one account serialize on its item anyway). Readers of
-// one account (GetAccount, ListEntries, the fold) read all its shards.
+// MaxShards = 16 about 4,000 (3,200 at 80 % of the limit: make capacity's
+// mix c). Only the credit side is sharded; a debit's entry stays on shard 0
+// (debits of one account serialize on its item anyway). Readers of one
+// account (GetAccount, ListEntries, the fold) read all its shards.
+//
+// Promotion. A user's main account starts on one shard, so its reads stay
+// one Query. The fold job promotes it (foldAccount): a run that folds
+// PromoteAfter of its postings sets the item's shards to MaxShards in the
+// same update that folds them, which bumps rev like every fold; the count
+// never goes down. Why that is safe:
+//   - writers take the count from the account item read by the existence
+//     check, remembered per process (known): MaxShards for good, a lower
+//     count for KnownFresh only. A stale 1 writes shard 0, which is one of
+//     the promoted account's shards, so nothing is misplaced;
+//   - a reader (getAccount, ListAccounts) lists the shards of the item it
+//     read, never a remembered count, and reads the item again after the
+//     postings. A posting on a shard n > 0 is written only by a writer that
+//     read the promoted item, so after the promotion committed; if the
+//     reader's first item had one shard, the promotion committed after
+//     that read and before the posting, so the second read sees a new rev
+//     and the reader starts again from the promoted item, over every shard
+//     (TestAReadThatSawOneShardMissesNoPostingOfAPromotion);
+//   - a fold with a stale count folds shard 0 only, and correctly; the
+//     other shards' postings stay due and a later pass folds them;
+//   - a spend refused for funds learns the count from the item the refusal
+//     returns before it folds, so it folds every shard.
+// History needs no snapshot: a page merges the shards the account item
+// lists (ListEntries; cursors are sort keys, the same for any shard count).
 
 import (
 	"context"
@@ -118,7 +142,7 @@ func (l *Ledger) shard(tx *Tx) {
 		if !verified[knownKey(s.a)] {
 			continue
 		}
-		k, _ := l.known.get(knownKey(s.a))
+		k, _ := l.knownGet(knownKey(s.a))
 		n := shardOf(s.mid, k.shards)
 		if n == 0 {
 			continue
@@ -176,7 +200,13 @@ type verification struct {
 func knownKey(a AccountRef) string { return a.Owner + "/" + a.ID }
 
 // known remembers accounts read once: they are never deleted and never
-// change kind or shard count. Bounded: when full it starts afresh.
+// change kind, and their shard count only ever rises (a fold promotes a
+// high-volume receiver to MaxShards, never back). So a remembered kind is
+// true for ever, and a remembered shard count of MaxShards too; a lower
+// count is trusted for fresh only (then read again), so that a writer
+// learns of a promotion within fresh. Until then it writes to shard 0,
+// which stays valid: shard 0 is one of the promoted account's shards.
+// Bounded: when full it starts afresh.
 type known struct {
 	mu    sync.Mutex
 	kinds map[string]knownAccount
@@ -185,14 +215,25 @@ type known struct {
 type knownAccount struct {
 	kind   Kind
 	shards int
+	at     time.Time // when read (wall time: this is a cache, not business time)
 }
 
 const knownMax = 100_000
 
-func (k *known) get(id string) (knownAccount, bool) {
+// KnownFresh is how long a process trusts an account's shard count below
+// MaxShards before it reads the account again (one GetItem per account,
+// process and minute): how soon writers follow a promotion.
+const KnownFresh = time.Minute
+
+// get is what the process knows of the account; ok is false when it knows
+// nothing or its shard count may be stale (ka is then what it last knew).
+func (k *known) get(id string, fresh time.Duration) (ka knownAccount, ok bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	ka, ok := k.kinds[id]
+	ka, ok = k.kinds[id]
+	if ok && ka.shards < MaxShards && time.Since(ka.at) > fresh {
+		ok = false
+	}
 	return ka, ok
 }
 
@@ -207,12 +248,24 @@ func (k *known) put(id string, ka knownAccount) {
 
 func knownFromItem(item ddb.Item) knownAccount {
 	d := ddb.Decode(item)
-	return knownAccount{kind: Kind(d.S("kind")), shards: max(1, int(d.N(attrShards)))}
+	return knownAccount{kind: Kind(d.S("kind")), shards: max(1, int(d.N(attrShards))), at: time.Now()}
+}
+
+func (l *Ledger) knownGet(id string) (knownAccount, bool) {
+	return l.known.get(id, l.policy.knownFresh)
+}
+
+// learn remembers the account item's facts (an item just read, or the
+// item a refused transaction returned).
+func (l *Ledger) learn(a AccountRef, item ddb.Item) {
+	if len(item) > 0 {
+		l.known.put(knownKey(a), knownFromItem(item))
+	}
 }
 
 // shardsOf is a's shard count: from the process's memory, or one read.
 func (l *Ledger) shardsOf(ctx context.Context, a AccountRef) (int, error) {
-	if ka, ok := l.known.get(knownKey(a)); ok {
+	if ka, ok := l.knownGet(knownKey(a)); ok {
 		return ka.shards, nil
 	}
 	item, err := l.table.Get(ctx, a.Key())
@@ -234,7 +287,7 @@ func (l *Ledger) verifyAccounts(ctx context.Context, vs []verification) error {
 	}
 	var unread []int
 	for i, v := range vs {
-		if _, ok := l.known.get(knownKey(v.a)); !ok {
+		if _, ok := l.knownGet(knownKey(v.a)); !ok {
 			unread = append(unread, i)
 		}
 	}
@@ -269,7 +322,7 @@ func (l *Ledger) verifyAccounts(ctx context.Context, vs []verification) error {
 		}
 	}
 	for _, v := range vs {
-		if ka, _ := l.known.get(knownKey(v.a)); v.kind != "" && ka.kind != v.kind {
+		if ka, _ := l.knownGet(knownKey(v.a)); v.kind != "" && ka.kind != v.kind {
 			return &WrongKindError{Account: v.a.ID, Kind: ka.kind, Want: v.kind}
 		}
 	}
@@ -447,6 +500,7 @@ func (l *Ledger) withFold(ctx context.Context, tx *Tx, failed int, refusal error
 		if err != nil || item == nil {
 			return nil, err
 		}
+		l.learn(c.a, item)
 		if now := ddb.Decode(item).N("available"); now != seen && tx.base == nil {
 			return base, nil
 		}
@@ -476,32 +530,56 @@ func (l *Ledger) withFold(ctx context.Context, tx *Tx, failed int, refusal error
 // and ONE update of the account), until none are left. It returns how many
 // it folded.
 func (l *Ledger) FoldAccount(ctx context.Context, a AccountRef) (int, error) {
-	n, _, err := l.foldAccount(ctx, a, 0)
+	n, _, _, err := l.foldAccount(ctx, a, 0)
 	return n, err
 }
 
+// PromoteAfter: a fold run that folds this many postings of one user's
+// account promotes it to a high-volume receiver (MaxShards). The fold job
+// runs every minute, so that is about 17 credits/s sustained over a
+// minute: a twelfth of the 200 credits/s one posting partition takes at 80
+// % of its limit (a credit costs it 4 WCU: the put and the fold's delete),
+// so a receiver whose rate climbs is promoted long before its partition
+// throttles; an ordinary user (a few credits a day) never gets near it, and
+// keeps the one-partition reads. It is below FoldPerAccount, so a pass that
+// stops at its bound promotes too.
+const PromoteAfter = 1_000
+
 // foldAccount is FoldAccount stopping after limit postings (0: none); more
-// reports that it stopped with postings left.
-func (l *Ledger) foldAccount(ctx context.Context, a AccountRef, limit int) (n int, more bool, err error) {
+// reports that it stopped with postings left. A run that folds
+// promoteAfter postings of a user's account promotes it: the fold
+// transaction that reaches the count also sets the item's shards to
+// MaxShards (never lower: it is only ever set to the maximum) and, like
+// every fold, bumps its rev. That is what keeps reads exact: a read that
+// saw the item before the promotion listed fewer shards, but a posting on
+// a new shard is written only by a writer that read the promoted item, so
+// after the promotion committed, so the read's second look at the item
+// sees a new rev and it reads again, over every shard.
+func (l *Ledger) foldAccount(ctx context.Context, a AccountRef, limit int) (n int, more, promoted bool, err error) {
 	for {
 		if limit > 0 && n >= limit {
-			return n, true, nil
+			return n, true, promoted, nil
 		}
-		postings, err := l.unfolded(ctx, a, MaxItems-1)
+		shards, err := l.shardsOf(ctx, a)
+		if err != nil {
+			return n, false, promoted, err
+		}
+		postings, err := l.unfoldedShards(ctx, a, 0, shards, MaxItems-1)
 		if err != nil || len(postings) == 0 {
-			return n, false, err
+			return n, false, promoted, err
 		}
 		s, err := sum(postings)
 		if err != nil {
-			return n, false, err
+			return n, false, promoted, err
 		}
+		promote := !a.System() && shards < MaxShards && l.policy.promoteAfter > 0 && n+len(postings) >= l.policy.promoteAfter
 		tx := &Tx{}
 		if a.outside {
 			tx.add(outsideUpdate(a, s, l.clock.Now()), op{})
 		} else {
 			// Postings only add to a user's account; an escrow's may be
 			// negative (payouts), and never take it below zero.
-			c := change{a: a, balance: s, available: s}
+			c := change{a: a, balance: s, available: s, promote: promote}
 			if s < 0 {
 				c.need = -s
 			}
@@ -510,11 +588,17 @@ func (l *Ledger) foldAccount(ctx context.Context, a AccountRef, limit int) (n in
 		}
 		tx.foldItems(postings)
 		if err := l.Commit(ctx, tx); err != nil {
-			return n, false, err
+			return n, false, promoted, err
+		}
+		if promote {
+			ka, _ := l.knownGet(knownKey(a))
+			ka.shards, ka.at = MaxShards, time.Now()
+			l.known.put(knownKey(a), ka)
+			promoted = true
 		}
 		n += len(postings)
 		if len(postings) < MaxItems-1 {
-			return n, false, nil
+			return n, false, promoted, nil
 		}
 	}
 }
@@ -523,15 +607,19 @@ func (l *Ledger) foldAccount(ctx context.Context, a AccountRef, limit int) (n in
 type FoldRun struct {
 	Seen, Accounts, Postings, Failed int
 	// Bounded counts the accounts left with postings because they reached
-	// FoldPerAccount in this pass (the next pass goes on).
+	// their bound in this pass (the next pass goes on).
 	Bounded int
-	Done    bool
-	Errs    []error
+	// Promoted counts the accounts this pass promoted to MaxShards.
+	Promoted int
+	Done     bool
+	Errs     []error
 }
 
 // FoldPerAccount bounds the postings one pass folds per account (20
-// transactions), so one receiver's backlog cannot take a pass: the rest
-// stay due and the next pass (a minute later) goes on.
+// transactions) per shard of the account, so one receiver's backlog cannot
+// take a pass: the rest stay due and the next pass (a minute later) goes
+// on. A promoted receiver (MaxShards) may take MaxShards times as many,
+// still within the pass's time budget: it is credited that much faster.
 const FoldPerAccount = 20 * (MaxItems - 1)
 
 // FoldPostings is the fold job: every account with postings due is folded
@@ -566,8 +654,15 @@ func (l *Ledger) FoldPostings(ctx context.Context, budget time.Duration) (FoldRu
 				if !mine {
 					return nil
 				}
-				n, more, err := l.foldAccount(ctx, a, FoldPerAccount)
+				shards, err := l.shardsOf(ctx, a)
+				if err != nil {
+					return err
+				}
+				n, more, promoted, err := l.foldAccount(ctx, a, FoldPerAccount*shards)
 				run.Postings += n
+				if promoted {
+					run.Promoted++
+				}
 				if n > 0 {
 					run.Accounts++
 				}
@@ -591,6 +686,7 @@ func (l *Ledger) FoldPostings(ctx context.Context, budget time.Duration) (FoldRu
 		run.Postings += r.Postings
 		run.Failed += r.Failed
 		run.Bounded += r.Bounded
+		run.Promoted += r.Promoted
 		run.Errs = append(run.Errs, r.Errs...)
 		run.Done = run.Done && r.Done && r.Bounded == 0
 	}

@@ -205,6 +205,9 @@ func (l *Ledger) Commit(ctx context.Context, tx *Tx) error {
 		}
 		retry, onIdem, refusal, failed := classify(tx, err)
 		if refusal != nil {
+			// The refused item as it is now: if it is an account, its
+			// shard count is news (a promotion) the fold below must see.
+			l.learnRefused(err, failed)
 			// Spendable money includes unfolded postings: a spend refused
 			// for funds folds them in and tries again (bounded).
 			if folds < maxFolds {
@@ -334,4 +337,19 @@ func (l *Ledger) backoff(ctx context.Context, attempt int) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// learnRefused remembers the account item a cancelled transaction returned
+// for its failed item, if it is one.
+func (l *Ledger) learnRefused(err error, failed int) {
+	var canceled *types.TransactionCanceledException
+	if failed < 0 || !errors.As(err, &canceled) || failed >= len(canceled.CancellationReasons) {
+		return
+	}
+	item := canceled.CancellationReasons[failed].Item
+	if !strings.HasPrefix(keyString(item, ddb.AttrSK), skAccountPrefix) || keyString(item, "accountId") == "" {
+		return
+	}
+	d := ddb.Decode(item)
+	l.learn(AccountRef{Owner: d.S("owner"), ID: d.S("accountId"), outside: Kind(d.S("kind")) == KindOutside}, item)
 }
