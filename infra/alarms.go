@@ -69,67 +69,99 @@ type alarmInputs struct {
 // no change here.
 func newAlarms(stack awscdk.Stack, in alarmInputs) Alarms {
 	a := Alarms{Topic: newAlarmTopic(stack)}
-	scope := constructs.NewConstruct(stack, jsii.String("Alarms"))
-	action := awscloudwatchactions.NewSnsAction(a.Topic)
-	add := func(id string, props *awscloudwatch.AlarmProps) {
-		if props.TreatMissingData == "" {
-			// No data is no traffic, not a failure (except for "did not run").
-			props.TreatMissingData = awscloudwatch.TreatMissingData_NOT_BREACHING
-		}
-		alarm := awscloudwatch.NewAlarm(scope, jsii.String(id), props)
-		alarm.AddAlarmAction(action)
-		alarm.AddOkAction(action) // tell the on-call when it is over, too
-		a.All = append(a.All, alarm)
+	w := &alarmWriter{
+		scope:  constructs.NewConstruct(stack, jsii.String("Alarms")),
+		action: awscloudwatchactions.NewSnsAction(a.Topic),
+		alarms: &a,
+		period: awscdk.Duration_Seconds(jsii.Number(alarmPeriod.Seconds())),
 	}
-	period := awscdk.Duration_Seconds(jsii.Number(alarmPeriod.Seconds()))
-	sum := &awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Sum")}
-	atLeastOnce := awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+	w.sum = &awscloudwatch.MetricOptions{Period: w.period, Statistic: jsii.String("Sum")}
+	w.apiAlarms(in.api)
+	w.functionAlarms(in.fns)
+	w.jobAlarms(in.schedules, in.fns, in.deadLetters)
+	w.workQueueAlarms(in.workQueues)
+	w.tableAlarms(in.table)
+	w.pipeAlarms(in.pipe)
+	return a
+}
 
-	// The API as callers see it: the share of 5xx answers.
-	add("Api5xxRate", &awscloudwatch.AlarmProps{
+// atLeastOnce alarms at the threshold itself.
+const atLeastOnce = awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+
+// alarmWriter adds alarms under one construct, each notifying one action.
+type alarmWriter struct {
+	scope  constructs.Construct
+	action awscloudwatchactions.SnsAction
+	alarms *Alarms
+	period awscdk.Duration
+	sum    *awscloudwatch.MetricOptions // a period's sum
+}
+
+// add creates an alarm that notifies the on-call when it fires and when it
+// is over.
+func (w *alarmWriter) add(id string, props *awscloudwatch.AlarmProps) {
+	if props.TreatMissingData == "" {
+		// No data is no traffic, not a failure (except for "did not run").
+		props.TreatMissingData = awscloudwatch.TreatMissingData_NOT_BREACHING
+	}
+	alarm := awscloudwatch.NewAlarm(w.scope, jsii.String(id), props)
+	alarm.AddAlarmAction(w.action)
+	alarm.AddOkAction(w.action) // tell the on-call when it is over, too
+	w.alarms.All = append(w.alarms.All, alarm)
+}
+
+// apiAlarms watch the API as callers see it: the share of 5xx answers.
+func (w *alarmWriter) apiAlarms(api awsapigatewayv2.HttpApi) {
+	w.add("Api5xxRate", &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String(fmt.Sprintf("minipay API: more than %d%% of requests answered 5xx in 2 of 3 periods of %s", api5xxPercent, human(alarmPeriod))),
 		Metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 			Expression: jsii.String("IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)"),
 			UsingMetrics: &map[string]awscloudwatch.IMetric{
-				"errors":   in.api.MetricServerError(sum),
-				"requests": in.api.MetricCount(sum),
+				"errors":   api.MetricServerError(w.sum),
+				"requests": api.MetricCount(w.sum),
 			},
 			Label:  jsii.String("5xx %"),
-			Period: period,
+			Period: w.period,
 		}),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
 		Threshold:          jsii.Number(api5xxPercent),
 		EvaluationPeriods:  jsii.Number(3),
 		DatapointsToAlarm:  jsii.Number(2),
 	})
+}
 
-	// Every function (routes, jobs and the authorizer): unhandled errors
-	// (a crash, a timeout; handled failures are 4xx/5xx answers) and
-	// throttles, in one alarm (one resource per function: the stack's
-	// resource budget, stack.go); its description says which to look at.
-	for _, name := range sortedKeys(in.fns) {
-		fn := in.fns[name]
-		add(name+"-Failures", &awscloudwatch.AlarmProps{
+// functionAlarms watch every function (routes, jobs and the authorizer):
+// unhandled errors (a crash, a timeout; handled failures are 4xx/5xx
+// answers) and throttles, in one alarm (one resource per function: the
+// stack's resource budget, stack.go); its description says which to look
+// at.
+func (w *alarmWriter) functionAlarms(fns map[string]awslambda.Function) {
+	for _, name := range sortedKeys(fns) {
+		fn := fns[name]
+		w.add(name+"-Failures", &awscloudwatch.AlarmProps{
 			AlarmDescription: jsii.String("minipay " + name + ": the function failed (error or timeout) or was throttled (concurrency limit); " +
 				"its Errors and Throttles metrics say which"),
 			Metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 				Expression:   jsii.String("FILL(errors, 0) + FILL(throttles, 0)"),
-				UsingMetrics: &map[string]awscloudwatch.IMetric{"errors": fn.MetricErrors(sum), "throttles": fn.MetricThrottles(sum)},
+				UsingMetrics: &map[string]awscloudwatch.IMetric{"errors": fn.MetricErrors(w.sum), "throttles": fn.MetricThrottles(w.sum)},
 				Label:        jsii.String("errors + throttles"),
-				Period:       period,
+				Period:       w.period,
 			}),
 			ComparisonOperator: atLeastOnce,
 			Threshold:          jsii.Number(1),
 			EvaluationPeriods:  jsii.Number(1),
 		})
 	}
+}
 
-	// Every schedule: it ran, and nothing it failed to do is waiting.
-	for _, sc := range in.schedules {
+// jobAlarms watch every schedule: it ran, and nothing it failed to do is
+// waiting in its dead-letter queue.
+func (w *alarmWriter) jobAlarms(schedules []routes.Schedule, fns map[string]awslambda.Function, deadLetters map[string]awssqs.Queue) {
+	for _, sc := range schedules {
 		window := runWindow(sc)
-		add(sc.Name+"-DidNotRun", &awscloudwatch.AlarmProps{
+		w.add(sc.Name+"-DidNotRun", &awscloudwatch.AlarmProps{
 			AlarmDescription: jsii.String(fmt.Sprintf("minipay job %s: its function %s was not invoked for %s (it runs %s)", sc.Name, sc.Function, human(window), scheduleText(sc))),
-			Metric: in.fns[sc.Function].MetricInvocations(&awscloudwatch.MetricOptions{
+			Metric: fns[sc.Function].MetricInvocations(&awscloudwatch.MetricOptions{
 				Period:    awscdk.Duration_Seconds(jsii.Number(window.Seconds())),
 				Statistic: jsii.String("Sum"),
 			}),
@@ -141,102 +173,98 @@ func newAlarms(stack awscdk.Stack, in alarmInputs) Alarms {
 			// fires until its first run: expected, and it clears itself.)
 			TreatMissingData: awscloudwatch.TreatMissingData_BREACHING,
 		})
-		add(sc.Name+"-DeadLetters", &awscloudwatch.AlarmProps{
-			AlarmDescription: jsii.String("minipay job " + sc.Name + ": events in its dead-letter queue (not delivered, or failed after retries)"),
-			Metric: in.deadLetters[sc.Name].MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
-				Period:    period,
-				Statistic: jsii.String("Maximum"),
-			}),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-			Threshold:          jsii.Number(0),
-			EvaluationPeriods:  jsii.Number(1),
-		})
+		w.deadLetterAlarm(sc.Name+"-DeadLetters",
+			"minipay job "+sc.Name+": events in its dead-letter queue (not delivered, or failed after retries)", deadLetters[sc.Name])
 	}
+}
 
-	// Work queues: a message that failed MaxReceives times is a shard of a
-	// day's job not done.
-	for _, name := range sortedKeys(in.workQueues) {
-		add(name+"-DeadLetters", &awscloudwatch.AlarmProps{
-			AlarmDescription: jsii.String("minipay work queue " + name + ": messages in its dead-letter queue (a shard of a job failed after every retry)"),
-			Metric: in.workQueues[name].DeadLetters.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
-				Period:    period,
-				Statistic: jsii.String("Maximum"),
-			}),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-			Threshold:          jsii.Number(0),
-			EvaluationPeriods:  jsii.Number(1),
-		})
+// workQueueAlarms watch the work queues' dead letters: a message that
+// failed MaxReceives times is a shard of a day's job not done.
+func (w *alarmWriter) workQueueAlarms(queues map[string]WorkQueue) {
+	for _, name := range sortedKeys(queues) {
+		w.deadLetterAlarm(name+"-DeadLetters",
+			"minipay work queue "+name+": messages in its dead-letter queue (a shard of a job failed after every retry)", queues[name].DeadLetters)
 	}
+}
 
-	// The table: throttling (on-demand still throttles a hot partition or a
-	// GSI that cannot keep up, and a GSI's throttling throttles the table's
-	// writes) and transaction conflicts.
-	add("TableThrottles", &awscloudwatch.AlarmProps{
-		AlarmDescription: jsii.String("minipay table: read or write requests were throttled"),
-		Metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-			Expression: jsii.String("FILL(reads, 0) + FILL(writes, 0)"),
-			UsingMetrics: &map[string]awscloudwatch.IMetric{
-				"reads":  in.table.Metric(jsii.String("ReadThrottleEvents"), sum),
-				"writes": in.table.Metric(jsii.String("WriteThrottleEvents"), sum),
-			},
-			Label:  jsii.String("throttle events"),
-			Period: period,
+// deadLetterAlarm fires when anything waits in a dead-letter queue.
+func (w *alarmWriter) deadLetterAlarm(id, description string, q awssqs.IQueue) {
+	w.add(id, &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String(description),
+		Metric: q.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+			Period:    w.period,
+			Statistic: jsii.String("Maximum"),
 		}),
-		ComparisonOperator: atLeastOnce,
-		Threshold:          jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		Threshold:          jsii.Number(0),
 		EvaluationPeriods:  jsii.Number(1),
 	})
+}
+
+// tableAlarms watch the table: throttling (on-demand still throttles a hot
+// partition or a GSI that cannot keep up, and a GSI's throttling throttles
+// the table's writes) and transaction conflicts.
+func (w *alarmWriter) tableAlarms(table awsdynamodb.Table) {
+	w.throttleAlarm("TableThrottles", "minipay table: read or write requests were throttled",
+		table.Metric(jsii.String("ReadThrottleEvents"), w.sum), table.Metric(jsii.String("WriteThrottleEvents"), w.sum))
 	for _, g := range ddb.GSIs {
 		gsi := func(metric string) awscloudwatch.IMetric {
 			return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 				Namespace:  jsii.String("AWS/DynamoDB"),
 				MetricName: jsii.String(metric),
 				DimensionsMap: &map[string]*string{
-					"TableName":                in.table.TableName(),
+					"TableName":                table.TableName(),
 					"GlobalSecondaryIndexName": jsii.String(g.Name),
 				},
-				Period:    period,
+				Period:    w.period,
 				Statistic: jsii.String("Sum"),
 			})
 		}
-		add("TableThrottles-"+g.Name, &awscloudwatch.AlarmProps{
-			AlarmDescription: jsii.String("minipay table, index " + g.Name + ": read or write requests were throttled"),
-			Metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-				Expression:   jsii.String("FILL(reads, 0) + FILL(writes, 0)"),
-				UsingMetrics: &map[string]awscloudwatch.IMetric{"reads": gsi("ReadThrottleEvents"), "writes": gsi("WriteThrottleEvents")},
-				Label:        jsii.String("throttle events"),
-				Period:       period,
-			}),
-			ComparisonOperator: atLeastOnce,
-			Threshold:          jsii.Number(1),
-			EvaluationPeriods:  jsii.Number(1),
-		})
+		w.throttleAlarm("TableThrottles-"+g.Name, "minipay table, index "+g.Name+": read or write requests were throttled",
+			gsi("ReadThrottleEvents"), gsi("WriteThrottleEvents"))
 	}
-	add("TransactionConflicts", &awscloudwatch.AlarmProps{
+	w.add("TransactionConflicts", &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String(fmt.Sprintf("minipay table: %d or more transaction conflicts per %s for 3 periods in a row", transactionConflicts, human(alarmPeriod))),
-		Metric:           in.table.Metric(jsii.String("TransactionConflict"), sum),
+		Metric:           table.Metric(jsii.String("TransactionConflict"), w.sum),
 		// Also counted: a plain write that collides with a transaction.
 		ComparisonOperator: atLeastOnce,
 		Threshold:          jsii.Number(transactionConflicts),
 		EvaluationPeriods:  jsii.Number(3),
 	})
+}
 
-	// The notification pipe retries without limit, so a failing target is
-	// silent unless watched.
-	add("NotificationPipeFailures", &awscloudwatch.AlarmProps{
+// throttleAlarm fires on any read or write throttle event in a period.
+func (w *alarmWriter) throttleAlarm(id, description string, reads, writes awscloudwatch.IMetric) {
+	w.add(id, &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String(description),
+		Metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression:   jsii.String("FILL(reads, 0) + FILL(writes, 0)"),
+			UsingMetrics: &map[string]awscloudwatch.IMetric{"reads": reads, "writes": writes},
+			Label:        jsii.String("throttle events"),
+			Period:       w.period,
+		}),
+		ComparisonOperator: atLeastOnce,
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+	})
+}
+
+// pipeAlarms watch the notification pipe: it retries without limit, so a
+// failing target is silent unless watched.
+func (w *alarmWriter) pipeAlarms(pipe awspipes.CfnPipe) {
+	w.add("NotificationPipeFailures", &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String("minipay notification pipe: executions failed (the bus refuses events; the pipe keeps retrying)"),
 		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 			Namespace:     jsii.String("AWS/EventBridge/Pipes"),
 			MetricName:    jsii.String("ExecutionFailed"),
-			DimensionsMap: &map[string]*string{"PipeName": in.pipe.Ref()},
-			Period:        period,
+			DimensionsMap: &map[string]*string{"PipeName": pipe.Ref()},
+			Period:        w.period,
 			Statistic:     jsii.String("Sum"),
 		}),
 		ComparisonOperator: atLeastOnce,
 		Threshold:          jsii.Number(1),
 		EvaluationPeriods:  jsii.Number(1),
 	})
-	return a
 }
 
 // interval is how often a schedule fires.

@@ -99,115 +99,153 @@ const functionLogRetention = awslogs.RetentionDays_ONE_YEAR
 // maps a scheduled job's function to its queue: Scheduler invokes Lambda
 // asynchronously, so a job that fails after Lambda's retries lands there too.
 func newFunctions(stack awscdk.Stack, table awsdynamodb.Table, access map[string][]string, reserved map[string]int, deadLetters map[string]awssqs.IQueue, codeDir, logLevel string) (map[string]awslambda.Function, awslogs.LogGroup) {
-	// The raw operator token never enters the stack: only its hex sha256,
-	// passed at deploy time and hidden from describe calls.
-	operatorToken := awscdk.NewCfnParameter(stack, jsii.String("OperatorTokenSha256"), &awscdk.CfnParameterProps{
+	p := &functionParts{table: table, reserved: reserved, deadLetters: deadLetters, codeDir: codeDir, logLevel: logLevel}
+	p.operatorToken, p.registration = newDeployParameters(stack)
+	p.registers = registeringFunctions()
+	p.tableResources = tableAndIndexArns(table)
+	p.logs = newFunctionLogs(stack)
+	fns := make(map[string]awslambda.Function, len(access))
+	for _, name := range functionNames(access) { // sorted: a stable template
+		fns[name] = p.newFunction(constructs.NewConstruct(stack, jsii.String(name)), name, access[name])
+	}
+	return fns, p.logs
+}
+
+// functionParts is what every function is built from.
+type functionParts struct {
+	table                       awsdynamodb.Table
+	tableResources              []*string
+	logs                        awslogs.LogGroup
+	operatorToken, registration awscdk.CfnParameter
+	registers                   map[string]bool // functions that register users
+	reserved                    map[string]int
+	deadLetters                 map[string]awssqs.IQueue
+	codeDir, logLevel           string
+}
+
+// newDeployParameters are the parameters given at deploy time. The raw
+// operator token never enters the stack: only its hex sha256, passed at
+// deploy time and hidden from describe calls.
+func newDeployParameters(stack awscdk.Stack) (operatorToken, registration awscdk.CfnParameter) {
+	operatorToken = awscdk.NewCfnParameter(stack, jsii.String("OperatorTokenSha256"), &awscdk.CfnParameterProps{
 		Type:                  jsii.String("String"),
 		NoEcho:                jsii.Bool(true),
 		AllowedPattern:        jsii.String("^[0-9a-f]{64}$"),
 		ConstraintDescription: jsii.String("lower-case hex sha256 of the operator token (64 characters)"),
 		Description:           jsii.String("Hex sha256 of the operator token used by the external payment system"),
 	})
-	registration := awscdk.NewCfnParameter(stack, jsii.String("RegistrationPolicy"), &awscdk.CfnParameterProps{
+	registration = awscdk.NewCfnParameter(stack, jsii.String("RegistrationPolicy"), &awscdk.CfnParameterProps{
 		Type:          jsii.String("String"),
 		Default:       jsii.String(config.RegistrationOperator),
 		AllowedValues: jsii.Strings(config.RegistrationOperator, config.RegistrationOpen),
 		Description: jsii.String("Who may create users: operator (only the payment system that verified the person, " +
 			"with the operator token) or open (anyone; per-person rules then mean little)"),
 	})
+	return operatorToken, registration
+}
+
+// registeringFunctions are the functions of the routes that register users.
+func registeringFunctions() map[string]bool {
 	registers := map[string]bool{}
 	for _, r := range routes.Served() {
 		if r.Auth == routes.Registration {
 			registers[r.Function] = true
 		}
 	}
+	return registers
+}
 
-	// The table and each of its indexes by name (a Query on a GSI is
-	// authorized on the index ARN): no wildcard, and a new index in
-	// shared/ddb is granted with no change here.
-	tableResources := []*string{table.TableArn()}
+// tableAndIndexArns are the table and each of its indexes by name (a Query
+// on a GSI is authorized on the index ARN): no wildcard, and a new index in
+// shared/ddb is granted with no change here.
+func tableAndIndexArns(table awsdynamodb.Table) []*string {
+	arns := []*string{table.TableArn()}
 	for _, g := range ddb.GSIs {
-		tableResources = append(tableResources, jsii.String(*table.TableArn()+"/index/"+g.Name))
+		arns = append(arns, jsii.String(*table.TableArn()+"/index/"+g.Name))
 	}
+	return arns
+}
 
-	// One log group for every function: retention without the
-	// log-retention custom resource (and its extra Lambda) LogRetention
-	// creates, and one resource instead of one per function (the stack's
-	// resource budget, stack.go). Lambda names each stream
-	// YYYY/MM/DD/<function>[<version>]<environment>, so a function's logs
-	// are `filter @logStream like "/<function>["` away.
-	logs := awslogs.NewLogGroup(stack, jsii.String("FunctionLogs"), &awslogs.LogGroupProps{
+// newFunctionLogs is one log group for every function: retention without
+// the log-retention custom resource (and its extra Lambda) LogRetention
+// creates, and one resource instead of one per function (the stack's
+// resource budget, stack.go). Lambda names each stream
+// YYYY/MM/DD/<function>[<version>]<environment>, so a function's logs are
+// `filter @logStream like "/<function>["` away.
+func newFunctionLogs(stack awscdk.Stack) awslogs.LogGroup {
+	return awslogs.NewLogGroup(stack, jsii.String("FunctionLogs"), &awslogs.LogGroupProps{
 		Retention:     functionLogRetention,
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
+}
 
-	fns := make(map[string]awslambda.Function, len(access))
-	for _, name := range functionNames(access) { // sorted: a stable template
-		actions := access[name]
-		scope := constructs.NewConstruct(stack, jsii.String(name))
-		env := map[string]*string{
-			config.EnvTable:    table.TableName(),
-			config.EnvLogLevel: jsii.String(logLevel),
-		}
-		if name == routes.AuthorizerFunction || registers[name] {
-			env[config.EnvOperatorTokenSHA256] = operatorToken.ValueAsString()
-		}
-		if registers[name] {
-			env[config.EnvRegistration] = registration.ValueAsString()
-		}
-		// Our own role instead of the default one with the managed
-		// AWSLambdaBasicExecutionRole (logs on every log group in the
-		// account): this function may write to the functions' log group only.
-		// Least privilege on the table: exactly the row's actions, never a
-		// Grant* helper (GrantReadWriteData would add BatchWrite, Scan,
-		// DeleteItem, ...). Inline, so the role needs no separate
-		// AWS::IAM::Policy resource (the stack's resource budget, stack.go).
-		statements := []awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
-			Resources: &[]*string{logs.LogGroupArn()},
-		})}
-		if len(actions) > 0 {
-			statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Actions:   jsii.Strings(actions...),
-				Resources: &tableResources,
-			}))
-		}
-		role := awsiam.NewRole(scope, jsii.String("Role"), &awsiam.RoleProps{
-			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-			Description: jsii.String("minipay " + name + " function"),
-			InlinePolicies: &map[string]awsiam.PolicyDocument{
-				"access": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &statements}),
-			},
-		})
-		props := &awslambda.FunctionProps{
-			Description:  jsii.String("minipay " + name),
-			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
-			Architecture: awslambda.Architecture_ARM_64(),
-			Handler:      jsii.String("bootstrap"),
-			Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(codeDir, name)), nil),
-			MemorySize:   jsii.Number(256),
-			Timeout:      awscdk.Duration_Seconds(jsii.Number(routes.TimeoutOf(name).Seconds())),
-			Environment:  &env,
-			LogGroup:     logs,
-			Role:         role,
-		}
-		// Reserved concurrency (the route table's): at most this many at
-		// once, and always this many available, whatever other functions do.
-		if n := reserved[name]; n > 0 {
-			props.ReservedConcurrentExecutions = jsii.Number(n)
-		}
-		if q, ok := deadLetters[name]; ok {
-			props.DeadLetterQueue = q
-			props.RetryAttempts = jsii.Number(asyncRetryAttempts)
-			props.MaxEventAge = awscdk.Duration_Seconds(jsii.Number(asyncMaxEventAge.Seconds()))
-		}
-		fn := awslambda.NewFunction(scope, jsii.String("Function"), props)
-		// CDK makes the function DependsOn its role besides the GetAtt of the
-		// role's ARN; cfn-lint calls that redundant (W3005). It is harmless and
-		// CDK's to keep, so cfn-lint ignores that one check on this resource.
-		fn.Node().DefaultChild().(awscdk.CfnResource).AddMetadata(jsii.String("cfn-lint"),
-			map[string]any{"config": map[string]any{"ignore_checks": []string{"W3005"}}})
-		fns[name] = fn
+// newFunction is one function with its own role, allowed the table
+// actions of its row.
+func (p *functionParts) newFunction(scope constructs.Construct, name string, actions []string) awslambda.Function {
+	env := map[string]*string{
+		config.EnvTable:    p.table.TableName(),
+		config.EnvLogLevel: jsii.String(p.logLevel),
 	}
-	return fns, logs
+	if name == routes.AuthorizerFunction || p.registers[name] {
+		env[config.EnvOperatorTokenSHA256] = p.operatorToken.ValueAsString()
+	}
+	if p.registers[name] {
+		env[config.EnvRegistration] = p.registration.ValueAsString()
+	}
+	props := &awslambda.FunctionProps{
+		Description:  jsii.String("minipay " + name),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(p.codeDir, name)), nil),
+		MemorySize:   jsii.Number(256),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(routes.TimeoutOf(name).Seconds())),
+		Environment:  &env,
+		LogGroup:     p.logs,
+		Role:         p.newRole(scope, name, actions),
+	}
+	// Reserved concurrency (the route table's): at most this many at
+	// once, and always this many available, whatever other functions do.
+	if n := p.reserved[name]; n > 0 {
+		props.ReservedConcurrentExecutions = jsii.Number(n)
+	}
+	if q, ok := p.deadLetters[name]; ok {
+		props.DeadLetterQueue = q
+		props.RetryAttempts = jsii.Number(asyncRetryAttempts)
+		props.MaxEventAge = awscdk.Duration_Seconds(jsii.Number(asyncMaxEventAge.Seconds()))
+	}
+	fn := awslambda.NewFunction(scope, jsii.String("Function"), props)
+	// CDK makes the function DependsOn its role besides the GetAtt of the
+	// role's ARN; cfn-lint calls that redundant (W3005). It is harmless and
+	// CDK's to keep, so cfn-lint ignores that one check on this resource.
+	fn.Node().DefaultChild().(awscdk.CfnResource).AddMetadata(jsii.String("cfn-lint"),
+		map[string]any{"config": map[string]any{"ignore_checks": []string{"W3005"}}})
+	return fn
+}
+
+// newRole is a function's own role instead of the default one with the
+// managed AWSLambdaBasicExecutionRole (logs on every log group in the
+// account): this function may write to the functions' log group only.
+// Least privilege on the table: exactly the row's actions, never a Grant*
+// helper (GrantReadWriteData would add BatchWrite, Scan, DeleteItem, ...).
+// Inline, so the role needs no separate AWS::IAM::Policy resource (the
+// stack's resource budget, stack.go).
+func (p *functionParts) newRole(scope constructs.Construct, name string, actions []string) awsiam.Role {
+	statements := []awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: &[]*string{p.logs.LogGroupArn()},
+	})}
+	if len(actions) > 0 {
+		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings(actions...),
+			Resources: &p.tableResources,
+		}))
+	}
+	return awsiam.NewRole(scope, jsii.String("Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("minipay " + name + " function"),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{
+			"access": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &statements}),
+		},
+	})
 }

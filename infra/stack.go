@@ -127,8 +127,33 @@ func withDefaults(props *StackProps) StackProps {
 // validate fails early on rows the stack cannot express and on a missing
 // build, with a message that says what to do.
 func validate(p StackProps, access map[string][]string) error {
-	keys := map[string]bool{}
+	if err := validateRoutes(p.Routes); err != nil {
+		return err
+	}
+	jobFunctions, err := validateSchedules(p.Schedules)
+	if err != nil {
+		return err
+	}
 	for _, r := range p.Routes {
+		if sc, ok := jobFunctions[r.Function]; ok {
+			return fmt.Errorf("route %s %s: function %s runs schedule %s (one function per job)", r.Method, r.Path, r.Function, sc)
+		}
+	}
+	for _, fn := range functionNames(access) {
+		bootstrap := filepath.Join(p.CodeDir, fn, "bootstrap")
+		if _, err := os.Stat(bootstrap); err != nil {
+			return fmt.Errorf("function %s: %v (run `make build` first, or pass -c codeDir=DIR)", fn, err)
+		}
+	}
+	return validateQueues(p.Queues, access)
+}
+
+// validateRoutes checks each route row (unique, a known method and auth
+// level, a function, a throttle within the stage's, overload met by the
+// gateway before Lambda's limit) and the reserved concurrency they add up to.
+func validateRoutes(rs []routes.Route) error {
+	keys := map[string]bool{}
+	for _, r := range rs {
 		key := r.Method + " " + r.Path
 		if keys[key] {
 			return fmt.Errorf("route %s: duplicate", key)
@@ -158,48 +183,50 @@ func validate(p StackProps, access map[string][]string) error {
 		}
 	}
 	total := 0
-	for _, n := range reservedConcurrency(p.Routes) {
+	for _, n := range reservedConcurrency(rs) {
 		total += n
 	}
 	if total > maxReserved {
 		return fmt.Errorf("reserved concurrency adds up to %d; an account keeps at most %d reservable", total, maxReserved)
 	}
+	return nil
+}
+
+// validateSchedules checks each schedule row (a unique name, a function of
+// its own, an expression, a did-not-run window CloudWatch can evaluate)
+// and returns the job functions: function -> schedule.
+func validateSchedules(ss []routes.Schedule) (map[string]string, error) {
 	names := map[string]bool{}
 	jobFunctions := map[string]string{} // function -> schedule
-	for _, sc := range p.Schedules {
+	for _, sc := range ss {
 		if sc.Name == "" || names[sc.Name] {
-			return fmt.Errorf("schedule %q: empty or duplicate name", sc.Name)
+			return nil, fmt.Errorf("schedule %q: empty or duplicate name", sc.Name)
 		}
 		names[sc.Name] = true
 		if sc.Function == "" {
-			return fmt.Errorf("schedule %s: no function", sc.Name)
+			return nil, fmt.Errorf("schedule %s: no function", sc.Name)
 		}
 		if _, err := sc.Expression(); err != nil {
-			return err
+			return nil, err
 		}
 		// A job's function serves that job only: its Invocations say whether
 		// the job ran, its errors and its dead-letter queue are the job's.
 		if other, ok := jobFunctions[sc.Function]; ok {
-			return fmt.Errorf("schedule %s: function %s already runs schedule %s (one function per job)", sc.Name, sc.Function, other)
+			return nil, fmt.Errorf("schedule %s: function %s already runs schedule %s (one function per job)", sc.Name, sc.Function, other)
 		}
 		jobFunctions[sc.Function] = sc.Name
 		if w := runWindow(sc); w > maxRunWindow {
-			return fmt.Errorf("schedule %s: its did-not-run alarm would need %s; CloudWatch evaluates at most %s", sc.Name, human(w), human(maxRunWindow))
+			return nil, fmt.Errorf("schedule %s: its did-not-run alarm would need %s; CloudWatch evaluates at most %s", sc.Name, human(w), human(maxRunWindow))
 		}
 	}
-	for _, r := range p.Routes {
-		if sc, ok := jobFunctions[r.Function]; ok {
-			return fmt.Errorf("route %s %s: function %s runs schedule %s (one function per job)", r.Method, r.Path, r.Function, sc)
-		}
-	}
-	for _, fn := range functionNames(access) {
-		bootstrap := filepath.Join(p.CodeDir, fn, "bootstrap")
-		if _, err := os.Stat(bootstrap); err != nil {
-			return fmt.Errorf("function %s: %v (run `make build` first, or pass -c codeDir=DIR)", fn, err)
-		}
-	}
+	return jobFunctions, nil
+}
+
+// validateQueues checks each queue row: unique and complete, a worker
+// timeout within Lambda's, senders that are functions of the tables.
+func validateQueues(qs []routes.Queue, access map[string][]string) error {
 	queueNames := map[string]bool{}
-	for _, q := range p.Queues {
+	for _, q := range qs {
 		if q.Name == "" || queueNames[q.Name] || q.Worker == "" || q.URLEnv == "" || q.WorkerTimeout <= 0 || q.MaxReceives < 1 || q.MaxConcurrency < 2 {
 			return fmt.Errorf("queue %q: needs a unique name, a worker, a URL variable, a timeout, MaxReceives >= 1 and MaxConcurrency >= 2", q.Name)
 		}

@@ -35,6 +35,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -125,15 +126,9 @@ func main() {
 
 // run starts DynamoDB Local and serves the emulator until a signal.
 func run(args []string) error {
-	fs := flag.NewFlagSet("run", flag.ExitOnError)
-	addr := fs.String("addr", "127.0.0.1:8080", "where the API listens")
-	port := fs.Int("dynamodb-port", 8000, "DynamoDB Local's port on 127.0.0.1")
-	data := fs.String("data", ".local/dynamodb", "DynamoDB Local's data directory (relative to the repository root)")
-	inMemory := fs.Bool("in-memory", false, "keep data in memory only (gone at exit)")
-	table := fs.String("table", config.DefaultTable, "table name")
-	_ = fs.Parse(args)
-	if fs.NArg() > 0 {
-		return fmt.Errorf("run: unexpected arguments %q", fs.Args())
+	f, err := parseRunFlags(args)
+	if err != nil {
+		return err
 	}
 	// Every catchable way of being stopped stops DynamoDB Local the durable
 	// way (dynamolocal.Server.Stop); only kill -9 cannot, and then DynamoDB
@@ -142,32 +137,12 @@ func run(args []string) error {
 	defer stop()
 	log := app.Logger(os.Getenv(config.EnvLogLevel))
 
-	// Claim both ports before starting anything, so a busy port fails fast
-	// and leaves nothing behind.
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("cannot listen on %s (is the local stack already running? use -addr): %w", *addr, err)
-	}
-	defer ln.Close()
-	if err := portFree(*port); err != nil {
-		return fmt.Errorf("something already listens on 127.0.0.1:%d (another DynamoDB Local, or `make run` still running?); "+
-			"stop it or pass -dynamodb-port: %w", *port, err)
-	}
-
-	root, err := dynamolocal.RepoRoot()
+	ln, err := claimPorts(f)
 	if err != nil {
 		return err
 	}
-	dataDir, where := "", "in memory, gone at exit"
-	if !*inMemory {
-		dataDir = *data
-		if !filepath.IsAbs(dataDir) {
-			dataDir = filepath.Join(root, dataDir)
-		}
-		where = "data in " + dataDir
-	}
-	log.Info("starting DynamoDB Local", "port", *port, "data", where)
-	local, err := dynamolocal.Start(ctx, dynamolocal.Options{Port: *port, DataDir: dataDir, RepoRoot: root})
+	defer ln.Close()
+	local, dataDir, where, err := startDynamoLocal(ctx, log, f)
 	if err != nil {
 		return err
 	}
@@ -180,72 +155,173 @@ func run(args []string) error {
 	if isDefault {
 		log.Warn("operator token: using the local default; set " + emulator.EnvOperatorToken + " to choose another")
 	}
-	cfg := config.Config{Table: *table, DynamoDBEndpoint: local.Endpoint, OperatorTokenSHA256: users.TokenHash(token),
-		LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration)}
-	if s := os.Getenv(config.EnvTokenTTL); s != "" {
-		if cfg.TokenTTL, err = time.ParseDuration(s); err != nil {
-			return fmt.Errorf("%s: %w", config.EnvTokenTTL, err)
-		}
-	}
-	if s := os.Getenv(config.EnvTokenMaxLifetime); s != "" {
-		if cfg.TokenMaxLifetime, err = time.ParseDuration(s); err != nil {
-			return fmt.Errorf("%s: %w", config.EnvTokenMaxLifetime, err)
-		}
-	}
-	client, err := ddb.NewClient(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	if err := ddb.CreateTable(ctx, client, *table); err != nil {
-		return err
-	}
-	// The test clock: real time plus an offset that only grows (advance it
-	// with `localstack clock -advance 24h` or POST /_local/clock/advance),
-	// kept beside DynamoDB Local's data; so are the queued messages.
-	clk := emulator.NewOffsetClock(clock.Real{})
-	queues := emulator.NewLocalQueues(routes.Queues)
-	if dataDir != "" {
-		if clk, err = emulator.OpenOffsetClock(clock.Real{}, filepath.Join(dataDir, emulator.ClockFile)); err != nil {
-			return err
-		}
-		if queues, err = emulator.OpenLocalQueues(routes.Queues, filepath.Join(dataDir, queuesDir)); err != nil {
-			return err
-		}
-	}
-	deps, err := app.NewDeps(cloudModel(ctx, client, *table, log), cfg, clk, log)
+	cfg, err := localConfig(f.table, local.Endpoint, token)
 	if err != nil {
 		return err
 	}
 	apiURL := "http://" + ln.Addr().String()
-	spec, err := openapi.WithServer(apiURL, "this local stack")
+	em, err := startEmulator(ctx, log, cfg, dataDir, apiURL)
 	if err != nil {
 		return err
-	}
-	em, err := newEmulator(deps, client, spec, queues)
-	if err != nil {
-		return err
-	}
-	if off := clk.Offset(); off > 0 {
-		log.Info("test clock: kept with the data", "offset", off.String(), "now", clk.Now().UTC().Format(time.RFC3339))
 	}
 
-	mux := http.NewServeMux()
-	mux.Handle(emulator.TestClockPath, em.TestClockHandler()) // local only: not in the route table, never deployed
-	mux.Handle(emulator.TestClockPath+"/", em.TestClockHandler())
-	mux.Handle("/", em)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: localMux(em), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	bg, stopBackground := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	runBackground(bg, &wg, em, log)
+	printRunBanner(apiURL, local.Endpoint, f, where, token, isDefault)
+
+	err = waitForStop(ctx, log, served, local)
+	stop() // a second Ctrl-C kills at once (DynamoDB Local dies with us)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutdownCtx); serr != nil {
+		log.Error("http shutdown", "error", serr.Error())
+	}
+	stopBackground()
+	wg.Wait()
+	return err
+}
+
+// runFlags are `localstack run`'s flags.
+type runFlags struct {
+	addr, data, table string
+	port              int
+	inMemory          bool
+}
+
+func parseRunFlags(args []string) (runFlags, error) {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "where the API listens")
+	port := fs.Int("dynamodb-port", 8000, "DynamoDB Local's port on 127.0.0.1")
+	data := fs.String("data", ".local/dynamodb", "DynamoDB Local's data directory (relative to the repository root)")
+	inMemory := fs.Bool("in-memory", false, "keep data in memory only (gone at exit)")
+	table := fs.String("table", config.DefaultTable, "table name")
+	_ = fs.Parse(args)
+	if fs.NArg() > 0 {
+		return runFlags{}, fmt.Errorf("run: unexpected arguments %q", fs.Args())
+	}
+	return runFlags{addr: *addr, data: *data, table: *table, port: *port, inMemory: *inMemory}, nil
+}
+
+// claimPorts claims both ports before anything starts, so a busy port
+// fails fast and leaves nothing behind. It returns the API's listener.
+func claimPorts(f runFlags) (net.Listener, error) {
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s (is the local stack already running? use -addr): %w", f.addr, err)
+	}
+	if err := portFree(f.port); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("something already listens on 127.0.0.1:%d (another DynamoDB Local, or `make run` still running?); "+
+			"stop it or pass -dynamodb-port: %w", f.port, err)
+	}
+	return ln, nil
+}
+
+// startDynamoLocal starts DynamoDB Local on its data directory ("" in
+// memory); where says which, for the log and the banner.
+func startDynamoLocal(ctx context.Context, log *slog.Logger, f runFlags) (local *dynamolocal.Server, dataDir, where string, err error) {
+	root, err := dynamolocal.RepoRoot()
+	if err != nil {
+		return nil, "", "", err
+	}
+	where = "in memory, gone at exit"
+	if !f.inMemory {
+		dataDir = f.data
+		if !filepath.IsAbs(dataDir) {
+			dataDir = filepath.Join(root, dataDir)
+		}
+		where = "data in " + dataDir
+	}
+	log.Info("starting DynamoDB Local", "port", f.port, "data", where)
+	local, err = dynamolocal.Start(ctx, dynamolocal.Options{Port: f.port, DataDir: dataDir, RepoRoot: root})
+	return local, dataDir, where, err
+}
+
+// localConfig is the functions' configuration as the environment sets it
+// in the cloud.
+func localConfig(table, endpoint, token string) (config.Config, error) {
+	cfg := config.Config{Table: table, DynamoDBEndpoint: endpoint, OperatorTokenSHA256: users.TokenHash(token),
+		LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration)}
+	var err error
+	if s := os.Getenv(config.EnvTokenTTL); s != "" {
+		if cfg.TokenTTL, err = time.ParseDuration(s); err != nil {
+			return cfg, fmt.Errorf("%s: %w", config.EnvTokenTTL, err)
+		}
+	}
+	if s := os.Getenv(config.EnvTokenMaxLifetime); s != "" {
+		if cfg.TokenMaxLifetime, err = time.ParseDuration(s); err != nil {
+			return cfg, fmt.Errorf("%s: %w", config.EnvTokenMaxLifetime, err)
+		}
+	}
+	return cfg, nil
+}
+
+// startEmulator creates the table and the emulator over app's handlers. The
+// test clock (real time plus an offset that only grows: advance it with
+// `localstack clock -advance 24h` or POST /_local/clock/advance) and the
+// queued messages are kept beside DynamoDB Local's data.
+func startEmulator(ctx context.Context, log *slog.Logger, cfg config.Config, dataDir, apiURL string) (*emulator.Emulator, error) {
+	client, err := ddb.NewClient(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := ddb.CreateTable(ctx, client, cfg.Table); err != nil {
+		return nil, err
+	}
+	clk := emulator.NewOffsetClock(clock.Real{})
+	queues := emulator.NewLocalQueues(routes.Queues)
+	if dataDir != "" {
+		if clk, err = emulator.OpenOffsetClock(clock.Real{}, filepath.Join(dataDir, emulator.ClockFile)); err != nil {
+			return nil, err
+		}
+		if queues, err = emulator.OpenLocalQueues(routes.Queues, filepath.Join(dataDir, queuesDir)); err != nil {
+			return nil, err
+		}
+	}
+	deps, err := app.NewDeps(cloudModel(ctx, client, cfg.Table, log), cfg, clk, log)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := openapi.WithServer(apiURL, "this local stack")
+	if err != nil {
+		return nil, err
+	}
+	em, err := newEmulator(deps, client, spec, queues)
+	if err != nil {
+		return nil, err
+	}
+	if off := clk.Offset(); off > 0 {
+		log.Info("test clock: kept with the data", "offset", off.String(), "now", clk.Now().UTC().Format(time.RFC3339))
+	}
+	return em, nil
+}
+
+// localMux serves the emulated API and, local only (not in the route
+// table, never deployed), the test clock.
+func localMux(em *emulator.Emulator) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle(emulator.TestClockPath, em.TestClockHandler())
+	mux.Handle(emulator.TestClockPath+"/", em.TestClockHandler())
+	mux.Handle("/", em)
+	return mux
+}
+
+// runBackground runs the schedules, the TTL sweeper and, if work was
+// queued before a crash, delivers it now, as SQS would.
+func runBackground(bg context.Context, wg *sync.WaitGroup, em *emulator.Emulator, log *slog.Logger) {
 	wg.Go(func() { em.RunSchedules(bg) })
 	wg.Go(func() { em.RunSweeper(bg, emulator.DefaultSweepEvery) })
 	if st := em.QueueStats(); st.Pending > 0 {
-		// Work queued before a crash: deliver it now, as SQS would.
 		log.Info("queued work kept from the last run: delivering", "messages", st.Pending)
 		wg.Go(func() { em.DrainQueues(bg) })
 	}
+}
 
+func printRunBanner(apiURL, dynamoEndpoint string, f runFlags, where, token string, isDefault bool) {
 	tokenHint := "set by " + emulator.EnvOperatorToken
 	if isDefault {
 		tokenHint = fmt.Sprintf("%q (local default; set %s to change)", token, emulator.EnvOperatorToken)
@@ -261,29 +337,25 @@ func run(args []string) error {
                     curl -s -X POST %s%s/advance -H 'Content-Type: application/json' -d '{"duration":"24h"}'
                     curl -s %s%s   (what time the stack thinks it is)
 Ctrl-C stops everything.
-`, apiURL, len(routes.Routes), apiURL, apiURL, emulator.OpenAPIPath, local.Endpoint, *table, where, *port, tokenHint, len(routes.Schedules), emulator.DefaultSweepEvery,
+`, apiURL, len(routes.Routes), apiURL, apiURL, emulator.OpenAPIPath, dynamoEndpoint, f.table, where, f.port, tokenHint, len(routes.Schedules), emulator.DefaultSweepEvery,
 		len(routes.Queues), apiURL, emulator.TestClockPath, apiURL, emulator.TestClockPath)
+}
 
+// waitForStop waits for a signal, the HTTP server's end or DynamoDB
+// Local's exit, and says which (nil for a signal).
+func waitForStop(ctx context.Context, log *slog.Logger, served <-chan error, local *dynamolocal.Server) error {
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
-	case err = <-served:
-		err = fmt.Errorf("http server: %w", err)
+		return nil
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
 	case exit := <-local.Exited():
 		// Every request would fail from now on: say so loudly and stop,
 		// rather than answer 500 forever.
 		log.Error("DynamoDB Local exited; stopping the local stack (restart it with make run)", "error", fmt.Sprint(exit))
-		err = fmt.Errorf("DynamoDB Local exited: %v", exit)
+		return fmt.Errorf("DynamoDB Local exited: %v", exit)
 	}
-	stop() // a second Ctrl-C kills at once (DynamoDB Local dies with us)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if serr := srv.Shutdown(shutdownCtx); serr != nil {
-		log.Error("http shutdown", "error", serr.Error())
-	}
-	stopBackground()
-	wg.Wait()
-	return err
 }
 
 // invoke runs one function once with the JSON event in a file.
@@ -490,35 +562,8 @@ func loadTest(args []string) error {
 		o.Knee = &k
 	}
 	o.AuditTable = *table
-	token, _ := operatorToken()
-	switch {
-	case *inProcess:
-		if *api != "" {
-			return errors.New("load: -api and -in-process exclude each other")
-		}
-		o.OperatorToken = "load-operator-token"
-		o.StackRegistration = os.Getenv(config.EnvRegistration)
-	case *api == "" && stackAnswers(localAPI):
-		*api = localAPI
-		fallthrough
-	case *api != "":
-		o.API = *api
-		u, err := url.Parse(*api)
-		if err != nil || u.Host == "" {
-			return fmt.Errorf("load: -api %q is not a URL", *api)
-		}
-		if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || ip != nil && ip.IsLoopback() {
-			o.OperatorToken = token // the local default unless set
-			if *auditEndpoint == "" && reachable(*endpoint) == nil {
-				*auditEndpoint = *endpoint
-			}
-		} else {
-			o.OperatorToken = os.Getenv(emulator.EnvOperatorToken) // a deployed stack's: never the local default
-		}
-		o.AuditEndpoint = *auditEndpoint
-	default:
-		o.OperatorToken = "load-operator-token"
-		o.StackRegistration = os.Getenv(config.EnvRegistration)
+	if err := loadTarget(&o, *api, *inProcess, *endpoint, *auditEndpoint); err != nil {
+		return err
 	}
 	switch {
 	case *warm >= 0:
@@ -528,6 +573,45 @@ func loadTest(args []string) error {
 	}
 	_, err := load.Run(context.Background(), os.Stdout, o)
 	return err
+}
+
+// loadTarget points the load test at its stack: one in process (-in-process,
+// or when no stack answers at localAPI), or the stack at api. A loopback
+// stack gets the local operator token and, if its DynamoDB Local answers at
+// endpoint, the audit; a deployed one gets only the operator token from
+// the environment.
+func loadTarget(o *load.Options, api string, inProcess bool, endpoint, auditEndpoint string) error {
+	token, _ := operatorToken()
+	switch {
+	case inProcess:
+		if api != "" {
+			return errors.New("load: -api and -in-process exclude each other")
+		}
+		o.OperatorToken = "load-operator-token"
+		o.StackRegistration = os.Getenv(config.EnvRegistration)
+	case api == "" && stackAnswers(localAPI):
+		api = localAPI
+		fallthrough
+	case api != "":
+		o.API = api
+		u, err := url.Parse(api)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("load: -api %q is not a URL", api)
+		}
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || ip != nil && ip.IsLoopback() {
+			o.OperatorToken = token // the local default unless set
+			if auditEndpoint == "" && reachable(endpoint) == nil {
+				auditEndpoint = endpoint
+			}
+		} else {
+			o.OperatorToken = os.Getenv(emulator.EnvOperatorToken) // a deployed stack's: never the local default
+		}
+		o.AuditEndpoint = auditEndpoint
+	default:
+		o.OperatorToken = "load-operator-token"
+		o.StackRegistration = os.Getenv(config.EnvRegistration)
+	}
+	return nil
 }
 
 // stackAnswers: a minipay stack serves its OpenAPI document at base.

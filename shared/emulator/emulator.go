@@ -124,6 +124,46 @@ func New(c Config) (*Emulator, error) {
 	if c.Clock == nil || c.Log == nil {
 		return nil, errors.New("emulator: Config.Clock and Config.Log are required")
 	}
+	c.defaults()
+	e := &Emulator{
+		cfg:       c,
+		clock:     c.Clock,
+		log:       c.Log,
+		schedules: append([]routes.Schedule(nil), c.Schedules...),
+		functions: map[string]*instances{},
+		cache:     map[string]cachedAuth{},
+		lastTick:  c.Clock.Now(),
+		limits:    newLimits(c.Routes, c.Unthrottled, c.Clock.Now()),
+	}
+	e.stats.invocations = map[string]int64{}
+	var err error
+	if e.router, err = newRouter(c.Routes); err != nil {
+		return nil, err
+	}
+	if err := e.bindRoutes(c.Routes); err != nil {
+		return nil, err
+	}
+	if err := e.bindSchedules(c.Schedules); err != nil {
+		return nil, err
+	}
+	if err := e.bindQueues(c.Queues, e.need); err != nil {
+		return nil, err
+	}
+	if h := c.Handlers[routes.Fallback.Function]; h != nil {
+		e.fallback = newInstances(h)
+		e.functions[routes.Fallback.Function] = e.fallback
+	}
+	// Functions only invoke can reach still get a handler.
+	for name, h := range c.Handlers {
+		if _, ok := e.functions[name]; !ok && h != nil {
+			e.functions[name] = newInstances(h)
+		}
+	}
+	return e, nil
+}
+
+// defaults fills in what the configuration leaves zero.
+func (c *Config) defaults() {
 	if c.AuthorizerTTL == 0 {
 		c.AuthorizerTTL = DefaultAuthorizerTTL
 	}
@@ -145,72 +185,58 @@ func New(c Config) (*Emulator, error) {
 	if c.APIID == "" {
 		c.APIID = "local"
 	}
-	e := &Emulator{
-		cfg:       c,
-		clock:     c.Clock,
-		log:       c.Log,
-		schedules: append([]routes.Schedule(nil), c.Schedules...),
-		functions: map[string]*instances{},
-		cache:     map[string]cachedAuth{},
-		lastTick:  c.Clock.Now(),
-		limits:    newLimits(c.Routes, c.Unthrottled, c.Clock.Now()),
+}
+
+// need makes sure function has a handler (what needs it says who asks, for
+// the error) and gives it its instances once.
+func (e *Emulator) need(function, what string) error {
+	h, ok := e.cfg.Handlers[function]
+	if !ok || h == nil {
+		return fmt.Errorf("emulator: %s needs function %q, which has no handler", what, function)
 	}
-	e.stats.invocations = map[string]int64{}
-	need := func(function, what string) error {
-		h, ok := c.Handlers[function]
-		if !ok || h == nil {
-			return fmt.Errorf("emulator: %s needs function %q, which has no handler", what, function)
-		}
-		if _, done := e.functions[function]; !done {
-			e.functions[function] = newInstances(h)
-		}
-		return nil
+	if _, done := e.functions[function]; !done {
+		e.functions[function] = newInstances(h)
 	}
-	var err error
-	if e.router, err = newRouter(c.Routes); err != nil {
-		return nil, err
-	}
-	for _, r := range c.Routes {
-		if err := need(r.Function, "route "+r.Method+" "+r.Path); err != nil {
-			return nil, err
+	return nil
+}
+
+// bindRoutes gives every route its function, and the authorizer to the
+// first route that needs one.
+func (e *Emulator) bindRoutes(rs []routes.Route) error {
+	for _, r := range rs {
+		if err := e.need(r.Function, "route "+r.Method+" "+r.Path); err != nil {
+			return err
 		}
 		if needsAuthorizer(r) && e.authorizer == nil {
-			if err := need(routes.AuthorizerFunction, "route "+r.Method+" "+r.Path+" (auth "+string(r.Auth)+")"); err != nil {
-				return nil, err
+			if err := e.need(routes.AuthorizerFunction, "route "+r.Method+" "+r.Path+" (auth "+string(r.Auth)+")"); err != nil {
+				return err
 			}
 			e.authorizer = e.functions[routes.AuthorizerFunction]
 		}
 	}
+	return nil
+}
+
+// bindSchedules checks every schedule (listed once, an expression, a next
+// time from now) and gives it its function.
+func (e *Emulator) bindSchedules(ss []routes.Schedule) error {
 	seen := map[string]bool{}
-	for _, s := range c.Schedules {
+	for _, s := range ss {
 		if seen[s.Name] {
-			return nil, fmt.Errorf("emulator: schedule %q is listed twice", s.Name)
+			return fmt.Errorf("emulator: schedule %q is listed twice", s.Name)
 		}
 		seen[s.Name] = true
 		if _, err := s.Expression(); err != nil {
-			return nil, fmt.Errorf("emulator: %w", err)
+			return fmt.Errorf("emulator: %w", err)
 		}
 		if _, err := s.Next(e.lastTick); err != nil {
-			return nil, fmt.Errorf("emulator: %w", err)
+			return fmt.Errorf("emulator: %w", err)
 		}
-		if err := need(s.Function, "schedule "+s.Name); err != nil {
-			return nil, err
-		}
-	}
-	if err := e.bindQueues(c.Queues, need); err != nil {
-		return nil, err
-	}
-	if h := c.Handlers[routes.Fallback.Function]; h != nil {
-		e.fallback = newInstances(h)
-		e.functions[routes.Fallback.Function] = e.fallback
-	}
-	// Functions only invoke can reach still get a handler.
-	for name, h := range c.Handlers {
-		if _, ok := e.functions[name]; !ok && h != nil {
-			e.functions[name] = newInstances(h)
+		if err := e.need(s.Function, "schedule "+s.Name); err != nil {
+			return err
 		}
 	}
-	return e, nil
+	return nil
 }
 
 // needsAuthorizer: routes behind the token authorizer (public and

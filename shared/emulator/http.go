@@ -142,60 +142,12 @@ func (e *Emulator) Event(r *http.Request, routeKey string, pathParams map[string
 		requestID = newRequestID()
 	}
 	now := e.clock.Now()
-	headers := map[string]string{}
-	var cookies []string
-	for name, values := range r.Header {
-		lname := strings.ToLower(name)
-		if lname == "cookie" {
-			for _, v := range values {
-				for _, c := range strings.Split(v, ";") {
-					if c = strings.TrimSpace(c); c != "" {
-						cookies = append(cookies, c)
-					}
-				}
-			}
-			continue
-		}
-		headers[lname] = strings.Join(values, ",")
-	}
+	headers, cookies := gatewayHeaders(r)
 	sourceIP := r.RemoteAddr
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		sourceIP = host
 	}
-	proto, port := "http", "80"
-	if r.TLS != nil {
-		proto, port = "https", "443"
-	}
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		if _, p, err := net.SplitHostPort(a.String()); err == nil {
-			port = p
-		}
-	}
-	if r.Host != "" {
-		headers["host"] = r.Host
-	}
-	if prev := headers["x-forwarded-for"]; prev != "" {
-		headers["x-forwarded-for"] = prev + ", " + sourceIP
-	} else {
-		headers["x-forwarded-for"] = sourceIP
-	}
-	headers["x-forwarded-proto"] = proto
-	headers["x-forwarded-port"] = port
-	headers["x-amzn-trace-id"] = newTraceID(now)
-	if _, ok := headers["content-length"]; !ok && len(body) > 0 {
-		headers["content-length"] = strconv.Itoa(len(body))
-	}
-
-	var query map[string]string
-	if r.URL.RawQuery != "" {
-		values, _ := url.ParseQuery(r.URL.RawQuery)
-		if len(values) > 0 {
-			query = make(map[string]string, len(values))
-			for k, vs := range values {
-				query[k] = strings.Join(vs, ",")
-			}
-		}
-	}
+	addProxyHeaders(headers, r, sourceIP, len(body), now)
 	hostname := r.Host
 	if h, _, err := net.SplitHostPort(r.Host); err == nil {
 		hostname = h
@@ -209,7 +161,7 @@ func (e *Emulator) Event(r *http.Request, routeKey string, pathParams map[string
 		RawQueryString:        r.URL.RawQuery,
 		Cookies:               cookies,
 		Headers:               headers,
-		QueryStringParameters: query,
+		QueryStringParameters: queryParameters(r.URL.RawQuery),
 		PathParameters:        pathParams,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
 			RouteKey:     routeKey,
@@ -239,6 +191,73 @@ func (e *Emulator) Event(r *http.Request, routeKey string, pathParams map[string
 		ev.IsBase64Encoded = true
 	}
 	return ev
+}
+
+// gatewayHeaders are the request's headers as payload 2.0 carries them:
+// lower-case names, repeated values joined by commas, and the cookies
+// apart, one per cookie.
+func gatewayHeaders(r *http.Request) (headers map[string]string, cookies []string) {
+	headers = map[string]string{}
+	for name, values := range r.Header {
+		lname := strings.ToLower(name)
+		if lname == "cookie" {
+			for _, v := range values {
+				for _, c := range strings.Split(v, ";") {
+					if c = strings.TrimSpace(c); c != "" {
+						cookies = append(cookies, c)
+					}
+				}
+			}
+			continue
+		}
+		headers[lname] = strings.Join(values, ",")
+	}
+	return headers, cookies
+}
+
+// addProxyHeaders adds what API Gateway adds on the way: host, the
+// x-forwarded-* headers, a trace id and, for a body, its length.
+func addProxyHeaders(headers map[string]string, r *http.Request, sourceIP string, bodyLen int, now time.Time) {
+	proto, port := "http", "80"
+	if r.TLS != nil {
+		proto, port = "https", "443"
+	}
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if _, p, err := net.SplitHostPort(a.String()); err == nil {
+			port = p
+		}
+	}
+	if r.Host != "" {
+		headers["host"] = r.Host
+	}
+	if prev := headers["x-forwarded-for"]; prev != "" {
+		headers["x-forwarded-for"] = prev + ", " + sourceIP
+	} else {
+		headers["x-forwarded-for"] = sourceIP
+	}
+	headers["x-forwarded-proto"] = proto
+	headers["x-forwarded-port"] = port
+	headers["x-amzn-trace-id"] = newTraceID(now)
+	if _, ok := headers["content-length"]; !ok && bodyLen > 0 {
+		headers["content-length"] = strconv.Itoa(bodyLen)
+	}
+}
+
+// queryParameters are the query string's parameters, repeated values
+// joined by commas (nil for none).
+func queryParameters(rawQuery string) map[string]string {
+	if rawQuery == "" {
+		return nil
+	}
+	values, _ := url.ParseQuery(rawQuery)
+	if len(values) == 0 {
+		return nil
+	}
+	query := make(map[string]string, len(values))
+	for k, vs := range values {
+		query[k] = strings.Join(vs, ",")
+	}
+	return query
 }
 
 // ---- authorizer ----

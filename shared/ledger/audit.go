@@ -123,49 +123,7 @@ func scanLedger(ctx context.Context, db ddb.Scanner, table string) (*ledgerState
 			return nil, fmt.Errorf("ledger: audit scan: %w", err)
 		}
 		for _, item := range out.Items {
-			pk, sk := keyString(item, ddb.AttrPK), keyString(item, ddb.AttrSK)
-			switch {
-			case strings.HasPrefix(sk, skAccountPrefix):
-				a, err := accountFromItem(item)
-				if err != nil {
-					st.problems = append(st.problems, err.Error())
-					continue
-				}
-				st.accounts[a.ID] = &a
-			case strings.HasPrefix(pk, pkHold):
-				h, err := holdFromItem(item)
-				if err != nil {
-					st.problems = append(st.problems, err.Error())
-					continue
-				}
-				if h.Status == HoldOpen {
-					st.holds[h.Debit.ID] += h.Amount
-					st.holdN++
-				}
-			case isPosting(pk):
-				d := ddb.Decode(item)
-				id, amount, outside := d.MustS("accountId"), d.MustN("amount"), d.Bool("outside")
-				if err := d.Err(); err != nil {
-					st.problems = append(st.problems, err.Error())
-					continue
-				}
-				st.postings[id] += amount
-				st.counted[id]++
-				if outside {
-					st.outsiders[id] = true
-				}
-			case strings.HasPrefix(pk, pkPocket):
-				st.pockets = append(st.pockets, item)
-			case strings.HasPrefix(pk, pkHistory) && strings.HasPrefix(sk, skEntryPrefix):
-				d := ddb.Decode(item)
-				id, amount := d.MustS("accountId"), d.MustN("amount")
-				if err := d.Err(); err != nil {
-					st.problems = append(st.problems, err.Error())
-					continue
-				}
-				st.entryN++
-				st.entries[id] = append(st.entries[id], auditEntry{strings.TrimPrefix(sk, skEntryPrefix), amount})
-			}
+			st.add(item)
 		}
 		if len(out.LastEvaluatedKey) == 0 {
 			break
@@ -178,6 +136,55 @@ func scanLedger(ctx context.Context, db ddb.Scanner, table string) (*ledgerState
 		}
 	}
 	return st, nil
+}
+
+// add counts one scanned item into the pass: an account, an open hold, an
+// unfolded posting, an escrow's pocket or a history entry (other items
+// are no ledger's). An item that does not decode is a problem.
+func (st *ledgerState) add(item ddb.Item) {
+	pk, sk := keyString(item, ddb.AttrPK), keyString(item, ddb.AttrSK)
+	switch {
+	case strings.HasPrefix(sk, skAccountPrefix):
+		a, err := accountFromItem(item)
+		if err != nil {
+			st.problems = append(st.problems, err.Error())
+			return
+		}
+		st.accounts[a.ID] = &a
+	case strings.HasPrefix(pk, pkHold):
+		h, err := holdFromItem(item)
+		if err != nil {
+			st.problems = append(st.problems, err.Error())
+			return
+		}
+		if h.Status == HoldOpen {
+			st.holds[h.Debit.ID] += h.Amount
+			st.holdN++
+		}
+	case isPosting(pk):
+		d := ddb.Decode(item)
+		id, amount, outside := d.MustS("accountId"), d.MustN("amount"), d.Bool("outside")
+		if err := d.Err(); err != nil {
+			st.problems = append(st.problems, err.Error())
+			return
+		}
+		st.postings[id] += amount
+		st.counted[id]++
+		if outside {
+			st.outsiders[id] = true
+		}
+	case strings.HasPrefix(pk, pkPocket):
+		st.pockets = append(st.pockets, item)
+	case strings.HasPrefix(pk, pkHistory) && strings.HasPrefix(sk, skEntryPrefix):
+		d := ddb.Decode(item)
+		id, amount := d.MustS("accountId"), d.MustN("amount")
+		if err := d.Err(); err != nil {
+			st.problems = append(st.problems, err.Error())
+			return
+		}
+		st.entryN++
+		st.entries[id] = append(st.entries[id], auditEntry{strings.TrimPrefix(sk, skEntryPrefix), amount})
+	}
 }
 
 // rereadTries bounds the re-reads of one account that keeps moving.

@@ -134,24 +134,7 @@ type Result struct {
 
 // Run runs the load test and writes the report to out.
 func Run(ctx context.Context, out io.Writer, o Options) (*Result, error) {
-	if o.Thresholds == (Thresholds{}) {
-		o.Thresholds = DefaultThresholds
-	}
-	if o.Friends < 3 {
-		o.Friends = 3
-	}
-	if o.Stores < 1 {
-		o.Stores = 1
-	}
-	if o.RequestTimeout <= 0 {
-		o.RequestTimeout = time.Minute
-	}
-	if o.Drain <= 0 {
-		o.Drain = 2 * time.Minute
-	}
-	if o.CeilingTransfers <= 0 {
-		o.CeilingTransfers = 400
-	}
+	o.defaults()
 	var stack *inProcess
 	if o.API == "" {
 		var err error
@@ -172,6 +155,66 @@ func Run(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 	rec := newRecorder(time.Now(), window)
 	transport := &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second}
 	defer transport.CloseIdleConnections()
+	w, err := newWorld(o, runID, rec, transport)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "minipay load  %s  target %s", time.Now().UTC().Format(time.RFC3339), o.API)
+	if stack != nil {
+		fmt.Fprintf(out, " (in process: the emulator + app.Handlers on DynamoDB Local, table %s)", stack.table)
+	}
+	fmt.Fprintln(out)
+	if err := setUp(ctx, out, o, w); err != nil {
+		return nil, err
+	}
+	at, err := reachTable(ctx, o, stack)
+	if err != nil {
+		return nil, err
+	}
+
+	res := &Result{}
+	if o.Knee != nil {
+		if err := runKneeRamp(ctx, out, o, w, rec, stack, at, res); err != nil {
+			return nil, err
+		}
+	} else {
+		runOpenModel(ctx, out, o, w, rec, stack, res)
+	}
+	if stack != nil {
+		stack.quiesce()
+	}
+	if err := ceilingAgain(ctx, out, o, at, w, stack != nil, res.Knee); err != nil {
+		return res, err
+	}
+	return res, verdict(ctx, out, at, res)
+}
+
+// defaults fills in what the options leave zero.
+func (o *Options) defaults() {
+	if o.Thresholds == (Thresholds{}) {
+		o.Thresholds = DefaultThresholds
+	}
+	if o.Friends < 3 {
+		o.Friends = 3
+	}
+	if o.Stores < 1 {
+		o.Stores = 1
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = time.Minute
+	}
+	if o.Drain <= 0 {
+		o.Drain = 2 * time.Minute
+	}
+	if o.CeilingTransfers <= 0 {
+		o.CeilingTransfers = 400
+	}
+}
+
+// newWorld is the journeys' world: the HTTP client that records every
+// exchange (and checks it against the OpenAPI document if asked) and the
+// seeded random source.
+func newWorld(o Options, runID string, rec *recorder, transport *http.Transport) (*world, error) {
 	cl := &client{base: o.API, http: &http.Client{Transport: transport, Timeout: o.RequestTimeout}, run: runID, rec: rec}
 	if o.OpenAPI {
 		var err error
@@ -183,154 +226,182 @@ func Run(ctx context.Context, out io.Writer, o Options) (*Result, error) {
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
-	w := &world{cl: cl, run: runID, think: o.Think, rnd: rand.New(rand.NewPCG(seed, 16))}
+	return &world{cl: cl, run: runID, think: o.Think, rnd: rand.New(rand.NewPCG(seed, 16))}, nil
+}
 
-	fmt.Fprintf(out, "minipay load  %s  target %s", time.Now().UTC().Format(time.RFC3339), o.API)
-	if stack != nil {
-		fmt.Fprintf(out, " (in process: the emulator + app.Handlers on DynamoDB Local, table %s)", stack.table)
-	}
-	fmt.Fprintln(out)
-
-	// Setup: registration policy, seed friends, stores. Not measured.
+// setUp prepares the run, unmeasured: it learns the registration policy,
+// seeds the friends and the stores, and warms the stack up if asked.
+func setUp(ctx context.Context, out io.Writer, o Options, w *world) error {
 	setupStart := time.Now()
 	policy, err := w.registration(ctx, o.Registration, o.OperatorToken)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := w.setup(ctx, o.Friends, o.Stores); err != nil {
-		return nil, err
+		return err
 	}
 	fmt.Fprintf(out, "setup: registration %s; %d friends charged %d each, %d stores (%s)\n",
 		policy, len(w.friends), seedCharge, len(w.stores), time.Since(setupStart).Round(time.Millisecond))
-
 	if o.WarmUp > 0 {
-		if err := warmUp(ctx, out, o, w); err != nil {
-			return nil, err
-		}
+		return warmUp(ctx, out, o, w)
 	}
+	return nil
+}
 
-	// The audit and the ceiling need the table.
-	var db *dynamodb.Client
-	var l *ledger.Ledger
-	table := o.AuditTable
-	if stack != nil {
-		db, l, table = stack.db, stack.ledger, stack.table
-	} else if o.AuditEndpoint != "" {
-		if db, err = ddb.NewClient(ctx, config.Config{DynamoDBEndpoint: o.AuditEndpoint}); err != nil {
-			return nil, err
-		}
-		if table == "" {
-			table = config.DefaultTable
-		}
-		l = ledger.New(ddb.NewTable(db, table), clock.Real{})
-	}
+// auditTable is the API's table as the audit and the bare ceiling reach
+// it; db is nil when it is out of reach (a deployed stack).
+type auditTable struct {
+	db     *dynamodb.Client
+	ledger *ledger.Ledger
+	name   string
+}
 
-	res := &Result{}
-	if o.Knee != nil {
-		var ceiling *Ceiling
-		if db != nil {
-			if ceiling, err = measureCeiling(ctx, db, l, w.seeds, runID, o.CeilingTransfers); err != nil {
-				return nil, err
-			}
-		}
-		var inst instrumented
-		if stack != nil {
-			inst = stack.inst
-		}
-		res.Knee, err = runKnee(ctx, out, o, w, rec, ceiling, inst)
+// reachTable finds the table: the in-process stack's, or the one at
+// Options.AuditEndpoint.
+func reachTable(ctx context.Context, o Options, stack *inProcess) (auditTable, error) {
+	at := auditTable{name: o.AuditTable}
+	switch {
+	case stack != nil:
+		at = auditTable{db: stack.db, ledger: stack.ledger, name: stack.table}
+	case o.AuditEndpoint != "":
+		db, err := ddb.NewClient(ctx, config.Config{DynamoDBEndpoint: o.AuditEndpoint})
 		if err != nil {
-			return nil, err
+			return at, err
 		}
-		res.Arrivals, res.Started, res.Dropped, res.Failed = res.Knee.arrivals, res.Knee.started, res.Knee.dropped, res.Knee.failed
-		res.Steps, res.Total = res.Knee.AtKnee, res.Knee.AtKneeTotal
+		if at.name == "" {
+			at.name = config.DefaultTable
+		}
+		at.db, at.ledger = db, ledger.New(ddb.NewTable(db, at.name), clock.Real{})
+	}
+	return at, nil
+}
+
+// runKneeRamp measures the bare ceiling (when the table is in reach),
+// then climbs the knee's stair and records the knee's outcome in res.
+func runKneeRamp(ctx context.Context, out io.Writer, o Options, w *world, rec *recorder, stack *inProcess, at auditTable, res *Result) error {
+	var ceiling *Ceiling
+	if at.db != nil {
+		var err error
+		if ceiling, err = measureCeiling(ctx, at.db, at.ledger, w.seeds, w.run, o.CeilingTransfers); err != nil {
+			return err
+		}
+	}
+	var inst instrumented
+	if stack != nil {
+		inst = stack.inst
+	}
+	k, err := runKnee(ctx, out, o, w, rec, ceiling, inst)
+	res.Knee = k
+	if err != nil {
+		return err
+	}
+	res.Arrivals, res.Started, res.Dropped, res.Failed = k.arrivals, k.started, k.dropped, k.failed
+	res.Steps, res.Total = k.AtKnee, k.AtKneeTotal
+	return nil
+}
+
+// runOpenModel drives the journeys on the ramp of Options.Stages, waits
+// for them (at most Options.Drain after the last arrival), judges every
+// step by the thresholds and prints the report.
+func runOpenModel(ctx context.Context, out io.Writer, o Options, w *world, rec *recorder, stack *inProcess, res *Result) {
+	arrivals := Arrivals(o.StartRate, o.Stages, 1_000_000)
+	fmt.Fprintf(out, "open model: %d journeys on the ramp %s (start %.3g/s), at most %d in flight; thresholds per step: errors <= %.2f%%, p95 <= %s, p99 <= %s\n",
+		len(arrivals), stagesString(o.Stages), o.StartRate, o.MaxInFlight, 100*o.Thresholds.ErrorRate, ms(o.Thresholds.P95), ms(o.Thresholds.P99))
+	jctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failed := 0
+	if stack != nil {
+		stack.inst.Reset() // count from the first arrival on
+	}
+	launchedAt := time.Now()
+	rec.start = launchedAt // nothing is recorded before the first arrival
+	d := drive(jctx, launchedAt, arrivals, o.MaxInFlight, &wg, func(ctx context.Context, i int) {
+		if w.journey(ctx, i) != nil {
+			mu.Lock()
+			failed++
+			mu.Unlock()
+		}
+	}, nil)
+	ran := time.Since(launchedAt)
+	if !waitTimeout(&wg, o.Drain) {
+		fmt.Fprintf(out, "drain: journeys still running %s after the last arrival were cancelled\n", o.Drain)
+	}
+	cancel()
+	wg.Wait()
+	elapsed := time.Since(launchedAt)
+	res.Arrivals, res.Started, res.Dropped, res.Failed = len(arrivals), d.started, len(d.dropped), failed
+	res.Steps, res.Total = summarize(rec.all())
+	res.Crossed = o.Thresholds.crossed(res.Steps, res.Arrivals, res.Dropped)
+	printOpenModel(out, o, rec, stack, res, d, ran, elapsed)
+}
+
+// printOpenModel prints an open-model run's report: the step table, the
+// failure reasons, the journeys and requests, the stack's DynamoDB
+// requests and the thresholds' verdict.
+func printOpenModel(out io.Writer, o Options, rec *recorder, stack *inProcess, res *Result, d driven, ran, elapsed time.Duration) {
+	fmt.Fprintln(out)
+	printSteps(out, res.Steps, res.Total, o.Thresholds)
+	printReasons(out, rec, "of the run")
+	fmt.Fprintf(out, "\njourneys: %d arrived, %d started, %d dropped, %d completed, %d stopped at a failed step; arrivals over %s, all done in %s\n",
+		res.Arrivals, res.Started, res.Dropped, res.Started-res.Failed, res.Failed, ran.Round(time.Millisecond), elapsed.Round(time.Millisecond))
+	fmt.Fprintf(out, "requests: %d, %.1f/s over the run, %d failed (%.2f%%); the generator's worst start delay %s\n",
+		res.Total.Count, float64(res.Total.Count)/elapsed.Seconds(), res.Total.Errors, 100*res.Total.ErrorRate(), ms(d.maxLag))
+	if stack != nil {
+		u := stack.inst.Reset()
+		fmt.Fprintf(out, "DynamoDB requests by the stack during the run (jobs included): %d, %.2f per API request (%s)\n",
+			u.Total(), float64(u.Total())/float64(max(res.Total.Count, 1)), perKind(u.Requests))
+	}
+	if len(res.Crossed) == 0 {
+		fmt.Fprintln(out, "thresholds: all held")
 	} else {
-		arrivals := Arrivals(o.StartRate, o.Stages, 1_000_000)
-		fmt.Fprintf(out, "open model: %d journeys on the ramp %s (start %.3g/s), at most %d in flight; thresholds per step: errors <= %.2f%%, p95 <= %s, p99 <= %s\n",
-			len(arrivals), stagesString(o.Stages), o.StartRate, o.MaxInFlight, 100*o.Thresholds.ErrorRate, ms(o.Thresholds.P95), ms(o.Thresholds.P99))
-		jctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		failed := 0
-		if stack != nil {
-			stack.inst.Reset() // count from the first arrival on
-		}
-		launchedAt := time.Now()
-		rec.start = launchedAt // nothing is recorded before the first arrival
-		d := drive(jctx, launchedAt, arrivals, o.MaxInFlight, &wg, func(ctx context.Context, i int) {
-			if w.journey(ctx, i) != nil {
-				mu.Lock()
-				failed++
-				mu.Unlock()
-			}
-		}, nil)
-		ran := time.Since(launchedAt)
-		if !waitTimeout(&wg, o.Drain) {
-			fmt.Fprintf(out, "drain: journeys still running %s after the last arrival were cancelled\n", o.Drain)
-		}
-		cancel()
-		wg.Wait()
-		elapsed := time.Since(launchedAt)
-		res.Arrivals, res.Started, res.Dropped, res.Failed = len(arrivals), d.started, len(d.dropped), failed
-		res.Steps, res.Total = summarize(rec.all())
-		res.Crossed = o.Thresholds.crossed(res.Steps, res.Arrivals, res.Dropped)
+		fmt.Fprintf(out, "thresholds: CROSSED\n  %s\n", strings.Join(res.Crossed, "\n  "))
+	}
+}
 
-		fmt.Fprintln(out)
-		printSteps(out, res.Steps, res.Total, o.Thresholds)
-		printReasons(out, rec, "of the run")
-		fmt.Fprintf(out, "\njourneys: %d arrived, %d started, %d dropped, %d completed, %d stopped at a failed step; arrivals over %s, all done in %s\n",
-			res.Arrivals, res.Started, res.Dropped, res.Started-failed, failed, ran.Round(time.Millisecond), elapsed.Round(time.Millisecond))
-		fmt.Fprintf(out, "requests: %d, %.1f/s over the run, %d failed (%.2f%%); the generator's worst start delay %s\n",
-			res.Total.Count, float64(res.Total.Count)/elapsed.Seconds(), res.Total.Errors, 100*res.Total.ErrorRate(), ms(d.maxLag))
-		if stack != nil {
-			u := stack.inst.Reset()
-			fmt.Fprintf(out, "DynamoDB requests by the stack during the run (jobs included): %d, %.2f per API request (%s)\n",
-				u.Total(), float64(u.Total())/float64(max(res.Total.Count, 1)), perKind(u.Requests))
-		}
-		if len(res.Crossed) == 0 {
-			fmt.Fprintln(out, "thresholds: all held")
-		} else {
-			fmt.Fprintf(out, "thresholds: CROSSED\n  %s\n", strings.Join(res.Crossed, "\n  "))
-		}
+// ceilingAgain measures the bare ceiling once more after a knee run, now
+// that nothing else writes: the machine's noise shows as the difference
+// between the two.
+func ceilingAgain(ctx context.Context, out io.Writer, o Options, at auditTable, w *world, inProcess bool, k *KneeResult) error {
+	if k == nil || k.Ceiling == nil || at.db == nil {
+		return nil
 	}
+	after, err := bareTransfers(ctx, at.db, at.ledger, w.seeds, w.run+"-after", o.CeilingTransfers)
+	if err != nil {
+		return err
+	}
+	k.CeilingAfter = after
+	fmt.Fprintf(out, "\nbare ceiling again after the ramp: %.1f TransactWriteItems/s (p50 %s, p99 %s; before it: %.1f/s)\n",
+		after.PerSecond, ms(after.P50), ms(after.P99), k.Ceiling.PerSecond)
+	if best := k.Best(); k.Stage != nil && inProcess && best.PerSecond > 0 {
+		fmt.Fprintf(out, "knee vs ceiling: at the knee (%g journeys/s) the stack committed %.1f TransactWriteItems/s, %.0f%% of the bare ceiling (%.1f/s, the higher of the two)\n",
+			k.Stage.Rate, k.Stage.Transacts, 100*k.Stage.Transacts/best.PerSecond, best.PerSecond)
+	}
+	return nil
+}
 
-	// The audit.
-	if stack != nil {
-		stack.quiesce()
-	}
-	if k := res.Knee; k != nil && k.Ceiling != nil && db != nil {
-		// Once more, now that nothing else writes: the machine's noise shows
-		// as the difference between the two.
-		after, err := bareTransfers(ctx, db, l, w.seeds, runID+"-after", o.CeilingTransfers)
+// verdict runs the money audit when the table is in reach and judges the
+// run: ErrAudit, then ErrThresholds (crossed, or no knee stage held).
+func verdict(ctx context.Context, out io.Writer, at auditTable, res *Result) error {
+	if at.db != nil {
+		ok, err := audit(ctx, out, at.db, at.name)
 		if err != nil {
-			return res, err
-		}
-		k.CeilingAfter = after
-		fmt.Fprintf(out, "\nbare ceiling again after the ramp: %.1f TransactWriteItems/s (p50 %s, p99 %s; before it: %.1f/s)\n",
-			after.PerSecond, ms(after.P50), ms(after.P99), k.Ceiling.PerSecond)
-		if best := k.Best(); k.Stage != nil && stack != nil && best.PerSecond > 0 {
-			fmt.Fprintf(out, "knee vs ceiling: at the knee (%g journeys/s) the stack committed %.1f TransactWriteItems/s, %.0f%% of the bare ceiling (%.1f/s, the higher of the two)\n",
-				k.Stage.Rate, k.Stage.Transacts, 100*k.Stage.Transacts/best.PerSecond, best.PerSecond)
-		}
-	}
-	if db != nil {
-		ok, err := audit(ctx, out, db, table)
-		if err != nil {
-			return res, err
+			return err
 		}
 		res.Audited = true
 		if !ok {
-			return res, ErrAudit
+			return ErrAudit
 		}
 	} else {
 		fmt.Fprintln(out, "audit: skipped (the table is not reachable from here; for a local stack set -audit-endpoint)")
 	}
 	if len(res.Crossed) > 0 {
-		return res, fmt.Errorf("%w: %s", ErrThresholds, strings.Join(res.Crossed, "; "))
+		return fmt.Errorf("%w: %s", ErrThresholds, strings.Join(res.Crossed, "; "))
 	}
 	if res.Knee != nil && res.Knee.Rate == 0 {
-		return res, fmt.Errorf("%w: no stage of the knee ramp held", ErrThresholds)
+		return fmt.Errorf("%w: no stage of the knee ramp held", ErrThresholds)
 	}
-	return res, nil
+	return nil
 }
 
 // warmUp runs journeys that are not recorded (their checks still run).
