@@ -40,13 +40,16 @@ const (
 const HandlerLatency = 100 * time.Millisecond
 
 // BurstWindow is a throttle's burst in seconds of its rate: a burst of
-// requests at once is what the bucket admits in this long.
-const BurstWindow = 250 * time.Millisecond
+// requests at once is what the bucket admits in this long. A second's
+// worth is no danger to a partition (DynamoDB banks up to 300 s of unused
+// capacity for bursts), and the sustained rate stays the ceiling.
+const BurstWindow = time.Second
 
-// MinBurst is the least burst a derived throttle has: a few dozen requests
-// at once are nothing to a partition (it banks 300 s of unused capacity),
-// and a smaller bucket would refuse an ordinary rush of people.
-const MinBurst = 50
+// MinBurst is the least burst a derived throttle has: a hundred requests
+// at once are nothing to a partition, and a smaller bucket would refuse an
+// ordinary rush of people (and, on the local test clock, which stands
+// still, the requests of one test).
+const MinBurst = 100
 
 // Limit is one route's derived throttle and reservation.
 type Limit struct {
