@@ -236,7 +236,7 @@ func (s *stack) transfers(ctx context.Context, users []user, n, clients int) {
 		from, to := users[bp[i][0]], users[bp[i][1]]
 		s.check(nil, BareTransfer(ctx, s.bare, s.ledger, from.id, to.id, s.key(), int64(1+rand.IntN(1000))))
 	})
-	table(s.out, []row{{"POST /transfers, cold (tokens new, funding unfolded)", cold}, {"POST /transfers, warm (tokens cached, folded)", warm},
+	table(s.out, []row{{"POST /transfers, cold (new tokens, unfolded)", cold}, {"POST /transfers, warm (tokens cached, folded)", warm},
 		{"bare TransactWriteItems, same 6 items", bare}})
 	fmt.Fprintf(s.out, "emulator / bare, cold: throughput %.2fx, p50 %.2fx.  warm: throughput %.2fx, p50 %.2fx\n",
 		cold.perSecond/bare.perSecond, ratio(cold.p50, bare.p50), warm.perSecond/bare.perSecond, ratio(warm.p50, bare.p50))
