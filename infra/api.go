@@ -16,7 +16,8 @@ import (
 
 var httpMethods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "HEAD": true, "OPTIONS": true}
 
-// Default-stage throttling: a ceiling for the whole API, not per caller.
+// Default-stage throttling: what a route without its own throttle gets
+// (each route's own, derived in shared/routes, overrides it).
 const (
 	throttleRate  = 100 // requests per second, steady
 	throttleBurst = 200
@@ -64,7 +65,7 @@ func newAPI(stack awscdk.Stack, fns map[string]awslambda.Function, rs []routes.R
 			ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(routes.AuthorizerCacheTTL.Seconds())),
 		})
 
-	// Per-route throttles (the payment routes'): the stage's RouteSettings,
+	// Per-route throttles (derived for every route): the stage's RouteSettings,
 	// keyed by route key. The stage must be created after those routes, or
 	// CloudFormation cannot find them by key.
 	cfnStage := stage.Node().DefaultChild().(awsapigatewayv2.CfnStage)

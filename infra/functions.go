@@ -68,8 +68,9 @@ func reservedConcurrency(rs []routes.Route) map[string]int {
 }
 
 // maxReserved caps the sum of reservations: an account's default
-// concurrency is 1,000 and Lambda keeps 100 of it unreserved.
-const maxReserved = 900
+// concurrency is 1,000 and Lambda keeps 100 of it unreserved (the route
+// table's derivation fits in the same figures).
+const maxReserved = routes.LambdaAccountConcurrency - routes.LambdaUnreservedMinimum
 
 // functionNames is the sorted list of functions in access.
 func functionNames(access map[string][]string) []string {

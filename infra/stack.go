@@ -170,8 +170,10 @@ func validateRoutes(rs []routes.Route) error {
 		if r.Function == "" {
 			return fmt.Errorf("route %s: no function", key)
 		}
-		if t := r.Throttle; t != nil && (t.Rate <= 0 || t.Burst < 1 || t.Rate > throttleRate || t.Burst > throttleBurst) {
-			return fmt.Errorf("route %s: throttle %v+%d must be positive and within the stage's %d/s + %d", key, t.Rate, t.Burst, throttleRate, throttleBurst)
+		// A route's own throttle overrides the stage's default; API Gateway
+		// caps it at the account's regional throttle.
+		if t := r.Throttle; t != nil && (t.Rate <= 0 || t.Burst < 1 || t.Rate > routes.GatewayAccountRate || t.Burst > routes.GatewayAccountBurst) {
+			return fmt.Errorf("route %s: throttle %v+%d must be positive and within the account's %d/s + %d", key, t.Rate, t.Burst, routes.GatewayAccountRate, routes.GatewayAccountBurst)
 		}
 		// Overload must meet the gateway's fast 429 before Lambda's limit
 		// (a throttled invocation is the gateway's 500).

@@ -23,7 +23,10 @@ func TestReportSmallRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	for _, want := range []string{"One charge", "Transfers between random pairs", "Hot receiver", "failures 0", "Sprinkle", "Orders: place", "History",
+	if testing.Verbose() {
+		t.Log(out.String())
+	}
+	for _, want := range []string{"One charge", "Transfers between random pairs", "POST /transfers, cold", "POST /transfers, warm", "warm: throughput", "Hot receiver", "failures 0", "Sprinkle", "Orders: place", "History",
 		"Settlement", "3 of 3 requests completed, 3 completion notifications",
 		"Under the contention model", "senders -> 1 account", "sum of balances 0: OK"} {
 		if !strings.Contains(out.String(), want) {

@@ -55,7 +55,9 @@ type Route struct {
 	Summary string
 	// Throttle, if set, is the route's own API Gateway throttle (the
 	// stage's RouteSettings); past it the gateway answers 429 at once. The
-	// emulator enforces it on its clock.
+	// emulator enforces it on its clock. Throttle and ReservedConcurrency
+	// are derived from the capacity model (limits.go, limits.json), not
+	// written in the rows below.
 	Throttle *Throttle
 	// ReservedConcurrency, if set, is the function's reserved concurrency:
 	// at most this many invocations at once, the rest refused by Lambda at
@@ -211,9 +213,7 @@ var Routes = []Route{
 		Summary: "Claim one share of a sprinkle into my main account (once per member, not my own)"},
 	{Method: "GET", Path: "/rooms/{id}/sprinkles/{token}", Function: "get-sprinkle", Auth: User, Table: actions(get, query),
 		Summary: "My sprinkle within 7 days: amount, claimed total, each claim"},
-	// Merchant payments (shared/merchant). The payment routes have their
-	// own throttles, set below their functions' reserved concurrency, so
-	// overload is answered by the gateway's fast 429 before Lambda's limit.
+	// Merchant payments (shared/merchant).
 	{Method: "POST", Path: "/stores", Function: "create-store", Auth: User, Table: actions(put, update),
 		Summary: "Register a store {name}: it gets its own merchant account and reserve account, operated with my token (at most 10 stores)"},
 	{Method: "GET", Path: "/stores/{id}", Function: "get-store", Auth: User, Table: actions(get, query),
@@ -221,31 +221,29 @@ var Routes = []Route{
 	{Method: "PUT", Path: "/stores/{id}/status", Function: "set-store-status", Auth: User, Table: actions(get, put, update),
 		Summary: "Open or close my store {status: open|closed}; a closed store takes no new orders"},
 	{Method: "POST", Path: "/stores/{id}/withdrawals", Function: "withdraw-store", Auth: User, MovesMoney: true, Table: actions(condCheck, del, get, put, query, update),
-		Summary: "Withdraw from my store's merchant account to my bank (a payment reaches it when its 7-day refund window closes)", Throttle: &Throttle{Rate: 10, Burst: 9}, ReservedConcurrency: 10},
+		Summary: "Withdraw from my store's merchant account to my bank (a payment reaches it when its 7-day refund window closes)"},
 	{Method: "GET", Path: "/stores/{id}/orders", Function: "list-store-orders", Auth: User, Table: actions(query),
 		Summary: "My store's orders, newest first: ?status=&limit=&cursor="},
 	{Method: "POST", Path: "/orders", Function: "place-order", Auth: User, MovesMoney: true, Table: actions(condCheck, del, get, put, query, update),
-		Summary:  "Pay for an order {store, amount, memo?}: the amount is authorized (held) on my main account, auto-charging a shortfall; the store must accept and start cooking before the authorization expires (15 minutes)",
-		Throttle: &Throttle{Rate: 50, Burst: 95}, ReservedConcurrency: 100},
+		Summary: "Pay for an order {store, amount, memo?}: the amount is authorized (held) on my main account, auto-charging a shortfall; the store must accept and start cooking before the authorization expires (15 minutes)"},
 	{Method: "GET", Path: "/orders", Function: "list-orders", Auth: User, Table: actions(query),
 		Summary: "My orders as a customer, newest first: ?status=&limit=&cursor="},
 	{Method: "GET", Path: "/orders/{id}", Function: "get-order", Auth: User, Table: actions(get, query),
 		Summary: "One order (its customer or its store) and its timeline, newest first: ?limit=&cursor="},
 	{Method: "POST", Path: "/orders/{id}/accept", Function: "accept-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
-		Summary: "The store accepts an authorized order", Throttle: &Throttle{Rate: 50, Burst: 45}, ReservedConcurrency: 50},
+		Summary: "The store accepts an authorized order"},
 	{Method: "POST", Path: "/orders/{id}/reject", Function: "reject-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
-		Summary: "The store rejects an order until cooking starts (authorized or accepted): the authorization is voided; both sides are notified", Throttle: &Throttle{Rate: 50, Burst: 45}, ReservedConcurrency: 50},
+		Summary: "The store rejects an order until cooking starts (authorized or accepted): the authorization is voided; both sides are notified"},
 	{Method: "POST", Path: "/orders/{id}/cancel", Function: "cancel-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
-		Summary: "The customer cancels an order until cooking starts: the authorization is voided", Throttle: &Throttle{Rate: 50, Burst: 45}, ReservedConcurrency: 50},
+		Summary: "The customer cancels an order until cooking starts: the authorization is voided"},
 	{Method: "POST", Path: "/orders/{id}/cook", Function: "cook-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
-		Summary: "The store starts cooking an accepted order: the payment is captured into the store's reserve account, refundable for 7 days", Throttle: &Throttle{Rate: 50, Burst: 45}, ReservedConcurrency: 50},
+		Summary: "The store starts cooking an accepted order: the payment is captured into the store's reserve account, refundable for 7 days"},
 	{Method: "POST", Path: "/orders/{id}/progress", Function: "progress-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
 		Summary: "The store marks the order {status: cooked|picked_up|delivered}, each after the one before"},
 	{Method: "POST", Path: "/orders/{id}/complete", Function: "complete-order", Auth: User, MovesMoney: true, Table: actions(del, get, put, update),
 		Summary: "The customer confirms a delivered order"},
 	{Method: "POST", Path: "/orders/{id}/refunds", Function: "refund-order", Auth: User, MovesMoney: true, Table: actions(condCheck, del, get, put, query, update),
-		Summary:  "The store refunds part or all of a captured order {amount, reason?} from its reserve account, within 7 days of the capture; refunds never exceed the capture",
-		Throttle: &Throttle{Rate: 20, Burst: 23}, ReservedConcurrency: 25},
+		Summary: "The store refunds part or all of a captured order {amount, reason?} from its reserve account, within 7 days of the capture; refunds never exceed the capture"},
 	{Method: "POST", Path: "/settlements", Function: "create-settlement", Auth: User, MovesMoney: true, Table: actions(condCheck, get, put, query, update),
 		Summary: "Ask participants to pay their part of a bill: {total, participants, split: equal|random|explicit, amounts?, minimumShare?, memo, dueAt?}; shares are computed once, exact to the won"},
 	{Method: "GET", Path: "/settlements", Function: "list-settlements", Auth: User, Table: actions(query),

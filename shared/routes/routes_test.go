@@ -118,3 +118,43 @@ func TestEveryRowShedsOverloadBeforeReservedConcurrency(t *testing.T) {
 		}
 	}
 }
+
+// Issue 24: every route's throttle and reservation come from limits.json
+// (derived by shared/capacity from the footprints), which was derived with
+// this package's constants; the reservations leave Lambda's unreserved
+// minimum; only the document's row is set by hand.
+func TestThrottlesAreTheDerivedOnes(t *testing.T) {
+	a := Derived.Assumptions
+	if a.HandlerLatencyMs != int(HandlerLatency.Milliseconds()) || a.BurstWindowMs != int(BurstWindow.Milliseconds()) ||
+		a.MinBurst != MinBurst || a.LambdaAccountConcurrency != LambdaAccountConcurrency ||
+		a.LambdaUnreservedMinimum != LambdaUnreservedMinimum || a.GatewayAccountRate != GatewayAccountRate {
+		t.Errorf("limits.json was derived with %+v: go test ./shared/capacity -run TestRouteLimits -update", a)
+	}
+	if HandlerLatency < RefillMargin {
+		t.Errorf("HandlerLatency %s < RefillMargin %s: a derived reservation would not cover its refill", HandlerLatency, RefillMargin)
+	}
+	total := 0
+	for _, r := range Served() {
+		key := r.Method + " " + r.Path
+		l, ok := Derived.Routes[key]
+		switch {
+		case !ok && key != Document.Method+" "+Document.Path:
+			t.Errorf("%s: no derived limit in limits.json", key)
+		case ok && (r.Throttle == nil || r.Throttle.Rate != l.Rate || r.Throttle.Burst != l.Burst || r.ReservedConcurrency != l.Reserved):
+			t.Errorf("%s: row %+v reserved %d, derived %+v", key, r.Throttle, r.ReservedConcurrency, l)
+		}
+		total += r.ReservedConcurrency
+	}
+	if total > LambdaAccountConcurrency-LambdaUnreservedMinimum {
+		t.Errorf("reservations add up to %d: Lambda keeps %d of %d unreserved", total, LambdaUnreservedMinimum, LambdaAccountConcurrency)
+	}
+	for key := range Derived.Routes {
+		found := false
+		for _, r := range Routes {
+			found = found || r.Method+" "+r.Path == key
+		}
+		if !found {
+			t.Errorf("limits.json has %s, which is no route", key)
+		}
+	}
+}
