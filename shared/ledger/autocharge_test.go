@@ -20,7 +20,12 @@ func TestAStaleAutoChargeIsNotRefusedByTheLimit(t *testing.T) {
 	now := e.Clock.Now()
 	kim := register(t, e, "Kim")
 	lee := register(t, e, "Lee")
-	if err := e.Ledger.Commit(ctx, charge(kim.ID, 12_000, now)); err != nil {
+	in := &ledger.Tx{} // 12,000 in place (a posting would look like 0 to the debit's condition)
+	m := ledger.BankCharge(kim.ID, ledger.NewMovementID(now), 12_000, now, "")
+	m.CreditInPlace = true
+	in.Move(m)
+	in.ChargeLimit(kim.ID, now, 12_000, money.DailyChargeLimit)
+	if err := e.Ledger.Commit(ctx, in); err != nil {
 		t.Fatal(err)
 	}
 	spend := &ledger.Tx{} // the rest of today's limit, but 5,000, is spent
