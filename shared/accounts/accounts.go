@@ -122,6 +122,17 @@ type AmountRequest struct {
 	Memo   httpapi.Memo `json:"memo" doc:"a note for the history"`
 }
 
+// amountRequest is the account the path names and the body of a simple
+// money movement.
+func amountRequest(r *httpapi.Request) (string, AmountRequest, error) {
+	var in AmountRequest
+	id, err := AccountID(r)
+	if err == nil {
+		err = r.Decode(&in)
+	}
+	return id, in, err
+}
+
 // MovementResponse is what a completed movement returns (and replays).
 type MovementResponse struct {
 	ID        string    `json:"id"`
@@ -145,12 +156,8 @@ func respond(m ledger.Movement, tx *ledger.Tx) *httpapi.Movement {
 // included, comes from that transaction and says what is left today.
 func Charge(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "charge", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
-		id, err := AccountID(r)
+		id, in, err := amountRequest(r)
 		if err != nil {
-			return nil, err
-		}
-		var in AmountRequest
-		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
 		now, amount := d.Clock.Now(), in.Amount.Int64()
@@ -171,12 +178,8 @@ func Charge(d httpapi.Deps) httpapi.LambdaHandler {
 // Withdraw is POST /accounts/{id}/withdrawals: main account out to the bank.
 func Withdraw(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "withdraw", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
-		id, err := AccountID(r)
+		id, in, err := amountRequest(r)
 		if err != nil {
-			return nil, err
-		}
-		var in AmountRequest
-		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
 		now := d.Clock.Now()

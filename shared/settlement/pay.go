@@ -50,19 +50,10 @@ const maxSwitches = 4
 // first try finds it is the last.
 func Pay(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "pay-settlement", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
-		var empty struct{}
-		if err := r.DecodeOptional(&empty); err != nil {
-			return nil, err
-		}
-		sh, err := readShare(ctx, d, r, "pay")
+		x, err := resolve(ctx, d, r, SharePaid, "pay")
 		if err != nil {
 			return nil, err
 		}
-		name, err := users.CallerName(ctx, d, r)
-		if err != nil {
-			return nil, err
-		}
-		x := &resolution{d: d, sh: sh, action: SharePaid, name: name}
 		return x.movement(), nil
 	}))
 }
@@ -74,19 +65,10 @@ func Pay(d httpapi.Deps) httpapi.LambdaHandler {
 // settlement_share_declined.
 func Decline(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "decline-settlement", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		var empty struct{}
-		if err := r.DecodeOptional(&empty); err != nil {
-			return nil, err
-		}
-		sh, err := readShare(ctx, d, r, "decline")
+		x, err := resolve(ctx, d, r, ShareDeclined, "decline")
 		if err != nil {
 			return nil, err
 		}
-		name, err := users.CallerName(ctx, d, r)
-		if err != nil {
-			return nil, err
-		}
-		x := &resolution{d: d, sh: sh, action: ShareDeclined, name: name}
 		tx, body := x.build()
 		err = d.Ledger.Rebuild(ctx, tx, func(_ context.Context, err error) (*ledger.Tx, error) {
 			var changed *metaChanged
@@ -101,6 +83,24 @@ func Decline(d httpapi.Deps) httpapi.LambdaHandler {
 		}
 		return httpapi.JSON(http.StatusOK, body)
 	})
+}
+
+// resolve is the resolution (action: SharePaid or ShareDeclined) of the
+// share the path names, by its participant (an optional empty body).
+func resolve(ctx context.Context, d httpapi.Deps, r *httpapi.Request, action, verb string) (*resolution, error) {
+	var empty struct{}
+	if err := r.DecodeOptional(&empty); err != nil {
+		return nil, err
+	}
+	sh, err := readShare(ctx, d, r, verb)
+	if err != nil {
+		return nil, err
+	}
+	name, err := users.CallerName(ctx, d, r)
+	if err != nil {
+		return nil, err
+	}
+	return &resolution{d: d, sh: sh, action: action, name: name}, nil
 }
 
 // readShare reads the share the path names, for its participant. Only
