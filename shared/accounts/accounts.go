@@ -25,30 +25,15 @@ import (
 	"minipay/shared/users"
 )
 
-// KindSavings is a user's savings account (shared/savings owns it).
-const KindSavings = savings.KindSavings
-
-// Movement types as they appear in history.
+// Movement types as they appear in history (a charge is ledger.TypeCharge).
 const (
-	TypeCharge          = ledger.TypeCharge
 	TypeWithdrawal      = "withdrawal"
-	TypeSavingsDeposit  = savings.TypeDeposit
 	TypeOperatorDeposit = "operator_deposit"
 )
 
-// Labels shown in history for the outside world.
-const (
-	LabelBank     = ledger.LabelBank
-	LabelOperator = "external payment"
-)
-
-// MaxSavingsAccounts caps how many savings accounts one user may open.
-const MaxSavingsAccounts = savings.MaxSavingsAccounts
-
-// Refusals.
-var (
-	ErrTooManyAccounts = savings.ErrTooManyAccounts
-)
+// LabelOperator is how history names the external payment system (the
+// bank is ledger.LabelBank).
+const LabelOperator = "external payment"
 
 // ReferenceCreditedError: an operator deposit's reference was credited
 // before, by the movement named.
@@ -133,20 +118,19 @@ func GetAccount(d httpapi.Deps) httpapi.LambdaHandler {
 
 // AmountRequest is the body of every simple money movement.
 type AmountRequest struct {
-	Amount httpapi.AmountField `json:"amount" openapi:"required,minimum=1,maximum=1000000000000" doc:"whole won, a JSON integer"`
-	Memo   string              `json:"memo" openapi:"maxLength=200" doc:"a note for the history"`
+	Amount httpapi.Won  `json:"amount" openapi:"required" doc:"whole won, a JSON integer"`
+	Memo   httpapi.Memo `json:"memo" doc:"a note for the history"`
 }
 
-func (a *AmountRequest) read(r *httpapi.Request) (int64, string, error) {
-	if err := r.Decode(a); err != nil {
-		return 0, "", err
+// amountRequest is the account the path names and the body of a simple
+// money movement.
+func amountRequest(r *httpapi.Request) (string, AmountRequest, error) {
+	var in AmountRequest
+	id, err := AccountID(r)
+	if err == nil {
+		err = r.Decode(&in)
 	}
-	amount, err := httpapi.Amount("amount", a.Amount)
-	if err != nil {
-		return 0, "", err
-	}
-	memo, err := httpapi.Text("memo", a.Memo, 200, false)
-	return amount, memo, err
+	return id, in, err
 }
 
 // MovementResponse is what a completed movement returns (and replays).
@@ -172,17 +156,12 @@ func respond(m ledger.Movement, tx *ledger.Tx) *httpapi.Movement {
 // included, comes from that transaction and says what is left today.
 func Charge(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "charge", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
-		id, err := AccountID(r)
+		id, in, err := amountRequest(r)
 		if err != nil {
 			return nil, err
 		}
-		var in AmountRequest
-		amount, memo, err := in.read(r)
-		if err != nil {
-			return nil, err
-		}
-		now := d.Clock.Now()
-		m := ledger.BankCharge(r.Caller, ledger.NewMovementID(now), amount, now, memo)
+		now, amount := d.Clock.Now(), in.Amount.Int64()
+		m := ledger.BankCharge(r.Caller, ledger.NewMovementID(now), amount, now, string(in.Memo))
 		m.To = ledger.UserAccount(r.Caller, id)
 		// In place: only the owner's own requests write the account's item
 		// (others credit it by posting), and the day's charge counter
@@ -199,20 +178,15 @@ func Charge(d httpapi.Deps) httpapi.LambdaHandler {
 // Withdraw is POST /accounts/{id}/withdrawals: main account out to the bank.
 func Withdraw(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "withdraw", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
-		id, err := AccountID(r)
-		if err != nil {
-			return nil, err
-		}
-		var in AmountRequest
-		amount, memo, err := in.read(r)
+		id, in, err := amountRequest(r)
 		if err != nil {
 			return nil, err
 		}
 		now := d.Clock.Now()
 		m := ledger.Movement{
-			ID: ledger.NewMovementID(now), Type: TypeWithdrawal, Amount: amount, Memo: memo, At: now,
+			ID: ledger.NewMovementID(now), Type: TypeWithdrawal, Amount: in.Amount.Int64(), Memo: string(in.Memo), At: now,
 			From: ledger.UserAccount(r.Caller, id), FromKind: ledger.KindMain, FromLabel: r.Caller,
-			To: ledger.ExternalAccount(r.Caller), ToLabel: LabelBank,
+			To: ledger.ExternalAccount(r.Caller), ToLabel: ledger.LabelBank,
 		}
 		tx := &ledger.Tx{}
 		tx.Move(m)
@@ -222,9 +196,9 @@ func Withdraw(d httpapi.Deps) httpapi.LambdaHandler {
 
 // OperatorDepositRequest is the body of POST /operator/deposits.
 type OperatorDepositRequest struct {
-	UserID    string              `json:"userId" openapi:"required" doc:"the user whose main account is credited"`
-	Amount    httpapi.AmountField `json:"amount" openapi:"required,minimum=1,maximum=1000000000000" doc:"whole won, a JSON integer"`
-	Reference string              `json:"reference" openapi:"required,minLength=1,maxLength=200" doc:"the payment system's reference: credited once, whatever the Idempotency-Key; compared and kept in its canonical form (NFKC, case-folded: PG-7781 and pg-7781 are one reference)"`
+	UserID    string      `json:"userId" openapi:"required" doc:"the user whose main account is credited"`
+	Amount    httpapi.Won `json:"amount" openapi:"required" doc:"whole won, a JSON integer"`
+	Reference string      `json:"reference" openapi:"required,minLength=1,maxLength=200" doc:"the payment system's reference: credited once, whatever the Idempotency-Key; compared and kept in its canonical form (NFKC, case-folded: PG-7781 and pg-7781 are one reference)"`
 }
 
 // OperatorDeposit is POST /operator/deposits {userId, amount, reference}:
@@ -243,10 +217,7 @@ func OperatorDeposit(d httpapi.Deps) httpapi.LambdaHandler {
 		if !users.ValidUserID(in.UserID) {
 			return nil, domainerr.Field("userId", "userId must be a user id such as u_0123456789abcdef")
 		}
-		amount, err := httpapi.Amount("amount", in.Amount)
-		if err != nil {
-			return nil, err
-		}
+		amount := in.Amount.Int64()
 		ref, err := httpapi.Identifier("reference", in.Reference, 200, true)
 		if err != nil {
 			return nil, err

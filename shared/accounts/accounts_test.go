@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"minipay/shared/accounts"
 	"minipay/shared/clock"
 	"minipay/shared/ddb"
 	"minipay/shared/ddbtest"
@@ -295,7 +294,7 @@ func TestHistoryPagesAndExpiry(t *testing.T) {
 		var amounts []int64
 		for _, e := range r.Body["entries"].([]any) {
 			m := e.(map[string]any)
-			if m["direction"] != "in" || m["counterparty"] != accounts.LabelBank {
+			if m["direction"] != "in" || m["counterparty"] != ledger.LabelBank {
 				t.Fatalf("entry %v", m)
 			}
 			amounts = append(amounts, int64(m["amount"].(float64)))

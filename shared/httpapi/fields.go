@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode"
@@ -87,6 +88,126 @@ func Name(field, s string, max int, required bool) (string, error) {
 		return "", domainerr.Field(field, "%s: %s", field, err.Error())
 	}
 	return s, nil
+}
+
+// Self-checking request fields: a request type declares its members with
+// these types, and Decode checks each (in the struct's order, before the
+// handler runs) with its JSON name as the field's name in the 400
+// invalid_field, and required if its openapi tag says so. Each declares its
+// bounds once, for the check and for the OpenAPI document (FieldSchema).
+// A capability may declare its own (transfers.DisplayName).
+
+// Field is a self-checking request member.
+type Field interface {
+	// CheckField validates (and may normalize) the decoded value of the
+	// member name; required: absent or empty is refused.
+	CheckField(name string, required bool) error
+	// FieldSchema is the member's schema in the OpenAPI document.
+	FieldSchema() FieldSchema
+}
+
+// FieldSchema is what a Field declares of itself: a JSON integer from Min
+// to Max, or a string of at most MaxLength characters (0: unbounded; at
+// least one character when the member is required).
+type FieldSchema struct {
+	Integer   bool
+	Min, Max  int64
+	MaxLength int
+}
+
+// Bounds of the fields declared here.
+const (
+	MaxMemo = 200 // a note in history: memo, reason
+	MaxName = 100 // a name of a user, a store, an account
+)
+
+// Won is an amount of whole won: a JSON integer literal from 1 to
+// money.MaxAmount (Amount's rules).
+type Won string
+
+func (w *Won) UnmarshalJSON(b []byte) error { return (*AmountField)(w).UnmarshalJSON(b) }
+
+func (w *Won) CheckField(name string, required bool) error {
+	if *w == "" && !required {
+		return nil
+	}
+	_, err := Amount(name, AmountField(*w))
+	return err
+}
+
+func (Won) FieldSchema() FieldSchema { return FieldSchema{Integer: true, Min: 1, Max: money.MaxAmount} }
+
+// Int64 is the amount (0 if absent); Decode checked it.
+func (w Won) Int64() int64 {
+	v, _ := money.ParseAmount(json.Number(w))
+	return v
+}
+
+// Memo is a free-text note (Text's rules), trimmed, at most MaxMemo
+// characters.
+type Memo string
+
+func (m *Memo) CheckField(name string, required bool) error {
+	return checkText((*string)(m), name, MaxMemo, required, Text)
+}
+
+func (Memo) FieldSchema() FieldSchema { return FieldSchema{MaxLength: MaxMemo} }
+
+// NameField is a name (Name's rules), trimmed, at most MaxName characters.
+type NameField string
+
+func (n *NameField) CheckField(name string, required bool) error {
+	return checkText((*string)(n), name, MaxName, required, Name)
+}
+
+func (NameField) FieldSchema() FieldSchema { return FieldSchema{MaxLength: MaxName} }
+
+// checkText checks *s with rule (Text or Name) and keeps its normal form.
+func checkText(s *string, name string, max int, required bool, rule func(string, string, int, bool) (string, error)) error {
+	v, err := rule(name, *s, max, required)
+	if err == nil {
+		*s = v
+	}
+	return err
+}
+
+// checkFields runs CheckField on each Field member of the struct v points
+// to, in order; a member's name is its JSON name.
+func checkFields(v any) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	rv = rv.Elem()
+	for i := range rv.NumField() {
+		sf := rv.Type().Field(i)
+		if !sf.IsExported() {
+			continue
+		}
+		f, ok := rv.Field(i).Addr().Interface().(Field)
+		if !ok {
+			continue
+		}
+		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if name == "" {
+			name = sf.Name
+		}
+		if err := f.CheckField(name, FieldRequired(sf.Tag)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FieldRequired reports whether a member's openapi tag says required (the
+// document's "required" and the check's are this one word).
+func FieldRequired(tag reflect.StructTag) bool {
+	for _, item := range strings.Split(tag.Get("openapi"), ",") {
+		if item == "required" {
+			return true
+		}
+	}
+	return false
 }
 
 // DefaultPageSize is a list page's size when ?limit= is absent.

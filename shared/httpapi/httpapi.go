@@ -101,12 +101,13 @@ func (r *Request) DecodeOptional(v any) error {
 }
 
 // decodeStrict is shared/strictjson's decoding: what every reader of the
-// bytes sees is what we decode (no duplicate keys, exact names, valid UTF-8).
+// bytes sees is what we decode (no duplicate keys, exact names, valid UTF-8);
+// then the request's self-checking members check themselves (Field).
 func decodeStrict(body []byte, v any) error {
 	if err := strictjson.Decode(body, v); err != nil {
 		return ErrBadRequest.With("the body is not valid JSON for this endpoint: %s", err.Error())
 	}
-	return nil
+	return checkFields(v)
 }
 
 // Response is a handler's answer.

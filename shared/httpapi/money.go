@@ -34,9 +34,6 @@ type Movement struct {
 	Retry func(ctx context.Context, err error) (*Movement, error)
 }
 
-// MaxMovementAttempts bounds how many transactions one request may try.
-const MaxMovementAttempts = 16
-
 // MoneyFunc validates a request and builds its movement. It must not write.
 type MoneyFunc func(ctx context.Context, r *Request) (*Movement, error)
 
@@ -57,36 +54,16 @@ func Money(d Deps, fn MoneyFunc) HandlerFunc {
 			return nil, err
 		}
 		m, err := fn(ctx, r)
-		var early *ledger.Replay
-		if errors.As(err, &early) { // fn asked the key's record first (ledger.Answered)
-			return replayed(early), nil
-		}
-		for attempt := 1; err == nil; attempt++ {
-			var resp *Response
+		var resp *Response
+		if err == nil {
 			resp, err = commit(ctx, d, key, m)
-			if err == nil {
-				return resp, nil
-			}
-			var replay *ledger.Replay
-			if errors.As(err, &replay) {
-				return replayed(replay), nil
-			}
-			if m.Retry == nil || attempt >= MaxMovementAttempts {
-				break
-			}
-			if _, refused := domainerr.CodeOf(err); !refused && !domainerr.IsTransient(err) {
-				return nil, err // a fault, not a refusal: 500, nothing stored
-			}
-			next, rerr := m.Retry(ctx, err)
-			switch {
-			case rerr != nil:
-				err = rerr
-			case next == nil:
-			default:
-				m, err = next, nil
-				continue
-			}
-			break
+		}
+		if err == nil {
+			return resp, nil
+		}
+		var replay *ledger.Replay
+		if errors.As(err, &replay) { // also fn's, if it asked the key's record first (ledger.Answered)
+			return replayed(replay), nil
 		}
 		p, ok := storable(err)
 		if !ok {
@@ -104,18 +81,40 @@ func Money(d Deps, fn MoneyFunc) HandlerFunc {
 	}
 }
 
-// commit commits the movement with its idempotency record and response.
+// commit commits the movement with its idempotency record and response;
+// a refusal asks m.Retry for the movement to try instead (ledger.Rebuild:
+// bounded; a fault or a replay is never retried).
 func commit(ctx context.Context, d Deps, key ledger.IdemKey, m *Movement) (*Response, error) {
+	resp, err := m.withRecord(d, key)
+	if err != nil {
+		return nil, err
+	}
+	err = d.Ledger.Rebuild(ctx, m.Tx, func(ctx context.Context, refusal error) (*ledger.Tx, error) {
+		var replay *ledger.Replay
+		if m.Retry == nil || errors.As(refusal, &replay) {
+			return nil, nil
+		}
+		next, err := m.Retry(ctx, refusal)
+		if next == nil || err != nil {
+			return nil, err
+		}
+		m = next
+		resp, err = m.withRecord(d, key)
+		return m.Tx, err
+	})
+	return resp, err
+}
+
+// withRecord adds the idempotency record, with the response m will have,
+// to m's transaction.
+func (m *Movement) withRecord(d Deps, key ledger.IdemKey) (*Response, error) {
 	body, err := json.Marshal(m.Body)
 	if err != nil {
 		return nil, err
 	}
-	resp := ledger.StoredResponse{Status: m.Status, Body: body}
-	m.Tx.Idempotency(key, resp, d.Clock.Now())
-	if err := d.Ledger.Commit(ctx, m.Tx); err != nil {
-		return nil, err
-	}
-	return &Response{Status: resp.Status, Body: resp.Body}, nil
+	stored := ledger.StoredResponse{Status: m.Status, Body: body}
+	m.Tx.Idempotency(key, stored, d.Clock.Now())
+	return &Response{Status: stored.Status, Body: stored.Body}, nil
 }
 
 func replayed(r *ledger.Replay) *Response {

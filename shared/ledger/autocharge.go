@@ -23,11 +23,60 @@ func BankCharge(userID, id string, amount int64, at time.Time, memo string) Move
 		To: MainAccount(userID), ToKind: KindMain, ToLabel: userID}
 }
 
-// AutoCharge is the automatic top-up of a payment from a main account:
-// a bank charge of amount in steps of money.AutoChargeStep. Add it with
-// MoveWithTopUp or HoldWithTopUp, and its ChargeLimit.
-func AutoCharge(userID, id string, amount int64, at time.Time, memo string) TopUp {
-	return TopUp{Movement: BankCharge(userID, id, amount, at, memo), Step: money.AutoChargeStep}
+// AutoCharge is the automatic charge a payment from a user's main account
+// carries when the balance is short: Amount won (0: none) from the user's
+// bank, in whole steps of money.AutoChargeStep, as the movement ID.
+// PaymentIDs makes one; NextAutoCharge reads the next from a refusal;
+// tx.DebitWithAutoCharge and tx.HoldWithAutoCharge add it.
+type AutoCharge struct {
+	ID     string
+	Amount int64
+}
+
+// PaymentIDs are the movement id of a payment at `at` and its automatic
+// charge of charge won (0: none, and no id). The charge's id is the
+// smaller, so history (newest first) shows the payment above the charge
+// that paid for it.
+func PaymentIDs(at time.Time, charge int64) (string, AutoCharge) {
+	if charge <= 0 {
+		return NewMovementID(at), AutoCharge{}
+	}
+	first, second := TwoMovementIDs(at)
+	return second, AutoCharge{ID: first, Amount: charge}
+}
+
+// DebitWithAutoCharge adds m, a payment from a user's main account
+// (m.From), with its automatic charge c: none (c.Amount 0) is tx.Move(m);
+// otherwise the bank charge of c.Amount ("automatic charge for " +
+// purpose) and m as ONE update of the main account, exact at commit
+// (MoveWithTopUp), then the charge on the user's daily limit. The limit
+// comes after the money, so a charge that went stale is refused as stale
+// (and the next one is computed from the fresh balance) before a limit it
+// may not need refuses it.
+func (tx *Tx) DebitWithAutoCharge(m Movement, c AutoCharge, purpose string) {
+	if c.Amount == 0 {
+		tx.Move(m)
+		return
+	}
+	tx.MoveWithTopUp(m, c.topUp(m.From, m.At, purpose))
+	tx.ChargeLimit(m.From.Owner, m.At, c.Amount, money.DailyChargeLimit)
+}
+
+// HoldWithAutoCharge is DebitWithAutoCharge for a hold on a user's main
+// account (h.Debit): tx.Hold(h), or HoldWithTopUp and the charge on the
+// daily limit.
+func (tx *Tx) HoldWithAutoCharge(h Hold, c AutoCharge, purpose string) {
+	if c.Amount == 0 {
+		tx.Hold(h)
+		return
+	}
+	tx.HoldWithTopUp(h, c.topUp(h.Debit, h.CreatedAt, purpose))
+	tx.ChargeLimit(h.Debit.Owner, h.CreatedAt, c.Amount, money.DailyChargeLimit)
+}
+
+// topUp is c as the top-up of the main account a.
+func (c AutoCharge) topUp(a AccountRef, at time.Time, purpose string) TopUp {
+	return TopUp{Movement: BankCharge(a.Owner, c.ID, c.Amount, at, "automatic charge for "+purpose), Step: money.AutoChargeStep}
 }
 
 // NextAutoCharge reads a refused payment of amount from a main account:

@@ -19,6 +19,11 @@
 //	           m.From and the movement, the top-up exact at commit (else *TopUpStaleError).
 //	           tx.RequireAccount(a, kind); tx.ChargeLimit(user, at, amount, limit): the
 //	           charge counter of the Asia/Seoul day.
+//	AutoCharge A payment from a main account with the automatic charge of its shortfall
+//	           (autocharge.go), the one way every capability does it: PaymentIDs,
+//	           tx.DebitWithAutoCharge / tx.HoldWithAutoCharge (the top-up and the day's
+//	           limit), NextAutoCharge (the charge a refusal says is due); l.Rebuild commits
+//	           and rebuilds after a refusal, bounded; l.CommitWithAutoCharge is the two together.
 //	Postings   A credit never updates a busy account's item: it is an immutable posting
 //	           (its own key) that is spendable at once (a debit short of funds folds the
 //	           account's postings in its own transaction) and folded later (FoldPostings,

@@ -25,7 +25,7 @@ func TestMoveWithTopUp(t *testing.T) {
 		tx.MoveWithTopUp(
 			ledger.Movement{ID: second, Type: "transfer", Amount: pay, At: now,
 				From: ledger.MainAccount(kim.ID), FromKind: ledger.KindMain, To: ledger.MainAccount(lee.ID), ToKind: ledger.KindMain},
-			ledger.AutoCharge(kim.ID, first, topUp, now, "auto"))
+			ledger.TopUp{Movement: ledger.BankCharge(kim.ID, first, topUp, now, "auto"), Step: 10_000})
 		return tx
 	}
 	tests := []struct {
@@ -63,13 +63,13 @@ func TestMoveWithTopUp(t *testing.T) {
 		"into another account": func() *ledger.Tx {
 			tx := &ledger.Tx{}
 			tx.MoveWithTopUp(ledger.Movement{ID: "a", Type: "t", At: now, From: ledger.MainAccount(kim.ID), To: ledger.MainAccount(lee.ID), Amount: 1},
-				ledger.AutoCharge(lee.ID, "b", 10_000, now, ""))
+				ledger.TopUp{Movement: ledger.BankCharge(lee.ID, "b", 10_000, now, ""), Step: 10_000})
 			return tx
 		}(),
 		"not whole steps": func() *ledger.Tx {
 			tx := &ledger.Tx{}
 			tx.MoveWithTopUp(ledger.Movement{ID: "a", Type: "t", At: now, From: ledger.MainAccount(kim.ID), To: ledger.MainAccount(lee.ID), Amount: 1},
-				ledger.AutoCharge(kim.ID, "b", 6_000, now, ""))
+				ledger.TopUp{Movement: ledger.BankCharge(kim.ID, "b", 6_000, now, ""), Step: 10_000})
 			return tx
 		}(),
 	} {

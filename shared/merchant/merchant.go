@@ -130,9 +130,6 @@ const (
 // Limits.
 const (
 	MaxStores      = 10
-	MaxStoreName   = 100
-	MaxMemo        = 200
-	MaxReason      = 200
 	MaxOrderAmount = 10_000_000 // won; a food order
 	// StoreShards is how many partitions a store's order pointers and
 	// status copies are spread over. A whole order life cycle writes about

@@ -12,7 +12,6 @@ import (
 	"minipay/shared/domainerr"
 	"minipay/shared/httpapi"
 	"minipay/shared/ledger"
-	"minipay/shared/money"
 	"minipay/shared/notify"
 	"minipay/shared/users"
 )
@@ -189,10 +188,24 @@ func (o OrderSummary) notify(tx *ledger.Tx, userID, typ string, at time.Time, ex
 
 // PlaceRequest is POST /orders.
 type PlaceRequest struct {
-	Store  string              `json:"store"`
-	Amount httpapi.AmountField `json:"amount"`
-	Memo   string              `json:"memo,omitempty"`
+	Store  StoreRef     `json:"store"`
+	Amount httpapi.Won  `json:"amount" openapi:"required"`
+	Memo   httpapi.Memo `json:"memo,omitempty"`
 }
+
+// StoreRef is the store an order pays (an httpapi.Field): missing or
+// blank, a 400 like a missing amount; an id that names no store is a 404
+// later.
+type StoreRef string
+
+func (s *StoreRef) CheckField(name string, _ bool) error {
+	if strings.TrimSpace(string(*s)) == "" {
+		return domainerr.Field(name, "%s is required: the id of the store to pay", name)
+	}
+	return nil
+}
+
+func (StoreRef) FieldSchema() httpapi.FieldSchema { return httpapi.FieldSchema{} }
 
 // PlaceResponse is what a placed order returns (and replays).
 type PlaceResponse struct {
@@ -213,24 +226,13 @@ func Place(d httpapi.Deps) httpapi.LambdaHandler {
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
-		if strings.TrimSpace(in.Store) == "" { // missing: a 400 like a missing amount; a wrong id is a 404
-			return nil, domainerr.Field("store", "store is required: the id of the store to pay")
-		}
-		amount, err := httpapi.Amount("amount", in.Amount)
-		if err != nil {
-			return nil, err
-		}
-		if amount > MaxOrderAmount {
+		if in.Amount.Int64() > MaxOrderAmount {
 			return nil, domainerr.Field("amount", "amount must be at most %d won", MaxOrderAmount)
 		}
-		memo, err := httpapi.Text("memo", in.Memo, MaxMemo, false)
-		if err != nil {
-			return nil, err
-		}
-		if !ValidStoreID(in.Store) {
+		if !ValidStoreID(string(in.Store)) {
 			return nil, ErrStoreNotFound.With("no store %q", in.Store)
 		}
-		s, err := storeFacts.get(ctx, d.Table, in.Store)
+		s, err := storeFacts.get(ctx, d.Table, string(in.Store))
 		if err != nil {
 			return nil, err
 		}
@@ -241,7 +243,7 @@ func Place(d httpapi.Deps) httpapi.LambdaHandler {
 		if err != nil {
 			return nil, err
 		}
-		p := &placement{d: d, store: s, caller: r.Caller, name: name, amount: amount, memo: memo}
+		p := &placement{d: d, store: s, caller: r.Caller, name: name, amount: in.Amount.Int64(), memo: string(in.Memo)}
 		return p.build(0), nil
 	}))
 }
@@ -256,10 +258,7 @@ type placement struct {
 
 func (p *placement) build(charge int64) *httpapi.Movement {
 	now := p.d.Clock.Now()
-	id, chargeID := ledger.NewMovementID(now), ""
-	if charge > 0 {
-		chargeID, id = ledger.TwoMovementIDs(now)
-	}
+	id, autoCharge := ledger.PaymentIDs(now, charge)
 	at := now.UTC()
 	o := Order{OrderSummary: OrderSummary{ID: id, Store: p.store.ID, StoreName: p.store.Name, Customer: p.caller, CustomerName: p.name,
 		Amount: p.amount, Memo: p.memo, Status: StatusAuthorized, CreatedAt: at, UpdatedAt: at,
@@ -267,12 +266,7 @@ func (p *placement) build(charge int64) *httpapi.Movement {
 		storeOwner: p.store.Owner, merchantAccount: p.store.AccountID, reserveAccount: ReserveAccountID(p.store.ID)}
 	tx := &ledger.Tx{}
 	requireOpen(tx, p.store, id)
-	if charge > 0 {
-		tx.HoldWithTopUp(o.hold(), ledger.AutoCharge(p.caller, chargeID, charge, now, "automatic charge for order "+id))
-		tx.ChargeLimit(p.caller, now, charge, money.DailyChargeLimit)
-	} else {
-		tx.Hold(o.hold())
-	}
+	tx.HoldWithAutoCharge(o.hold(), autoCharge, "order "+id)
 	item := o.facts(orderKey(id))
 	item["storeOwner"] = ddb.S(o.storeOwner)
 	item["merchantAccount"] = ddb.S(o.merchantAccount)
@@ -586,8 +580,8 @@ func (t *transition) retry(ctx context.Context, err error) (*httpapi.Movement, e
 
 // RefundRequest is POST /orders/{id}/refunds.
 type RefundRequest struct {
-	Amount httpapi.AmountField `json:"amount"`
-	Reason string              `json:"reason,omitempty"`
+	Amount httpapi.Won  `json:"amount" openapi:"required"`
+	Reason httpapi.Memo `json:"reason,omitempty"`
 }
 
 // RefundResponse is what a refund returns (and replays). The order's
@@ -612,15 +606,7 @@ func Refund(d httpapi.Deps) httpapi.LambdaHandler {
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
-		amount, err := httpapi.Amount("amount", in.Amount)
-		if err != nil {
-			return nil, err
-		}
-		reason, err := httpapi.Text("reason", in.Reason, MaxReason, false)
-		if err != nil {
-			return nil, err
-		}
-		f := &refund{d: d, id: r.PathParam("id"), caller: r.Caller, amount: amount, reason: reason}
+		f := &refund{d: d, id: r.PathParam("id"), caller: r.Caller, amount: in.Amount.Int64(), reason: string(in.Reason)}
 		return f.build(ctx)
 	}))
 }

@@ -137,7 +137,7 @@ func statusCopies(tx *ledger.Tx, s Store, status string, now time.Time) {
 
 // CreateStoreRequest is POST /stores.
 type CreateStoreRequest struct {
-	Name string `json:"name"`
+	Name httpapi.NameField `json:"name" openapi:"required"`
 }
 
 // CreateStore is POST /stores {name}: the store item, its merchant
@@ -149,10 +149,7 @@ func CreateStore(d httpapi.Deps) httpapi.LambdaHandler {
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
-		name, err := httpapi.Name("name", in.Name, MaxStoreName, true)
-		if err != nil {
-			return nil, err
-		}
+		name := string(in.Name)
 		now := d.Clock.Now().UTC()
 		id := ddb.NewID(prefixStore)
 		s := Store{ID: id, Name: name, Status: StoreOpen, AccountID: AccountID(id), ReserveAccountID: ReserveAccountID(id), CreatedAt: now,
@@ -275,8 +272,8 @@ func SetStoreStatus(d httpapi.Deps) httpapi.LambdaHandler {
 
 // WithdrawRequest is POST /stores/{id}/withdrawals.
 type WithdrawRequest struct {
-	Amount httpapi.AmountField `json:"amount"`
-	Memo   string              `json:"memo,omitempty"`
+	Amount httpapi.Won  `json:"amount" openapi:"required"`
+	Memo   httpapi.Memo `json:"memo,omitempty"`
 }
 
 // WithdrawResponse is what a withdrawal returns (and replays).
@@ -303,14 +300,7 @@ func Withdraw(d httpapi.Deps) httpapi.LambdaHandler {
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
-		amount, err := httpapi.Amount("amount", in.Amount)
-		if err != nil {
-			return nil, err
-		}
-		memo, err := httpapi.Text("memo", in.Memo, MaxMemo, false)
-		if err != nil {
-			return nil, err
-		}
+		amount, memo := in.Amount.Int64(), string(in.Memo)
 		id := r.PathParam("id")
 		if !ValidStoreID(id) {
 			return nil, ErrStoreNotFound.With("no store %q", id)

@@ -511,7 +511,7 @@ func TestDocumentedBoundsAreTheCodes(t *testing.T) {
 		{"OperatorDepositRequest", "amount", max(prop("OperatorDepositRequest", "amount")), money.MaxAmount},
 		{"TransferRequest", "amount", max(prop("TransferRequest", "amount")), money.MaxAmount},
 		{"SprinkleCreateRequest", "amount", max(prop("SprinkleCreateRequest", "amount")), money.MaxAmount},
-		{"TransferRequest", "memo", max(prop("TransferRequest", "memo")), transfers.MaxMemo},
+		{"TransferRequest", "memo", max(prop("TransferRequest", "memo")), httpapi.MaxMemo},
 		{"TransferRequest", "displayName", max(prop("TransferRequest", "displayName")), transfers.MaxDisplayName},
 		{"SprinkleCreateRequest", "count", max(prop("SprinkleCreateRequest", "count")), money.MaxShares},
 		{"SprinkleCreateRequest", "claimWindowMinutes", max(prop("SprinkleCreateRequest", "claimWindowMinutes")), sprinkle.MaxClaimWindowMinutes},

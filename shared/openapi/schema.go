@@ -30,6 +30,9 @@ import (
 //     instead: nil is left out, never null);
 //   - time.Time is a date-time string; httpapi.AmountField and json.Number
 //     are integers (only JSON integer literals are accepted);
+//   - a self-checking request member (httpapi.Field: Won, Memo, NameField)
+//     has the bounds it declares, the same its check uses; a required
+//     text is at least one character;
 //   - a type with its own MarshalJSON (UnmarshalJSON in a request) needs a
 //     schema here (overrides): notify.Notification is an object whose data
 //     members sit beside id, type and at. Any other such type is an error,
@@ -227,6 +230,9 @@ func (g *schemaGen) ref(t reflect.Type, d direction) (*openapi3.SchemaRef, error
 		}
 		return openapi3.NewSchemaRef("#/components/schemas/"+name, nil), nil
 	}
+	if f, ok := reflect.New(t).Interface().(httpapi.Field); ok && t.Kind() != reflect.Pointer {
+		return fieldSchema(f.FieldSchema()).NewRef(), nil
+	}
 	if t.Kind() == reflect.Pointer {
 		inner, err := g.ref(t.Elem(), d)
 		if err != nil {
@@ -301,6 +307,19 @@ func (g *schemaGen) ref(t reflect.Type, d direction) (*openapi3.SchemaRef, error
 		return openapi3.NewSchemaRef("#/components/schemas/"+name, nil), nil
 	}
 	return nil, fmt.Errorf("openapi: %v (%s) has no JSON schema", t, t.Kind())
+}
+
+// fieldSchema is a self-checking request member's schema, from the bounds
+// it declares (httpapi.Field): the same numbers its check uses.
+func fieldSchema(f httpapi.FieldSchema) *openapi3.Schema {
+	if f.Integer {
+		return openapi3.NewInt64Schema().WithMin(float64(f.Min)).WithMax(float64(f.Max))
+	}
+	s := openapi3.NewStringSchema()
+	if f.MaxLength > 0 {
+		s.WithMaxLength(int64(f.MaxLength))
+	}
+	return s
 }
 
 // checkCustomJSON refuses a type whose JSON is its own code's, unless an
@@ -463,6 +482,9 @@ func (g *schemaGen) object(t reflect.Type, d direction) (*openapi3.Schema, error
 		}
 		if d == inRequest && tagRequired {
 			required = true
+			if isField(f.sf.Type) && ref.Value.Type.Is(openapi3.TypeString) {
+				ref.Value.MinLength = 1 // a required text is not empty
+			}
 			if isPtr && ref.Ref == "" {
 				ref.Value.Nullable = false // null is as missing: refused
 			}
@@ -477,6 +499,11 @@ func (g *schemaGen) object(t reflect.Type, d direction) (*openapi3.Schema, error
 		s.AdditionalProperties = openapi3.AdditionalProperties{Has: openapi3.Ptr(false)}
 	}
 	return s, nil
+}
+
+func isField(t reflect.Type) bool {
+	_, ok := reflect.New(t).Interface().(httpapi.Field)
+	return ok && t.Kind() != reflect.Pointer
 }
 
 // applyTags applies a field's doc and openapi tags to its schema and says

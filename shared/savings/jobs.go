@@ -39,7 +39,6 @@ import (
 	"minipay/shared/ddb"
 	"minipay/shared/httpapi"
 	"minipay/shared/ledger"
-	"minipay/shared/money"
 	"minipay/shared/notify"
 	"minipay/shared/routes"
 )
@@ -459,41 +458,28 @@ func installmentDay(ctx context.Context, d httpapi.Deps, b debit, day string, w 
 		return err
 	}
 	memo := fmt.Sprintf("installment for %s", day)
-	mid := ledger.NewMovementID(now)
-	m := ledger.Movement{ID: mid, Type: TypeInstallment, Amount: b.Installment, At: now, Memo: memo,
+	m := ledger.Movement{Type: TypeInstallment, Amount: b.Installment, At: now, Memo: memo,
 		Reference: "savings " + b.ID + " installment " + day,
 		From:      ledger.MainAccount(b.Owner), FromKind: ledger.KindMain, FromLabel: "main account",
 		To: ledger.UserAccount(b.Owner, b.ID), ToKind: KindSavings, ToLabel: "savings account " + b.ID, CreditInPlace: true}
-	var charge int64
-	for attempt := 0; attempt < 8; attempt++ {
+	err := d.Ledger.CommitWithAutoCharge(ctx, b.Installment, func(charge int64) *ledger.Tx {
 		tx := &ledger.Tx{}
 		advance(tx)
 		addPrincipal(tx, b.Owner, b.ID, b.Installment, today, true, ", nextDebit = :next", ddb.Item{":next": ddb.S(next)})
-		if charge > 0 {
-			first, second := ledger.TwoMovementIDs(now)
-			m.ID = second
-			tx.MoveWithTopUp(m, ledger.AutoCharge(b.Owner, first, charge, now, "automatic charge for "+memo))
-			tx.ChargeLimit(b.Owner, now, charge, money.DailyChargeLimit)
-		} else {
-			m.ID = mid
-			tx.Move(m)
-		}
-		err := d.Ledger.Commit(ctx, tx)
-		if err == nil {
-			w.Debited++
-			return nil
-		}
-		var limit *ledger.LimitExceededError
-		if errors.As(err, &limit) {
-			return missed(ctx, d, b, day, next, now, limit, w, advance)
-		}
-		c, ok := ledger.NextAutoCharge(err, b.Installment)
-		if !ok {
-			return closedOr(err)
-		}
-		charge = c
+		var c ledger.AutoCharge
+		m.ID, c = ledger.PaymentIDs(now, charge)
+		tx.DebitWithAutoCharge(m, c, memo)
+		return tx
+	})
+	var limit *ledger.LimitExceededError
+	switch {
+	case err == nil:
+		w.Debited++
+		return nil
+	case errors.As(err, &limit):
+		return missed(ctx, d, b, day, next, now, limit, w, advance)
 	}
-	return fmt.Errorf("savings: the main account kept changing under the installment")
+	return closedOr(err)
 }
 
 // missed records day's installment as missed: never debited later.

@@ -353,8 +353,8 @@ func Get(ctx context.Context, table *ddb.Table, owner, id string) (*Account, err
 // OpenRequest is POST /accounts.
 type OpenRequest struct {
 	// Kind, if given, must be "savings".
-	Kind string `json:"kind,omitempty"`
-	Name string `json:"name,omitempty"`
+	Kind string            `json:"kind,omitempty"`
+	Name httpapi.NameField `json:"name,omitempty"`
 	// Product is "free" (the default) or "fixed".
 	Product string `json:"product,omitempty"`
 	// Installment is the fixed product's daily amount (required for it,
@@ -382,10 +382,7 @@ func Open(d httpapi.Deps) httpapi.LambdaHandler {
 		if in.Kind != "" && in.Kind != string(KindSavings) {
 			return nil, domainerr.Field("kind", "kind must be %q: every user already has exactly one main account", KindSavings)
 		}
-		name, err := httpapi.Name("name", in.Name, 100, false)
-		if err != nil {
-			return nil, err
-		}
+		name := string(in.Name)
 		if name == "" {
 			name = "savings"
 		}
@@ -525,8 +522,8 @@ func addPrincipal(tx *ledger.Tx, owner, id string, amount int64, today string, i
 
 // DepositRequest is POST /accounts/{id}/deposits.
 type DepositRequest struct {
-	Amount httpapi.AmountField `json:"amount"`
-	Memo   string              `json:"memo,omitempty"`
+	Amount httpapi.Won  `json:"amount" openapi:"required"`
+	Memo   httpapi.Memo `json:"memo,omitempty"`
 }
 
 // MovementResponse is what a savings movement returns (and replays).
@@ -558,14 +555,7 @@ func Deposit(d httpapi.Deps) httpapi.LambdaHandler {
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
-		amount, err := httpapi.Amount("amount", in.Amount)
-		if err != nil {
-			return nil, err
-		}
-		memo, err := httpapi.Text("memo", in.Memo, 200, false)
-		if err != nil {
-			return nil, err
-		}
+		amount, memo := in.Amount.Int64(), string(in.Memo)
 		now := d.Clock.Now()
 		m := ledger.Movement{
 			ID: ledger.NewMovementID(now), Type: TypeDeposit, Amount: amount, Memo: memo, At: now,

@@ -19,7 +19,7 @@ import (
 // CreateRequest is POST /settlements.
 type CreateRequest struct {
 	// Total is the bill, in won.
-	Total httpapi.AmountField `json:"total"`
+	Total httpapi.Won `json:"total" openapi:"required"`
 	// Participants are user ids, each once, at most 100; the requester may
 	// be one of them (their share is settled at once).
 	Participants []string `json:"participants"`
@@ -30,7 +30,7 @@ type CreateRequest struct {
 	Amounts []httpapi.AmountField `json:"amounts,omitempty"`
 	// MinimumShare, for split random: every share is at least this (default 1 won).
 	MinimumShare httpapi.AmountField `json:"minimumShare,omitempty"`
-	Memo         string              `json:"memo,omitempty"`
+	Memo         httpapi.Memo        `json:"memo,omitempty"`
 	// DueAt (RFC 3339, optional, within 90 days): the automatic reminder
 	// goes 24 h before it.
 	DueAt string `json:"dueAt,omitempty"`
@@ -88,10 +88,7 @@ func decide(ctx context.Context, d httpapi.Deps, r *httpapi.Request) (*creation,
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	total, err := httpapi.Amount("total", in.Total)
-	if err != nil {
-		return nil, err
-	}
+	total := in.Total.Int64()
 	n := len(in.Participants)
 	switch {
 	case n == 0:
@@ -127,7 +124,10 @@ func decide(ctx context.Context, d httpapi.Deps, r *httpapi.Request) (*creation,
 	if split != SplitRandom && in.MinimumShare != "" {
 		return nil, domainerr.Field("minimumShare", "minimumShare is for split %q", SplitRandom)
 	}
-	var amounts []int64
+	var (
+		amounts []int64
+		err     error
+	)
 	tooSmall := func(minimum int64) error {
 		return refuse(ErrTotalTooSmall, map[string]any{"total": total, "participants": n, "minimumShare": minimum},
 			"%d won cannot give %d participants at least %d won each", total, n, minimum)
@@ -167,10 +167,7 @@ func decide(ctx context.Context, d httpapi.Deps, r *httpapi.Request) (*creation,
 	default:
 		return nil, domainerr.Field("split", "split must be %q, %q or %q", SplitEqual, SplitRandom, SplitExplicit)
 	}
-	memo, err := httpapi.Text("memo", in.Memo, MaxMemo, false)
-	if err != nil {
-		return nil, err
-	}
+	memo := string(in.Memo)
 	now := d.Clock.Now().UTC()
 	var dueAt time.Time
 	if in.DueAt != "" {

@@ -10,7 +10,6 @@ import (
 	"minipay/shared/ddb"
 	"minipay/shared/httpapi"
 	"minipay/shared/ledger"
-	"minipay/shared/money"
 	"minipay/shared/users"
 )
 
@@ -51,19 +50,10 @@ const maxSwitches = 4
 // first try finds it is the last.
 func Pay(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "pay-settlement", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
-		var empty struct{}
-		if err := r.DecodeOptional(&empty); err != nil {
-			return nil, err
-		}
-		sh, err := readShare(ctx, d, r, "pay")
+		x, err := resolve(ctx, d, r, SharePaid, "pay")
 		if err != nil {
 			return nil, err
 		}
-		name, err := users.CallerName(ctx, d, r)
-		if err != nil {
-			return nil, err
-		}
-		x := &resolution{d: d, sh: sh, action: SharePaid, name: name}
 		return x.movement(), nil
 	}))
 }
@@ -75,31 +65,42 @@ func Pay(d httpapi.Deps) httpapi.LambdaHandler {
 // settlement_share_declined.
 func Decline(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "decline-settlement", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		var empty struct{}
-		if err := r.DecodeOptional(&empty); err != nil {
-			return nil, err
-		}
-		sh, err := readShare(ctx, d, r, "decline")
+		x, err := resolve(ctx, d, r, ShareDeclined, "decline")
 		if err != nil {
 			return nil, err
 		}
-		name, err := users.CallerName(ctx, d, r)
-		if err != nil {
-			return nil, err
-		}
-		x := &resolution{d: d, sh: sh, action: ShareDeclined, name: name}
-		for {
-			tx, body := x.build()
-			err := d.Ledger.Commit(ctx, tx)
-			if err == nil {
-				return httpapi.JSON(http.StatusOK, body)
-			}
+		tx, body := x.build()
+		err = d.Ledger.Rebuild(ctx, tx, func(_ context.Context, err error) (*ledger.Tx, error) {
 			var changed *metaChanged
 			if !errors.As(err, &changed) || !x.adjust(changed) {
-				return nil, err
+				return nil, nil
 			}
+			tx, body = x.build()
+			return tx, nil
+		})
+		if err != nil {
+			return nil, err
 		}
+		return httpapi.JSON(http.StatusOK, body)
 	})
+}
+
+// resolve is the resolution (action: SharePaid or ShareDeclined) of the
+// share the path names, by its participant (an optional empty body).
+func resolve(ctx context.Context, d httpapi.Deps, r *httpapi.Request, action, verb string) (*resolution, error) {
+	var empty struct{}
+	if err := r.DecodeOptional(&empty); err != nil {
+		return nil, err
+	}
+	sh, err := readShare(ctx, d, r, verb)
+	if err != nil {
+		return nil, err
+	}
+	name, err := users.CallerName(ctx, d, r)
+	if err != nil {
+		return nil, err
+	}
+	return &resolution{d: d, sh: sh, action: action, name: name}, nil
 }
 
 // readShare reads the share the path names, for its participant. Only
@@ -238,21 +239,17 @@ func (x *resolution) build() (*ledger.Tx, any) {
 
 	set := "SET #s = :new, declinedAt = :at"
 	vals := ddb.Item{":new": ddb.S(x.action), ":open": ddb.S(StatusOpen), ":u": ddb.S(sh.UserID), ":amount": ddb.N(sh.Amount), ":at": ddb.Time(now)}
-	mid, chargeID := "", ""
+	var mid string
+	var charge ledger.AutoCharge
 	if x.action == SharePaid {
-		mid = ledger.NewMovementID(now)
-		if x.charge > 0 {
-			// The charge's id is the smaller: history (newest first) shows
-			// the payment above the charge that paid for it.
-			chargeID, mid = ledger.TwoMovementIDs(now)
-		}
+		mid, charge = ledger.PaymentIDs(now, x.charge)
 		set = "SET #s = :new, paidAt = :at, movementId = :mid, autoCharged = :charge"
 		vals[":mid"], vals[":charge"] = ddb.S(mid), ddb.N(x.charge)
 	}
 	tx.Update(shareKey(sh.ID, sh.UserID), set, ledger.Cond{Expr: "#s = :open AND userId = :u AND amount = :amount",
 		Values: vals, Names: map[string]string{"#s": "status"}}, x.shareRefused)
 	if x.action == SharePaid && !sh.Self { // the requester's own share was settled at creation: its condition refuses
-		x.money(tx, mid, chargeID, now)
+		x.money(tx, mid, charge, now)
 	}
 	notif := NotifDeclined
 	if x.action == SharePaid {
@@ -291,7 +288,7 @@ func (x *resolution) build() (*ledger.Tx, any) {
 
 // money adds the movement of the share from the participant's main account
 // to the requester's, with the automatic charge if one is due.
-func (x *resolution) money(tx *ledger.Tx, mid, chargeID string, now time.Time) {
+func (x *resolution) money(tx *ledger.Tx, mid string, charge ledger.AutoCharge, now time.Time) {
 	sh := x.sh
 	to := sh.RequesterName
 	if to == "" {
@@ -301,12 +298,7 @@ func (x *resolution) money(tx *ledger.Tx, mid, chargeID string, now time.Time) {
 		From: ledger.MainAccount(sh.UserID), FromKind: ledger.KindMain, FromLabel: x.name,
 		To: ledger.MainAccount(sh.Requester), ToKind: ledger.KindMain, ToLabel: to,
 		Originator: x.name, Memo: sh.Memo, Reference: reference(sh.ID)}
-	if x.charge == 0 {
-		tx.Move(m)
-		return
-	}
-	tx.ChargeLimit(sh.UserID, now, x.charge, money.DailyChargeLimit)
-	tx.MoveWithTopUp(m, ledger.AutoCharge(sh.UserID, chargeID, x.charge, now, "automatic charge for "+reference(sh.ID)))
+	tx.DebitWithAutoCharge(m, charge, reference(sh.ID))
 }
 
 // settlementUpdate adds the settlement item's update: the counters, on

@@ -110,7 +110,6 @@ import (
 // Limits.
 const (
 	MaxParticipants = 100
-	MaxMemo         = 200
 	MaxDueAhead     = 90 * 24 * time.Hour
 	// RemindEvery is the least time between two reminders of a request.
 	RemindEvery = time.Hour

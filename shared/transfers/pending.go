@@ -191,12 +191,8 @@ func (p PendingTransfer) notify(tx *ledger.Tx, userID, typ string, at time.Time)
 // account (with the automatic charge, if any), the receiver's main account
 // check, the transfer item (due for its reminder), both pointers and the
 // receiver's notification.
-func createPending(tx *ledger.Tx, p PendingTransfer, topUp ledger.TopUp) {
-	if topUp.Amount > 0 {
-		tx.HoldWithTopUp(p.hold(), topUp)
-	} else {
-		tx.Hold(p.hold())
-	}
+func createPending(tx *ledger.Tx, p PendingTransfer, charge ledger.AutoCharge) {
+	tx.HoldWithAutoCharge(p.hold(), charge, "pending transfer "+p.ID)
 	tx.RequireAccount(ledger.MainAccount(p.To), ledger.KindMain)
 	item := p.facts(transferKey(p.ID))
 	duePending.Set(item, p.RemindAt, p.ID)

@@ -29,18 +29,28 @@ import (
 	"minipay/shared/domainerr"
 	"minipay/shared/httpapi"
 	"minipay/shared/ledger"
-	"minipay/shared/money"
 	"minipay/shared/users"
 )
 
 // Movement types as they appear in history.
 const TypeTransfer = "transfer"
 
-// Field limits.
-const (
-	MaxDisplayName = 50
-	MaxMemo        = 200
-)
+// MaxDisplayName bounds a transfer's displayName.
+const MaxDisplayName = 50
+
+// DisplayName is how the receiver's history names the sender: Text's
+// rules, at most MaxDisplayName characters (an httpapi.Field).
+type DisplayName string
+
+func (n *DisplayName) CheckField(name string, required bool) error {
+	v, err := httpapi.Text(name, string(*n), MaxDisplayName, required)
+	*n = DisplayName(v)
+	return err
+}
+
+func (DisplayName) FieldSchema() httpapi.FieldSchema {
+	return httpapi.FieldSchema{MaxLength: MaxDisplayName}
+}
 
 // ErrSelfTransfer refuses a transfer to oneself.
 var ErrSelfTransfer = domainerr.New("self_transfer")
@@ -51,10 +61,10 @@ const maxVariantSwitches = 2
 
 // Request is the body of POST /transfers.
 type Request struct {
-	To          string              `json:"to" openapi:"required" doc:"the receiver's user id"`
-	Amount      httpapi.AmountField `json:"amount" openapi:"required,minimum=1,maximum=1000000000000" doc:"whole won, a JSON integer"`
-	DisplayName string              `json:"displayName" openapi:"maxLength=50" doc:"how the receiver's history names the sender (default: the sender's name)"`
-	Memo        string              `json:"memo" openapi:"maxLength=200" doc:"a note for both histories"`
+	To          string       `json:"to" openapi:"required" doc:"the receiver's user id"`
+	Amount      httpapi.Won  `json:"amount" openapi:"required" doc:"whole won, a JSON integer"`
+	DisplayName DisplayName  `json:"displayName" doc:"how the receiver's history names the sender (default: the sender's name)"`
+	Memo        httpapi.Memo `json:"memo" doc:"a note for both histories"`
 	// Pending, if set, overrides the sender's default (PUT /me/settings):
 	// true makes the transfer wait for the receiver, false sends it now.
 	Pending *bool `json:"pending" doc:"true: the transfer waits for the receiver (a hold); false: it completes now; absent or null: my default (PUT /me/settings)"`
@@ -89,18 +99,6 @@ func Create(d httpapi.Deps) httpapi.LambdaHandler {
 		if !users.ValidUserID(in.To) {
 			return nil, domainerr.Field("to", "to must be the receiver's user id, such as u_0123456789abcdef")
 		}
-		amount, err := httpapi.Amount("amount", in.Amount)
-		if err != nil {
-			return nil, err
-		}
-		displayName, err := httpapi.Text("displayName", in.DisplayName, MaxDisplayName, false)
-		if err != nil {
-			return nil, err
-		}
-		memo, err := httpapi.Text("memo", in.Memo, MaxMemo, false)
-		if err != nil {
-			return nil, err
-		}
 		if in.To == r.Caller {
 			return nil, ErrSelfTransfer.With("to is your own user id; move money between your own accounts with deposits")
 		}
@@ -108,7 +106,8 @@ func Create(d httpapi.Deps) httpapi.LambdaHandler {
 		if err != nil {
 			return nil, err
 		}
-		t := &transfer{d: d, caller: r.Caller, to: in.To, amount: amount, name: name, displayName: displayName, memo: memo}
+		t := &transfer{d: d, caller: r.Caller, to: in.To, amount: in.Amount.Int64(), name: name,
+			displayName: string(in.DisplayName), memo: string(in.Memo)}
 		if in.Pending != nil {
 			t.pending, t.override = *in.Pending, true
 		}
@@ -131,13 +130,7 @@ type transfer struct {
 // build is the transfer with an automatic charge of charge won (0: none).
 func (t *transfer) build(charge int64) *httpapi.Movement {
 	now := t.d.Clock.Now()
-	id := ledger.NewMovementID(now)
-	chargeID := ""
-	if charge > 0 {
-		// The charge's id is the smaller, so history (newest first) shows
-		// the transfer above the charge that paid for it.
-		chargeID, id = ledger.TwoMovementIDs(now)
-	}
+	id, autoCharge := ledger.PaymentIDs(now, charge)
 	m := ledger.Movement{
 		ID: id, Type: TypeTransfer, Amount: t.amount, At: now,
 		From: ledger.MainAccount(t.caller), FromKind: ledger.KindMain, FromLabel: t.name,
@@ -150,23 +143,12 @@ func (t *transfer) build(charge int64) *httpapi.Movement {
 	}
 	body := Response{ID: m.ID, Type: m.Type, From: m.From.ID, To: t.to, ToAccount: m.To.ID, Amount: m.Amount,
 		AutoCharged: charge, DisplayName: m.DisplayName, Memo: m.Memo, CreatedAt: now.UTC(), Status: "completed"}
-	var topUp ledger.TopUp
-	if charge > 0 {
-		memo := "automatic charge for transfer " + id
-		if t.pending {
-			memo = "automatic charge for pending transfer " + id
-		}
-		topUp = ledger.AutoCharge(t.caller, chargeID, charge, now, memo)
-		tx.ChargeLimit(t.caller, now, charge, money.DailyChargeLimit)
-	}
 	if t.pending {
 		p := newPending(m, t.caller, t.to, t.name)
-		createPending(tx, p, topUp)
+		createPending(tx, p, autoCharge)
 		body.Status, body.ExpiresAt = StatusPending, &p.ExpiresAt
-	} else if charge > 0 {
-		tx.MoveWithTopUp(m, topUp)
 	} else {
-		tx.Move(m)
+		tx.DebitWithAutoCharge(m, autoCharge, "transfer "+id)
 	}
 	return &httpapi.Movement{Tx: tx, Status: http.StatusCreated, Body: body, Retry: t.retry}
 }

@@ -242,8 +242,8 @@ func IsOperator(r *httpapi.Request, operatorSHA256 string) bool {
 
 // RegisterRequest is the body of POST /users.
 type RegisterRequest struct {
-	Name     string `json:"name" openapi:"required,minLength=1,maxLength=100" doc:"the user's real name, shown to the people they pay"`
-	PersonID string `json:"personId" openapi:"maxLength=100" doc:"the payment system's id of the verified person: required (and unique) under operator registration, refused under open registration"`
+	Name     httpapi.NameField `json:"name" openapi:"required" doc:"the user's real name, shown to the people they pay"`
+	PersonID string            `json:"personId" openapi:"maxLength=100" doc:"the payment system's id of the verified person: required (and unique) under operator registration, refused under open registration"`
 }
 
 // RegisterResponse is what POST /users returns. The fields are in the
@@ -280,10 +280,7 @@ func Register(d httpapi.Deps) httpapi.LambdaHandler {
 		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
-		name, err := httpapi.Name("name", in.Name, 100, true)
-		if err != nil {
-			return nil, err
-		}
+		name := string(in.Name)
 		person, err := httpapi.Identifier("personId", in.PersonID, 100, operator)
 		if err != nil {
 			return nil, err
