@@ -181,7 +181,8 @@ func run(args []string) error {
 		log.Warn("operator token: using the local default; set " + emulator.EnvOperatorToken + " to choose another")
 	}
 	cfg := config.Config{Table: *table, DynamoDBEndpoint: local.Endpoint, OperatorTokenSHA256: users.TokenHash(token),
-		LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration)}
+		LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration),
+		WebhookAllowLoopback: true} // local receivers listen on loopback
 	if s := os.Getenv(config.EnvTokenTTL); s != "" {
 		if cfg.TokenTTL, err = time.ParseDuration(s); err != nil {
 			return fmt.Errorf("%s: %w", config.EnvTokenTTL, err)
@@ -318,7 +319,8 @@ func invoke(args []string) error {
 	}
 	token, _ := operatorToken()
 	deps, err := app.Deps(ctx, config.Config{Table: *table, DynamoDBEndpoint: *endpoint,
-		OperatorTokenSHA256: users.TokenHash(token), LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration)}, clk)
+		OperatorTokenSHA256: users.TokenHash(token), LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration),
+		WebhookAllowLoopback: true}, clk)
 	if err != nil {
 		return err
 	}
