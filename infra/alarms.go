@@ -51,6 +51,10 @@ const (
 type Alarms struct {
 	Topic awssns.Topic
 	All   []awscloudwatch.Alarm
+	// Stack is the nested stack the alarms live in: one per function, schedule
+	// and queue, they are the stack's largest group of resources, and apart
+	// they keep the main stack under CloudFormation's 500 (stack.go).
+	Stack awscdk.NestedStack
 }
 
 // alarmInputs is what the alarms watch.
@@ -69,7 +73,10 @@ type alarmInputs struct {
 // no change here.
 func newAlarms(stack awscdk.Stack, in alarmInputs) Alarms {
 	a := Alarms{Topic: newAlarmTopic(stack)}
-	scope := constructs.NewConstruct(stack, jsii.String("Alarms"))
+	a.Stack = awscdk.NewNestedStack(stack, jsii.String("Alarms"), &awscdk.NestedStackProps{
+		Description: jsii.String("minipay alarms: every function, schedule, queue, the API and the table"),
+	})
+	var scope constructs.Construct = a.Stack
 	action := awscloudwatchactions.NewSnsAction(a.Topic)
 	add := func(id string, props *awscloudwatch.AlarmProps) {
 		if props.TreatMissingData == "" {
