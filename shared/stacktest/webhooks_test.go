@@ -618,3 +618,52 @@ func TestWebhookWorkerCrashLosesNothing(t *testing.T) {
 		t.Errorf("delivery %v", d[0])
 	}
 }
+
+// Many changes of one order at once (refunds racing each other and a
+// progress step): each committed change has exactly one event, and the
+// sequence numbers are 1..n without a gap or a repeat, because every
+// change conditions on the counter it read.
+func TestWebhookSequencesUnderRacingChanges(t *testing.T) {
+	sh := newHookShop(t, 100_000)
+	rc := newReceiver(t)
+	_, secret := sh.endpoint(t, rc.srv.URL)
+	id := sh.captured(t, 10_000) // placed, accepted, captured: 1..3
+	var mu sync.Mutex
+	ok := 0
+	var wg sync.WaitGroup
+	for i := 0; i < 9; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := sh.Post(t, "/orders/"+id+"/refunds", sh.owner.Token, `{"amount":500}`)
+			if r.Status == 201 {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			} else {
+				t.Errorf("refund: %s", r.Raw)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sh.must(t, sh.Post(t, "/orders/"+id+"/progress", sh.owner.Token, `{"status":"cooked"}`), 200)
+	}()
+	wg.Wait()
+	sh.advance(t, 2*time.Minute)
+	evs := verified(t, rc.all(), secret)
+	seqs := sequences(evs)[id]
+	if len(seqs) != 3+ok+1 || !contiguous(seqs) {
+		t.Fatalf("%d refunds: sequences %v", ok, seqs)
+	}
+	refunded := int64(0)
+	for _, e := range evs {
+		if e.Type == webhooks.OrderRefunded {
+			refunded = max(refunded, e.Data.Order.Refunded)
+		}
+	}
+	if refunded != int64(ok)*500 {
+		t.Errorf("the last refund event says %d refunded, want %d", refunded, ok*500)
+	}
+}
