@@ -51,6 +51,10 @@ const (
 type Alarms struct {
 	Topic awssns.Topic
 	All   []awscloudwatch.Alarm
+	// Stack is the nested stack the alarms live in: one per function, schedule
+	// and queue, they are the stack's largest group of resources, and apart
+	// they keep the main stack under CloudFormation's 500 (stack.go).
+	Stack awscdk.NestedStack
 }
 
 // alarmInputs is what the alarms watch.
@@ -69,8 +73,11 @@ type alarmInputs struct {
 // no change here.
 func newAlarms(stack awscdk.Stack, in alarmInputs) Alarms {
 	a := Alarms{Topic: newAlarmTopic(stack)}
+	a.Stack = awscdk.NewNestedStack(stack, jsii.String("Alarms"), &awscdk.NestedStackProps{
+		Description: jsii.String("minipay alarms: every function, schedule, queue, the API and the table"),
+	})
 	w := &alarmWriter{
-		scope:  constructs.NewConstruct(stack, jsii.String("Alarms")),
+		scope:  a.Stack,
 		action: awscloudwatchactions.NewSnsAction(a.Topic),
 		alarms: &a,
 		period: awscdk.Duration_Seconds(jsii.Number(alarmPeriod.Seconds())),

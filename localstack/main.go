@@ -245,7 +245,8 @@ func startDynamoLocal(ctx context.Context, log *slog.Logger, f runFlags) (local 
 // in the cloud.
 func localConfig(table, endpoint, token string) (config.Config, error) {
 	cfg := config.Config{Table: table, DynamoDBEndpoint: endpoint, OperatorTokenSHA256: users.TokenHash(token),
-		LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration)}
+		LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration),
+		WebhookAllowLoopback: true} // local receivers listen on loopback
 	var err error
 	if s := os.Getenv(config.EnvTokenTTL); s != "" {
 		if cfg.TokenTTL, err = time.ParseDuration(s); err != nil {
@@ -390,7 +391,8 @@ func invoke(args []string) error {
 	}
 	token, _ := operatorToken()
 	deps, err := app.Deps(ctx, config.Config{Table: *table, DynamoDBEndpoint: *endpoint,
-		OperatorTokenSHA256: users.TokenHash(token), LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration)}, clk)
+		OperatorTokenSHA256: users.TokenHash(token), LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration),
+		WebhookAllowLoopback: true}, clk)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"minipay/shared/sprinkle"
 	"minipay/shared/transfers"
 	"minipay/shared/users"
+	"minipay/shared/webhooks"
 )
 
 // Handlers maps every function in the route and schedule tables to its
@@ -104,6 +105,16 @@ func Handlers(shared httpapi.Deps) map[string]any {
 		"savings-interest":        savings.InterestJob(d()),
 		"savings-installments":    savings.InstallmentJob(d()),
 		"savings-worker":          savings.Worker(d()),
+		"create-webhook":          webhooks.Create(d(), merchant.StoreOwner),
+		"list-webhooks":           webhooks.List(d(), merchant.StoreOwner),
+		"delete-webhook":          webhooks.Delete(d(), merchant.StoreOwner),
+		"rotate-webhook-secret":   webhooks.Rotate(d(), merchant.StoreOwner),
+		"set-webhook-status":      webhooks.SetStatus(d(), merchant.StoreOwner),
+		"list-webhook-deliveries": webhooks.ListDeliveries(d(), merchant.StoreOwner),
+		"resend-webhook":          webhooks.Resend(d(), merchant.StoreOwner),
+		"test-webhook":            webhooks.SendTest(d(), merchant.StoreOwner),
+		"webhook-sweep":           webhooks.Sweep(d()),
+		"webhook-worker":          webhooks.Worker(d()),
 	}
 }
 

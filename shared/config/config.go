@@ -20,6 +20,10 @@ const (
 	EnvTokenMaxLifetime    = "MINIPAY_TOKEN_MAX_LIFETIME"    // absolute lifetime of a token and its rotations (default 8760h = 365 days)
 	EnvOrderAuthorization  = "MINIPAY_ORDER_AUTHORIZATION"   // how long an order's payment authorization lasts, a Go duration (default 15m)
 	EnvSavingsQueueURL     = "MINIPAY_SAVINGS_QUEUE_URL"     // the savings-work SQS queue (set on its senders only)
+	EnvWebhookQueueURL     = "MINIPAY_WEBHOOK_QUEUE_URL"     // the webhook-delivery SQS queue (set on its senders only)
+	// EnvWebhookAllowLoopback=true lets webhook endpoints be plain http on a
+	// loopback address (the local stack sets it; the cloud never does).
+	EnvWebhookAllowLoopback = "MINIPAY_WEBHOOK_ALLOW_LOOPBACK"
 )
 
 // DefaultTable is the table name used locally when MINIPAY_TABLE is unset.
@@ -60,6 +64,11 @@ type Config struct {
 	// SavingsQueueURL is the savings-work queue ("" locally: the emulator
 	// brings an in-process queue).
 	SavingsQueueURL string
+	// WebhookQueueURL is the webhook-delivery queue ("" locally).
+	WebhookQueueURL string
+	// WebhookAllowLoopback: webhook endpoints may be http://127.0.0.1 /
+	// localhost (local only: tests and `make run` receive on loopback).
+	WebhookAllowLoopback bool
 }
 
 // FromEnv reads the configuration. A missing table name is an error in the
@@ -72,6 +81,14 @@ func FromEnv() (Config, error) {
 		LogLevel:            os.Getenv(EnvLogLevel),
 		Registration:        os.Getenv(EnvRegistration),
 		SavingsQueueURL:     os.Getenv(EnvSavingsQueueURL),
+		WebhookQueueURL:     os.Getenv(EnvWebhookQueueURL),
+	}
+	switch v := os.Getenv(EnvWebhookAllowLoopback); v {
+	case "", "false", "0":
+	case "true", "1":
+		c.WebhookAllowLoopback = true
+	default:
+		return c, fmt.Errorf("config: %s=%q is neither true nor false", EnvWebhookAllowLoopback, v)
 	}
 	if c.Table == "" {
 		if c.DynamoDBEndpoint == "" {

@@ -101,6 +101,10 @@ var Problems = map[string]ProblemType{
 	"refund_exceeds_capture":      {http.StatusUnprocessableEntity, "Refunds cannot exceed the captured amount"},
 	"merchant_insufficient_funds": {http.StatusUnprocessableEntity, "The merchant account's available balance is too low for this refund"},
 	"refund_window_closed":        {http.StatusGone, "The order's refund window has closed; its payment was released to the store"},
+	// Store webhooks.
+	"webhook_not_found":       {http.StatusNotFound, "No such webhook endpoint of this store"},
+	"too_many_webhooks":       {http.StatusUnprocessableEntity, "The store has the most webhook endpoints it may have"},
+	"webhook_event_not_found": {http.StatusNotFound, "No delivery of this event to this endpoint"},
 	// Settlement requests.
 	"settlement_not_found":             {http.StatusNotFound, "No such settlement request of yours"},
 	"settlement_not_your_share":        {http.StatusForbidden, "Only the participant can pay or decline their share"},

@@ -10,6 +10,7 @@ import (
 	"minipay/shared/httpapi"
 	"minipay/shared/ledger"
 	"minipay/shared/routes"
+	"minipay/shared/webhooks"
 )
 
 // ExpirySummary is what one expiry run did.
@@ -109,11 +110,13 @@ func Expire(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (Expiry
 func expireTx(o Order, now time.Time) *ledger.Tx {
 	at := now.UTC()
 	tx := &ledger.Tx{}
-	tx.Update(orderKey(o.ID), "SET #s = :to, updatedAt = :now REMOVE #b, #d", ledger.Cond{
-		Expr:  "#s = :from AND amount = :amount AND expiresAtMs <= :nowms",
-		Names: map[string]string{"#s": "status", "#b": ddb.AttrDuePK, "#d": ddb.AttrDueSK},
-		Values: ddb.Item{":to": ddb.S(StatusExpired), ":now": ddb.Time(at), ":from": ddb.S(o.Status),
-			":amount": ddb.N(o.Amount), ":nowms": ddb.Millis(now)},
+	vals := ddb.Item{":to": ddb.S(StatusExpired), ":now": ddb.Time(at), ":from": ddb.S(o.Status),
+		":amount": ddb.N(o.Amount), ":nowms": ddb.Millis(now)}
+	seqCond, seqSet, seq := o.sequence(vals)
+	tx.Update(orderKey(o.ID), "SET #s = :to, updatedAt = :now"+seqSet+" REMOVE #b, #d", ledger.Cond{
+		Expr:   "#s = :from AND amount = :amount AND expiresAtMs <= :nowms" + seqCond,
+		Names:  map[string]string{"#s": "status", "#b": ddb.AttrDuePK, "#d": ddb.AttrDueSK},
+		Values: vals,
 	}, func(old ddb.Item) error {
 		if len(old) > 0 && has(open, ddb.Decode(old).S("status")) && ddb.Decode(old).S("status") != o.Status {
 			return &statusChanged{id: o.ID}
@@ -127,6 +130,7 @@ func expireTx(o Order, now time.Time) *ledger.Tx {
 	next.event(tx, Event{Action: "expired", Status: StatusExpired, Actor: ActorSystem, At: at})
 	next.notify(tx, o.Customer, NotifExpired, at, nil)
 	next.notify(tx, o.storeOwner, NotifExpired, at, nil)
+	next.hook(tx, "expired", seq, at, nil, nil)
 	return tx
 }
 
@@ -180,10 +184,12 @@ func releaseTx(o Order, now time.Time) (*ledger.Tx, int64) {
 	amount := o.Captured - o.Refunded
 	tx := &ledger.Tx{}
 	tx.Delete(reserveKey(o.ID), ledger.Cond{Expr: "attribute_exists(PK)"}, func(ddb.Item) error { return errResolved })
-	tx.Update(orderKey(o.ID), "SET released = :amt, releasedAt = :now", ledger.Cond{
-		Expr: "attribute_not_exists(releasedAt) AND refundUntilMs <= :nowms AND captured = :captured AND refunded = :refunded",
-		Values: ddb.Item{":amt": ddb.N(amount), ":now": ddb.Time(at), ":nowms": ddb.Millis(now),
-			":captured": ddb.N(o.Captured), ":refunded": ddb.N(o.Refunded)},
+	vals := ddb.Item{":amt": ddb.N(amount), ":now": ddb.Time(at), ":nowms": ddb.Millis(now),
+		":captured": ddb.N(o.Captured), ":refunded": ddb.N(o.Refunded)}
+	seqCond, seqSet, seq := o.sequence(vals)
+	tx.Update(orderKey(o.ID), "SET released = :amt, releasedAt = :now"+seqSet, ledger.Cond{
+		Expr:   "attribute_not_exists(releasedAt) AND refundUntilMs <= :nowms AND captured = :captured AND refunded = :refunded" + seqCond,
+		Values: vals,
 	}, func(old ddb.Item) error {
 		if len(old) == 0 || ddb.Decode(old).Has("releasedAt") {
 			return errResolved
@@ -199,5 +205,6 @@ func releaseTx(o Order, now time.Time) (*ledger.Tx, int64) {
 			Memo: "refund window closed", Reference: "order " + o.ID})
 	}
 	o.event(tx, ev)
+	o.hook(tx, "released", seq, at, nil, &webhooks.EventPayout{ID: ev.MovementID, Amount: amount})
 	return tx, amount
 }

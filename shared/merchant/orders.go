@@ -14,6 +14,7 @@ import (
 	"minipay/shared/ledger"
 	"minipay/shared/notify"
 	"minipay/shared/users"
+	"minipay/shared/webhooks"
 )
 
 // OrderSummary is what an order's list pointers carry (a list item).
@@ -51,6 +52,7 @@ type Order struct {
 
 	storeOwner, merchantAccount string
 	reserveAccount              string // "" for an order placed before the reserve existed
+	seq                         int64  // the last webhook event's sequence number (webhooks.go)
 }
 
 func summaryFromItem(d *ddb.Decoder) OrderSummary {
@@ -63,7 +65,7 @@ func summaryFromItem(d *ddb.Decoder) OrderSummary {
 func orderFromItem(item ddb.Item) (Order, error) {
 	d := ddb.Decode(item)
 	o := Order{OrderSummary: summaryFromItem(d), Captured: d.N("captured"), Refunded: d.N("refunded"), Released: d.N("released"),
-		storeOwner: d.MustS("storeOwner"), merchantAccount: d.MustS("merchantAccount"), reserveAccount: d.S("reserveAccount")}
+		storeOwner: d.MustS("storeOwner"), merchantAccount: d.MustS("merchantAccount"), reserveAccount: d.S("reserveAccount"), seq: d.N("seq")}
 	o.Refundable = o.Captured - o.Refunded
 	if d.Has("refundUntilMs") {
 		until := d.Millis("refundUntilMs")
@@ -273,11 +275,13 @@ func (p *placement) build(charge int64) *httpapi.Movement {
 	item["reserveAccount"] = ddb.S(o.reserveAccount)
 	item["captured"] = ddb.N(0)
 	item["refunded"] = ddb.N(0)
+	item["seq"] = ddb.N(1)
 	dueOrder.Set(item, o.ExpiresAt, id)
 	tx.Put(item, ledger.Cond{Expr: "attribute_not_exists(PK)"}, func(ddb.Item) error { return errCollision(id) })
 	pointers(tx, o.OrderSummary, "")
 	o.event(tx, Event{Action: "placed", Status: o.Status, Actor: ActorCustomer, Amount: o.Amount, At: at})
 	o.notify(tx, o.storeOwner, NotifReceived, at, nil)
+	o.hook(tx, "placed", 1, at, nil, nil)
 	return &httpapi.Movement{Tx: tx, Status: http.StatusCreated, Body: PlaceResponse{Order: o, AutoCharged: charge}, Retry: p.retry}
 }
 
@@ -481,6 +485,8 @@ func (t *transition) build(ctx context.Context) (*httpapi.Movement, error) {
 	cond := "#s = :from AND amount = :amount"
 	names := map[string]string{"#s": "status"}
 	vals := ddb.Item{":to": ddb.S(s.to), ":now": ddb.Time(at), ":from": ddb.S(o.Status), ":amount": ddb.N(o.Amount)}
+	seqCond, seqSet, seq := o.sequence(vals)
+	cond, set = cond+seqCond, set+seqSet
 	var until time.Time
 	if s.money == moneyPost {
 		set += ", captured = :amount"
@@ -532,6 +538,7 @@ func (t *transition) build(ctx context.Context) (*httpapi.Movement, error) {
 	if s.to == StatusRejected { // the store's own record that the authorization was voided
 		next.notify(tx, o.storeOwner, s.notif, at, nil)
 	}
+	next.hook(tx, s.action, seq, at, nil, nil)
 	t.read = o
 	return &httpapi.Movement{Tx: tx, Status: http.StatusOK, Body: next, Retry: t.retry}, nil
 }
@@ -549,7 +556,7 @@ func (t *transition) refusal(read Order, old ddb.Item, now time.Time) error {
 	if err := t.step.allowed(cur, now); err != nil {
 		return err
 	}
-	if cur.Status != read.Status {
+	if cur.Status != read.Status || cur.seq != read.seq { // a refund meanwhile moves seq
 		return &statusChanged{id: read.ID}
 	}
 	return fmt.Errorf("merchant: order %s changed under its %s", read.ID, t.step.action)
@@ -652,12 +659,14 @@ func (f *refund) build(ctx context.Context) (*httpapi.Movement, error) {
 	cond := "#s = :status AND captured = :captured AND refunded <= :max"
 	vals := ddb.Item{":amt": ddb.N(f.amount), ":now": ddb.Time(at), ":status": ddb.S(o.Status),
 		":captured": ddb.N(o.Captured), ":max": ddb.N(o.Captured - f.amount)}
+	seqCond, seqSet, seq := o.sequence(vals)
+	cond += seqCond
 	if o.reserveAccount != "" { // within the window, before the release: the reserve still holds it
 		cond += " AND refundUntilMs > :nowms AND attribute_not_exists(releasedAt)"
 		vals[":nowms"] = ddb.Millis(now)
 	}
 	tx := &ledger.Tx{}
-	tx.Update(orderKey(o.ID), "ADD refunded :amt SET updatedAt = :now", ledger.Cond{
+	tx.Update(orderKey(o.ID), "ADD refunded :amt SET updatedAt = :now"+seqSet, ledger.Cond{
 		Expr: cond, Names: map[string]string{"#s": "status"}, Values: vals,
 	}, func(old ddb.Item) error {
 		if len(old) == 0 {
@@ -682,6 +691,9 @@ func (f *refund) build(ctx context.Context) (*httpapi.Movement, error) {
 	extra := map[string]any{"refundAmount": f.amount, "refundId": m.ID, "reason": f.reason}
 	o.notify(tx, o.Customer, NotifRefunded, at, extra)
 	o.notify(tx, o.storeOwner, NotifRefundIssued, at, extra)
+	after := o
+	after.Refunded += f.amount
+	after.hook(tx, "refund", seq, at, &webhooks.EventRefund{ID: m.ID, Amount: f.amount, Reason: f.reason}, nil)
 	body := RefundResponse{ID: m.ID, Order: o.ID, Amount: f.amount, Reason: f.reason, CreatedAt: at}
 	return &httpapi.Movement{Tx: tx, Status: http.StatusCreated, Body: body, Retry: func(ctx context.Context, err error) (*httpapi.Movement, error) {
 		var changed *statusChanged

@@ -133,6 +133,7 @@ var resourceNames = map[string]string{
 	"DeclineResponse":         "ShareDecline",
 	"Details":                 "SavingsDetails",
 	"Event":                   "OrderEvent",
+	"MerchantEvent":           "OrderEvent", // beside webhooks.Event (WebhookEvent)
 	"LookupResponse":          "Sprinkle",
 	"OpenResponse":            "SavingsAccount",
 	"PayResponse":             "SharePayment",

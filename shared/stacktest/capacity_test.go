@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -41,7 +43,7 @@ type recStack struct {
 
 func (f *footprints) stack() *recStack {
 	var rec *capacity.Recorder
-	s := stacktest.New(f.t, config.Config{}, func(c ddb.Client) ddb.Client {
+	s := stacktest.New(f.t, config.Config{WebhookAllowLoopback: true}, func(c ddb.Client) ddb.Client {
 		rec = capacity.NewRecorder(c, ddbtest.Client(), capacity.Schema{})
 		return rec
 	})
@@ -292,6 +294,21 @@ func (f *footprints) routes() {
 		s.must(s.Do(t, req{Method: "PUT", Path: "/stores/" + store + "/status", Token: kim.Token, Body: `{"status":"closed"}`}), 200)
 	})
 	s.must(s.Do(t, req{Method: "PUT", Path: "/stores/" + store + "/status", Token: kim.Token, Body: `{"status":"open"}`}), 200)
+	// The store's webhook endpoint: its order events are delivered to a
+	// local receiver by the sweep and the queue's worker.
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(receiver.Close)
+	var hook string
+	hooks := "/stores/" + store + "/webhooks"
+	s.step("POST /stores/{id}/webhooks", 1, so, func() {
+		hook = str(s.must(s.Post(t, hooks, kim.Token, fmt.Sprintf(`{"url":%q}`, receiver.URL)), 201), "id")
+	})
+	s.step("GET /stores/{id}/webhooks", 1, so, func() { s.must(s.Get(t, hooks, kim.Token), 200) })
+	s.step("POST /stores/{id}/webhooks/{webhookId}/rotate", 1, so, func() { s.must(s.Post(t, hooks+"/"+hook+"/rotate", kim.Token, ""), 200) })
+	s.step("PUT /stores/{id}/webhooks/{webhookId}/status", 1, so, func() {
+		s.must(s.Do(t, req{Method: "PUT", Path: hooks + "/" + hook + "/status", Token: kim.Token, Body: `{"status":"disabled"}`}), 200)
+	})
+	s.must(s.Do(t, req{Method: "PUT", Path: hooks + "/" + hook + "/status", Token: kim.Token, Body: `{"status":"enabled"}`}), 200)
 	place := func() string {
 		return str(s.must(s.Post(t, "/orders", cu.Token, fmt.Sprintf(`{"store":%q,"amount":1000}`, store)), 201), "id")
 	}
@@ -318,6 +335,22 @@ func (f *footprints) routes() {
 	// many partitions a store owner's notifications spread over.
 	s.step("GET /me/notifications (store owner)", 1, so, func() { s.must(s.Get(t, "/me/notifications", kim.Token), 200) })
 	place() // left to expire
+	// The order events above, fanned out to the endpoint and delivered.
+	s.Clock.Advance(time.Minute)
+	s.step("job webhook-sweep (and the worker's deliveries)", 1, so, func() { s.fire("webhook-sweep") })
+	var event string
+	s.step("GET /stores/{id}/webhooks/{webhookId}/deliveries", 1, so, func() {
+		ds, _ := s.must(s.Get(t, hooks+"/"+hook+"/deliveries?limit=20", kim.Token), 200).Body["deliveries"].([]any)
+		if len(ds) == 0 {
+			t.Fatal("no webhook deliveries")
+		}
+		event, _ = ds[0].(map[string]any)["event"].(map[string]any)["id"].(string)
+	})
+	s.step("POST /stores/{id}/webhooks/{webhookId}/deliveries/{eventId}/resend", 1, so, func() {
+		s.must(s.Post(t, hooks+"/"+hook+"/deliveries/"+event+"/resend", kim.Token, ""), 202)
+	})
+	s.step("POST /stores/{id}/webhooks/{webhookId}/test", 1, so, func() { s.must(s.Post(t, hooks+"/"+hook+"/test", kim.Token, ""), 202) })
+	s.step("DELETE /stores/{id}/webhooks/{webhookId}", 1, so, func() { s.must(s.Do(t, req{Method: "DELETE", Path: hooks + "/" + hook, Token: kim.Token}), 200) })
 
 	// Settlements.
 	pa, pb := s.Register(t, "pa"), s.Register(t, "pb")

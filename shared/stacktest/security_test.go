@@ -258,7 +258,7 @@ func (c *calls) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWri
 // stack grants exactly those).
 func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	rec := &calls{used: map[string]map[string]bool{}}
-	s := stacktest.New(t, config.Config{}, func(c ddb.Client) ddb.Client { rec.Client = c; return rec })
+	s := stacktest.New(t, config.Config{WebhookAllowLoopback: true}, func(c ddb.Client) ddb.Client { rec.Client = c; return rec })
 	ctx := context.Background()
 	kim, lee, park := s.Register(t, "Kim"), s.Register(t, "Lee"), s.Register(t, "Park")
 	must := func(r resp, status int) resp {
@@ -327,6 +327,20 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	// Merchant payments: a store, orders through every transition, refunds.
 	store := must(s.Post(t, "/stores", kim.Token, `{"name":"Kim's"}`), 201).Body["id"].(string)
 	must(s.Get(t, "/stores/"+store, kim.Token), 200)
+	// Webhooks: an endpoint (before the orders, so their events fan out to
+	// it), every route; the worker's failures and final notice at the end.
+	hooked := newReceiver(t)
+	hooks := "/stores/" + store + "/webhooks"
+	hook := must(s.Post(t, hooks, kim.Token, fmt.Sprintf(`{"url":%q}`, hooked.srv.URL)), 201).Body["id"].(string)
+	spare := must(s.Post(t, hooks, kim.Token, fmt.Sprintf(`{"url":%q,"events":["order.placed"]}`, hooked.srv.URL)), 201).Body["id"].(string)
+	must(s.Get(t, hooks, kim.Token), 200)
+	must(s.Post(t, hooks+"/"+hook+"/rotate", kim.Token, ""), 200)
+	must(s.Do(t, req{Method: "PUT", Path: hooks + "/" + spare + "/status", Token: kim.Token, Body: `{"status":"disabled"}`}), 200)
+	must(s.Post(t, hooks+"/"+spare+"/test", kim.Token, ""), 202)
+	must(s.Do(t, req{Method: "DELETE", Path: hooks + "/" + spare, Token: kim.Token}), 200)
+	testEvent := must(s.Post(t, hooks+"/"+hook+"/test", kim.Token, ""), 202).Body["event"].(map[string]any)["id"].(string)
+	must(s.Post(t, hooks+"/"+hook+"/deliveries/"+testEvent+"/resend", kim.Token, ""), 202)
+	must(s.Get(t, hooks+"/"+hook+"/deliveries", kim.Token), 200)
 	must(s.Do(t, req{Method: "PUT", Path: "/stores/" + store + "/status", Token: kim.Token, Body: `{"status":"closed"}`}), 200)
 	must(s.Do(t, req{Method: "PUT", Path: "/stores/" + store + "/status", Token: kim.Token, Body: `{"status":"open"}`}), 200)
 	order := func() string {
@@ -396,7 +410,7 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 
 	// The jobs, each with work to do.
 	s.Clock.Advance(49 * time.Hour) // the remaining pending transfer is due for its reminder; the sprinkle closed; the bill's reminder
-	for _, job := range []string{"sprinkle-reclaim", "pending-sweep", "order-expiry", "settlement-sweep"} {
+	for _, job := range []string{"sprinkle-reclaim", "pending-sweep", "order-expiry", "settlement-sweep", "webhook-sweep"} {
 		if _, err := s.Emulator.Fire(ctx, job, s.Clock.Now()); err != nil {
 			t.Fatal(err)
 		}
@@ -425,6 +439,19 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	}
 	if st := s.Emulator.QueueStats(); st.DeadLettered > 0 || st.Delivered == 0 {
 		t.Fatalf("queued savings work: %+v", st)
+	}
+	// A receiver failing for 3 days: the delivery fails and Kim is told.
+	hooked.mode.Store("500")
+	kim.Token = issueTo(kim) // 90 days passed: Kim's token expired
+	must(s.Post(t, hooks+"/"+hook+"/test", kim.Token, ""), 202)
+	for i := 0; i < 16; i++ {
+		if _, err := s.Emulator.Fire(ctx, "webhook-sweep", s.Clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		s.Clock.Advance(6 * time.Hour)
+	}
+	if len(hooked.all()) == 0 || !slices.Contains(notificationTypes(t, s, kim), "webhook_delivery_failed") {
+		t.Fatalf("webhooks: %d received; no failure notice", len(hooked.all()))
 	}
 
 	granted := map[string][]string{routes.AuthorizerFunction: routes.AuthorizerTable, routes.Fallback.Function: nil}
@@ -473,4 +500,13 @@ func namelessEvent(t *testing.T, s *stacktest.Stack, fn string, kim, lee stackte
 	return []byte(fmt.Sprintf(`{"version":"2.0","routeKey":%q,"rawPath":%q,"headers":{"content-type":"application/json","idempotency-key":%q},
 		"requestContext":{"http":{"method":"POST","path":%q},"requestId":"r1","authorizer":{"lambda":{"role":"user","userId":%q}}},
 		"body":%q%s}`, rk, path, stacktest.NewKey(), path, kim.ID, body, params))
+}
+
+func notificationTypes(t *testing.T, s *stacktest.Stack, u stacktest.User) []string {
+	t.Helper()
+	var out []string
+	for _, n := range s.Get(t, "/me/notifications?limit=100", u.Token).Body["notifications"].([]any) {
+		out = append(out, n.(map[string]any)["type"].(string))
+	}
+	return out
 }
