@@ -63,7 +63,7 @@ capacity: ## cloud capacity per traffic mix from the recorded footprints: hottes
 	$(GO) run ./localstack capacity $(CAPACITY_FLAGS)
 
 fuzz: ## a short fuzz run of amount parsing
-	$(GO) test -run '^$$' -fuzz FuzzParseAmount -fuzztime 20s ./shared/money/
+	$(GO) test -run '^$$' -fuzz FuzzParseAmount -fuzztime 20s ./shared/kernel/money/
 
 localstack-up: ## (needs Docker) start LocalStack
 	docker compose -f localstack/compose.yaml up -d --wait

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
-	"minipay/shared/httpapi"
+	"minipay/shared/edge/httpapi"
 )
 
 // accessLogRetention: access logs answer "who called what, when, with what
@@ -19,7 +19,7 @@ const accessLogRetention = awslogs.RetentionDays_ONE_YEAR
 
 // AccessLogFields is the $default stage's access log: one JSON object per
 // request. requestId is $context.requestId, the id every function logs as
-// requestId (shared/httpapi), so a log line joins its function's lines;
+// requestId (shared/edge/httpapi), so a log line joins its function's lines;
 // lambdaRequestId joins the Lambda platform's own lines. The authorizer's
 // role and user id say who called; the user's name and the token never
 // appear (no $context variable carries the Authorization header).

@@ -17,8 +17,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"minipay/shared/ddb"
-	"minipay/shared/routes"
+	"minipay/shared/edge/routes"
+	"minipay/shared/kernel/ddb"
 )
 
 // alarmPeriod is the window of the rate and count alarms: short enough to
@@ -33,7 +33,7 @@ const (
 	// 503 Retry-After of a hot receiver too: sustained, that is worth a look.
 	api5xxPercent = 1
 	// transactionConflicts per period, 3 periods in a row. Conflicts are
-	// retried (shared/ledger) and a few are normal on busy accounts; a
+	// retried (shared/kernel/ledger) and a few are normal on busy accounts; a
 	// sustained stream means a hot item the design should have split.
 	transactionConflicts = 10
 )

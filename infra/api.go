@@ -11,13 +11,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
-	"minipay/shared/routes"
+	"minipay/shared/edge/routes"
 )
 
 var httpMethods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "HEAD": true, "OPTIONS": true}
 
 // Default-stage throttling: what a route without its own throttle gets
-// (each route's own, derived in shared/routes, overrides it).
+// (each route's own, derived in shared/edge/routes, overrides it).
 const (
 	throttleRate  = 100 // requests per second, steady
 	throttleBurst = 200

@@ -1,5 +1,5 @@
 // Command infra is the minipay CDK app: one stack, derived from the route and
-// schedule tables in shared/routes and the table schema in shared/ddb.
+// schedule tables in shared/edge/routes and the table schema in shared/kernel/ddb.
 //
 //	cd infra && cdk synth                    # code from ../build/<function>/bootstrap
 //	cd infra && cdk synth -c codeDir=/path   # code from elsewhere

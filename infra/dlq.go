@@ -5,7 +5,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
-	"minipay/shared/routes"
+	"minipay/shared/edge/routes"
 )
 
 // deadLetterRetention is how long a failed job's event waits in its queue:

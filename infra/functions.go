@@ -14,9 +14,9 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"minipay/shared/config"
-	"minipay/shared/ddb"
-	"minipay/shared/routes"
+	"minipay/shared/edge/routes"
+	"minipay/shared/kernel/config"
+	"minipay/shared/kernel/ddb"
 )
 
 // tableAccess maps every function (the authorizer, each route's and each
@@ -158,7 +158,7 @@ func registeringFunctions() map[string]bool {
 
 // tableAndIndexArns are the table and each of its indexes by name (a Query
 // on a GSI is authorized on the index ARN): no wildcard, and a new index in
-// shared/ddb is granted with no change here.
+// shared/kernel/ddb is granted with no change here.
 func tableAndIndexArns(table awsdynamodb.Table) []*string {
 	arns := []*string{table.TableArn()}
 	for _, g := range ddb.GSIs {

@@ -18,7 +18,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
-	"minipay/shared/routes"
+	"minipay/shared/edge/routes"
 )
 
 // addNag applies cdk-nag's AwsSolutions pack to everything in app; it runs

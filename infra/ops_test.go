@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"minipay/shared/ddb"
-	"minipay/shared/routes"
+	"minipay/shared/edge/routes"
+	"minipay/shared/kernel/ddb"
 )
 
 // The operations side of the stack: dead-letter queues, alarms, the alarm

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"minipay/shared/routes"
+	"minipay/shared/edge/routes"
 )
 
 // The payment routes' overload protection is derived from the route table:
@@ -63,7 +63,7 @@ func TestRouteThrottlesAndReservedConcurrency(t *testing.T) {
 		t.Errorf("%d route settings for %d throttled rows", len(settings), throttled)
 	}
 	reserved := reservedConcurrency(routes.Served())
-	// the reservations are the route table's (derived in shared/routes
+	// the reservations are the route table's (derived in shared/edge/routes
 	// from the capacity model): every row that reserves is in the stack
 	if len(reserved) == 0 {
 		t.Error("no function reserves concurrency")

@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
-	"minipay/shared/routes"
+	"minipay/shared/edge/routes"
 )
 
 // WorkQueue is one routes.Queues row in the stack: the queue, its

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"minipay/shared/routes"
+	"minipay/shared/edge/routes"
 )
 
 // TestWorkQueues: every work queue of the table is encrypted, TLS-only,

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"minipay/shared/routes"
+	"minipay/shared/edge/routes"
 )
 
 // Scheduler's retry policy for a target it cannot reach (throttled, not

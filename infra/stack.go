@@ -15,7 +15,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"minipay/shared/routes"
+	"minipay/shared/edge/routes"
 )
 
 // StackProps configures the stack. Zero values take the defaults, so the real

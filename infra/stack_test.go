@@ -17,9 +17,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
-	"minipay/shared/config"
-	"minipay/shared/ddb"
-	"minipay/shared/routes"
+	"minipay/shared/edge/routes"
+	"minipay/shared/kernel/config"
+	"minipay/shared/kernel/ddb"
 )
 
 // testSchedules are injected rows (beside routes.Schedules): a daily

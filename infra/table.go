@@ -5,11 +5,11 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/jsii-runtime-go"
 
-	"minipay/shared/ddb"
+	"minipay/shared/kernel/ddb"
 )
 
 // newTable is the single table. Keys, TTL attribute and GSIs come from
-// shared/ddb, the same constants the local stack creates its table from.
+// shared/kernel/ddb, the same constants the local stack creates its table from.
 func newTable(stack awscdk.Stack) awsdynamodb.Table {
 	str := func(name string) *awsdynamodb.Attribute {
 		return &awsdynamodb.Attribute{Name: jsii.String(name), Type: awsdynamodb.AttributeType_STRING}

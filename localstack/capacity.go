@@ -10,14 +10,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"minipay/shared/capacity"
-	"minipay/shared/contention"
-	"minipay/shared/ddb"
+	"minipay/localstack/capacity"
+	"minipay/localstack/contention"
+	"minipay/shared/kernel/ddb"
 )
 
 // EnvCloudModel, when true, runs the local stack under the cloud's
-// conflicts (shared/contention) and per-partition throttling
-// (shared/capacity): MINIPAY_CLOUD_MODEL=1 make run.
+// conflicts (localstack/contention) and per-partition throttling
+// (localstack/capacity): MINIPAY_CLOUD_MODEL=1 make run.
 const EnvCloudModel = "MINIPAY_CLOUD_MODEL"
 
 // EnvCloudModelScale scales the modelled partition limits (e.g. 0.05: 50
@@ -28,7 +28,7 @@ const EnvCloudModelScale = "MINIPAY_CLOUD_MODEL_SCALE"
 // recorded footprints (make capacity).
 func capacityReport(args []string) error {
 	fs := flag.NewFlagSet("capacity", flag.ExitOnError)
-	file := fs.String("footprints", "", "a footprint table to read instead of the recorded one (shared/capacity/footprints.json)")
+	file := fs.String("footprints", "", "a footprint table to read instead of the recorded one (localstack/capacity/footprints.json)")
 	top := fs.Int("top", 6, "partitions shown per mix, hottest first")
 	_ = fs.Parse(args)
 	if fs.NArg() > 0 {

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"minipay/shared/clock"
-	"minipay/shared/dynamolocal"
+	"minipay/localstack/dynamolocal"
+	"minipay/shared/kernel/clock"
 )
 
 // stackProc is `localstack run` as a process of its own.

@@ -1,7 +1,7 @@
 // Command localstack runs minipay on one machine, with no cloud and no
 // Docker: DynamoDB Local plus the emulator of API Gateway, EventBridge
-// Scheduler and DynamoDB TTL (shared/emulator) in front of the very
-// handlers the Lambda functions run (shared/app).
+// Scheduler and DynamoDB TTL (localstack/emulator) in front of the very
+// handlers the Lambda functions run (shared/wiring/app).
 //
 //	localstack run    [-addr 127.0.0.1:8080] [-dynamodb-port 8000] [-data .local/dynamodb] [-in-memory] [-table minipay]
 //	localstack invoke -function NAME -event FILE [-endpoint http://127.0.0.1:8000] [-table minipay] [-api URL] [-data DIR] [-keep-scheduled-time]
@@ -19,7 +19,7 @@
 // keeps the file's time). audit checks the ledger's
 // invariants and exits 1 if any fails. openapi prints the OpenAPI document
 // (the one run serves at /openapi.json) with -server as its first server.
-// load runs the user-journey load test (shared/load) against -api, the
+// load runs the user-journey load test (localstack/load) against -api, the
 // local stack on 127.0.0.1:8080 if one runs, or a stack it starts in
 // process; it exits 99 when a threshold was crossed (as k6 does) and 1
 // when the audit failed.
@@ -49,19 +49,19 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"minipay/shared/app"
-	"minipay/shared/bench"
-	"minipay/shared/clock"
-	"minipay/shared/config"
-	"minipay/shared/ddb"
-	"minipay/shared/dynamolocal"
-	"minipay/shared/emulator"
-	"minipay/shared/httpapi"
-	"minipay/shared/ledger"
-	"minipay/shared/load"
-	"minipay/shared/openapi"
-	"minipay/shared/routes"
-	"minipay/shared/users"
+	"minipay/localstack/bench"
+	"minipay/localstack/dynamolocal"
+	"minipay/localstack/emulator"
+	"minipay/localstack/load"
+	"minipay/shared/capabilities/users"
+	"minipay/shared/edge/httpapi"
+	"minipay/shared/edge/routes"
+	"minipay/shared/kernel/clock"
+	"minipay/shared/kernel/config"
+	"minipay/shared/kernel/ddb"
+	"minipay/shared/kernel/ledger"
+	"minipay/shared/wiring/app"
+	"minipay/shared/wiring/openapi"
 )
 
 // defaultOperatorToken is the operator token when MINIPAY_OPERATOR_TOKEN is
@@ -481,7 +481,7 @@ func audit(args []string) error {
 	return nil
 }
 
-// benchReport prints the load report (shared/bench) against its own
+// benchReport prints the load report (localstack/bench) against its own
 // in-memory DynamoDB Local, or -endpoint's.
 func benchReport(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
@@ -512,7 +512,7 @@ const EnvLoadRate = "MINIPAY_LOAD_RATE"
 // localAPI is where make run serves the API.
 const localAPI = "http://127.0.0.1:8080"
 
-// loadTest runs the user-journey load test (shared/load).
+// loadTest runs the user-journey load test (localstack/load).
 func loadTest(args []string) error {
 	fs := flag.NewFlagSet("load", flag.ExitOnError)
 	o := load.Defaults

@@ -4,8 +4,8 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"minipay/shared/app"
-	"minipay/shared/auth"
+	"minipay/shared/capabilities/auth"
+	"minipay/shared/wiring/app"
 )
 
 func main() { lambda.Start(auth.Handler(app.MustDeps())) }

@@ -4,8 +4,8 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"minipay/shared/app"
-	"minipay/shared/merchant"
+	"minipay/shared/capabilities/merchant"
+	"minipay/shared/wiring/app"
 )
 
 func main() { lambda.Start(merchant.Cook(app.MustDeps())) }

@@ -4,8 +4,8 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"minipay/shared/app"
-	"minipay/shared/openapi"
+	"minipay/shared/wiring/app"
+	"minipay/shared/wiring/openapi"
 )
 
 func main() { lambda.Start(openapi.Handler(app.MustDeps())) }

@@ -4,8 +4,8 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"minipay/shared/app"
-	"minipay/shared/sprinkle"
+	"minipay/shared/capabilities/sprinkle"
+	"minipay/shared/wiring/app"
 )
 
 func main() { lambda.Start(sprinkle.Get(app.MustDeps())) }

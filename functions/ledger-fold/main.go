@@ -4,7 +4,7 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"minipay/shared/app"
+	"minipay/shared/wiring/app"
 )
 
 func main() { lambda.Start(app.FoldJob(app.MustDeps())) }

@@ -4,8 +4,8 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"minipay/shared/app"
-	"minipay/shared/notify"
+	"minipay/shared/capabilities/notify"
+	"minipay/shared/wiring/app"
 )
 
 func main() { lambda.Start(notify.ListHandler(app.MustDeps())) }

@@ -4,8 +4,8 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"minipay/shared/app"
-	"minipay/shared/httpapi"
+	"minipay/shared/edge/httpapi"
+	"minipay/shared/wiring/app"
 )
 
 func main() { lambda.Start(httpapi.NotFound(app.MustDeps())) }

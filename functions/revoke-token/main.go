@@ -4,8 +4,8 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"minipay/shared/app"
-	"minipay/shared/users"
+	"minipay/shared/capabilities/users"
+	"minipay/shared/wiring/app"
 )
 
 func main() { lambda.Start(users.RevokeToken(app.MustDeps())) }

@@ -4,9 +4,8 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"minipay/shared/app"
-	"minipay/shared/merchant"
-	"minipay/shared/webhooks"
+	"minipay/shared/capabilities/webhooks"
+	"minipay/shared/wiring/app"
 )
 
-func main() { lambda.Start(webhooks.Rotate(app.MustDeps(), merchant.StoreOwner)) }
+func main() { lambda.Start(webhooks.Rotate(app.MustDeps(), app.StoreOwner)) }

@@ -4,8 +4,8 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"minipay/shared/app"
-	"minipay/shared/savings"
+	"minipay/shared/capabilities/savings"
+	"minipay/shared/wiring/app"
 )
 
 func main() { lambda.Start(savings.InstallmentJob(app.MustDeps())) }

@@ -4,8 +4,8 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"minipay/shared/app"
-	"minipay/shared/settlement"
+	"minipay/shared/capabilities/settlement"
+	"minipay/shared/wiring/app"
 )
 
 func main() { lambda.Start(settlement.Sweep(app.MustDeps())) }

@@ -4,8 +4,8 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"minipay/shared/app"
-	"minipay/shared/transfers"
+	"minipay/shared/capabilities/transfers"
+	"minipay/shared/wiring/app"
 )
 
 func main() { lambda.Start(transfers.Create(app.MustDeps())) }

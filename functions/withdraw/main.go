@@ -4,8 +4,8 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"minipay/shared/accounts"
-	"minipay/shared/app"
+	"minipay/shared/capabilities/accounts"
+	"minipay/shared/wiring/app"
 )
 
 func main() { lambda.Start(accounts.Withdraw(app.MustDeps())) }

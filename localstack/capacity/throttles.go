@@ -1,0 +1,174 @@
+package capacity
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"minipay/shared/edge/routes"
+)
+
+// Concentrated says, per route, which roles one actor plays when the
+// route's traffic is concentrated the worst way its API Gateway throttle
+// cannot tell apart: every request names the same store (and so the same
+// owner), the same receiver, room, sprinkle or settlement. Every other
+// role (the caller, a customer, a payer) is spread over the 1,000,000
+// users: one caller alone is not a route's load. A route not listed
+// concentrates nothing.
+var Concentrated = map[string][]string{
+	// all credits into one receiver (the operator crediting one user, too)
+	"POST /transfers":                    {"payee"},
+	"POST /transfers/{id}/accept":        {"payee"},
+	"POST /transfers/{id}/reject":        {"payee"},
+	"POST /transfers/{id}/cancel":        {"payee"},
+	"POST /operator/deposits":            {"user"},
+	"POST /operator/users/{id}/tokens":   {"user"},
+	"DELETE /operator/users/{id}/tokens": {"user"},
+	// one room, one sprinkle
+	"POST /rooms/{id}/members":                  {"room"},
+	"GET /rooms/{id}":                           {"room"},
+	"DELETE /rooms/{id}/members/me":             {"room"},
+	"POST /rooms/{id}/sprinkles":                {"room"},
+	"POST /rooms/{id}/sprinkles/{token}/claims": {"room", "sprinkle", "sprinkler"},
+	"GET /rooms/{id}/sprinkles/{token}":         {"room", "sprinkle"},
+	// one store
+	"GET /stores/{id}":              {"store", "owner"},
+	"PUT /stores/{id}/status":       {"store", "owner"},
+	"POST /stores/{id}/withdrawals": {"store", "owner"},
+	"GET /stores/{id}/orders":       {"store", "owner"},
+	"POST /orders":                  {"store", "owner"},
+	"POST /orders/{id}/accept":      {"store", "owner"},
+	"POST /orders/{id}/reject":      {"store", "owner"},
+	"POST /orders/{id}/cancel":      {"store", "owner"},
+	"POST /orders/{id}/cook":        {"store", "owner"},
+	"POST /orders/{id}/progress":    {"store", "owner"},
+	"POST /orders/{id}/complete":    {"store", "owner"},
+	"POST /orders/{id}/refunds":     {"store", "owner"},
+	// one settlement and its requester; one participant asked by everyone
+	"POST /settlements":                              {"payer"},
+	"GET /settlements/{id}":                          {"settlement", "requester"},
+	"POST /settlements/{id}/shares/{userId}/pay":     {"settlement", "requester"},
+	"POST /settlements/{id}/shares/{userId}/decline": {"settlement", "requester"},
+	"POST /settlements/{id}/cancel":                  {"settlement", "requester"},
+	"POST /settlements/{id}/remind":                  {"settlement", "requester"},
+}
+
+// RouteFootprints are the footprints of a route: "POST /x" and its
+// variants "POST /x (...)".
+func (t *Table) RouteFootprints(key string) []Footprint {
+	var out []Footprint
+	for _, f := range t.Footprints {
+		if f.Name == key || strings.HasPrefix(f.Name, key+" (") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// RouteCeiling is the highest rate route key alone sustains with every
+// partition at most Headroom of its limit, its traffic concentrated as
+// Concentrated says, over the worst of its variants; and the partition
+// that sets it. ok is false when the table has no footprint of the route.
+func (t *Table) RouteCeiling(key string) (ceiling float64, binding string, ok bool) {
+	pop := map[string]float64{}
+	for _, role := range Concentrated[key] {
+		pop[role] = 1
+	}
+	ceiling = math.Inf(1)
+	for _, f := range t.RouteFootprints(key) {
+		ok = true
+		r := t.Evaluate(Mix{Name: f.Name, Steps: []Step{{f.Name, 1}}, Population: pop})
+		if r.MaxRate < ceiling {
+			ceiling = r.MaxRate
+			if len(r.Loads) > 0 {
+				binding = r.Loads[0].Where + " " + r.Loads[0].Kind
+				if f.Name != key {
+					binding += " " + strings.TrimPrefix(f.Name, key+" ")
+				}
+			}
+		}
+	}
+	return ceiling, binding, ok
+}
+
+// DeriveLimits derives every route's throttle and reserved concurrency
+// from the footprints:
+//   - the throttle's rate is the route's ceiling (RouteCeiling), rounded
+//     down, at most the account's API Gateway rate; its burst is
+//     routes.BurstFor(rate);
+//   - its reservation is routes.Need: the rate at routes.HandlerLatency
+//     plus the burst;
+//   - the reservations must fit in the account's reservable concurrency
+//     (routes.LambdaAccountConcurrency less routes.LambdaUnreservedMinimum
+//     and the rows reserved by hand). If they do not, the smallest needs
+//     are reserved first, as many as fit, and the others reserve nothing
+//     (CappedBy "concurrency"): their throttle still guards the
+//     partitions, but they run in the unreserved pool, where a rush on
+//     them beyond it is Lambda's refusal (the gateway's 500) until the
+//     account's quota is raised and the limits regenerated.
+//
+// Routes without footprints (GET /openapi.json) keep their hand-set row.
+func DeriveLimits(t *Table) (routes.Limits, error) {
+	var out routes.Limits
+	out.Note = "generated by go test ./localstack/capacity -run TestRouteLimits -update from localstack/capacity/footprints.json: do not edit"
+	out.Routes = map[string]routes.Limit{}
+	reservable := routes.LambdaAccountConcurrency - routes.LambdaUnreservedMinimum
+	var keys []string
+	for _, r := range routes.Served() {
+		key := r.Method + " " + r.Path
+		ceiling, binding, ok := t.RouteCeiling(key)
+		if !ok {
+			reservable -= r.ReservedConcurrency
+			continue
+		}
+		l := routes.Limit{Ceiling: math.Floor(ceiling*10) / 10, Binding: binding, Concentrated: Concentrated[key]}
+		rate := math.Floor(ceiling)
+		if rate > routes.GatewayAccountRate {
+			rate, l.CappedBy = routes.GatewayAccountRate, "gateway"
+		}
+		if rate < 1 {
+			return out, fmt.Errorf("%s: ceiling %.2f/s: the route cannot take one request a second", key, ceiling)
+		}
+		if math.IsInf(ceiling, 1) {
+			l.Ceiling = 0
+		}
+		l.Rate, l.Burst = rate, routes.BurstFor(rate)
+		l.Reserved = routes.Need(l.Rate, l.Burst)
+		out.Routes[key] = l
+		keys = append(keys, key)
+	}
+	a := &out.Assumptions
+	a.HandlerLatencyMs = int(routes.HandlerLatency.Milliseconds())
+	a.BurstWindowMs = int(routes.BurstWindow.Milliseconds())
+	a.MinBurst = routes.MinBurst
+	a.LambdaAccountConcurrency = routes.LambdaAccountConcurrency
+	a.LambdaUnreservedMinimum = routes.LambdaUnreservedMinimum
+	a.GatewayAccountRate = routes.GatewayAccountRate
+	a.Reservable = reservable
+	// the smallest needs first; ties by key, for a stable file
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := out.Routes[keys[i]], out.Routes[keys[j]]
+		if a.Reserved != b.Reserved {
+			return a.Reserved < b.Reserved
+		}
+		return keys[i] < keys[j]
+	})
+	left, full := reservable, true
+	for _, k := range keys {
+		l := out.Routes[k]
+		if full && l.Reserved <= left {
+			left -= l.Reserved
+			continue
+		}
+		full = false // past the first that does not fit, none is reserved: needs are sorted
+		l.Reserved = 0
+		if l.CappedBy == "" {
+			l.CappedBy = "concurrency"
+		} else {
+			l.CappedBy += ",concurrency"
+		}
+		out.Routes[k] = l
+	}
+	return out, nil
+}

@@ -1,0 +1,73 @@
+// Package auth is the Lambda authorizer (HTTP API, simple responses) for
+// Authorization: Bearer <token>.
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"minipay/shared/capabilities/users"
+	"minipay/shared/edge/httpapi"
+)
+
+// Handler is the authorizer. It always answers "authorized" with a role in
+// the context: user (with userId, name and the token's hash), operator, or
+// anonymous (with the reason, for an expired or revoked token) for a token
+// that works for nothing. Handlers then answer a bad token with a 401
+// problem+json instead of API Gateway's bare 403. API Gateway caches the
+// answer per Authorization header for routes.AuthorizerCacheTTL, so a cached
+// request costs no token lookup, and a revoked token works at most that
+// long.
+func Handler(d httpapi.Deps) func(context.Context, events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
+	operator := []byte(strings.ToLower(d.Config.OperatorTokenSHA256))
+	return func(ctx context.Context, e events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
+		token := bearer(e.Headers["authorization"])
+		anonymous := func(reason string) events.APIGatewayV2CustomAuthorizerSimpleResponse {
+			c := map[string]any{httpapi.CtxRole: httpapi.RoleAnonymous}
+			if reason != "" {
+				c[httpapi.CtxRefusal] = reason
+			}
+			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: c}
+		}
+		if token == "" {
+			return anonymous(""), nil
+		}
+		if len(operator) > 0 && subtle.ConstantTimeCompare([]byte(users.TokenHash(token)), operator) == 1 {
+			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: map[string]any{httpapi.CtxRole: httpapi.RoleOperator}}, nil
+		}
+		if !strings.HasPrefix(token, users.TokenPrefix) || len(token) > 200 {
+			return anonymous(""), nil
+		}
+		owner, err := users.Lookup(ctx, d.Table, token, d.Clock.Now())
+		if err != nil {
+			// Returning the error makes API Gateway answer 500 and not cache it.
+			d.Log.ErrorContext(ctx, "authorizer: token lookup failed", slog.String("error", err.Error()))
+			return events.APIGatewayV2CustomAuthorizerSimpleResponse{}, err
+		}
+		switch owner.State {
+		case users.TokenUnknown:
+			return anonymous(""), nil
+		case users.TokenExpired:
+			return anonymous("expired"), nil
+		case users.TokenRevoked:
+			return anonymous("revoked"), nil
+		}
+		userCtx := map[string]any{httpapi.CtxRole: httpapi.RoleUser, httpapi.CtxUserID: owner.UserID, httpapi.CtxTokenHash: owner.Hash}
+		if owner.Name != "" {
+			userCtx[httpapi.CtxName] = owner.Name
+		}
+		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: userCtx}, nil
+	}
+}
+
+func bearer(h string) string {
+	const prefix = "bearer "
+	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return ""
+	}
+	return strings.TrimSpace(h[len(prefix):])
+}

@@ -1,0 +1,7 @@
+package settlement
+
+// SweepDueKinds are the due-index kinds the settlement-sweep job reads, in the order it
+// reads them: its row of routes.Schedules lists exactly these (the local test
+// clock fires the job only when one of them has something due). The check
+// is shared/wiring/app's TestScheduleDueKinds.
+func SweepDueKinds() []string { return dueKind.Kinds() }

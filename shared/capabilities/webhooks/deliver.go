@@ -1,0 +1,565 @@
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"minipay/shared/capabilities/notify"
+	"minipay/shared/edge/httpapi"
+	"minipay/shared/edge/routes"
+	"minipay/shared/kernel/ddb"
+	"minipay/shared/kernel/ledger"
+)
+
+// QueueName is the delivery queue (routes.Queues).
+const QueueName = "webhook-delivery"
+
+// SweepBudget bounds one sweep (the function's timeout is 10 s).
+const SweepBudget = 7 * time.Second
+
+// Message is one delivery to make.
+type Message struct {
+	Store    string `json:"store"`
+	Endpoint string `json:"endpoint"`
+	Event    string `json:"event"`
+
+	log []types.AttributeValue // the delivery's log as read
+}
+
+// Backoff is the wait before attempt n+1 after n failed attempts:
+// FirstBackoff doubling per attempt up to MaxBackoff, with "equal jitter"
+// (half fixed, half random) so retries of many deliveries spread out.
+func Backoff(n int, random func() float64) time.Duration {
+	d := MaxBackoff
+	if n >= 1 && n <= 20 {
+		d = min(FirstBackoff<<(n-1), MaxBackoff)
+	}
+	return d/2 + time.Duration(random()*float64(d/2))
+}
+
+// SweepSummary is what one sweep did.
+type SweepSummary struct {
+	Due      int  `json:"due"`
+	Events   int  `json:"events"`   // events fanned out
+	Created  int  `json:"created"`  // deliveries they made
+	Sent     int  `json:"sent"`     // deliveries sent to the queue
+	Inline   int  `json:"inline"`   // no queue wired: delivered in this invocation
+	Failures int  `json:"failures"` // items left due for the next sweep
+	Done     bool `json:"done"`
+}
+
+// Sweep is the webhook-sweep job: every due event is fanned out to a
+// delivery per enabled, subscribed endpoint of its store (one transaction:
+// the event's due attributes removed, the deliveries put), and every due
+// delivery is leased (its due time moved Lease ahead, conditioned on the
+// due time read, so two sweeps never both send it) and sent to the queue.
+func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSummary, error) {
+	return func(ctx context.Context, ev routes.ScheduledEvent) (SweepSummary, error) {
+		now := d.Clock.Now()
+		var sum SweepSummary
+		endpoints := map[string][]endpoint{} // by store, for this run
+		var mu sync.Mutex
+		run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: DueKinds(), Until: now, Budget: SweepBudget, Fetch: true},
+			func(ctx context.Context, item ddb.Item) error {
+				var msgs []Message
+				var err error
+				if sk := ddb.Decode(item).S(ddb.AttrSK); sk == skEvent {
+					msgs, err = fanOut(ctx, d, item, now, endpoints, &mu)
+					if err == nil {
+						sum.Events++
+						sum.Created += len(msgs)
+					}
+				} else if strings.HasPrefix(sk, skDelivery) {
+					var m *Message
+					m, err = lease(ctx, d, item, now)
+					if m != nil {
+						msgs = append(msgs, *m)
+					}
+				}
+				for _, m := range msgs {
+					if serr := send(ctx, d, m); serr != nil {
+						// Leased: due again when the lease ends.
+						err = errors.Join(err, serr)
+						continue
+					}
+					if d.Queue == nil {
+						sum.Inline++
+					} else {
+						sum.Sent++
+					}
+				}
+				return err
+			})
+		sum.Due, sum.Done, sum.Failures = run.Seen, run.Done, run.Failed
+		d.Log.InfoContext(ctx, "webhook sweep", "job", ev.Job, "scheduledTime", ev.ScheduledTime, "due", sum.Due,
+			"events", sum.Events, "created", sum.Created, "sent", sum.Sent, "inline", sum.Inline, "errors", run.Failed, "done", run.Done)
+		if err != nil {
+			return sum, err
+		}
+		if err := run.Err(); err != nil {
+			return sum, fmt.Errorf("webhook sweep: %w", err)
+		}
+		return sum, nil
+	}
+}
+
+// send puts m on the queue (none wired: delivers it here).
+func send(ctx context.Context, d httpapi.Deps, m Message) error {
+	if d.Queue == nil {
+		_, err := deliver(ctx, d, m)
+		return err
+	}
+	b, _ := json.Marshal(m)
+	return d.Queue.Send(ctx, QueueName, string(b))
+}
+
+// endpoint is an endpoint item.
+type endpoint struct {
+	ID, Store, Owner, URL, Status, Description string
+	Types                                      []string
+	Secret, PrevSecret                         string
+	PrevUntil, FailingSince, CreatedAt         time.Time
+	DisabledReason                             string
+}
+
+func endpointFromItem(item ddb.Item) (endpoint, error) {
+	d := ddb.Decode(item)
+	e := endpoint{ID: d.MustS("endpointId"), Store: d.MustS("storeId"), Owner: d.MustS("owner"), URL: d.MustS("url"),
+		Status: d.MustS("status"), Description: d.S("description"), Secret: d.MustS("secret"), PrevSecret: d.S("prevSecret"),
+		CreatedAt: d.MustTime("createdAt"), DisabledReason: d.S("disabledReason")}
+	if d.Has("prevSecretUntilMs") {
+		e.PrevUntil = d.Millis("prevSecretUntilMs")
+	}
+	if d.Has("failingSince") {
+		e.FailingSince = d.Time("failingSince")
+	}
+	if l, ok := item["types"].(*types.AttributeValueMemberL); ok {
+		for _, v := range l.Value {
+			if s, ok := v.(*types.AttributeValueMemberS); ok {
+				e.Types = append(e.Types, s.Value)
+			}
+		}
+	}
+	return e, d.Err()
+}
+
+// wants says whether e takes events of type typ.
+func (e endpoint) wants(typ string) bool {
+	if typ == Test {
+		return true
+	}
+	if len(e.Types) == 0 {
+		return true
+	}
+	for _, t := range e.Types {
+		if t == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// secrets are the secrets a delivery at now is signed with.
+func (e endpoint) secrets(now time.Time) []string {
+	out := []string{e.Secret}
+	if e.PrevSecret != "" && now.Before(e.PrevUntil) {
+		out = append(out, e.PrevSecret)
+	}
+	return out
+}
+
+// storeEndpoints reads a store's endpoints (one Query).
+func storeEndpoints(ctx context.Context, t *ddb.Table, store string) ([]endpoint, error) {
+	var out []endpoint
+	var derr error
+	err := t.QueryAll(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :sk)"),
+		ExpressionAttributeNames:  map[string]string{"#pk": ddb.AttrPK, "#sk": ddb.AttrSK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(pkStore + store), ":sk": ddb.S(skEndpoint)},
+		ConsistentRead:            aws.Bool(true),
+	}, func(item ddb.Item) bool {
+		e, err := endpointFromItem(item)
+		if err != nil {
+			derr = err
+			return false
+		}
+		out = append(out, e)
+		return true
+	})
+	return out, errors.Join(err, derr)
+}
+
+// fanOut makes the event's deliveries: ONE transaction of the event's due
+// attributes removed (conditioned on their being there: once) and a
+// delivery per enabled endpoint that takes the type, each leased (due
+// Lease from now) and returned to be sent.
+func fanOut(ctx context.Context, d httpapi.Deps, item ddb.Item, now time.Time, cache map[string][]endpoint, mu *sync.Mutex) ([]Message, error) {
+	dec := ddb.Decode(item)
+	id, store, typ, owner := dec.MustS("eventId"), dec.MustS("storeId"), dec.MustS("type"), dec.MustS("owner")
+	body, orderID, seq, created := dec.MustS("body"), dec.S("orderId"), dec.N("sequence"), dec.MustTime("createdAt")
+	if err := dec.Err(); err != nil {
+		return nil, err
+	}
+	mu.Lock()
+	eps, ok := cache[store]
+	mu.Unlock()
+	if !ok {
+		var err error
+		if eps, err = storeEndpoints(ctx, d.Table, store); err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		cache[store] = eps
+		mu.Unlock()
+	}
+	tx := &ledger.Tx{}
+	tx.Update(eventKey(id), "REMOVE #b, #d SET fannedOutAt = :now", ledger.Cond{
+		Expr: "attribute_exists(#d)", Names: map[string]string{"#b": ddb.AttrDuePK, "#d": ddb.AttrDueSK},
+		Values: ddb.Item{":now": ddb.Time(now)},
+	}, func(ddb.Item) error { return errFannedOut })
+	var msgs []Message
+	for _, e := range eps {
+		if e.Status != EndpointEnabled || !e.wants(typ) {
+			continue
+		}
+		tx.Put(newDelivery(e, id, typ, orderID, body, seq, created, now, now.Add(Lease)), ledger.Cond{Expr: "attribute_not_exists(PK)"}, nil)
+		msgs = append(msgs, Message{Store: store, Endpoint: e.ID, Event: id})
+	}
+	_ = owner
+	err := d.Ledger.Commit(ctx, tx)
+	if errors.Is(err, errFannedOut) {
+		return nil, nil // another sweep did it (the index lags)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return msgs, nil
+}
+
+var errFannedOut = errors.New("webhooks: fanned out already")
+
+// newDelivery is a pending delivery item of event id to e, due at due.
+func newDelivery(e endpoint, id, typ, orderID, body string, seq int64, created, now, due time.Time) ddb.Item {
+	item := deliveryKey(e.ID, id)
+	item["endpointId"] = ddb.S(e.ID)
+	item["storeId"] = ddb.S(e.Store)
+	item["eventId"] = ddb.S(id)
+	item["type"] = ddb.S(typ)
+	item["sequence"] = ddb.N(seq)
+	item["body"] = ddb.S(body)
+	item["eventCreatedAt"] = ddb.Time(created)
+	item["createdAt"] = ddb.Time(now)
+	item["retryFrom"] = ddb.Time(now)
+	item["status"] = ddb.S(DeliveryPending)
+	item["attempts"] = ddb.N(0)
+	item["nextAttemptAt"] = ddb.Time(now)
+	item["log"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
+	ddb.SetStrings(item, map[string]string{"orderId": orderID})
+	item[ddb.AttrTTL] = ttl(now)
+	dueWebhook.Set(item, due, id)
+	return item
+}
+
+// lease moves a due delivery's due time Lease ahead (conditioned on the
+// due time read: one sweep sends it) and answers its message.
+func lease(ctx context.Context, d httpapi.Deps, item ddb.Item, now time.Time) (*Message, error) {
+	dec := ddb.Decode(item)
+	if dec.S("status") != DeliveryPending {
+		return nil, nil
+	}
+	m := Message{Store: dec.MustS("storeId"), Endpoint: dec.MustS("endpointId"), Event: dec.MustS("eventId")}
+	if err := dec.Err(); err != nil {
+		return nil, err
+	}
+	read, _ := item[ddb.AttrDueSK].(*types.AttributeValueMemberS)
+	if read == nil {
+		return nil, nil
+	}
+	tx := &ledger.Tx{}
+	tx.Update(ddb.Key(dec.S(ddb.AttrPK), dec.S(ddb.AttrSK)), "SET #d = :d", ledger.Cond{
+		Expr: "#d = :read AND #s = :pending", Names: map[string]string{"#d": ddb.AttrDueSK, "#s": "status"},
+		Values: ddb.Item{":d": ddb.S(ddb.DueAt(now.Add(Lease), m.Event)), ":read": read, ":pending": ddb.S(DeliveryPending)},
+	}, func(ddb.Item) error { return errFannedOut })
+	if err := d.Ledger.Commit(ctx, tx); err != nil {
+		if errors.Is(err, errFannedOut) {
+			return nil, nil // recorded or leased meanwhile
+		}
+		return nil, err
+	}
+	return &m, nil
+}
+
+// WorkSummary is what a worker invocation did.
+type WorkSummary struct {
+	Delivered int `json:"delivered"`
+	Retrying  int `json:"retrying"`
+	Failed    int `json:"failed"`
+	Skipped   int `json:"skipped"` // not pending any more (a duplicate message)
+}
+
+// Worker is the webhook-worker: each message is one delivery attempt. An
+// error (the attempt could not be recorded) fails the message, which the
+// queue delivers again; the delivery also stays due for the sweep.
+func Worker(d httpapi.Deps) func(context.Context, events.SQSEvent) (WorkSummary, error) {
+	return func(ctx context.Context, ev events.SQSEvent) (WorkSummary, error) {
+		var sum WorkSummary
+		var errs []error
+		for _, rec := range ev.Records {
+			var m Message
+			if err := json.Unmarshal([]byte(rec.Body), &m); err != nil || !ValidEndpointID(m.Endpoint) || !ValidEventID(m.Event) {
+				d.Log.ErrorContext(ctx, "webhook worker: a message that is no delivery (dropped)", "message", rec.MessageId, "body", rec.Body)
+				continue
+			}
+			out, err := deliver(ctx, d, m)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("delivery %s to %s: %w", m.Event, m.Endpoint, err))
+				continue
+			}
+			switch out {
+			case DeliveryDelivered:
+				sum.Delivered++
+			case DeliveryPending:
+				sum.Retrying++
+			case DeliveryFailed:
+				sum.Failed++
+			default:
+				sum.Skipped++
+			}
+		}
+		d.Log.InfoContext(ctx, "webhook worker", "records", len(ev.Records), "delivered", sum.Delivered, "retrying", sum.Retrying,
+			"failed", sum.Failed, "skipped", sum.Skipped)
+		return sum, errors.Join(errs...)
+	}
+}
+
+var (
+	clientsMu sync.Mutex
+	clients   = map[bool]*http.Client{}
+)
+
+func clientFor(allowLoopback bool) *http.Client {
+	clientsMu.Lock()
+	defer clientsMu.Unlock()
+	c := clients[allowLoopback]
+	if c == nil {
+		c = NewClient(allowLoopback)
+		clients[allowLoopback] = c
+	}
+	return c
+}
+
+// attempt is one entry of a delivery's log.
+type attempt struct {
+	At        time.Time
+	Status    int
+	LatencyMs int64
+	Error     string
+}
+
+// deliver makes one attempt of m's delivery and records it; it answers the
+// delivery's status after it ("" when there was nothing to do).
+func deliver(ctx context.Context, d httpapi.Deps, m Message) (string, error) {
+	item, err := d.Table.Get(ctx, deliveryKey(m.Endpoint, m.Event))
+	if err != nil || item == nil {
+		return "", err
+	}
+	dec := ddb.Decode(item)
+	status, attempts, body := dec.S("status"), dec.N("attempts"), dec.S("body")
+	retryFrom, typ, orderID := dec.Time("retryFrom"), dec.S("type"), dec.S("orderId")
+	var log []types.AttributeValue
+	if l, ok := item["log"].(*types.AttributeValueMemberL); ok {
+		log = l.Value
+	}
+	m.log = log
+	if err := dec.Err(); err != nil {
+		return "", err
+	}
+	if status != DeliveryPending {
+		return "", nil
+	}
+	epItem, err := d.Table.Get(ctx, endpointKey(m.Store, m.Endpoint))
+	if err != nil {
+		return "", err
+	}
+	now := d.Clock.Now()
+	var ep endpoint
+	if epItem != nil {
+		if ep, err = endpointFromItem(epItem); err != nil {
+			return "", err
+		}
+	}
+	if epItem == nil || ep.Status != EndpointEnabled {
+		// Deleted or disabled: the delivery ends (resend it once enabled).
+		reason := "endpoint deleted"
+		if epItem != nil {
+			reason = "endpoint disabled"
+		}
+		return DeliveryFailed, record(ctx, d, m, attempts, attempt{At: now, Error: reason}, DeliveryFailed, time.Time{}, nil)
+	}
+	t := now.Unix()
+	headers := map[string]string{
+		HeaderSignature: SignatureHeader(t, []byte(body), ep.secrets(now)...),
+		HeaderEventID:   m.Event,
+		HeaderEventType: typ,
+	}
+	start := time.Now()
+	code, perr := post(ctx, clientFor(d.Config.WebhookAllowLoopback), ep.URL, []byte(body), headers)
+	a := attempt{At: now, Status: code, LatencyMs: time.Since(start).Milliseconds()}
+	if perr != nil {
+		a.Error = shortError(perr)
+	} else if code < 200 || code > 299 {
+		a.Error = fmt.Sprintf("HTTP %d", code)
+	}
+	if a.Error == "" {
+		if err := record(ctx, d, m, attempts, a, DeliveryDelivered, time.Time{}, nil); err != nil {
+			return "", err
+		}
+		if !ep.FailingSince.IsZero() { // the streak ends
+			clearFailing(ctx, d, ep)
+		}
+		return DeliveryDelivered, nil
+	}
+	next := now.Add(Backoff(int(attempts)+1, rand.Float64))
+	outcome := DeliveryPending
+	var notice *notify.Notification
+	if next.After(retryFrom.Add(RetryFor)) {
+		outcome, next = DeliveryFailed, time.Time{}
+		notice = &notify.Notification{UserID: ep.Owner, Type: NotifDeliveryFailed, At: now.UTC(), Data: map[string]any{
+			"storeId": ep.Store, "endpointId": ep.ID, "url": ep.URL, "eventId": m.Event, "eventType": typ, "orderId": orderID,
+			"attempts": attempts + 1, "lastError": a.Error}}
+	}
+	if err := record(ctx, d, m, attempts, a, outcome, next, notice); err != nil {
+		return "", err
+	}
+	failing(ctx, d, ep, now)
+	return outcome, nil
+}
+
+func shortError(err error) string {
+	var s string
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout") || strings.Contains(err.Error(), "timeout"):
+		s = "timeout after " + DeliveryTimeout.String()
+	default:
+		s = err.Error()
+		if i := strings.Index(s, "webhooks: refused: "); i >= 0 {
+			s = "refused: " + s[i+len("webhooks: refused: "):]
+		}
+	}
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}
+
+// record writes attempt a into the delivery, conditioned on the attempts
+// read (a duplicate message's attempt is not recorded twice) and on the
+// delivery still pending: delivered, failed (with the owner's notice), or
+// pending and due at next.
+func record(ctx context.Context, d httpapi.Deps, m Message, attempts int64, a attempt, outcome string, next time.Time, notice *notify.Notification) error {
+	// The log as read plus this attempt, the oldest dropped past MaxLog
+	// (the condition on attempts makes the read the item's current log).
+	entry := map[string]types.AttributeValue{"at": ddb.Time(a.At), "status": ddb.N(int64(a.Status)), "latencyMs": ddb.N(a.LatencyMs)}
+	if a.Error != "" {
+		entry["error"] = ddb.S(a.Error)
+	}
+	log := append(append([]types.AttributeValue{}, m.log...), &types.AttributeValueMemberM{Value: entry})
+	if len(log) > MaxLog {
+		log = log[len(log)-MaxLog:]
+	}
+	vals := ddb.Item{":n": ddb.N(attempts), ":n1": ddb.N(attempts + 1), ":pending": ddb.S(DeliveryPending),
+		":out": ddb.S(outcome), ":log": &types.AttributeValueMemberL{Value: log}, ":at": ddb.Time(a.At), ":code": ddb.N(int64(a.Status)),
+		":ms": ddb.N(a.LatencyMs)}
+	set := "SET #s = :out, attempts = :n1, lastAttemptAt = :at, lastStatus = :code, lastLatencyMs = :ms, #l = :log"
+	remove := []string{}
+	names := map[string]string{"#s": "status", "#l": "log"}
+	if a.Error != "" {
+		set += ", lastError = :err"
+		vals[":err"] = ddb.S(a.Error)
+	} else {
+		remove = append(remove, "lastError")
+	}
+	switch outcome {
+	case DeliveryPending:
+		set += ", nextAttemptAt = :next, #d = :due"
+		vals[":next"], vals[":due"] = ddb.Time(next), ddb.S(ddb.DueAt(next, m.Event))
+		names["#d"] = ddb.AttrDueSK
+	case DeliveryDelivered:
+		set += ", deliveredAt = :at"
+		remove = append(remove, "#b", "#d", "nextAttemptAt")
+		names["#b"], names["#d"] = ddb.AttrDuePK, ddb.AttrDueSK
+	case DeliveryFailed:
+		set += ", failedAt = :at"
+		remove = append(remove, "#b", "#d", "nextAttemptAt")
+		names["#b"], names["#d"] = ddb.AttrDuePK, ddb.AttrDueSK
+	}
+	expr := set
+	if len(remove) > 0 {
+		expr += " REMOVE " + strings.Join(remove, ", ")
+	}
+	tx := &ledger.Tx{}
+	tx.Update(deliveryKey(m.Endpoint, m.Event), expr, ledger.Cond{
+		Expr: "attempts = :n AND #s = :pending", Names: names, Values: vals,
+	}, func(ddb.Item) error { return errRecorded })
+	if notice != nil {
+		notify.Add(tx, *notice)
+	}
+	err := d.Ledger.Commit(ctx, tx)
+	if errors.Is(err, errRecorded) {
+		return nil // a duplicate's attempt was recorded first (or a resend reset it)
+	}
+	return err
+}
+
+var errRecorded = errors.New("webhooks: attempt recorded already")
+
+// failing starts an endpoint's failure streak, or disables the endpoint
+// (and notifies its owner) once the streak has lasted DisableAfter. Best
+// effort: a condition that fails means another attempt did it.
+func failing(ctx context.Context, d httpapi.Deps, ep endpoint, now time.Time) {
+	tx := &ledger.Tx{}
+	names := map[string]string{"#s": "status"}
+	switch {
+	case ep.FailingSince.IsZero():
+		tx.Update(endpointKey(ep.Store, ep.ID), "SET failingSince = :now", ledger.Cond{
+			Expr: "attribute_not_exists(failingSince) AND #s = :on", Names: names,
+			Values: ddb.Item{":now": ddb.Time(now), ":on": ddb.S(EndpointEnabled)},
+		}, func(ddb.Item) error { return errRecorded })
+	case now.Sub(ep.FailingSince) >= DisableAfter:
+		tx.Update(endpointKey(ep.Store, ep.ID), "SET #s = :off, disabledReason = :why, disabledAt = :now", ledger.Cond{
+			Expr: "failingSince = :since AND #s = :on", Names: names,
+			Values: ddb.Item{":off": ddb.S(EndpointDisabled), ":why": ddb.S("failing"), ":now": ddb.Time(now),
+				":since": ddb.Time(ep.FailingSince), ":on": ddb.S(EndpointEnabled)},
+		}, func(ddb.Item) error { return errRecorded })
+		notify.Add(tx, notify.Notification{UserID: ep.Owner, Type: NotifEndpointDisabled, At: now.UTC(), Data: map[string]any{
+			"storeId": ep.Store, "endpointId": ep.ID, "url": ep.URL, "failingSince": ep.FailingSince}})
+	default:
+		return
+	}
+	if err := d.Ledger.Commit(ctx, tx); err != nil && !errors.Is(err, errRecorded) {
+		d.Log.WarnContext(ctx, "webhook worker: endpoint failure streak not recorded", "endpoint", ep.ID, "error", err.Error())
+	}
+}
+
+// clearFailing ends an endpoint's failure streak after a success.
+func clearFailing(ctx context.Context, d httpapi.Deps, ep endpoint) {
+	tx := &ledger.Tx{}
+	tx.Update(endpointKey(ep.Store, ep.ID), "REMOVE failingSince", ledger.Cond{
+		Expr: "failingSince = :since", Values: ddb.Item{":since": ddb.Time(ep.FailingSince)},
+	}, func(ddb.Item) error { return errRecorded })
+	if err := d.Ledger.Commit(ctx, tx); err != nil && !errors.Is(err, errRecorded) {
+		d.Log.WarnContext(ctx, "webhook worker: endpoint failure streak not cleared", "endpoint", ep.ID, "error", err.Error())
+	}
+}

@@ -1,0 +1,115 @@
+package ddb_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"minipay/localstack/ddbtest"
+	"minipay/shared/kernel/ddb"
+)
+
+// A pass over the due index stops when its time budget is spent, and the
+// next pass resumes with what is left: every item is handled once, oldest
+// first, however many passes it takes.
+func TestDueWorkIsBoundedAndResumes(t *testing.T) {
+	e := ddbtest.New(t)
+	ctx := context.Background()
+	now := e.Clock.Now()
+	const n = 60
+	for i := 0; i < n; i++ {
+		item := ddb.Key(fmt.Sprintf("WORK#%03d", i), "WORK")
+		ddb.SetDue(item, "test", now.Add(-time.Duration(n-i)*time.Second), fmt.Sprint(i))
+		if _, err := ddbtest.Client().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.Name), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Not yet due: an item an hour from now.
+	later := ddb.Key("WORK#later", "WORK")
+	ddb.SetDue(later, "test", now.Add(time.Hour), "later")
+	if _, err := ddbtest.Client().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.Name), Item: later}); err != nil {
+		t.Fatal(err)
+	}
+	handled := map[string]int{}
+	var order []string
+	done := func(ctx context.Context, item ddb.Item) error {
+		pk := ddb.Decode(item).S(ddb.AttrPK)
+		handled[pk]++
+		order = append(order, pk)
+		time.Sleep(5 * time.Millisecond)
+		// Handling takes the item out of the index, as every job does.
+		_, err := ddbtest.Client().UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.Name), Key: ddb.Key(pk, "WORK"),
+			UpdateExpression: aws.String("REMOVE dueBucket, dueAt"), ConditionExpression: aws.String("attribute_exists(dueAt)")})
+		var gone *types.ConditionalCheckFailedException
+		if err != nil && !errors.As(err, &gone) {
+			return err
+		}
+		return nil
+	}
+	passes := 0
+	for ; passes < 100; passes++ {
+		run, err := e.Table.ForEachDue(ctx, ddb.DueWork{Kind: "test", Until: now, Page: 7, Budget: 40 * time.Millisecond}, done)
+		if err != nil || run.Err() != nil {
+			t.Fatal(err, run.Err())
+		}
+		if run.Done {
+			break
+		}
+		if run.Seen == 0 {
+			t.Fatal("a pass that was not done handled nothing")
+		}
+	}
+	if passes < 2 {
+		t.Fatalf("%d passes: the budget never stopped one", passes+1)
+	}
+	if len(handled) != n || handled["WORK#later"] != 0 {
+		t.Fatalf("handled %d items (%v)", len(handled), handled)
+	}
+	for pk, c := range handled {
+		if c != 1 {
+			t.Fatalf("%s handled %d times", pk, c)
+		}
+	}
+	for i := 1; i < len(order); i++ {
+		if order[i] < order[i-1] {
+			t.Fatalf("not oldest first: %s after %s", order[i], order[i-1])
+		}
+	}
+}
+
+// EarliestDue is the oldest dueAt among the named buckets only, whether it
+// is past or future, and false when they are all empty.
+func TestEarliestDue(t *testing.T) {
+	e := ddbtest.New(t)
+	ctx := context.Background()
+	now := e.Clock.Now()
+	put := func(pk, kind string, at time.Time) {
+		item := ddb.Key(pk, "WORK")
+		ddb.SetDue(item, kind, at, pk)
+		if _, err := ddbtest.Client().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.Name), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok, err := e.Table.EarliestDue(ctx, []string{"a", "b#00"}); ok || err != nil {
+		t.Fatalf("empty buckets: %v %v", ok, err)
+	}
+	put("W1", "a", now.Add(3*time.Hour))
+	put("W2", "a", now.Add(2*time.Hour+time.Millisecond))
+	put("W3", "b#00", now.Add(5*time.Hour))
+	put("W4", "b#01", now.Add(time.Hour)) // not asked for
+	put("W5", "c", now.Add(-time.Hour))   // not asked for
+	got, ok, err := e.Table.EarliestDue(ctx, []string{"a", "b#00"})
+	if err != nil || !ok || !got.Equal(now.Add(2*time.Hour+time.Millisecond)) {
+		t.Fatalf("earliest %s %v %v, want %s", got, ok, err, now.Add(2*time.Hour+time.Millisecond))
+	}
+	got, ok, err = e.Table.EarliestDue(ctx, []string{"b#00", "b#01", "c"})
+	if err != nil || !ok || !got.Equal(now.Add(-time.Hour)) {
+		t.Fatalf("earliest %s %v %v, want the past item's %s", got, ok, err, now.Add(-time.Hour))
+	}
+}

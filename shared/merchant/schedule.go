@@ -1,7 +1,0 @@
-package merchant
-
-// ExpiryDueKinds are the due-index kinds the order-expiry job reads, in the order it
-// reads them: its row of routes.Schedules lists exactly these (the local test
-// clock fires the job only when one of them has something due). The check
-// is shared/app's TestScheduleDueKinds.
-func ExpiryDueKinds() []string { return append(dueOrder.Kinds(), dueReserve.Kinds()...) }

@@ -1,7 +1,0 @@
-package notify
-
-import "minipay/shared/apispec"
-
-func init() {
-	apispec.Register(apispec.Op{Function: "list-notifications", Response: NotificationList{}, Query: apispec.Paging, Errors: []string{}})
-}

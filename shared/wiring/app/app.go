@@ -1,0 +1,208 @@
+// Package app wires functions: configuration -> kernel -> handlers. The
+// Lambda mains and the local emulator both build handlers here, so the
+// emulator runs the very code the cloud runs.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"minipay/shared/capabilities/accounts"
+	"minipay/shared/capabilities/auth"
+	"minipay/shared/capabilities/merchant"
+	"minipay/shared/capabilities/notify"
+	"minipay/shared/capabilities/savings"
+	"minipay/shared/capabilities/settlement"
+	"minipay/shared/capabilities/sprinkle"
+	"minipay/shared/capabilities/transfers"
+	"minipay/shared/capabilities/users"
+	"minipay/shared/capabilities/webhooks"
+	"minipay/shared/edge/httpapi"
+	"minipay/shared/edge/routes"
+	"minipay/shared/kernel/clock"
+	"minipay/shared/kernel/config"
+	"minipay/shared/kernel/ddb"
+	"minipay/shared/kernel/ledger"
+	"minipay/shared/wiring/openapi"
+)
+
+// StoreOwner is how the webhooks capability learns a store's owner: the
+// merchant capability answers (it emits the events, so webhooks cannot
+// import it; the wiring joins the two).
+var StoreOwner = merchant.StoreOwner
+
+// Handlers maps every function in the route and schedule tables to its
+// handler (a value lambda.Start accepts). A test checks it covers them all.
+//
+// Each function gets its own fork of the ledger, as each Lambda function is
+// its own process in the cloud (what one remembers, another does not).
+func Handlers(shared httpapi.Deps) map[string]any {
+	d := func() httpapi.Deps {
+		f := shared
+		if f.Ledger != nil {
+			f.Ledger = f.Ledger.Fork()
+		}
+		return f
+	}
+	return map[string]any{
+		routes.AuthorizerFunction: auth.Handler(d()),
+		routes.Fallback.Function:  httpapi.NotFound(d()),
+		routes.Document.Function:  openapi.Handler(d()),
+		"create-user":             users.Register(d()),
+		"rotate-token":            users.RotateToken(d()),
+		"revoke-token":            users.RevokeToken(d()),
+		"revoke-my-tokens":        users.RevokeMyTokens(d()),
+		"issue-token":             users.OperatorIssueToken(d()),
+		"revoke-user-tokens":      users.OperatorRevokeTokens(d()),
+		"list-accounts":           accounts.ListAccounts(d()),
+		"open-account":            savings.Open(d()),
+		"get-account":             accounts.GetAccount(d()),
+		"charge":                  accounts.Charge(d()),
+		"deposit-savings":         savings.Deposit(d()),
+		"withdraw":                accounts.Withdraw(d()),
+		"list-entries":            accounts.ListEntries(d()),
+		"operator-deposit":        accounts.OperatorDeposit(d()),
+		"transfer":                transfers.Create(d()),
+		"list-transfers":          transfers.ListTransfers(d()),
+		"accept-transfer":         transfers.Accept(d()),
+		"reject-transfer":         transfers.Reject(d()),
+		"cancel-transfer":         transfers.Cancel(d()),
+		"update-settings":         transfers.UpdateSettings(d()),
+		"pending-sweep":           transfers.Sweep(d()),
+		"list-notifications":      notify.ListHandler(d()),
+		"create-room":             sprinkle.CreateRoom(d()),
+		"add-room-member":         sprinkle.AddMember(d()),
+		"leave-room":              sprinkle.LeaveRoom(d()),
+		"get-room":                sprinkle.GetRoom(d()),
+		"create-sprinkle":         sprinkle.Create(d()),
+		"claim-sprinkle":          sprinkle.Claim(d()),
+		"get-sprinkle":            sprinkle.Get(d()),
+		"sprinkle-reclaim":        sprinkle.Reclaim(d()),
+		"ledger-checkpoint":       CheckpointJob(d()),
+		"ledger-fold":             FoldJob(d()),
+		"create-store":            merchant.CreateStore(d()),
+		"get-store":               merchant.GetStore(d()),
+		"set-store-status":        merchant.SetStoreStatus(d()),
+		"withdraw-store":          merchant.Withdraw(d()),
+		"list-store-orders":       merchant.ListStoreOrders(d()),
+		"place-order":             merchant.Place(d()),
+		"list-orders":             merchant.ListOrders(d()),
+		"get-order":               merchant.GetOrder(d()),
+		"accept-order":            merchant.Accept(d()),
+		"reject-order":            merchant.Reject(d()),
+		"cancel-order":            merchant.Cancel(d()),
+		"cook-order":              merchant.Cook(d()),
+		"progress-order":          merchant.Progress(d()),
+		"complete-order":          merchant.Complete(d()),
+		"refund-order":            merchant.Refund(d()),
+		"order-expiry":            merchant.Expire(d()),
+		"create-settlement":       settlement.Create(d()),
+		"list-settlements":        settlement.List(d()),
+		"get-settlement":          settlement.Get(d()),
+		"pay-settlement":          settlement.Pay(d()),
+		"decline-settlement":      settlement.Decline(d()),
+		"cancel-settlement":       settlement.Cancel(d()),
+		"remind-settlement":       settlement.Remind(d()),
+		"settlement-sweep":        settlement.Sweep(d()),
+		"close-savings":           savings.Close(d()),
+		"savings-interest":        savings.InterestJob(d()),
+		"savings-installments":    savings.InstallmentJob(d()),
+		"savings-worker":          savings.Worker(d()),
+		"create-webhook":          webhooks.Create(d(), StoreOwner),
+		"list-webhooks":           webhooks.List(d(), StoreOwner),
+		"delete-webhook":          webhooks.Delete(d(), StoreOwner),
+		"rotate-webhook-secret":   webhooks.Rotate(d(), StoreOwner),
+		"set-webhook-status":      webhooks.SetStatus(d(), StoreOwner),
+		"list-webhook-deliveries": webhooks.ListDeliveries(d(), StoreOwner),
+		"resend-webhook":          webhooks.Resend(d(), StoreOwner),
+		"test-webhook":            webhooks.SendTest(d(), StoreOwner),
+		"webhook-sweep":           webhooks.Sweep(d()),
+		"webhook-worker":          webhooks.Worker(d()),
+	}
+}
+
+// CheckpointBudget bounds one checkpoint run (the function's timeout is
+// 10 s; the next day's run resumes).
+const CheckpointBudget = 7 * time.Second
+
+// CheckpointJob is the ledger-checkpoint scheduled job.
+func CheckpointJob(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (ledger.CheckpointRun, error) {
+	return func(ctx context.Context, ev routes.ScheduledEvent) (ledger.CheckpointRun, error) {
+		run, err := d.Ledger.RollCheckpoints(ctx, CheckpointBudget)
+		d.Log.InfoContext(ctx, "ledger checkpoint", "job", ev.Job, "scheduledTime", ev.ScheduledTime,
+			"due", run.Seen, "rolled", run.Rolled, "entries", run.Entries, "done", run.Done, "errors", run.Failed)
+		if err == nil {
+			err = run.Err()
+		}
+		return run, err
+	}
+}
+
+// FoldBudget bounds one fold run (the function's timeout is 10 s; the
+// next minute's run resumes).
+const FoldBudget = 7 * time.Second
+
+// FoldJob is the ledger-fold scheduled job.
+func FoldJob(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (ledger.FoldRun, error) {
+	return func(ctx context.Context, ev routes.ScheduledEvent) (ledger.FoldRun, error) {
+		run, err := d.Ledger.FoldPostings(ctx, FoldBudget)
+		d.Log.InfoContext(ctx, "ledger fold", "job", ev.Job, "scheduledTime", ev.ScheduledTime,
+			"due", run.Seen, "accounts", run.Accounts, "postings", run.Postings, "done", run.Done, "errors", run.Failed)
+		if err == nil {
+			err = run.Err()
+		}
+		return run, err
+	}
+}
+
+// NewDeps builds handler dependencies on a client.
+func NewDeps(db ddb.Client, cfg config.Config, clk clock.Clock, log *slog.Logger) (httpapi.Deps, error) {
+	cfg, err := cfg.WithDefaults()
+	if err != nil {
+		return httpapi.Deps{}, err
+	}
+	table := ddb.NewTable(db, cfg.Table)
+	return httpapi.Deps{Ledger: ledger.New(table, clk), Table: table, Clock: clk, Log: log, Config: cfg}, nil
+}
+
+// Deps builds handler dependencies from a configuration.
+func Deps(ctx context.Context, cfg config.Config, clk clock.Clock) (httpapi.Deps, error) {
+	db, err := ddb.NewClient(ctx, cfg)
+	if err != nil {
+		return httpapi.Deps{}, err
+	}
+	d, err := NewDeps(db, cfg, clk, Logger(cfg.LogLevel))
+	if err != nil {
+		return d, err
+	}
+	if d.Queue, err = newQueueSender(ctx, cfg); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+// MustDeps is Deps from the environment with the real clock, for a Lambda's
+// main: a function that cannot configure itself should fail at cold start.
+func MustDeps() httpapi.Deps {
+	cfg, err := config.FromEnv()
+	if err == nil {
+		var d httpapi.Deps
+		if d, err = Deps(context.Background(), cfg, clock.Real{}); err == nil {
+			return d
+		}
+	}
+	slog.Error("startup failed", "error", err.Error())
+	os.Exit(1)
+	return httpapi.Deps{}
+}
+
+// Logger is structured JSON logging at the configured level.
+func Logger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
