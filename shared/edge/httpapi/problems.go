@@ -134,12 +134,15 @@ type Problem struct {
 // error is a 500 whose body says nothing of the cause (the caller logs it);
 // a transient error is a 503.
 func ProblemOf(err error) (Problem, bool) {
+	// First: the SDK's capacity errors have an ErrorCode too, which is no
+	// domain error's code.
+	if ledger.Throttled(err) {
+		return contentionProblem(), true
+	}
 	c, ok := domainerr.CodeOf(err)
 	if !ok {
-		if domainerr.IsTransient(err) || ledger.Throttled(err) {
-			t := Problems["contention"]
-			return Problem{Status: t.Status, Code: "contention", Title: t.Title, Detail: "the request met concurrent changes; retry shortly",
-				Members: map[string]any{"retryAfterSeconds": 1}}, true
+		if domainerr.IsTransient(err) {
+			return contentionProblem(), true
 		}
 		return internalProblem(), false
 	}
@@ -199,4 +202,11 @@ func storable(err error) (Problem, bool) {
 		return Problem{}, false
 	}
 	return p, true
+}
+
+// contentionProblem is the 503 a retry with the same key may clear.
+func contentionProblem() Problem {
+	t := Problems["contention"]
+	return Problem{Status: t.Status, Code: "contention", Title: t.Title, Detail: "the request met concurrent changes; retry shortly",
+		Members: map[string]any{"retryAfterSeconds": 1}}
 }
