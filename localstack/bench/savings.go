@@ -30,7 +30,13 @@ func (s *stack) savingsInterest(ctx context.Context, d httpapi.Deps, n int) {
 	fmt.Fprintf(s.out, "\n## Savings interest at 04:00: %d accounts, %d shards through the work queue (%d deliveries at once)\n", n, savings.Shards, savingsConcurrency)
 	opened := time.Date(2026, 11, 22, 10, 0, 0, 0, clock.KST)
 	clk := clock.NewManual(opened)
-	queues := emulator.NewLocalQueues(routes.Queues)
+	var work []routes.Queue // only the savings queue: the bench starts no other worker
+	for _, q := range routes.Queues {
+		if q.Worker == "savings-worker" {
+			work = append(work, q)
+		}
+	}
+	queues := emulator.NewLocalQueues(work)
 	queues.Concurrency = savingsConcurrency
 	d.Clock, d.Queue = clk, queues
 	d.Ledger = ledger.New(d.Table, clk)

@@ -13,7 +13,7 @@ import (
 
 var updateLimits = flag.Bool("update", false, "rewrite shared/edge/routes/limits.json from the footprints")
 
-const limitsFile = "../routes/limits.json"
+const limitsFile = "../../shared/edge/routes/limits.json"
 
 // The route table's throttles and reservations are derived from the
 // recorded footprints: a footprint change that moves a route's ceiling
