@@ -464,10 +464,21 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	for _, q := range routes.Queues {
 		granted[q.Worker] = append(granted[q.Worker], q.Table...)
 	}
+	// Reads a warm instance answers from its cache: the store's facts
+	// (merchant) and the accounts the ledger knows. Here every function
+	// shares one process, so another function's request may have warmed
+	// them; a Lambda instance starts cold and needs the grant.
+	coldReads := map[string][]string{"place-order": {"dynamodb:GetItem"}, "deposit-savings": {"dynamodb:GetItem"},
+		"list-store-orders": {"dynamodb:GetItem"}, "get-store": {"dynamodb:GetItem"}}
 	for fn, actions := range granted {
 		var used []string
 		for a := range rec.used[fn] {
 			used = append(used, a)
+		}
+		for _, a := range coldReads[fn] {
+			if !slices.Contains(used, a) {
+				used = append(used, a)
+			}
 		}
 		sort.Strings(used)
 		want := slices.Clone(actions)

@@ -222,7 +222,7 @@ var Routes = []Route{
 		Summary: "Open or close my store {status: open|closed}; a closed store takes no new orders"},
 	{Method: "POST", Path: "/stores/{id}/withdrawals", Function: "withdraw-store", Auth: User, MovesMoney: true, Table: actions(condCheck, del, get, put, query, update),
 		Summary: "Withdraw from my store's merchant account to my bank (a payment reaches it when its 7-day refund window closes)"},
-	{Method: "GET", Path: "/stores/{id}/orders", Function: "list-store-orders", Auth: User, Table: actions(query),
+	{Method: "GET", Path: "/stores/{id}/orders", Function: "list-store-orders", Auth: User, Table: actions(get, query),
 		Summary: "My store's orders, newest first: ?status=&limit=&cursor="},
 	{Method: "POST", Path: "/orders", Function: "place-order", Auth: User, MovesMoney: true, Table: actions(condCheck, del, get, put, query, update),
 		Summary: "Pay for an order {store, amount, memo?}: the amount is authorized (held) on my main account, auto-charging a shortfall; the store must accept and start cooking before the authorization expires (15 minutes)"},
