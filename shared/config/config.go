@@ -20,6 +20,7 @@ const (
 	EnvTokenMaxLifetime    = "MINIPAY_TOKEN_MAX_LIFETIME"    // absolute lifetime of a token and its rotations (default 8760h = 365 days)
 	EnvOrderAuthorization  = "MINIPAY_ORDER_AUTHORIZATION"   // how long an order's payment authorization lasts, a Go duration (default 15m)
 	EnvSavingsQueueURL     = "MINIPAY_SAVINGS_QUEUE_URL"     // the savings-work SQS queue (set on its senders only)
+	EnvFoldQueueURL        = "MINIPAY_FOLD_QUEUE_URL"        // the fold-work SQS queue (set on its senders only)
 )
 
 // DefaultTable is the table name used locally when MINIPAY_TABLE is unset.
@@ -60,6 +61,8 @@ type Config struct {
 	// SavingsQueueURL is the savings-work queue ("" locally: the emulator
 	// brings an in-process queue).
 	SavingsQueueURL string
+	// FoldQueueURL is the fold-work queue (likewise).
+	FoldQueueURL string
 }
 
 // FromEnv reads the configuration. A missing table name is an error in the
@@ -72,6 +75,7 @@ func FromEnv() (Config, error) {
 		LogLevel:            os.Getenv(EnvLogLevel),
 		Registration:        os.Getenv(EnvRegistration),
 		SavingsQueueURL:     os.Getenv(EnvSavingsQueueURL),
+		FoldQueueURL:        os.Getenv(EnvFoldQueueURL),
 	}
 	if c.Table == "" {
 		if c.DynamoDBEndpoint == "" {

@@ -76,12 +76,15 @@ type retryPolicy struct {
 	// a shard count below MaxShards (postings.go).
 	promoteAfter int
 	knownFresh   time.Duration
+	// foldPerAccount: FoldPerAccount (the fold job's bound per account
+	// and shard of the account).
+	foldPerAccount int
 }
 
 // New is the ledger on table.
 func New(table *ddb.Table, clk clock.Clock) *Ledger {
 	return &Ledger{table: table, clock: clk, known: &known{},
-		policy: &retryPolicy{maxAttempts: 6, baseBackoff: 10 * time.Millisecond, promoteAfter: PromoteAfter, knownFresh: KnownFresh}}
+		policy: &retryPolicy{maxAttempts: 6, baseBackoff: 10 * time.Millisecond, promoteAfter: PromoteAfter, knownFresh: KnownFresh, foldPerAccount: FoldPerAccount}}
 }
 
 // Fork is the ledger as another Lambda function sees it: the same table,
@@ -100,6 +103,10 @@ func (l *Ledger) Fork() *Ledger {
 func (l *Ledger) SetPromotion(promoteAfter int, fresh time.Duration) {
 	l.policy.promoteAfter, l.policy.knownFresh = promoteAfter, fresh
 }
+
+// SetFoldPerAccount changes the fold job's bound per account and shard of
+// the account (FoldPerAccount; tests make it small). Forks share it.
+func (l *Ledger) SetFoldPerAccount(n int) { l.policy.foldPerAccount = n }
 
 // Table is the ledger's table.
 func (l *Ledger) Table() *ddb.Table { return l.table }

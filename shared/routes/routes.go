@@ -351,6 +351,10 @@ var Queues = []Queue{
 		URLEnv: config.EnvSavingsQueueURL, WorkerTimeout: time.Minute, MaxReceives: 3, MaxConcurrency: 64,
 		Table:   actions(condCheck, del, get, put, query, update),
 		Summary: "One due-index shard of a savings job (interest + maturity, or installments) per message, time-budgeted; re-enqueues itself until the shard is done"},
+	{Name: "fold-work", Worker: "fold-worker", Senders: []string{"ledger-fold", "fold-worker"},
+		URLEnv: config.EnvFoldQueueURL, WorkerTimeout: time.Minute, MaxReceives: 3, MaxConcurrency: 32,
+		Table:   actions(del, get, query, update),
+		Summary: "One hot account per message (one the fold job left with postings), folded one transaction after another for 45 s under a lease (one worker per account); re-enqueues itself until the account is caught up"},
 }
 
 // TimeoutOf is a function's timeout: a queue worker's own, else FunctionTimeout.
