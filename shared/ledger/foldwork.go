@@ -79,7 +79,9 @@ func foldWorkOf(a AccountRef) FoldWork {
 	return FoldWork{Owner: a.Owner, Account: a.ID, Outside: a.outside}
 }
 
-func (w FoldWork) ref() AccountRef { return AccountRef{Owner: w.Owner, ID: w.Account, outside: w.Outside} }
+func (w FoldWork) ref() AccountRef {
+	return AccountRef{Owner: w.Owner, ID: w.Account, outside: w.Outside}
+}
 
 // Check refuses a message that names no account.
 func (w FoldWork) Check() error {

@@ -290,7 +290,7 @@ var Schedules = []Schedule{
 	{Name: "pending-sweep", Function: "pending-sweep", Every: time.Minute, Table: actions(del, put, query, update), Due: shards("pending", 16),
 		Summary: "Remind receivers 24 h before a pending transfer expires, expire it at 72 h and release the hold (due index; catches up)"},
 	{Name: "ledger-fold", Function: "ledger-fold", Every: time.Minute, Table: actions(del, get, query, update), Due: shards("fold", 32),
-		Summary: "Fold the postings (credits written as their own items, so busy accounts never contend) into their accounts' balances (due index, sharded; resumable)"},
+		Summary: "Fold the postings (credits written as their own items, so busy accounts never contend) into their accounts' balances (due index, sharded; resumable); an account it leaves with postings goes to the fold-work queue"},
 	{Name: "ledger-checkpoint", Function: "ledger-checkpoint", DailyAt: "03:00", TimeZone: "Asia/Seoul", Table: actions(query, update),
 		Summary: "Fold each due account's history into its checkpoint before TTL deletes year-old entries (due index; resumable)"},
 	{Name: "order-expiry", Function: "order-expiry", Every: time.Minute, Table: actions(condCheck, del, get, put, query, update), Due: append(shards("order", 32), shards("order-reserve", 32)...),
