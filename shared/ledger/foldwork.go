@@ -61,6 +61,16 @@ const (
 	// FoldReadAhead is how many postings one round reads (over all the
 	// account's shards at once): 16 transactions' worth.
 	FoldReadAhead = 16 * (MaxItems - 1)
+	// FoldHotRate: a worker whose whole budget (of at least a second)
+	// folded fewer postings a second than this hands the account back to
+	// the fold job (which folds 528 a second of a promoted account) rather
+	// than keep a function running for it; one it leaves with more
+	// postings than a pass folds comes back.
+	FoldHotRate = 100
+	// foldIdle: a round that found less than one transaction's worth waits
+	// this long before the next, so a caught-up worker folds in batches
+	// rather than one posting per transaction.
+	foldIdle = 100 * time.Millisecond
 )
 
 // FoldWork is one account for the fold worker: the body of a fold-work
@@ -105,8 +115,11 @@ type FoldHotRun struct {
 	// Held: another worker holds the account; this one did nothing.
 	Held bool `json:"held,omitempty"`
 	// Left: postings may remain (the budget ran out); next continues.
-	Left bool          `json:"left,omitempty"`
-	Took time.Duration `json:"tookNs"`
+	Left bool `json:"left,omitempty"`
+	// Cooled: the budget ran out but the account was credited slower
+	// than FoldHotRate: handed back to the fold job (no next).
+	Cooled bool          `json:"cooled,omitempty"`
+	Took   time.Duration `json:"tookNs"`
 }
 
 // FoldHot is the fold worker's work on one message: it takes the
@@ -131,6 +144,9 @@ func (l *Ledger) FoldHot(ctx context.Context, w FoldWork, budget time.Duration) 
 	}
 	more, err := l.foldFor(ctx, a, budget, &run)
 	run.Took = time.Since(start)
+	if more && err == nil && budget >= time.Second && float64(run.Postings) < l.policy.foldHotRate*run.Took.Seconds() {
+		more, run.Cooled = false, true
+	}
 	if err != nil || !more {
 		// Done (or failed: the queue delivers the message again, and the
 		// fold job goes on meanwhile): the lease goes at once.
@@ -168,6 +184,7 @@ func (l *Ledger) foldFor(ctx context.Context, a AccountRef, budget time.Duration
 		if len(postings) == 0 {
 			return false, nil
 		}
+		found := len(postings)
 		for len(postings) > 0 && time.Since(start) < budget {
 			chunk := postings[:min(len(postings), MaxItems-1)]
 			postings = postings[len(chunk):]
@@ -187,6 +204,12 @@ func (l *Ledger) foldFor(ctx context.Context, a AccountRef, budget time.Duration
 			run.Postings += len(chunk)
 			if promote {
 				break // more shards to read from now on
+			}
+		}
+		if found < MaxItems-1 {
+			select { // caught up: let a batch gather
+			case <-time.After(foldIdle):
+			case <-ctx.Done():
 			}
 		}
 	}

@@ -314,3 +314,37 @@ func TestConcurrentFoldersFoldEachPostingOnce(t *testing.T) {
 	}
 	t.Logf("4 unleased workers, the fold job and %d won of spends: %d races refused whole, every posting once", spent.Load(), races.Load())
 }
+
+// A worker whose budget ran out while the account was credited slower
+// than the hot rate hands it back to the fold job: no continuation, and
+// the lease is free at once for the job's next message.
+func TestAColdWorkerHandsTheAccountBack(t *testing.T) {
+	e := ddbtest.New(t)
+	receiver, payers, credited := hotStore(t, e, 5)
+	e.Ledger.SetFoldHotRate(1e9) // anything is cold
+	var stop atomic.Bool
+	var more atomic.Int64
+	var wg sync.WaitGroup
+	for _, group := range [][]ledger.AccountRef{payers[:10], payers[10:]} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				more.Add(creditRounds(t, e, group, receiver, 1))
+			}
+		}()
+	}
+	start := ledger.FoldWork{Owner: receiver.Owner, Account: receiver.ID}
+	r, next, err := e.Ledger.FoldHot(ctx, start, time.Second)
+	stop.Store(true)
+	wg.Wait()
+	if err != nil || next != nil || !r.Cooled || r.Postings == 0 {
+		t.Fatalf("a cold run: %+v next %+v %v", r, next, err)
+	}
+	if r, n, err := e.Ledger.FoldHot(ctx, start, time.Minute); err != nil || r.Held || n != nil {
+		t.Fatalf("after handing back: %+v %v %v", r, n, err)
+	}
+	if total := credited + more.Load(); itemBalance(t, e, receiver) != total || backlog(t, e, receiver) != 0 {
+		t.Fatalf("item balance %d, backlog %d, want %d and 0", itemBalance(t, e, receiver), backlog(t, e, receiver), total)
+	}
+}
