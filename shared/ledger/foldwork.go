@@ -189,7 +189,7 @@ func (l *Ledger) foldFor(ctx context.Context, a AccountRef, budget time.Duration
 			chunk := postings[:min(len(postings), MaxItems-1)]
 			postings = postings[len(chunk):]
 			promote := l.promotes(a, shards, run.Postings+len(chunk))
-			err := l.foldOnce(ctx, a, chunk, promote)
+			err := l.foldOnce(ctx, a, chunk, promote, true)
 			if errors.Is(err, errFoldRace) || errors.Is(err, ErrBusy) {
 				// Another folder (the fold job, a spend short of funds)
 				// took some of these first, or kept the item busy: read

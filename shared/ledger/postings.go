@@ -574,7 +574,7 @@ func (l *Ledger) foldAccount(ctx context.Context, a AccountRef, limit int) (n in
 			return n, false, promoted, err
 		}
 		promote := l.promotes(a, shards, n+len(postings))
-		if err := l.foldOnce(ctx, a, postings, promote); err != nil {
+		if err := l.foldOnce(ctx, a, postings, promote, false); err != nil {
 			return n, false, promoted, err
 		}
 		promoted = promoted || promote
@@ -597,13 +597,15 @@ func (l *Ledger) promotes(a AccountRef, shards, folded int) bool {
 // an escrow's never below zero). So each posting is folded exactly once,
 // whoever else folds a at the same time: a posting folded meanwhile
 // cancels the whole transaction (errFoldRace) and nothing moves. promote
-// also sets the account's shards to MaxShards.
-func (l *Ledger) foldOnce(ctx context.Context, a AccountRef, postings []ddb.Item, promote bool) error {
+// also sets the account's shards to MaxShards. final: a race refuses the
+// transaction at once (the fold worker reads again); otherwise Commit
+// tries it again as built, as the fold job always has.
+func (l *Ledger) foldOnce(ctx context.Context, a AccountRef, postings []ddb.Item, promote, final bool) error {
 	s, err := sum(postings)
 	if err != nil {
 		return err
 	}
-	tx := &Tx{foldOnly: true}
+	tx := &Tx{foldOnly: final}
 	if a.outside {
 		tx.add(outsideUpdate(a, s, l.clock.Now()), op{})
 	} else {
