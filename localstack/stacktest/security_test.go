@@ -427,7 +427,11 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	}
 	must(s.Post(t, "/stores/"+store+"/withdrawals", kim.Token, `{"amount":1000}`), 201) // exactly the released posting: a check of the account
 	requireEveryOperation(t, s)                                                         // and each exchange was validated against the OpenAPI document
-	if _, err := s.Emulator.Fire(ctx, "ledger-fold", s.Clock.Now()); err != nil {       // postings of lee's, park's and the bank's
+	// The fold worker on lee's postings (foldq_test.go).
+	if _, err := s.Emulator.Invoke(ctx, "fold-worker", foldWorkerEvent(t, lee.ID, lee.Main)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Emulator.Fire(ctx, "ledger-fold", s.Clock.Now()); err != nil { // postings of park's and the bank's
 		t.Fatal(err)
 	}
 	s.Clock.Advance(121 * 24 * time.Hour) // every account's checkpoint is due

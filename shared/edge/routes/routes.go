@@ -306,7 +306,7 @@ var Schedules = []Schedule{
 	{Name: "pending-sweep", Function: "pending-sweep", Every: time.Minute, Table: actions(del, put, query, update), Due: shards("pending", 16),
 		Summary: "Remind receivers 24 h before a pending transfer expires, expire it at 72 h and release the hold (due index; catches up)"},
 	{Name: "ledger-fold", Function: "ledger-fold", Every: time.Minute, Table: actions(del, get, query, update), Due: shards("fold", 32),
-		Summary: "Fold the postings (credits written as their own items, so busy accounts never contend) into their accounts' balances (due index, sharded; resumable)"},
+		Summary: "Fold the postings (credits written as their own items, so busy accounts never contend) into their accounts' balances (due index, sharded; resumable); an account it leaves with postings goes to the fold-work queue"},
 	{Name: "ledger-checkpoint", Function: "ledger-checkpoint", DailyAt: "03:00", TimeZone: "Asia/Seoul", Table: actions(query, update),
 		Summary: "Fold each due account's history into its checkpoint before TTL deletes year-old entries (due index; resumable)"},
 	{Name: "order-expiry", Function: "order-expiry", Every: time.Minute, Table: actions(condCheck, del, get, put, query, update), Due: append(shards("order", 32), shards("order-reserve", 32)...),
@@ -373,6 +373,10 @@ var Queues = []Queue{
 		URLEnv: config.EnvWebhookQueueURL, WorkerTimeout: 30 * time.Second, MaxReceives: 3, MaxConcurrency: 32,
 		Table:   actions(get, put, update),
 		Summary: "One webhook delivery per message: POST the signed event (5 s timeout), record the attempt, schedule the next with backoff or mark it delivered or failed"},
+	{Name: "fold-work", Worker: "fold-worker", Senders: []string{"ledger-fold", "fold-worker"},
+		URLEnv: config.EnvFoldQueueURL, WorkerTimeout: time.Minute, MaxReceives: 3, MaxConcurrency: 32,
+		Table:   actions(del, get, query, update),
+		Summary: "One hot account per message (one the fold job left with postings), folded one transaction after another for 45 s under a lease (one worker per account); re-enqueues itself until the account is caught up"},
 }
 
 // TimeoutOf is a function's timeout: a queue worker's own, else FunctionTimeout.

@@ -24,6 +24,7 @@ const (
 	// EnvWebhookAllowLoopback=true lets webhook endpoints be plain http on a
 	// loopback address (the local stack sets it; the cloud never does).
 	EnvWebhookAllowLoopback = "MINIPAY_WEBHOOK_ALLOW_LOOPBACK"
+	EnvFoldQueueURL         = "MINIPAY_FOLD_QUEUE_URL" // the fold-work SQS queue (set on its senders only)
 )
 
 // DefaultTable is the table name used locally when MINIPAY_TABLE is unset.
@@ -69,6 +70,8 @@ type Config struct {
 	// WebhookAllowLoopback: webhook endpoints may be http://127.0.0.1 /
 	// localhost (local only: tests and `make run` receive on loopback).
 	WebhookAllowLoopback bool
+	// FoldQueueURL is the fold-work queue (likewise).
+	FoldQueueURL string
 }
 
 // FromEnv reads the configuration. A missing table name is an error in the
@@ -81,6 +84,7 @@ func FromEnv() (Config, error) {
 		LogLevel:            os.Getenv(EnvLogLevel),
 		Registration:        os.Getenv(EnvRegistration),
 		SavingsQueueURL:     os.Getenv(EnvSavingsQueueURL),
+		FoldQueueURL:        os.Getenv(EnvFoldQueueURL),
 		WebhookQueueURL:     os.Getenv(EnvWebhookQueueURL),
 	}
 	switch v := os.Getenv(EnvWebhookAllowLoopback); v {

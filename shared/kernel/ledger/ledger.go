@@ -81,12 +81,17 @@ type retryPolicy struct {
 	// a shard count below MaxShards (postings.go).
 	promoteAfter int
 	knownFresh   time.Duration
+	// foldPerAccount: FoldPerAccount (the fold job's bound per account
+	// and shard of the account).
+	foldPerAccount int
+	// foldHotRate: FoldHotRate (foldwork.go).
+	foldHotRate float64
 }
 
 // New is the ledger on table.
 func New(table *ddb.Table, clk clock.Clock) *Ledger {
 	return &Ledger{table: table, clock: clk, known: &known{},
-		policy: &retryPolicy{maxAttempts: 6, baseBackoff: 10 * time.Millisecond, promoteAfter: PromoteAfter, knownFresh: KnownFresh}}
+		policy: &retryPolicy{maxAttempts: 6, baseBackoff: 10 * time.Millisecond, promoteAfter: PromoteAfter, knownFresh: KnownFresh, foldPerAccount: FoldPerAccount, foldHotRate: FoldHotRate}}
 }
 
 // Fork is the ledger as another Lambda function sees it: the same table,
@@ -105,6 +110,14 @@ func (l *Ledger) Fork() *Ledger {
 func (l *Ledger) SetPromotion(promoteAfter int, fresh time.Duration) {
 	l.policy.promoteAfter, l.policy.knownFresh = promoteAfter, fresh
 }
+
+// SetFoldPerAccount changes the fold job's bound per account and shard of
+// the account (FoldPerAccount; tests make it small). Forks share it.
+func (l *Ledger) SetFoldPerAccount(n int) { l.policy.foldPerAccount = n }
+
+// SetFoldHotRate changes FoldHotRate, below which a fold worker hands an
+// account back to the fold job. Forks share it.
+func (l *Ledger) SetFoldHotRate(perSecond float64) { l.policy.foldHotRate = perSecond }
 
 // Table is the ledger's table.
 func (l *Ledger) Table() *ddb.Table { return l.table }

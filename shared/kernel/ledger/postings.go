@@ -455,6 +455,11 @@ func (l *Ledger) withFold(ctx context.Context, tx *Tx, failed int, refusal error
 	target := -1
 	var seen int64 // the available the refusal saw
 	if errors.Is(refusal, errFoldRace) {
+		if tx.foldOnly {
+			// A fold's own transaction: its postings are gone for good
+			// (folded by someone else), so trying it again is useless.
+			return nil, nil
+		}
 		// Someone else folded first: the account item holds that money
 		// now; try as built (a refusal folds what is left).
 		return base, nil
@@ -568,39 +573,61 @@ func (l *Ledger) foldAccount(ctx context.Context, a AccountRef, limit int) (n in
 		if err != nil || len(postings) == 0 {
 			return n, false, promoted, err
 		}
-		s, err := sum(postings)
-		if err != nil {
+		promote := l.promotes(a, shards, n+len(postings))
+		if err := l.foldOnce(ctx, a, postings, promote, false); err != nil {
 			return n, false, promoted, err
 		}
-		promote := !a.System() && shards < MaxShards && l.policy.promoteAfter > 0 && n+len(postings) >= l.policy.promoteAfter
-		tx := &Tx{}
-		if a.outside {
-			tx.add(outsideUpdate(a, s, l.clock.Now()), op{})
-		} else {
-			// Postings only add to a user's account; an escrow's may be
-			// negative (payouts), and never take it below zero.
-			c := change{a: a, balance: s, available: s, promote: promote}
-			if s < 0 {
-				c.need = -s
-			}
-			item, o := c.item()
-			tx.add(item, o)
-		}
-		tx.foldItems(postings)
-		if err := l.Commit(ctx, tx); err != nil {
-			return n, false, promoted, err
-		}
-		if promote {
-			ka, _ := l.knownGet(knownKey(a))
-			ka.shards, ka.at = MaxShards, time.Now()
-			l.known.put(knownKey(a), ka)
-			promoted = true
-		}
+		promoted = promoted || promote
 		n += len(postings)
 		if len(postings) < MaxItems-1 {
 			return n, false, promoted, nil
 		}
 	}
+}
+
+// promotes: a fold that brings a run's count of a's postings to folded
+// promotes a (a user's account on fewer than MaxShards).
+func (l *Ledger) promotes(a AccountRef, shards, folded int) bool {
+	return !a.System() && shards < MaxShards && l.policy.promoteAfter > 0 && folded >= l.policy.promoteAfter
+}
+
+// foldOnce folds postings (at most MaxItems-1 of a's, read unfolded) into
+// a's balance: ONE transaction of their deletes, each conditioned on the
+// posting still existing, and one update of the account (ADD their sum;
+// an escrow's never below zero). So each posting is folded exactly once,
+// whoever else folds a at the same time: a posting folded meanwhile
+// cancels the whole transaction (errFoldRace) and nothing moves. promote
+// also sets the account's shards to MaxShards. final: a race refuses the
+// transaction at once (the fold worker reads again); otherwise Commit
+// tries it again as built, as the fold job always has.
+func (l *Ledger) foldOnce(ctx context.Context, a AccountRef, postings []ddb.Item, promote, final bool) error {
+	s, err := sum(postings)
+	if err != nil {
+		return err
+	}
+	tx := &Tx{foldOnly: final}
+	if a.outside {
+		tx.add(outsideUpdate(a, s, l.clock.Now()), op{})
+	} else {
+		// Postings only add to a user's account; an escrow's may be
+		// negative (payouts), and never take it below zero.
+		c := change{a: a, balance: s, available: s, promote: promote}
+		if s < 0 {
+			c.need = -s
+		}
+		item, o := c.item()
+		tx.add(item, o)
+	}
+	tx.foldItems(postings)
+	if err := l.Commit(ctx, tx); err != nil {
+		return err
+	}
+	if promote {
+		ka, _ := l.knownGet(knownKey(a))
+		ka.shards, ka.at = MaxShards, time.Now()
+		l.known.put(knownKey(a), ka)
+	}
+	return nil
 }
 
 // FoldRun is what one fold pass did.
@@ -611,8 +638,11 @@ type FoldRun struct {
 	Bounded int
 	// Promoted counts the accounts this pass promoted to MaxShards.
 	Promoted int
-	Done     bool
-	Errs     []error
+	// Hot are the Bounded accounts: the fold job hands each to the fold
+	// worker (FoldHot), which folds it continuously until it is caught up.
+	Hot  []FoldWork
+	Done bool
+	Errs []error
 }
 
 // FoldPerAccount bounds the postings one pass folds per account (20
@@ -658,7 +688,7 @@ func (l *Ledger) FoldPostings(ctx context.Context, budget time.Duration) (FoldRu
 				if err != nil {
 					return err
 				}
-				n, more, promoted, err := l.foldAccount(ctx, a, FoldPerAccount*shards)
+				n, more, promoted, err := l.foldAccount(ctx, a, l.policy.foldPerAccount*shards)
 				run.Postings += n
 				if promoted {
 					run.Promoted++
@@ -668,6 +698,7 @@ func (l *Ledger) FoldPostings(ctx context.Context, budget time.Duration) (FoldRu
 				}
 				if more {
 					run.Bounded++
+					run.Hot = append(run.Hot, foldWorkOf(a))
 				}
 				if errors.Is(err, errFoldRace) {
 					return nil // the owner folded them first
@@ -687,6 +718,7 @@ func (l *Ledger) FoldPostings(ctx context.Context, budget time.Duration) (FoldRu
 		run.Failed += r.Failed
 		run.Bounded += r.Bounded
 		run.Promoted += r.Promoted
+		run.Hot = append(run.Hot, r.Hot...)
 		run.Errs = append(run.Errs, r.Errs...)
 		run.Done = run.Done && r.Done && r.Bounded == 0
 	}

@@ -39,6 +39,9 @@ type Tx struct {
 	base      *Tx
 	foldedAt  int
 	foldedAll bool
+	// foldOnly: a fold worker's own transaction (foldOnce), refused for
+	// good when another folder took one of its postings first.
+	foldOnly bool
 }
 
 type indexedChange struct {

@@ -5,9 +5,14 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"minipay/shared/capabilities/accounts"
 	"minipay/shared/capabilities/auth"
@@ -82,6 +87,7 @@ func Handlers(shared httpapi.Deps) map[string]any {
 		"sprinkle-reclaim":        sprinkle.Reclaim(d()),
 		"ledger-checkpoint":       CheckpointJob(d()),
 		"ledger-fold":             FoldJob(d()),
+		"fold-worker":             FoldWorker(d()),
 		"create-store":            merchant.CreateStore(d()),
 		"get-store":               merchant.GetStore(d()),
 		"set-store-status":        merchant.SetStoreStatus(d()),
@@ -144,16 +150,105 @@ func CheckpointJob(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) 
 // next minute's run resumes).
 const FoldBudget = 7 * time.Second
 
-// FoldJob is the ledger-fold scheduled job.
+// FoldJob is the ledger-fold scheduled job. Each account it leaves with
+// postings (one credited faster than a pass folds) goes to the fold-work
+// queue, whose worker folds it continuously (FoldWorker).
 func FoldJob(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (ledger.FoldRun, error) {
 	return func(ctx context.Context, ev routes.ScheduledEvent) (ledger.FoldRun, error) {
 		run, err := d.Ledger.FoldPostings(ctx, FoldBudget)
+		sent, serr := sendFoldWork(ctx, d, run.Hot)
 		d.Log.InfoContext(ctx, "ledger fold", "job", ev.Job, "scheduledTime", ev.ScheduledTime,
-			"due", run.Seen, "accounts", run.Accounts, "postings", run.Postings, "done", run.Done, "errors", run.Failed)
+			"due", run.Seen, "accounts", run.Accounts, "postings", run.Postings, "done", run.Done, "errors", run.Failed,
+			"hot", len(run.Hot), "sent", sent)
 		if err == nil {
 			err = run.Err()
 		}
-		return run, err
+		return run, errors.Join(err, serr)
+	}
+}
+
+// FoldQueue is the fold-work queue (routes.Queues).
+const FoldQueue = "fold-work"
+
+// FoldWorkerBudget bounds one fold worker's folding (its timeout is
+// routes.TimeoutOf("fold-worker"), a minute); it sends itself again when
+// postings remain.
+const FoldWorkerBudget = 45 * time.Second
+
+// sendFoldWork sends one fold-work message per account (none without a
+// queue: the next pass goes on with them).
+func sendFoldWork(ctx context.Context, d httpapi.Deps, ws []ledger.FoldWork) (int, error) {
+	if d.Queue == nil {
+		return 0, nil
+	}
+	sent := 0
+	var errs []error
+	for _, w := range ws {
+		body, err := json.Marshal(w)
+		if err == nil {
+			err = d.Queue.Send(ctx, FoldQueue, string(body))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("fold work for %s: %w", w.Account, err))
+			continue
+		}
+		sent++
+	}
+	return sent, errors.Join(errs...)
+}
+
+// FoldWork is what a fold worker invocation did.
+type FoldWork struct {
+	Records  int `json:"records"`
+	Postings int `json:"postings"`
+	Folds    int `json:"folds"`
+	Races    int `json:"races"`
+	Held     int `json:"held"`     // messages for an account another worker holds (dropped)
+	Requeued int `json:"requeued"` // continuations sent
+}
+
+// FoldWorker is the fold-worker function: one account per message
+// (ledger.FoldWork), folded for FoldWorkerBudget (less when the
+// invocation's deadline is nearer) and sent again while postings remain.
+// An error makes the queue deliver the message again; the fold job goes on
+// folding the account meanwhile.
+func FoldWorker(d httpapi.Deps) func(context.Context, events.SQSEvent) (FoldWork, error) {
+	return func(ctx context.Context, ev events.SQSEvent) (FoldWork, error) {
+		out := FoldWork{Records: len(ev.Records)}
+		var errs []error
+		for _, rec := range ev.Records {
+			var w ledger.FoldWork
+			if err := json.Unmarshal([]byte(rec.Body), &w); err != nil {
+				errs = append(errs, fmt.Errorf("message %s: %w", rec.MessageId, err))
+				continue
+			}
+			budget := FoldWorkerBudget
+			if dl, ok := ctx.Deadline(); ok {
+				budget = min(budget, time.Until(dl)-10*time.Second)
+			}
+			run, next, err := d.Ledger.FoldHot(ctx, w, max(budget, time.Second))
+			out.Postings += run.Postings
+			out.Folds += run.Folds
+			out.Races += run.Races
+			if run.Held {
+				out.Held++
+			}
+			if err == nil && next != nil {
+				err = errors.New("postings left and no queue to continue on")
+				if d.Queue != nil {
+					body, _ := json.Marshal(next)
+					if err = d.Queue.Send(ctx, FoldQueue, string(body)); err == nil {
+						out.Requeued++
+					}
+				}
+			}
+			d.Log.InfoContext(ctx, "fold worker", "account", w.Account, "gen", w.Gen, "postings", run.Postings, "folds", run.Folds,
+				"rounds", run.Rounds, "races", run.Races, "held", run.Held, "left", run.Left, "ms", run.Took.Milliseconds())
+			if err != nil {
+				errs = append(errs, fmt.Errorf("message %s (account %s): %w", rec.MessageId, w.Account, err))
+			}
+		}
+		return out, errors.Join(errs...)
 	}
 }
 
