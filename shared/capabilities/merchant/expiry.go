@@ -41,70 +41,69 @@ var errResolved = errors.New("merchant: no longer due")
 // refund window closed moves what was not refunded from the store's
 // reserve account to its merchant account (release; once per order).
 func Expire(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (ExpirySummary, error) {
-	return func(ctx context.Context, ev routes.ScheduledEvent) (ExpirySummary, error) {
-		now, started := d.Clock.Now(), time.Now()
-		var sum ExpirySummary
-		run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueOrder.Kinds(), Until: now, Budget: ExpiryBudget}, func(ctx context.Context, item ddb.Item) error {
-			// The index is eventually consistent and a participant may be
-			// moving the order: each try reads the order item (strongly
-			// consistent), and a status that changed into another open one
-			// is read and tried again.
-			id := ddb.Decode(item).S("orderId")
-			for attempt := 0; attempt < 3; attempt++ {
-				item, err := d.Table.Get(ctx, orderKey(id))
-				if err != nil || item == nil {
-					return err
+	return httpapi.DueJob[ExpirySummary]{
+		Name: "order expiry",
+		Pass: func(ctx context.Context, now time.Time, sum *ExpirySummary) (ddb.DueRun, error) {
+			started := time.Now()
+			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueOrder.Kinds(), Until: now, Budget: ExpiryBudget}, func(ctx context.Context, item ddb.Item) error {
+				return expireOne(ctx, d, ddb.Decode(item).S("orderId"), now, sum)
+			})
+			if err == nil && run.Done {
+				var rel ddb.DueRun
+				if left := ExpiryBudget - time.Since(started); left > 0 {
+					rel, err = d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueReserve.Kinds(), Until: now, Budget: left}, func(ctx context.Context, item ddb.Item) error {
+						amount, released, err := release(ctx, d, ddb.Decode(item).S("orderId"), now)
+						if released {
+							sum.Released++
+							sum.Amount += amount
+						}
+						return err
+					})
 				}
-				o, err := orderFromItem(item)
-				if err != nil {
-					return err
-				}
-				if !has(open, o.Status) || now.Before(o.ExpiresAt) {
-					return nil
-				}
-				err = d.Ledger.Commit(ctx, expireTx(o, now))
-				var changed *statusChanged
-				switch {
-				case err == nil:
-					sum.Expired++
-					return nil
-				case errors.Is(err, errResolved):
-					return nil
-				case !errors.As(err, &changed):
-					return fmt.Errorf("order %s: %w", o.ID, err)
-				}
+				run.Seen += rel.Seen
+				run.Done = rel.Done
+				run.Failed += rel.Failed
+				run.Errs = append(run.Errs, rel.Errs...)
 			}
-			return nil
-		})
-		sum.Due, sum.Done = run.Seen, run.Done
-		if err == nil && run.Done {
-			var rel ddb.DueRun
-			if left := ExpiryBudget - time.Since(started); left > 0 {
-				rel, err = d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueReserve.Kinds(), Until: now, Budget: left}, func(ctx context.Context, item ddb.Item) error {
-					amount, released, err := release(ctx, d, ddb.Decode(item).S("orderId"), now)
-					if released {
-						sum.Released++
-						sum.Amount += amount
-					}
-					return err
-				})
-			}
-			sum.Due += rel.Seen
-			sum.Done = rel.Done
-			run.Failed += rel.Failed
-			run.Errs = append(run.Errs, rel.Errs...)
+			sum.Due, sum.Done = run.Seen, run.Done
+			return run, err
+		},
+		Counts: func(sum *ExpirySummary) []any {
+			return []any{"expired", sum.Expired, "released", sum.Released, "releasedAmount", sum.Amount}
+		},
+	}.Handler(d)
+}
+
+// expireOne expires one order due for expiry. The index is eventually
+// consistent and a participant may be moving the order: each try reads the
+// order item (strongly consistent), and a status that changed into another
+// open one is read and tried again.
+func expireOne(ctx context.Context, d httpapi.Deps, id string, now time.Time, sum *ExpirySummary) error {
+	for attempt := 0; attempt < 3; attempt++ {
+		item, err := d.Table.Get(ctx, orderKey(id))
+		if err != nil || item == nil {
+			return err
 		}
-		d.Log.InfoContext(ctx, "order expiry", "job", ev.Job, "scheduledTime", ev.ScheduledTime,
-			"due", sum.Due, "expired", sum.Expired, "released", sum.Released, "releasedAmount", sum.Amount,
-			"done", sum.Done, "errors", run.Failed)
+		o, err := orderFromItem(item)
 		if err != nil {
-			return sum, err
+			return err
 		}
-		if err := run.Err(); err != nil {
-			return sum, fmt.Errorf("order expiry: %w", err)
+		if !has(open, o.Status) || now.Before(o.ExpiresAt) {
+			return nil
 		}
-		return sum, nil
+		err = d.Ledger.Commit(ctx, expireTx(o, now))
+		var changed *statusChanged
+		switch {
+		case err == nil:
+			sum.Expired++
+			return nil
+		case errors.Is(err, errResolved):
+			return nil
+		case !errors.As(err, &changed):
+			return fmt.Errorf("order %s: %w", o.ID, err)
+		}
 	}
+	return nil
 }
 
 func expireTx(o Order, now time.Time) *ledger.Tx {

@@ -83,51 +83,86 @@ type creation struct {
 	now   time.Time
 }
 
+// decide reads the request and decides the settlement, in the order the
+// request is refused: participants, split and shares, due time, the
+// caller's name, then the participants the first transaction cannot check.
 func decide(ctx context.Context, d httpapi.Deps, r *httpapi.Request) (*creation, error) {
 	var in CreateRequest
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	total := in.Total.Int64()
-	n := len(in.Participants)
+	others, err := checkParticipants(in.Participants, r.Caller)
+	if err != nil {
+		return nil, err
+	}
+	split, amounts, err := shares(in)
+	if err != nil {
+		return nil, err
+	}
+	now := d.Clock.Now().UTC()
+	dueAt, err := parseDueAt(in.DueAt, now)
+	if err != nil {
+		return nil, err
+	}
+	name, err := users.CallerName(ctx, d, r)
+	if err != nil {
+		return nil, err
+	}
+	c := newCreation(in, r.Caller, name, split, amounts, others, dueAt, now)
+	// Participants the first transaction cannot check are read now: a
+	// request to someone unknown is refused before anything is written.
+	if err := requireUsers(ctx, d, c.later()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkParticipants refuses an empty, too long or malformed list, a user
+// listed twice, and a list with no one but the caller; it returns how many
+// participants are not the caller.
+func checkParticipants(participants []string, caller string) (others int, err error) {
+	n := len(participants)
 	switch {
 	case n == 0:
-		return nil, domainerr.Field("participants", "participants (user ids) are required")
+		return 0, domainerr.Field("participants", "participants (user ids) are required")
 	case n > MaxParticipants:
-		return nil, refuse(ErrTooMany, map[string]any{"max": MaxParticipants, "participants": n},
+		return 0, refuse(ErrTooMany, map[string]any{"max": MaxParticipants, "participants": n},
 			"%d participants; a settlement has at most %d", n, MaxParticipants)
 	}
 	seen := map[string]bool{}
-	others := 0
-	for i, uid := range in.Participants {
+	for i, uid := range participants {
 		if !users.ValidUserID(uid) {
-			return nil, domainerr.Field(fmt.Sprintf("participants[%d]", i), "participants[%d] must be a user id, such as u_0123456789abcdef", i)
+			return 0, domainerr.Field(fmt.Sprintf("participants[%d]", i), "participants[%d] must be a user id, such as u_0123456789abcdef", i)
 		}
 		if seen[uid] {
-			return nil, refuse(ErrDuplicate, map[string]any{"userId": uid}, "%s is listed twice; each participant has one share", uid)
+			return 0, refuse(ErrDuplicate, map[string]any{"userId": uid}, "%s is listed twice; each participant has one share", uid)
 		}
 		seen[uid] = true
-		if uid != r.Caller {
+		if uid != caller {
 			others++
 		}
 	}
 	if others == 0 {
-		return nil, domainerr.Field("participants", "participants must include someone other than you")
+		return 0, domainerr.Field("participants", "participants must include someone other than you")
 	}
-	split := in.Split
+	return others, nil
+}
+
+// shares picks the split (equal by default), refuses options that belong
+// to another split, and computes every participant's share, in the order
+// of participants.
+func shares(in CreateRequest) (split string, amounts []int64, err error) {
+	split = in.Split
 	if split == "" {
 		split = SplitEqual
 	}
 	if split != SplitExplicit && in.Amounts != nil {
-		return nil, domainerr.Field("amounts", "amounts are for split %q", SplitExplicit)
+		return "", nil, domainerr.Field("amounts", "amounts are for split %q", SplitExplicit)
 	}
 	if split != SplitRandom && in.MinimumShare != "" {
-		return nil, domainerr.Field("minimumShare", "minimumShare is for split %q", SplitRandom)
+		return "", nil, domainerr.Field("minimumShare", "minimumShare is for split %q", SplitRandom)
 	}
-	var (
-		amounts []int64
-		err     error
-	)
+	total, n := in.Total.Int64(), len(in.Participants)
 	tooSmall := func(minimum int64) error {
 		return refuse(ErrTotalTooSmall, map[string]any{"total": total, "participants": n, "minimumShare": minimum},
 			"%d won cannot give %d participants at least %d won each", total, n, minimum)
@@ -135,62 +170,82 @@ func decide(ctx context.Context, d httpapi.Deps, r *httpapi.Request) (*creation,
 	switch split {
 	case SplitEqual:
 		if amounts, err = money.EqualShares(total, n, money.CryptoRNG); err != nil {
-			return nil, tooSmall(1)
+			return "", nil, tooSmall(1)
 		}
 	case SplitRandom:
 		minimum := int64(1)
 		if in.MinimumShare != "" {
 			if minimum, err = httpapi.Amount("minimumShare", in.MinimumShare); err != nil {
-				return nil, err
+				return "", nil, err
 			}
 		}
 		if amounts, err = money.RandomShares(total, n, minimum, money.CryptoRNG); err != nil {
-			return nil, tooSmall(minimum)
+			return "", nil, tooSmall(minimum)
 		}
 	case SplitExplicit:
-		if len(in.Amounts) != n {
-			return nil, domainerr.Field("amounts", "amounts must give one amount per participant (%d), in their order", n)
-		}
-		var sum int64
-		for i, a := range in.Amounts {
-			v, err := httpapi.Amount(fmt.Sprintf("amounts[%d]", i), a)
-			if err != nil {
-				return nil, err
-			}
-			amounts = append(amounts, v)
-			sum += v // at most 100 x 10^12: no overflow
-		}
-		if sum != total {
-			return nil, refuse(ErrAmountsMismatch, map[string]any{"total": total, "sum": sum},
-				"the amounts sum to %d won, not the total %d", sum, total)
+		if amounts, err = explicitShares(in.Amounts, total, n); err != nil {
+			return "", nil, err
 		}
 	default:
-		return nil, domainerr.Field("split", "split must be %q, %q or %q", SplitEqual, SplitRandom, SplitExplicit)
+		return "", nil, domainerr.Field("split", "split must be %q, %q or %q", SplitEqual, SplitRandom, SplitExplicit)
 	}
-	memo := string(in.Memo)
-	now := d.Clock.Now().UTC()
-	var dueAt time.Time
-	if in.DueAt != "" {
-		t, err := time.Parse(time.RFC3339, in.DueAt)
-		if err != nil {
-			return nil, domainerr.Field("dueAt", "dueAt must be an RFC 3339 time, such as 2026-12-01T18:00:00+09:00")
-		}
-		if dueAt = t.UTC().Truncate(time.Millisecond); !dueAt.After(now) || dueAt.After(now.Add(MaxDueAhead)) {
-			return nil, domainerr.Field("dueAt", "dueAt must be in the future, at most %d days ahead", int(MaxDueAhead/(24*time.Hour)))
-		}
-	}
-	name, err := users.CallerName(ctx, d, r)
-	if err != nil {
-		return nil, err
-	}
+	return split, amounts, nil
+}
 
+// explicitShares checks the given amounts: one a participant, each valid,
+// summing to the total.
+func explicitShares(given []httpapi.AmountField, total int64, n int) ([]int64, error) {
+	if len(given) != n {
+		return nil, domainerr.Field("amounts", "amounts must give one amount per participant (%d), in their order", n)
+	}
+	var (
+		amounts []int64
+		sum     int64
+	)
+	for i, a := range given {
+		v, err := httpapi.Amount(fmt.Sprintf("amounts[%d]", i), a)
+		if err != nil {
+			return nil, err
+		}
+		amounts = append(amounts, v)
+		sum += v // at most 100 x 10^12: no overflow
+	}
+	if sum != total {
+		return nil, refuse(ErrAmountsMismatch, map[string]any{"total": total, "sum": sum},
+			"the amounts sum to %d won, not the total %d", sum, total)
+	}
+	return amounts, nil
+}
+
+// parseDueAt reads the optional due time: RFC 3339, in the future, at most
+// MaxDueAhead ahead; zero when none is given.
+func parseDueAt(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, domainerr.Field("dueAt", "dueAt must be an RFC 3339 time, such as 2026-12-01T18:00:00+09:00")
+	}
+	dueAt := t.UTC().Truncate(time.Millisecond)
+	if !dueAt.After(now) || dueAt.After(now.Add(MaxDueAhead)) {
+		return time.Time{}, domainerr.Field("dueAt", "dueAt must be in the future, at most %d days ahead", int(MaxDueAhead/(24*time.Hour)))
+	}
+	return dueAt, nil
+}
+
+// newCreation builds the decided settlement's state from checked input:
+// the requester's own share settled at once, the automatic reminder's
+// time, and how many participants the first transaction writes.
+func newCreation(in CreateRequest, caller, name, split string, amounts []int64, others int, dueAt, now time.Time) *creation {
+	n := len(in.Participants)
 	c := &creation{now: now, plan: plan{Users: in.Participants, Amounts: amounts}}
 	st := &c.st
-	st.facts = facts{ID: NewID(now), Requester: r.Caller, RequesterName: name, Split: split, Memo: memo, Total: total,
+	st.facts = facts{ID: NewID(now), Requester: caller, RequesterName: name, Split: split, Memo: string(in.Memo), Total: in.Total.Int64(),
 		ParticipantCount: int64(n), CreatedAt: now, DueAt: dueAt}
 	st.Status, st.Rev = StatusOpen, 1
 	for i, uid := range in.Participants {
-		if uid == r.Caller {
+		if uid == caller {
 			st.SelfAmount = amounts[i]
 		}
 	}
@@ -214,12 +269,7 @@ func decide(ctx context.Context, d httpapi.Deps, r *httpapi.Request) (*creation,
 	}
 	c.first = min(others, (ledger.MaxItems-fixed)/perParticipant)
 	st.Published = int64(c.first)
-	// Participants the first transaction cannot check are read now: a
-	// request to someone unknown is refused before anything is written.
-	if err := requireUsers(ctx, d, c.later()); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return c
 }
 
 // others is the plan's entries other than the requester's, in order.

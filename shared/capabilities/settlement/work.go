@@ -263,32 +263,29 @@ const SweepBudget = 7 * time.Second
 // at or before now (missed runs catch up) it does the recorded work (see
 // work) and sends the automatic reminder when it is due. Idempotent.
 func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSummary, error) {
-	return func(ctx context.Context, ev routes.ScheduledEvent) (SweepSummary, error) {
-		var sum SweepSummary
-		var mu sync.Mutex
-		run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueKind.Kinds(), Until: d.Clock.Now(), Budget: SweepBudget}, func(ctx context.Context, item ddb.Item) error {
-			dec := ddb.Decode(item)
-			sid := dec.MustS("settlementId")
-			if err := dec.Err(); err != nil {
+	return httpapi.DueJob[SweepSummary]{
+		Name: "settlement sweep",
+		Pass: func(ctx context.Context, now time.Time, sum *SweepSummary) (ddb.DueRun, error) {
+			var mu sync.Mutex
+			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueKind.Kinds(), Until: now, Budget: SweepBudget}, func(ctx context.Context, item ddb.Item) error {
+				dec := ddb.Decode(item)
+				sid := dec.MustS("settlementId")
+				if err := dec.Err(); err != nil {
+					return err
+				}
+				done, err := work(ctx, d, sid)
+				mu.Lock()
+				sum.Published += done.Published
+				sum.Cancelled += done.Cancelled
+				sum.Reminded += done.Reminded
+				mu.Unlock()
 				return err
-			}
-			done, err := work(ctx, d, sid)
-			mu.Lock()
-			sum.Published += done.Published
-			sum.Cancelled += done.Cancelled
-			sum.Reminded += done.Reminded
-			mu.Unlock()
-			return err
-		})
-		sum.Due, sum.Done = run.Seen, run.Done
-		d.Log.InfoContext(ctx, "settlement sweep", "job", ev.Job, "scheduledTime", ev.ScheduledTime, "due", sum.Due,
-			"published", sum.Published, "cancelled", sum.Cancelled, "reminded", sum.Reminded, "done", sum.Done, "errors", run.Failed)
-		if err != nil {
-			return sum, err
-		}
-		if err := run.Err(); err != nil {
-			return sum, fmt.Errorf("settlement sweep: %w", err)
-		}
-		return sum, nil
-	}
+			})
+			sum.Due, sum.Done = run.Seen, run.Done
+			return run, err
+		},
+		Counts: func(sum *SweepSummary) []any {
+			return []any{"published", sum.Published, "cancelled", sum.Cancelled, "reminded", sum.Reminded}
+		},
+	}.Handler(d)
 }

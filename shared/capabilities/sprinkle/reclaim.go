@@ -32,32 +32,26 @@ var errAlreadyReclaimed = errors.New("sprinkle: already reclaimed")
 // reclaimed sprinkle leaves the due index, and the reclaim transaction
 // re-checks it was not reclaimed.
 func Reclaim(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (ReclaimSummary, error) {
-	return func(ctx context.Context, ev routes.ScheduledEvent) (ReclaimSummary, error) {
-		now := d.Clock.Now()
-		var sum ReclaimSummary
-		run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueSprinkle.Kinds(), Until: now, Budget: ReclaimBudget, Fetch: true}, func(ctx context.Context, item ddb.Item) error {
-			sp, err := sprinkleFromItem(item)
-			if err != nil {
+	return httpapi.DueJob[ReclaimSummary]{
+		Name: "sprinkle reclaim",
+		Pass: func(ctx context.Context, now time.Time, sum *ReclaimSummary) (ddb.DueRun, error) {
+			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueSprinkle.Kinds(), Until: now, Budget: ReclaimBudget, Fetch: true}, func(ctx context.Context, item ddb.Item) error {
+				sp, err := sprinkleFromItem(item)
+				if err != nil {
+					return err
+				}
+				returned, reclaimed, err := reclaim(ctx, d, sp, now)
+				if reclaimed {
+					sum.Reclaimed++
+					sum.Returned += returned
+				}
 				return err
-			}
-			returned, reclaimed, err := reclaim(ctx, d, sp, now)
-			if reclaimed {
-				sum.Reclaimed++
-				sum.Returned += returned
-			}
-			return err
-		})
-		sum.Due, sum.Done = run.Seen, run.Done
-		d.Log.InfoContext(ctx, "sprinkle reclaim", "job", ev.Job, "scheduledTime", ev.ScheduledTime,
-			"due", sum.Due, "reclaimed", sum.Reclaimed, "returned", sum.Returned, "done", sum.Done, "errors", run.Failed)
-		if err != nil {
-			return sum, err
-		}
-		if err := run.Err(); err != nil {
-			return sum, fmt.Errorf("sprinkle reclaim: %w", err)
-		}
-		return sum, nil
-	}
+			})
+			sum.Due, sum.Done = run.Seen, run.Done
+			return run, err
+		},
+		Counts: func(sum *ReclaimSummary) []any { return []any{"reclaimed", sum.Reclaimed, "returned", sum.Returned} },
+	}.Handler(d)
 }
 
 // reclaim returns a closed sprinkle's unpaid pockets to the sprinkler (in

@@ -470,57 +470,57 @@ const SweepBudget = 7 * time.Second
 // Idempotent: every action is a transaction conditioned on the state it
 // changes, so a second run changes nothing.
 func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSummary, error) {
-	return func(ctx context.Context, ev routes.ScheduledEvent) (SweepSummary, error) {
-		now := d.Clock.Now()
-		var sum SweepSummary
-		run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: duePending.Kinds(), Until: now, Budget: SweepBudget, Fetch: true}, func(ctx context.Context, item ddb.Item) error {
-			p, err := pendingFromItem(item)
-			if err != nil || p.Status != StatusPending {
-				return err
-			}
-			tx := &ledger.Tx{}
-			if !now.Before(p.ExpiresAt) {
-				p.transition(tx, StatusExpired, now, nil)
-				tx.ExpireHold(p.hold(), now)
-				expired := p
-				expired.Status, expired.ResolvedAt = StatusExpired, now
-				pointers(tx, expired, StatusPending)
-				expired.notify(tx, p.From, NotifExpired, now)
-				expired.notify(tx, p.To, NotifExpired, now)
-				if done, err := commitDue(ctx, d, tx, p.ID); done {
-					sum.Expired++
-				} else if err != nil {
-					return err
-				}
-				return nil
-			}
-			if p.Reminded {
-				return nil
-			}
-			tx.Update(transferKey(p.ID), "SET remindedAt = :at, #d = :due", ledger.Cond{
-				Expr:   "#s = :pending AND attribute_not_exists(remindedAt) AND expiresAtMs > :now",
-				Names:  map[string]string{"#s": "status", "#d": ddb.AttrDueSK},
-				Values: ddb.Item{":at": ddb.Time(now), ":due": ddb.S(ddb.DueAt(p.ExpiresAt, p.ID)), ":pending": ddb.S(StatusPending), ":now": ddb.Millis(now)},
-			}, func(ddb.Item) error { return errNotDue })
-			p.notify(tx, p.To, NotifReminder, now)
-			if done, err := commitDue(ctx, d, tx, p.ID); done {
-				sum.Reminded++
-			} else if err != nil {
-				return err
-			}
-			return nil
-		})
-		sum.Due, sum.Done = run.Seen, run.Done
-		d.Log.InfoContext(ctx, "pending sweep", "job", ev.Job, "scheduledTime", ev.ScheduledTime,
-			"due", sum.Due, "reminded", sum.Reminded, "expired", sum.Expired, "done", sum.Done, "errors", run.Failed)
-		if err != nil {
-			return sum, err
-		}
-		if err := run.Err(); err != nil {
-			return sum, fmt.Errorf("pending sweep: %w", err)
-		}
-		return sum, nil
+	return httpapi.DueJob[SweepSummary]{
+		Name: "pending sweep",
+		Pass: func(ctx context.Context, now time.Time, sum *SweepSummary) (ddb.DueRun, error) {
+			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: duePending.Kinds(), Until: now, Budget: SweepBudget, Fetch: true}, func(ctx context.Context, item ddb.Item) error {
+				return sweepOne(ctx, d, item, now, sum)
+			})
+			sum.Due, sum.Done = run.Seen, run.Done
+			return run, err
+		},
+		Counts: func(sum *SweepSummary) []any { return []any{"reminded", sum.Reminded, "expired", sum.Expired} },
+	}.Handler(d)
+}
+
+// sweepOne expires one due pending transfer whose expiry has passed, or
+// else sends the receiver's one reminder.
+func sweepOne(ctx context.Context, d httpapi.Deps, item ddb.Item, now time.Time, sum *SweepSummary) error {
+	p, err := pendingFromItem(item)
+	if err != nil || p.Status != StatusPending {
+		return err
 	}
+	tx := &ledger.Tx{}
+	if !now.Before(p.ExpiresAt) {
+		p.transition(tx, StatusExpired, now, nil)
+		tx.ExpireHold(p.hold(), now)
+		expired := p
+		expired.Status, expired.ResolvedAt = StatusExpired, now
+		pointers(tx, expired, StatusPending)
+		expired.notify(tx, p.From, NotifExpired, now)
+		expired.notify(tx, p.To, NotifExpired, now)
+		if done, err := commitDue(ctx, d, tx, p.ID); done {
+			sum.Expired++
+		} else if err != nil {
+			return err
+		}
+		return nil
+	}
+	if p.Reminded {
+		return nil
+	}
+	tx.Update(transferKey(p.ID), "SET remindedAt = :at, #d = :due", ledger.Cond{
+		Expr:   "#s = :pending AND attribute_not_exists(remindedAt) AND expiresAtMs > :now",
+		Names:  map[string]string{"#s": "status", "#d": ddb.AttrDueSK},
+		Values: ddb.Item{":at": ddb.Time(now), ":due": ddb.S(ddb.DueAt(p.ExpiresAt, p.ID)), ":pending": ddb.S(StatusPending), ":now": ddb.Millis(now)},
+	}, func(ddb.Item) error { return errNotDue })
+	p.notify(tx, p.To, NotifReminder, now)
+	if done, err := commitDue(ctx, d, tx, p.ID); done {
+		sum.Reminded++
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 func commitDue(ctx context.Context, d httpapi.Deps, tx *ledger.Tx, id string) (bool, error) {
