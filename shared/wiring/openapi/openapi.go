@@ -162,6 +162,28 @@ func Build(strictResponses bool) (*openapi3.T, error) {
 		return nil, err
 	}
 	g := newSchemaGen(strictResponses)
+	if err := g.nameComponents(bodyTypes()); err != nil {
+		return nil, err
+	}
+	t := skeleton(g)
+	g.components["Problem"] = problemSchema(strictResponses).NewRef()
+	g.components["GatewayMessage"] = gatewayMessageSchema(strictResponses).NewRef()
+	tags, err := addOperations(g, t)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.inlineNullables(); err != nil {
+		return nil, err
+	}
+	if err := addTags(t, tags); err != nil {
+		return nil, err
+	}
+	return load(g, t)
+}
+
+// bodyTypes are the types of every registered operation's request and
+// response bodies: the roots the schema components are named from.
+func bodyTypes() []reflect.Type {
 	var roots []reflect.Type
 	for _, f := range apispec.Functions() {
 		op, _ := apispec.Get(f)
@@ -171,10 +193,14 @@ func Build(strictResponses bool) (*openapi3.T, error) {
 			}
 		}
 	}
-	if err := g.nameComponents(roots); err != nil {
-		return nil, err
-	}
-	t := &openapi3.T{
+	return roots
+}
+
+// skeleton is the document without its operations and tags: info,
+// servers, and the components every operation shares (g's schemas, which
+// the operations fill in).
+func skeleton(g *schemaGen) *openapi3.T {
+	return &openapi3.T{
 		OpenAPI: "3.0.3",
 		Info: &openapi3.Info{
 			Title:       "minipay",
@@ -210,8 +236,11 @@ func Build(strictResponses bool) (*openapi3.T, error) {
 			},
 		},
 	}
-	g.components["Problem"] = problemSchema(strictResponses).NewRef()
-	g.components["GatewayMessage"] = gatewayMessageSchema(strictResponses).NewRef()
+}
+
+// addOperations adds one operation per row of the route table to t's
+// paths; it returns the tags the operations use.
+func addOperations(g *schemaGen, t *openapi3.T) (map[string]bool, error) {
 	tags := map[string]bool{}
 	for _, r := range routes.Routes {
 		op, _ := apispec.Get(r.Function)
@@ -230,18 +259,25 @@ func Build(strictResponses bool) (*openapi3.T, error) {
 		item.SetOperation(r.Method, o)
 		tags[o.Tags[0]] = true
 	}
-	if err := g.inlineNullables(); err != nil {
-		return nil, err
-	}
+	return tags, nil
+}
+
+// addTags lists the tags in t, sorted, each with its description.
+func addTags(t *openapi3.T, tags map[string]bool) error {
 	for _, name := range sortedKeys(tags) {
 		desc, ok := tagDescriptions[name]
 		if !ok {
-			return nil, fmt.Errorf("openapi: tag %q (a path's first segment) has no description in tagDescriptions", name)
+			return fmt.Errorf("openapi: tag %q (a path's first segment) has no description in tagDescriptions", name)
 		}
 		t.Tags = append(t.Tags, &openapi3.Tag{Name: name, Description: desc})
 	}
-	// Through the loader: references resolve, and what is returned is
-	// what a client loading the JSON gets.
+	return nil
+}
+
+// load passes t through the loader: references resolve, and what is
+// returned is what a client loading the JSON gets. It drops first the
+// components nothing references, then validates.
+func load(g *schemaGen, t *openapi3.T) (*openapi3.T, error) {
 	b, err := json.Marshal(t)
 	if err != nil {
 		return nil, err
@@ -469,6 +505,8 @@ var gatewayStatuses = []struct {
 	{http.StatusServiceUnavailable, false, "unavailable"},
 }
 
+// operation is route r's operation: who may call it, its parameters, its
+// body, its success and its error responses.
 func operation(g *schemaGen, r routes.Route, op apispec.Op) (*openapi3.Operation, error) {
 	segs := strings.Split(strings.TrimPrefix(r.Path, "/"), "/")
 	o := &openapi3.Operation{
@@ -477,6 +515,27 @@ func operation(g *schemaGen, r routes.Route, op apispec.Op) (*openapi3.Operation
 		Tags:        []string{segs[0]},
 		Responses:   openapi3.NewResponsesWithCapacity(16),
 	}
+	if err := setAccess(o, r); err != nil {
+		return nil, err
+	}
+	params, err := parameters(r, op, segs)
+	if err != nil {
+		return nil, err
+	}
+	o.Parameters = params
+	if o.RequestBody, err = requestBody(g, op); err != nil {
+		return nil, err
+	}
+	if err := setSuccess(g, o, r, op); err != nil {
+		return nil, err
+	}
+	setErrors(o, r, op)
+	return o, nil
+}
+
+// setAccess sets o's security from r's auth, and its description: who may
+// call it, whether it moves money, which function serves it.
+func setAccess(o *openapi3.Operation, r routes.Route) error {
 	var desc []string
 	switch r.Auth {
 	case routes.User:
@@ -493,15 +552,20 @@ func operation(g *schemaGen, r routes.Route, op apispec.Op) (*openapi3.Operation
 	case routes.Public:
 		o.Security = &openapi3.SecurityRequirements{}
 	default:
-		return nil, fmt.Errorf("unknown auth %q", r.Auth)
+		return fmt.Errorf("unknown auth %q", r.Auth)
 	}
 	if r.MovesMoney {
 		desc = append(desc, "Moves money: needs an Idempotency-Key; the first completed answer (success or refusal) is replayed for the same key.")
 	}
 	desc = append(desc, "Served by the Lambda function "+r.Function+".")
 	o.Description = strings.Join(desc, " ")
+	return nil
+}
 
-	// Parameters: the path's, the query's, the idempotency key.
+// parameters are r's: the path's (segs), the query's, the idempotency
+// key.
+func parameters(r routes.Route, op apispec.Op, segs []string) (openapi3.Parameters, error) {
+	var ps openapi3.Parameters
 	for _, s := range segs {
 		if !strings.HasPrefix(s, "{") {
 			continue
@@ -511,7 +575,7 @@ func operation(g *schemaGen, r routes.Route, op apispec.Op) (*openapi3.Operation
 		if d == "" {
 			d = "the " + name
 		}
-		o.Parameters = append(o.Parameters, &openapi3.ParameterRef{Value: openapi3.NewPathParameter(name).
+		ps = append(ps, &openapi3.ParameterRef{Value: openapi3.NewPathParameter(name).
 			WithSchema(openapi3.NewStringSchema().WithMinLength(1)).WithDescription(d)})
 	}
 	for name := range op.Path {
@@ -520,51 +584,67 @@ func operation(g *schemaGen, r routes.Route, op apispec.Op) (*openapi3.Operation
 		}
 	}
 	for _, q := range op.Query {
-		var s *openapi3.Schema
-		switch q.Type {
-		case "integer":
-			s = openapi3.NewInt64Schema()
-			if q.Max != 0 {
-				s.WithMin(float64(q.Min)).WithMax(float64(q.Max))
-			}
-		case "string":
-			s = openapi3.NewStringSchema()
-			s.Format = q.Format
-		default:
-			return nil, fmt.Errorf("query parameter %s: type %q (want string or integer)", q.Name, q.Type)
-		}
-		for _, e := range q.Enum {
-			s.Enum = append(s.Enum, e)
-		}
-		// An empty value (?cursor=) is as absent.
-		p := openapi3.NewQueryParameter(q.Name).WithSchema(s).WithDescription(q.Description)
-		p.AllowEmptyValue = true
-		o.Parameters = append(o.Parameters, &openapi3.ParameterRef{Value: p})
-	}
-	if r.MovesMoney {
-		o.Parameters = append(o.Parameters, &openapi3.ParameterRef{Ref: "#/components/parameters/IdempotencyKey"})
-	}
-
-	// The body.
-	if op.Request != nil {
-		s, err := g.ref(reflect.TypeOf(op.Request), inRequest)
+		p, err := queryParameter(q)
 		if err != nil {
 			return nil, err
 		}
-		if s.Ref == "" && s.Value.Description == "" && len(s.Value.Properties) == 0 {
-			s.Value.Description = "an empty object, or no body"
-		}
-		o.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(!op.RequestOptional).
-			WithContent(openapi3.NewContentWithSchemaRef(s, []string{ContentJSON}))}
+		ps = append(ps, &openapi3.ParameterRef{Value: p})
 	}
+	if r.MovesMoney {
+		ps = append(ps, &openapi3.ParameterRef{Ref: "#/components/parameters/IdempotencyKey"})
+	}
+	return ps, nil
+}
 
-	// Success.
+// queryParameter is q as an OpenAPI query parameter.
+func queryParameter(q apispec.Param) (*openapi3.Parameter, error) {
+	var s *openapi3.Schema
+	switch q.Type {
+	case "integer":
+		s = openapi3.NewInt64Schema()
+		if q.Max != 0 {
+			s.WithMin(float64(q.Min)).WithMax(float64(q.Max))
+		}
+	case "string":
+		s = openapi3.NewStringSchema()
+		s.Format = q.Format
+	default:
+		return nil, fmt.Errorf("query parameter %s: type %q (want string or integer)", q.Name, q.Type)
+	}
+	for _, e := range q.Enum {
+		s.Enum = append(s.Enum, e)
+	}
+	// An empty value (?cursor=) is as absent.
+	p := openapi3.NewQueryParameter(q.Name).WithSchema(s).WithDescription(q.Description)
+	p.AllowEmptyValue = true
+	return p, nil
+}
+
+// requestBody is op's request body; nil if it takes none.
+func requestBody(g *schemaGen, op apispec.Op) (*openapi3.RequestBodyRef, error) {
+	if op.Request == nil {
+		return nil, nil
+	}
+	s, err := g.ref(reflect.TypeOf(op.Request), inRequest)
+	if err != nil {
+		return nil, err
+	}
+	if s.Ref == "" && s.Value.Description == "" && len(s.Value.Properties) == 0 {
+		s.Value.Description = "an empty object, or no body"
+	}
+	return &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(!op.RequestOptional).
+		WithContent(openapi3.NewContentWithSchemaRef(s, []string{ContentJSON}))}, nil
+}
+
+// setSuccess sets o's success responses: op's status and its other
+// statuses, each with op's response body.
+func setSuccess(g *schemaGen, o *openapi3.Operation, r routes.Route, op apispec.Op) error {
 	if op.Response == nil {
-		return nil, fmt.Errorf("apispec operation %s has no Response", op.Function)
+		return fmt.Errorf("apispec operation %s has no Response", op.Function)
 	}
 	body, err := g.ref(reflect.TypeOf(op.Response), inResponse)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, st := range append([]int{op.Status}, op.OtherStatuses...) {
 		resp := openapi3.NewResponse().WithDescription(http.StatusText(st)).
@@ -574,8 +654,13 @@ func operation(g *schemaGen, r routes.Route, op apispec.Op) (*openapi3.Operation
 		}
 		o.Responses.Set(fmt.Sprint(st), &openapi3.ResponseRef{Value: resp})
 	}
+	return nil
+}
 
-	// Errors: one response per status, listing its codes.
+// setErrors sets o's error responses: one per status, listing its codes
+// and the gateway's own answers; a default Problem if op does not list
+// its codes.
+func setErrors(o *openapi3.Operation, r routes.Route, op apispec.Op) {
 	codes, listed := Codes(r)
 	if !listed {
 		codes = edgeCodes(r, op)
@@ -602,7 +687,6 @@ func operation(g *schemaGen, r routes.Route, op apispec.Op) (*openapi3.Operation
 			WithDescription("Any other problem (this operation does not list its codes)").
 			WithContent(openapi3.NewContentWithSchemaRef(openapi3.NewSchemaRef("#/components/schemas/Problem", nil), []string{ContentProblem}))})
 	}
-	return o, nil
 }
 
 // errorResponse documents status st of route r: its problem codes (as

@@ -221,15 +221,7 @@ func packagePrefix(t reflect.Type) string {
 // structs, inline otherwise.
 func (g *schemaGen) ref(t reflect.Type, d direction) (*openapi3.SchemaRef, error) {
 	if f, ok := overrides[t]; ok {
-		name, named := g.names[t]
-		if !named {
-			return f().NewRef(), nil
-		}
-		if !g.done[t] {
-			g.done[t] = true
-			g.components[name] = f().NewRef()
-		}
-		return openapi3.NewSchemaRef("#/components/schemas/"+name, nil), nil
+		return g.overrideRef(t, f), nil
 	}
 	if f, ok := reflect.New(t).Interface().(httpapi.Field); ok && t.Kind() != reflect.Pointer {
 		return fieldSchema(f.FieldSchema()).NewRef(), nil
@@ -244,70 +236,114 @@ func (g *schemaGen) ref(t reflect.Type, d direction) (*openapi3.SchemaRef, error
 	if err := g.checkCustomJSON(t, d); err != nil {
 		return nil, err
 	}
+	if s := scalarSchema(t.Kind()); s != nil {
+		return s.NewRef(), nil
+	}
 	switch t.Kind() {
-	case reflect.Bool:
-		return openapi3.NewBoolSchema().NewRef(), nil
-	case reflect.Int, reflect.Int64:
-		return openapi3.NewInt64Schema().NewRef(), nil
-	case reflect.Int8, reflect.Int16, reflect.Int32:
-		return openapi3.NewInt32Schema().NewRef(), nil
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return openapi3.NewIntegerSchema().WithMin(0).NewRef(), nil
-	case reflect.Float32, reflect.Float64:
-		return openapi3.NewFloat64Schema().NewRef(), nil
-	case reflect.String:
-		return openapi3.NewStringSchema().NewRef(), nil
-	case reflect.Interface:
-		return openapi3.NewSchema().NewRef(), nil // any JSON value
 	case reflect.Slice, reflect.Array:
-		if t.Elem().Kind() == reflect.Uint8 {
-			return openapi3.NewBytesSchema().NewRef(), nil
-		}
-		items, err := g.ref(t.Elem(), d)
-		if err != nil {
-			return nil, err
-		}
-		s := openapi3.NewArraySchema()
-		s.Items = items
-		return s.NewRef(), nil
+		return g.arrayRef(t, d)
 	case reflect.Map:
-		if t.Key().Kind() != reflect.String {
-			return nil, fmt.Errorf("openapi: %v: map keys must be strings", t)
-		}
-		v, err := g.ref(t.Elem(), d)
-		if err != nil {
-			return nil, err
-		}
-		s := openapi3.NewObjectSchema()
-		s.AdditionalProperties = openapi3.AdditionalProperties{Schema: v}
-		return s.NewRef(), nil
+		return g.mapRef(t, d)
 	case reflect.Struct:
-		name, named := g.names[t]
-		if !named {
-			s, err := g.object(t, d)
-			if err != nil {
-				return nil, err
-			}
-			return s.NewRef(), nil
-		}
-		if prev, ok := g.dirs[t]; ok && prev != d {
-			return nil, fmt.Errorf("openapi: %v is used in a request and in a response; give the request its own type", t)
-		}
-		g.dirs[t] = d
-		if !g.done[t] {
-			g.done[t] = true
-			s, err := g.object(t, d)
-			if err != nil {
-				return nil, err
-			}
-			if doc, ok := componentDoc[name]; ok && s.Description == "" {
-				s.Description = doc
-			}
-			g.components[name] = s.NewRef()
-		}
-		return openapi3.NewSchemaRef("#/components/schemas/"+name, nil), nil
+		return g.structRef(t, d)
 	}
 	return nil, fmt.Errorf("openapi: %v (%s) has no JSON schema", t, t.Kind())
+}
+
+// overrideRef is t's schema from its override f: inline, or a $ref to
+// its component if t is named.
+func (g *schemaGen) overrideRef(t reflect.Type, f func() *openapi3.Schema) *openapi3.SchemaRef {
+	name, named := g.names[t]
+	if !named {
+		return f().NewRef()
+	}
+	if !g.done[t] {
+		g.done[t] = true
+		g.components[name] = f().NewRef()
+	}
+	return openapi3.NewSchemaRef("#/components/schemas/"+name, nil)
+}
+
+// scalarSchema is the schema of a value of kind k that holds no other
+// value; nil for the other kinds.
+func scalarSchema(k reflect.Kind) *openapi3.Schema {
+	switch k {
+	case reflect.Bool:
+		return openapi3.NewBoolSchema()
+	case reflect.Int, reflect.Int64:
+		return openapi3.NewInt64Schema()
+	case reflect.Int8, reflect.Int16, reflect.Int32:
+		return openapi3.NewInt32Schema()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return openapi3.NewIntegerSchema().WithMin(0)
+	case reflect.Float32, reflect.Float64:
+		return openapi3.NewFloat64Schema()
+	case reflect.String:
+		return openapi3.NewStringSchema()
+	case reflect.Interface:
+		return openapi3.NewSchema() // any JSON value
+	}
+	return nil
+}
+
+// arrayRef is the schema of slice or array type t: bytes (base64) for
+// bytes, else an array of its elements.
+func (g *schemaGen) arrayRef(t reflect.Type, d direction) (*openapi3.SchemaRef, error) {
+	if t.Elem().Kind() == reflect.Uint8 {
+		return openapi3.NewBytesSchema().NewRef(), nil
+	}
+	items, err := g.ref(t.Elem(), d)
+	if err != nil {
+		return nil, err
+	}
+	s := openapi3.NewArraySchema()
+	s.Items = items
+	return s.NewRef(), nil
+}
+
+// mapRef is the schema of map type t: an object whose members are its
+// values.
+func (g *schemaGen) mapRef(t reflect.Type, d direction) (*openapi3.SchemaRef, error) {
+	if t.Key().Kind() != reflect.String {
+		return nil, fmt.Errorf("openapi: %v: map keys must be strings", t)
+	}
+	v, err := g.ref(t.Elem(), d)
+	if err != nil {
+		return nil, err
+	}
+	s := openapi3.NewObjectSchema()
+	s.AdditionalProperties = openapi3.AdditionalProperties{Schema: v}
+	return s.NewRef(), nil
+}
+
+// structRef is the schema of struct type t: inline if t is not named, else
+// a $ref to its component (built on first use). A named struct serves one
+// direction only.
+func (g *schemaGen) structRef(t reflect.Type, d direction) (*openapi3.SchemaRef, error) {
+	name, named := g.names[t]
+	if !named {
+		s, err := g.object(t, d)
+		if err != nil {
+			return nil, err
+		}
+		return s.NewRef(), nil
+	}
+	if prev, ok := g.dirs[t]; ok && prev != d {
+		return nil, fmt.Errorf("openapi: %v is used in a request and in a response; give the request its own type", t)
+	}
+	g.dirs[t] = d
+	if !g.done[t] {
+		g.done[t] = true
+		s, err := g.object(t, d)
+		if err != nil {
+			return nil, err
+		}
+		if doc, ok := componentDoc[name]; ok && s.Description == "" {
+			s.Description = doc
+		}
+		g.components[name] = s.NewRef()
+	}
+	return openapi3.NewSchemaRef("#/components/schemas/"+name, nil), nil
 }
 
 // fieldSchema is a self-checking request member's schema, from the bounds
