@@ -145,129 +145,184 @@ const dueFanOut = 8
 // an item handled a moment ago may be seen again, which the handler's own
 // conditions must make harmless.
 func (t *Table) ForEachDue(ctx context.Context, w DueWork, handle func(context.Context, Item) error) (DueRun, error) {
+	p, err := t.newDuePass(w)
+	if err != nil {
+		return DueRun{}, err
+	}
+	if p.spent(ctx) {
+		return p.run, nil
+	}
+	if err := p.firstPages(ctx); err != nil {
+		return p.run, fmt.Errorf("ddb: due %s: %w", p.name, err)
+	}
+	for {
+		next, stopped, err := p.oldest(ctx)
+		if err != nil {
+			return p.run, fmt.Errorf("ddb: due %s: %w", p.name, err)
+		}
+		if stopped {
+			return p.run, nil
+		}
+		if next == nil {
+			p.run.Done, p.run.Cursor = true, ""
+			return p.run, nil
+		}
+		if p.spent(ctx) {
+			return p.run, nil
+		}
+		p.handleHead(ctx, next, handle)
+	}
+}
+
+// duePass is one ForEachDue pass: a stream per bucket, and what the pass
+// did so far.
+type duePass struct {
+	t       *Table
+	w       DueWork
+	name    string // the buckets, for errors: one kind, or first..last
+	reserve time.Duration
+	started time.Time
+	streams []*dueStream
+	run     DueRun
+}
+
+// newDuePass checks w and opens a stream per bucket (w.After resumes the
+// one bucket); nothing is read yet.
+func (t *Table) newDuePass(w DueWork) (*duePass, error) {
 	page := w.Page
 	if page <= 0 {
 		page = 100
 	}
-	reserve := w.Reserve
-	if reserve <= 0 {
-		reserve = 2 * time.Second
+	p := &duePass{t: t, w: w, reserve: w.Reserve}
+	if p.reserve <= 0 {
+		p.reserve = 2 * time.Second
 	}
 	kinds := w.Kinds
 	if w.Kind != "" {
 		kinds = append([]string{w.Kind}, kinds...)
 	}
 	if len(kinds) == 0 {
-		return DueRun{}, errors.New("ddb: due work names no kind")
+		return nil, errors.New("ddb: due work names no kind")
 	}
-	name := strings.Join(kinds, ",")
+	p.name = strings.Join(kinds, ",")
 	if len(kinds) > 1 {
-		name = kinds[0] + ".." + kinds[len(kinds)-1]
+		p.name = kinds[0] + ".." + kinds[len(kinds)-1]
 	}
-	started := time.Now()
-	var run DueRun
-	spent := func() bool {
-		// A pass always handles one item, so passes make progress however
-		// slow the reads are; then the budget counts.
-		if w.Budget > 0 && run.Seen > 0 && time.Since(started) >= w.Budget {
-			return true
-		}
-		if d, ok := ctx.Deadline(); ok && time.Until(d) < reserve {
-			return true
-		}
-		return ctx.Err() != nil
-	}
-	streams := make([]*dueStream, len(kinds))
+	p.started = time.Now()
+	p.streams = make([]*dueStream, len(kinds))
 	for i, kind := range kinds {
-		streams[i] = &dueStream{in: &dynamodb.QueryInput{
-			TableName:                aws.String(t.Name),
-			IndexName:                aws.String(IndexDue),
-			KeyConditionExpression:   aws.String("#b = :b AND #d <= :upper"),
-			ExpressionAttributeNames: map[string]string{"#b": AttrDuePK, "#d": AttrDueSK},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":b": S(DueBucket(kind)), ":upper": S(w.Until.UTC().Format(DueTimeFormat) + "#~"),
-			},
-			Limit: aws.Int32(page),
-		}}
+		p.streams[i] = &dueStream{in: t.dueQuery(kind, w.Until, page)}
 	}
 	if w.After != "" {
-		if len(streams) != 1 {
-			return run, fmt.Errorf("ddb: due %s: a cursor resumes one bucket, not %d", name, len(streams))
+		if len(p.streams) != 1 {
+			return nil, fmt.Errorf("ddb: due %s: a cursor resumes one bucket, not %d", p.name, len(p.streams))
 		}
 		key, err := decodeDueCursor(w.After)
 		if err != nil {
-			return run, fmt.Errorf("ddb: due %s: %w", name, err)
+			return nil, fmt.Errorf("ddb: due %s: %w", p.name, err)
 		}
-		streams[0].in.ExclusiveStartKey = key
+		p.streams[0].in.ExclusiveStartKey = key
 	}
-	if spent() {
-		return run, nil
+	return p, nil
+}
+
+// dueQuery reads kind's bucket of the due index up to until, page items
+// at a time.
+func (t *Table) dueQuery(kind string, until time.Time, page int32) *dynamodb.QueryInput {
+	return &dynamodb.QueryInput{
+		TableName:                aws.String(t.Name),
+		IndexName:                aws.String(IndexDue),
+		KeyConditionExpression:   aws.String("#b = :b AND #d <= :upper"),
+		ExpressionAttributeNames: map[string]string{"#b": AttrDuePK, "#d": AttrDueSK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":b": S(DueBucket(kind)), ":upper": S(until.UTC().Format(DueTimeFormat) + "#~"),
+		},
+		Limit: aws.Int32(page),
 	}
-	// Every bucket's first page, a few Queries at a time.
-	errs := make([]error, len(streams))
+}
+
+// spent: the pass may start no more items (its budget is spent, ctx's
+// deadline is within the reserve, or ctx is done).
+func (p *duePass) spent(ctx context.Context) bool {
+	// A pass always handles one item, so passes make progress however
+	// slow the reads are; then the budget counts.
+	if p.w.Budget > 0 && p.run.Seen > 0 && time.Since(p.started) >= p.w.Budget {
+		return true
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < p.reserve {
+		return true
+	}
+	return ctx.Err() != nil
+}
+
+// firstPages reads every bucket's first page, a few Queries at a time.
+func (p *duePass) firstPages(ctx context.Context) error {
+	errs := make([]error, len(p.streams))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, dueFanOut)
-	for i, s := range streams {
+	for i, s := range p.streams {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			errs[i] = s.fetch(ctx, t.Client)
+			errs[i] = s.fetch(ctx, p.t.Client)
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return run, fmt.Errorf("ddb: due %s: %w", name, err)
+	return errors.Join(errs...)
+}
+
+// oldest is the stream whose head is the oldest among the buckets (nil:
+// every bucket is drained); a drained page is refilled first. stopped:
+// the budget ran out while refilling.
+func (p *duePass) oldest(ctx context.Context) (next *dueStream, stopped bool, err error) {
+	for _, s := range p.streams {
+		for len(s.buf) == 0 && s.more {
+			if p.spent(ctx) {
+				return nil, true, nil
+			}
+			if err := s.fetch(ctx, p.t.Client); err != nil {
+				return nil, false, err
+			}
+		}
+		if len(s.buf) > 0 && (next == nil || dueSK(s.buf[0]) < dueSK(next.buf[0])) {
+			next = s
+		}
 	}
-	for {
-		// The oldest head among the buckets; a drained page is refilled.
-		var next *dueStream
-		for _, s := range streams {
-			for len(s.buf) == 0 && s.more {
-				if spent() {
-					return run, nil
-				}
-				if err := s.fetch(ctx, t.Client); err != nil {
-					return run, fmt.Errorf("ddb: due %s: %w", name, err)
-				}
-			}
-			if len(s.buf) > 0 && (next == nil || dueSK(s.buf[0]) < dueSK(next.buf[0])) {
-				next = s
-			}
+	return next, false, nil
+}
+
+// handleHead takes s's head and hands it to handle (read again first if
+// w.Fetch; skipped if gone), recording a failure.
+func (p *duePass) handleHead(ctx context.Context, s *dueStream, handle func(context.Context, Item) error) {
+	item := s.buf[0]
+	s.buf = s.buf[1:]
+	p.run.Seen++
+	if len(p.streams) == 1 {
+		p.run.Cursor = encodeDueCursor(item)
+	}
+	if p.w.Fetch {
+		got, err := p.t.getConsistent(ctx, Item{AttrPK: item[AttrPK], AttrSK: item[AttrSK]})
+		if err != nil {
+			p.fail(err)
+			return
 		}
-		if next == nil {
-			run.Done, run.Cursor = true, ""
-			return run, nil
+		if got == nil { // gone since the index saw it
+			return
 		}
-		if spent() {
-			return run, nil
-		}
-		item := next.buf[0]
-		next.buf = next.buf[1:]
-		run.Seen++
-		if len(streams) == 1 {
-			run.Cursor = encodeDueCursor(item)
-		}
-		if w.Fetch {
-			got, err := t.getConsistent(ctx, Item{AttrPK: item[AttrPK], AttrSK: item[AttrSK]})
-			if err != nil {
-				run.Failed++
-				if len(run.Errs) < 20 {
-					run.Errs = append(run.Errs, err)
-				}
-				continue
-			}
-			if got == nil { // gone since the index saw it
-				continue
-			}
-			item = got
-		}
-		if err := handle(ctx, item); err != nil {
-			run.Failed++
-			if len(run.Errs) < 20 { // enough to diagnose; the count says the rest
-				run.Errs = append(run.Errs, err)
-			}
-		}
+		item = got
+	}
+	if err := handle(ctx, item); err != nil {
+		p.fail(err)
+	}
+}
+
+// fail counts a failed item and keeps its error, up to 20: enough to
+// diagnose; the count says the rest.
+func (p *duePass) fail(err error) {
+	p.run.Failed++
+	if len(p.run.Errs) < 20 {
+		p.run.Errs = append(p.run.Errs, err)
 	}
 }
 
