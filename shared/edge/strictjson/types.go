@@ -125,18 +125,34 @@ func buildInfo(t reflect.Type) *tinfo {
 // embedded structs with Go's dominance rules (shallower wins, then tagged;
 // an unresolvable conflict drops the name).
 func structFields(t reflect.Type) []*finfo {
-	type field struct {
-		name   string
-		tagged bool
-		index  []int
-		typ    reflect.Type
-		quoted bool
+	out := dominantFields(fieldCandidates(t))
+	slices.SortFunc(out, func(a, b jsonField) int { return slices.Compare(a.index, b.index) })
+	res := make([]*finfo, len(out))
+	for i, f := range out {
+		res[i] = &finfo{name: f.name, typ: f.typ, quoted: f.quoted}
 	}
-	var current []field
-	next := []field{{typ: t}}
+	return res
+}
+
+// jsonField is a candidate for a JSON name while structFields walks a
+// struct and the structs embedded in it.
+type jsonField struct {
+	name   string
+	tagged bool
+	index  []int
+	typ    reflect.Type
+	quoted bool
+}
+
+// fieldCandidates walks t and the structs embedded in it, breadth first
+// (one depth at a time, each type once), and lists every field that
+// names a JSON member, shadowed or not; dominantFields picks among them.
+func fieldCandidates(t reflect.Type) []jsonField {
+	var current []jsonField
+	next := []jsonField{{typ: t}}
 	var count, nextCount map[reflect.Type]int
 	visited := map[reflect.Type]bool{}
-	var fields []field
+	var fields []jsonField
 	for len(next) > 0 {
 		current, next = next, current[:0]
 		count, nextCount = nextCount, map[reflect.Type]int{}
@@ -147,46 +163,12 @@ func structFields(t reflect.Type) []*finfo {
 			visited[f.typ] = true
 			for i := 0; i < f.typ.NumField(); i++ {
 				sf := f.typ.Field(i)
-				if sf.Anonymous {
-					et := sf.Type
-					if et.Kind() == reflect.Pointer {
-						et = et.Elem()
-					}
-					if !sf.IsExported() && et.Kind() != reflect.Struct {
-						continue
-					}
-				} else if !sf.IsExported() {
+				if ignoredField(sf) {
 					continue
 				}
-				tag := sf.Tag.Get("json")
-				if tag == "-" {
-					continue
-				}
-				name, opts, _ := strings.Cut(tag, ",")
-				if !validTag(name) {
-					name = ""
-				}
-				index := append(slices.Clip(f.index), i)
-				ft := sf.Type
-				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
-					ft = ft.Elem()
-				}
-				quoted := false
-				if hasOption(opts, "string") {
-					switch ft.Kind() {
-					case reflect.Bool,
-						reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-						reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-						reflect.Float32, reflect.Float64, reflect.String:
-						quoted = true
-					}
-				}
-				if name != "" || !sf.Anonymous || ft.Kind() != reflect.Struct {
-					tagged := name != ""
-					if name == "" {
-						name = sf.Name
-					}
-					fields = append(fields, field{name: name, tagged: tagged, index: index, typ: sf.Type, quoted: quoted})
+				c, embedded := candidate(f, i, sf)
+				if !embedded {
+					fields = append(fields, c)
 					if count[f.typ] > 1 {
 						// Two embeddings of the same type at this depth:
 						// make the conflict visible to the dominance pass.
@@ -194,14 +176,74 @@ func structFields(t reflect.Type) []*finfo {
 					}
 					continue
 				}
-				nextCount[ft]++
-				if nextCount[ft] == 1 {
-					next = append(next, field{name: ft.Name(), index: index, typ: ft})
+				nextCount[c.typ]++
+				if nextCount[c.typ] == 1 {
+					next = append(next, c)
 				}
 			}
 		}
 	}
-	slices.SortFunc(fields, func(a, b field) int {
+	return fields
+}
+
+// ignoredField: encoding/json never decodes into sf (unexported and not
+// an embedded struct, or tagged "-").
+func ignoredField(sf reflect.StructField) bool {
+	if sf.Anonymous {
+		et := sf.Type
+		if et.Kind() == reflect.Pointer {
+			et = et.Elem()
+		}
+		if !sf.IsExported() && et.Kind() != reflect.Struct {
+			return true
+		}
+	} else if !sf.IsExported() {
+		return true
+	}
+	return sf.Tag.Get("json") == "-"
+}
+
+// candidate is field i (sf) of parent's type, at parent's index;
+// embedded: it is an untagged embedded struct, whose own fields are
+// walked at the next depth instead.
+func candidate(parent jsonField, i int, sf reflect.StructField) (c jsonField, embedded bool) {
+	name, opts, _ := strings.Cut(sf.Tag.Get("json"), ",")
+	if !validTag(name) {
+		name = ""
+	}
+	index := append(slices.Clip(parent.index), i)
+	ft := sf.Type
+	if ft.Name() == "" && ft.Kind() == reflect.Pointer {
+		ft = ft.Elem()
+	}
+	if name == "" && sf.Anonymous && ft.Kind() == reflect.Struct {
+		return jsonField{name: ft.Name(), index: index, typ: ft}, true
+	}
+	tagged := name != ""
+	if name == "" {
+		name = sf.Name
+	}
+	quoted := hasOption(opts, "string") && quotable(ft.Kind())
+	return jsonField{name: name, tagged: tagged, index: index, typ: sf.Type, quoted: quoted}, false
+}
+
+// quotable: the ",string" option applies to a field of kind k.
+func quotable(k reflect.Kind) bool {
+	switch k {
+	case reflect.Bool,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.String:
+		return true
+	}
+	return false
+}
+
+// dominantFields keeps, of the candidates for each name, the dominant
+// one (shallowest, then tagged); a name two candidates tie for is
+// dropped, as encoding/json drops it.
+func dominantFields(fields []jsonField) []jsonField {
+	slices.SortFunc(fields, func(a, b jsonField) int {
 		if c := strings.Compare(a.name, b.name); c != 0 {
 			return c
 		}
@@ -216,7 +258,7 @@ func structFields(t reflect.Type) []*finfo {
 		}
 		return slices.Compare(a.index, b.index)
 	})
-	var out []field
+	var out []jsonField
 	for i, n := 0, 0; i < len(fields); i += n {
 		for n = 1; i+n < len(fields) && fields[i+n].name == fields[i].name; n++ {
 		}
@@ -226,12 +268,7 @@ func structFields(t reflect.Type) []*finfo {
 		}
 		out = append(out, group[0])
 	}
-	slices.SortFunc(out, func(a, b field) int { return slices.Compare(a.index, b.index) })
-	res := make([]*finfo, len(out))
-	for i, f := range out {
-		res[i] = &finfo{name: f.name, typ: f.typ, quoted: f.quoted}
-	}
-	return res
+	return out
 }
 
 func hasOption(opts, name string) bool {
