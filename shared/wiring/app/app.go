@@ -51,71 +51,135 @@ func Handlers(shared httpapi.Deps) map[string]any {
 		}
 		return f
 	}
+	out := map[string]any{}
+	for _, group := range []func(func() httpapi.Deps) map[string]any{
+		edgeHandlers, userHandlers, accountHandlers, transferHandlers, sprinkleHandlers,
+		ledgerHandlers, merchantHandlers, settlementHandlers, savingsHandlers, webhookHandlers,
+	} {
+		for name, h := range group(d) {
+			if _, twice := out[name]; twice {
+				panic("app: function " + name + " is wired twice")
+			}
+			out[name] = h
+		}
+	}
+	return out
+}
+
+// The handler groups, one per capability: each calls d once per function,
+// for that function's own Deps.
+
+func edgeHandlers(d func() httpapi.Deps) map[string]any {
 	return map[string]any{
 		routes.AuthorizerFunction: auth.Handler(d()),
 		routes.Fallback.Function:  httpapi.NotFound(d()),
 		routes.Document.Function:  openapi.Handler(d()),
-		"create-user":             users.Register(d()),
-		"rotate-token":            users.RotateToken(d()),
-		"revoke-token":            users.RevokeToken(d()),
-		"revoke-my-tokens":        users.RevokeMyTokens(d()),
-		"issue-token":             users.OperatorIssueToken(d()),
-		"revoke-user-tokens":      users.OperatorRevokeTokens(d()),
-		"list-accounts":           accounts.ListAccounts(d()),
-		"open-account":            savings.Open(d()),
-		"get-account":             accounts.GetAccount(d()),
-		"charge":                  accounts.Charge(d()),
-		"deposit-savings":         savings.Deposit(d()),
-		"withdraw":                accounts.Withdraw(d()),
-		"list-entries":            accounts.ListEntries(d()),
-		"operator-deposit":        accounts.OperatorDeposit(d()),
-		"transfer":                transfers.Create(d()),
-		"list-transfers":          transfers.ListTransfers(d()),
-		"accept-transfer":         transfers.Accept(d()),
-		"reject-transfer":         transfers.Reject(d()),
-		"cancel-transfer":         transfers.Cancel(d()),
-		"update-settings":         transfers.UpdateSettings(d()),
-		"pending-sweep":           transfers.Sweep(d()),
-		"list-notifications":      notify.ListHandler(d()),
-		"create-room":             sprinkle.CreateRoom(d()),
-		"add-room-member":         sprinkle.AddMember(d()),
-		"leave-room":              sprinkle.LeaveRoom(d()),
-		"get-room":                sprinkle.GetRoom(d()),
-		"create-sprinkle":         sprinkle.Create(d()),
-		"claim-sprinkle":          sprinkle.Claim(d()),
-		"get-sprinkle":            sprinkle.Get(d()),
-		"sprinkle-reclaim":        sprinkle.Reclaim(d()),
-		"ledger-checkpoint":       CheckpointJob(d()),
-		"ledger-fold":             FoldJob(d()),
-		"fold-worker":             FoldWorker(d()),
-		"create-store":            merchant.CreateStore(d()),
-		"get-store":               merchant.GetStore(d()),
-		"set-store-status":        merchant.SetStoreStatus(d()),
-		"withdraw-store":          merchant.Withdraw(d()),
-		"list-store-orders":       merchant.ListStoreOrders(d()),
-		"place-order":             merchant.Place(d()),
-		"list-orders":             merchant.ListOrders(d()),
-		"get-order":               merchant.GetOrder(d()),
-		"accept-order":            merchant.Accept(d()),
-		"reject-order":            merchant.Reject(d()),
-		"cancel-order":            merchant.Cancel(d()),
-		"cook-order":              merchant.Cook(d()),
-		"progress-order":          merchant.Progress(d()),
-		"complete-order":          merchant.Complete(d()),
-		"refund-order":            merchant.Refund(d()),
-		"order-expiry":            merchant.Expire(d()),
-		"create-settlement":       settlement.Create(d()),
-		"list-settlements":        settlement.List(d()),
-		"get-settlement":          settlement.Get(d()),
-		"pay-settlement":          settlement.Pay(d()),
-		"decline-settlement":      settlement.Decline(d()),
-		"cancel-settlement":       settlement.Cancel(d()),
-		"remind-settlement":       settlement.Remind(d()),
-		"settlement-sweep":        settlement.Sweep(d()),
-		"close-savings":           savings.Close(d()),
-		"savings-interest":        savings.InterestJob(d()),
-		"savings-installments":    savings.InstallmentJob(d()),
-		"savings-worker":          savings.Worker(d()),
+	}
+}
+
+func userHandlers(d func() httpapi.Deps) map[string]any {
+	return map[string]any{
+		"create-user":        users.Register(d()),
+		"rotate-token":       users.RotateToken(d()),
+		"revoke-token":       users.RevokeToken(d()),
+		"revoke-my-tokens":   users.RevokeMyTokens(d()),
+		"issue-token":        users.OperatorIssueToken(d()),
+		"revoke-user-tokens": users.OperatorRevokeTokens(d()),
+		"list-notifications": notify.ListHandler(d()),
+	}
+}
+
+func accountHandlers(d func() httpapi.Deps) map[string]any {
+	return map[string]any{
+		"list-accounts":    accounts.ListAccounts(d()),
+		"get-account":      accounts.GetAccount(d()),
+		"charge":           accounts.Charge(d()),
+		"withdraw":         accounts.Withdraw(d()),
+		"list-entries":     accounts.ListEntries(d()),
+		"operator-deposit": accounts.OperatorDeposit(d()),
+	}
+}
+
+func transferHandlers(d func() httpapi.Deps) map[string]any {
+	return map[string]any{
+		"transfer":        transfers.Create(d()),
+		"list-transfers":  transfers.ListTransfers(d()),
+		"accept-transfer": transfers.Accept(d()),
+		"reject-transfer": transfers.Reject(d()),
+		"cancel-transfer": transfers.Cancel(d()),
+		"update-settings": transfers.UpdateSettings(d()),
+		"pending-sweep":   transfers.Sweep(d()),
+	}
+}
+
+func sprinkleHandlers(d func() httpapi.Deps) map[string]any {
+	return map[string]any{
+		"create-room":      sprinkle.CreateRoom(d()),
+		"add-room-member":  sprinkle.AddMember(d()),
+		"leave-room":       sprinkle.LeaveRoom(d()),
+		"get-room":         sprinkle.GetRoom(d()),
+		"create-sprinkle":  sprinkle.Create(d()),
+		"claim-sprinkle":   sprinkle.Claim(d()),
+		"get-sprinkle":     sprinkle.Get(d()),
+		"sprinkle-reclaim": sprinkle.Reclaim(d()),
+	}
+}
+
+func ledgerHandlers(d func() httpapi.Deps) map[string]any {
+	return map[string]any{
+		"ledger-checkpoint": CheckpointJob(d()),
+		"ledger-fold":       FoldJob(d()),
+		"fold-worker":       FoldWorker(d()),
+	}
+}
+
+func merchantHandlers(d func() httpapi.Deps) map[string]any {
+	return map[string]any{
+		"create-store":      merchant.CreateStore(d()),
+		"get-store":         merchant.GetStore(d()),
+		"set-store-status":  merchant.SetStoreStatus(d()),
+		"withdraw-store":    merchant.Withdraw(d()),
+		"list-store-orders": merchant.ListStoreOrders(d()),
+		"place-order":       merchant.Place(d()),
+		"list-orders":       merchant.ListOrders(d()),
+		"get-order":         merchant.GetOrder(d()),
+		"accept-order":      merchant.Accept(d()),
+		"reject-order":      merchant.Reject(d()),
+		"cancel-order":      merchant.Cancel(d()),
+		"cook-order":        merchant.Cook(d()),
+		"progress-order":    merchant.Progress(d()),
+		"complete-order":    merchant.Complete(d()),
+		"refund-order":      merchant.Refund(d()),
+		"order-expiry":      merchant.Expire(d()),
+	}
+}
+
+func settlementHandlers(d func() httpapi.Deps) map[string]any {
+	return map[string]any{
+		"create-settlement":  settlement.Create(d()),
+		"list-settlements":   settlement.List(d()),
+		"get-settlement":     settlement.Get(d()),
+		"pay-settlement":     settlement.Pay(d()),
+		"decline-settlement": settlement.Decline(d()),
+		"cancel-settlement":  settlement.Cancel(d()),
+		"remind-settlement":  settlement.Remind(d()),
+		"settlement-sweep":   settlement.Sweep(d()),
+	}
+}
+
+func savingsHandlers(d func() httpapi.Deps) map[string]any {
+	return map[string]any{
+		"open-account":         savings.Open(d()),
+		"deposit-savings":      savings.Deposit(d()),
+		"close-savings":        savings.Close(d()),
+		"savings-interest":     savings.InterestJob(d()),
+		"savings-installments": savings.InstallmentJob(d()),
+		"savings-worker":       savings.Worker(d()),
+	}
+}
+
+func webhookHandlers(d func() httpapi.Deps) map[string]any {
+	return map[string]any{
 		"create-webhook":          webhooks.Create(d(), StoreOwner),
 		"list-webhooks":           webhooks.List(d(), StoreOwner),
 		"delete-webhook":          webhooks.Delete(d(), StoreOwner),
