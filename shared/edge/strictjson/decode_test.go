@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-// AmountField mirrors shared/api's: a number literal only.
+// AmountField mirrors shared/edge/httpapi's: a number literal only.
 type AmountField string
 
 var errNotNumber = errors.New("must be a JSON number of won, e.g. 10000")
