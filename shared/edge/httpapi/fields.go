@@ -117,8 +117,9 @@ type FieldSchema struct {
 
 // Bounds of the fields declared here.
 const (
-	MaxMemo = 200 // a note in history: memo, reason
-	MaxName = 100 // a name of a user, a store, an account
+	MaxMemo      = 200 // a note in history: memo, reason
+	MaxName      = 100 // a name of a user, a store, an account
+	MaxReference = 200 // an identifier another system hands us: a payment reference
 )
 
 // Won is an amount of whole won: a JSON integer literal from 1 to
@@ -161,6 +162,16 @@ func (n *NameField) CheckField(name string, required bool) error {
 }
 
 func (NameField) FieldSchema() FieldSchema { return FieldSchema{MaxLength: MaxName} }
+
+// Reference is an identifier another system hands us (Identifier's rules),
+// kept in its canonical form, at most MaxReference characters.
+type Reference string
+
+func (ref *Reference) CheckField(name string, required bool) error {
+	return checkText((*string)(ref), name, MaxReference, required, Identifier)
+}
+
+func (Reference) FieldSchema() FieldSchema { return FieldSchema{MaxLength: MaxReference} }
 
 // checkText checks *s with rule (Text or Name) and keeps its normal form.
 func checkText(s *string, name string, max int, required bool, rule func(string, string, int, bool) (string, error)) error {
