@@ -332,7 +332,11 @@ func fromItem(item ddb.Item) (Account, error) {
 
 // Get reads the caller's savings account's product item (nil: none).
 func Get(ctx context.Context, table *ddb.Table, owner, id string) (*Account, error) {
-	item, err := table.Get(ctx, productKey(owner, id))
+	return accountOf(table.Get(ctx, productKey(owner, id)))
+}
+
+// accountOf is the account of a product item read (nil: none).
+func accountOf(item ddb.Item, err error) (*Account, error) {
 	if err != nil || item == nil {
 		return nil, err
 	}
