@@ -460,9 +460,6 @@ type SweepSummary struct {
 // errNotDue means another run (or a participant) got there first.
 var errNotDue = fmt.Errorf("transfers: no longer due")
 
-// SweepBudget bounds one sweep run (the function's timeout is 10 s).
-const SweepBudget = 7 * time.Second
-
 // Sweep is the pending-sweep scheduled job. It reads the due index for
 // every open pending transfer due at or before now (so missed runs catch
 // up) and, for each, expires it if its expiry has passed (hold released,
@@ -473,7 +470,7 @@ func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSu
 	return httpapi.DueJob[SweepSummary]{
 		Name: "pending sweep",
 		Pass: func(ctx context.Context, now time.Time, sum *SweepSummary) (ddb.DueRun, error) {
-			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: duePending.Kinds(), Until: now, Budget: SweepBudget, Fetch: true}, func(ctx context.Context, item ddb.Item) error {
+			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: duePending.Kinds(), Until: now, Budget: httpapi.DueBudget, Fetch: true}, func(ctx context.Context, item ddb.Item) error {
 				return sweepOne(ctx, d, item, now, sum)
 			})
 			sum.Due, sum.Done = run.Seen, run.Done
