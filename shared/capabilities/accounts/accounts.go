@@ -86,28 +86,21 @@ func GetAccount(d httpapi.Deps) httpapi.LambdaHandler {
 		if err != nil {
 			return nil, err
 		}
-		type product struct {
-			a   *savings.Account
-			err error
-		}
-		var ch chan product
+		var product *savings.Account
+		wait := func() error { return nil }
 		if ddb.ValidID(id, "s_") {
-			ch = make(chan product, 1)
-			go func() {
-				a, err := savings.Get(ctx, d.Table, r.Caller, id)
-				ch <- product{a, err}
-			}()
+			wait = httpapi.Async(func() (err error) {
+				product, err = savings.Get(ctx, d.Table, r.Caller, id)
+				return err
+			})
 		}
 		a, err := d.Ledger.GetAccount(ctx, r.Caller, id)
+		if perr := wait(); err == nil {
+			err = perr
+		}
 		resp := AccountResponse{Account: a}
-		if ch != nil {
-			p := <-ch
-			if err == nil && p.err != nil {
-				err = p.err
-			}
-			if p.a != nil {
-				resp.Savings = p.a.Details()
-			}
+		if product != nil {
+			resp.Savings = product.Details()
 		}
 		if err != nil {
 			return nil, err
@@ -277,18 +270,14 @@ func ListEntries(d httpapi.Deps) httpapi.LambdaHandler {
 		}
 		// The ownership check and the page are independent: read both at
 		// once so the request costs one round trip of latency.
-		type result struct {
-			entries []ledger.Entry
-			next    string
-			err     error
-		}
-		ch := make(chan result, 1)
-		go func() {
-			e, n, err := d.Ledger.ListEntries(ctx, q)
-			ch <- result{e, n, err}
-		}()
+		var entries []ledger.Entry
+		var next string
+		wait := httpapi.Async(func() (err error) {
+			entries, next, err = d.Ledger.ListEntries(ctx, q)
+			return err
+		})
 		shards, ownErr := d.Ledger.OwnsAccount(ctx, r.Caller, id)
-		res := <-ch
+		err = wait()
 		if ownErr != nil {
 			return nil, ownErr
 		}
@@ -296,12 +285,12 @@ func ListEntries(d httpapi.Deps) httpapi.LambdaHandler {
 			// A high-volume receiver's history is spread over shards: the
 			// page merges them (a second round trip, for such accounts only).
 			q.Shards = shards
-			res.entries, res.next, res.err = d.Ledger.ListEntries(ctx, q)
+			entries, next, err = d.Ledger.ListEntries(ctx, q)
 		}
-		if res.err != nil {
-			return nil, res.err
+		if err != nil {
+			return nil, err
 		}
-		return httpapi.JSON(http.StatusOK, EntryList{Entries: res.entries, NextCursor: res.next})
+		return httpapi.JSON(http.StatusOK, EntryList{Entries: entries, NextCursor: next})
 	})
 }
 

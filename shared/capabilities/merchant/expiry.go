@@ -22,9 +22,6 @@ type ExpirySummary struct {
 	Done     bool  `json:"done"`           // false: the time budget ended the run; the next resumes
 }
 
-// ExpiryBudget bounds one run (the function's timeout is 10 s).
-const ExpiryBudget = 7 * time.Second
-
 // errResolved: a participant resolved the order first (or another run did).
 var errResolved = errors.New("merchant: no longer due")
 
@@ -45,12 +42,12 @@ func Expire(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (Expiry
 		Name: "order expiry",
 		Pass: func(ctx context.Context, now time.Time, sum *ExpirySummary) (ddb.DueRun, error) {
 			started := time.Now()
-			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueOrder.Kinds(), Until: now, Budget: ExpiryBudget}, func(ctx context.Context, item ddb.Item) error {
+			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueOrder.Kinds(), Until: now, Budget: httpapi.DueBudget}, func(ctx context.Context, item ddb.Item) error {
 				return expireOne(ctx, d, ddb.Decode(item).S("orderId"), now, sum)
 			})
 			if err == nil && run.Done {
 				var rel ddb.DueRun
-				if left := ExpiryBudget - time.Since(started); left > 0 {
+				if left := httpapi.DueBudget - time.Since(started); left > 0 {
 					rel, err = d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueReserve.Kinds(), Until: now, Budget: left}, func(ctx context.Context, item ddb.Item) error {
 						amount, released, err := release(ctx, d, ddb.Decode(item).S("orderId"), now)
 						if released {

@@ -96,7 +96,6 @@ package merchant
 
 import (
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strings"
 	"time"
@@ -335,14 +334,7 @@ var dueReserve = ddb.DueKind{Name: "order-reserve", Shards: 32}
 func storeKey(id string) ddb.Item { return ddb.Key(pkStore+id, skStore) }
 
 // storeShard is the shard of an order among a store's shards.
-func storeShard(orderID string, shards int) int {
-	if shards <= 1 {
-		return 0
-	}
-	h := fnv.New32a()
-	h.Write([]byte(orderID))
-	return int(h.Sum32() % uint32(shards))
-}
+func storeShard(orderID string, shards int) int { return ddb.HashShard(orderID, shards) }
 
 // storePart is the partition of an order's store pointers (and of the
 // status copy its placement checks).

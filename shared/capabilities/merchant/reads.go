@@ -30,28 +30,24 @@ func GetOrder(d httpapi.Deps) httpapi.LambdaHandler {
 		if !ddb.ValidTimeID(id) {
 			return nil, ErrOrderNotFound.With("you have no order %q", id)
 		}
-		type result struct {
-			items []ddb.Item
-			next  string
-			err   error
-		}
-		ch := make(chan result, 1)
-		go func() {
-			items, next, err := d.Table.QueryPage(ctx, ddb.Listing{Name: "order-timeline", Bind: []string{id},
+		var items []ddb.Item
+		var next string
+		wait := httpapi.Async(func() (err error) {
+			items, next, err = d.Table.QueryPage(ctx, ddb.Listing{Name: "order-timeline", Bind: []string{id},
 				PartitionAttr: ddb.AttrPK, Partition: pkOrder + id, Lower: skEventPfx, Upper: skEventPfx + "~",
 				NewestFirst: true, Now: d.Clock.Now()}, page)
-			ch <- result{items, next, err}
-		}()
+			return err
+		})
 		o, err := readOrder(ctx, d, id, r.Caller, "")
-		res := <-ch
+		pageErr := wait()
 		if err != nil {
 			return nil, err
 		}
-		if res.err != nil {
-			return nil, res.err
+		if pageErr != nil {
+			return nil, pageErr
 		}
-		out := OrderDetail{Order: o, Timeline: make([]Event, 0, len(res.items)), NextCursor: res.next}
-		for _, it := range res.items {
+		out := OrderDetail{Order: o, Timeline: make([]Event, 0, len(items)), NextCursor: next}
+		for _, it := range items {
 			e, err := eventFromItem(it)
 			if err != nil {
 				return nil, err

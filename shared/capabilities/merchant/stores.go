@@ -196,26 +196,22 @@ func GetStore(d httpapi.Deps) httpapi.LambdaHandler {
 		}
 		out := StoreResponse{Store: s}
 		if s.Owner == r.Caller {
-			type result struct {
-				a   ledger.Account
-				err error
-			}
-			ch := make(chan result, 1)
-			go func() {
-				a, err := d.Ledger.GetAccount(ctx, s.Owner, s.ReserveAccountID)
-				ch <- result{a, err}
-			}()
+			var reserve ledger.Account
+			wait := httpapi.Async(func() (err error) {
+				reserve, err = d.Ledger.GetAccount(ctx, s.Owner, s.ReserveAccountID)
+				return err
+			})
 			a, err := d.Ledger.GetAccount(ctx, s.Owner, s.AccountID)
-			res := <-ch
+			reserveErr := wait()
 			if err != nil {
 				return nil, err
 			}
 			out.Account = &a
 			switch {
-			case res.err == nil:
-				out.Reserve = &res.a
-			case !errors.Is(res.err, ledger.ErrAccountNotFound): // a store older than reserves has none until its first capture
-				return nil, res.err
+			case reserveErr == nil:
+				out.Reserve = &reserve
+			case !errors.Is(reserveErr, ledger.ErrAccountNotFound): // a store older than reserves has none until its first capture
+				return nil, reserveErr
 			}
 		}
 		return httpapi.JSON(http.StatusOK, out)

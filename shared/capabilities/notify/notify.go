@@ -23,7 +23,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"time"
 
@@ -51,11 +50,7 @@ const (
 const InboxShards = 16
 
 // inboxShard is the shard of notification id: 1..InboxShards-1.
-func inboxShard(id string) int {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return 1 + int(h.Sum32()%uint32(InboxShards-1))
-}
+func inboxShard(id string) int { return 1 + ddb.HashShard(id, InboxShards-1) }
 
 // inboxPartition is shard n of the user's inbox.
 func inboxPartition(userID string, n int) string { return ddb.ShardKey(pkUser+userID, n) }

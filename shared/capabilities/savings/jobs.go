@@ -309,14 +309,7 @@ func reread(ctx context.Context, table *ddb.Table, owner, id string) (*Account, 
 		},
 		ConsistentRead: aws.Bool(true),
 	}, func(item ddb.Item) bool { found = item; return false })
-	if err != nil || found == nil {
-		return nil, err
-	}
-	a, err := fromItem(found)
-	if err != nil {
-		return nil, err
-	}
-	return &a, nil
+	return accountOf(found, err)
 }
 
 // interestStep commits one transaction of a's interest (or its maturity)

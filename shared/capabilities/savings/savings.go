@@ -42,7 +42,6 @@ package savings
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"net/http"
 	"sort"
 	"time"
@@ -152,11 +151,7 @@ func (*staleError) Error() string   { return "savings: the account changed; read
 func (*staleError) Transient() bool { return true }
 
 // ShardOf is the due-index shard of an account.
-func ShardOf(accountID string) int {
-	h := fnv.New32a()
-	h.Write([]byte(accountID))
-	return int(h.Sum32() % Shards)
-}
+func ShardOf(accountID string) int { return ddb.HashShard(accountID, Shards) }
 
 // InterestAccount is the interest-expense system account of a shard: the
 // world outside that pays the interest (may go negative). One per shard,
@@ -337,7 +332,11 @@ func fromItem(item ddb.Item) (Account, error) {
 
 // Get reads the caller's savings account's product item (nil: none).
 func Get(ctx context.Context, table *ddb.Table, owner, id string) (*Account, error) {
-	item, err := table.Get(ctx, productKey(owner, id))
+	return accountOf(table.Get(ctx, productKey(owner, id)))
+}
+
+// accountOf is the account of a product item read (nil: none).
+func accountOf(item ddb.Item, err error) (*Account, error) {
 	if err != nil || item == nil {
 		return nil, err
 	}

@@ -116,6 +116,8 @@ func readShare(ctx context.Context, d httpapi.Deps, r *httpapi.Request, verb str
 	if !ValidID(sid) {
 		return share{}, notFound
 	}
+	sees := isMember
+	why := fmt.Sprintf("only the participant may %s their share: the share of %s in settlement %s is not yours", verb, uid, sid)
 	if uid == r.Caller {
 		item, err := d.Table.Get(ctx, shareKey(sid, uid))
 		if err != nil {
@@ -125,25 +127,17 @@ func readShare(ctx context.Context, d httpapi.Deps, r *httpapi.Request, verb str
 			return shareFromItem(item)
 		}
 		// No share of the caller's: the requester is told so.
-		requester, err := isRequester(ctx, d, sid, r.Caller)
-		if err != nil {
-			return share{}, err
-		}
-		if !requester {
-			return share{}, notFound
-		}
-		return share{}, refuse(ErrNotYourShare, map[string]any{"userId": uid},
-			"you are not a participant of your settlement %s: there is no share of yours to %s", sid, verb)
+		sees = isRequester
+		why = fmt.Sprintf("you are not a participant of your settlement %s: there is no share of yours to %s", sid, verb)
 	}
-	member, err := isMember(ctx, d, sid, r.Caller)
+	ok, err := sees(ctx, d, sid, r.Caller)
 	if err != nil {
 		return share{}, err
 	}
-	if !member {
+	if !ok {
 		return share{}, notFound
 	}
-	return share{}, refuse(ErrNotYourShare, map[string]any{"userId": uid},
-		"only the participant may %s their share: the share of %s in settlement %s is not yours", verb, uid, sid)
+	return share{}, refuse(ErrNotYourShare, map[string]any{"userId": uid}, "%s", why)
 }
 
 // isMember reports whether uid may see settlement sid: a published share

@@ -256,9 +256,6 @@ type SweepSummary struct {
 	Done      bool `json:"done"` // false: the time budget ended the run; the next resumes
 }
 
-// SweepBudget bounds one sweep run (the function's timeout is 10 s).
-const SweepBudget = 7 * time.Second
-
 // Sweep is the settlement-sweep scheduled job: for every settlement due
 // at or before now (missed runs catch up) it does the recorded work (see
 // work) and sends the automatic reminder when it is due. Idempotent.
@@ -267,7 +264,7 @@ func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSu
 		Name: "settlement sweep",
 		Pass: func(ctx context.Context, now time.Time, sum *SweepSummary) (ddb.DueRun, error) {
 			var mu sync.Mutex
-			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueKind.Kinds(), Until: now, Budget: SweepBudget}, func(ctx context.Context, item ddb.Item) error {
+			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueKind.Kinds(), Until: now, Budget: httpapi.DueBudget}, func(ctx context.Context, item ddb.Item) error {
 				dec := ddb.Decode(item)
 				sid := dec.MustS("settlementId")
 				if err := dec.Err(); err != nil {

@@ -21,9 +21,6 @@ type ReclaimSummary struct {
 	Done      bool  `json:"done"`      // false: the time budget ended the run; the next resumes
 }
 
-// ReclaimBudget bounds one run (the function's timeout is 10 s).
-const ReclaimBudget = 7 * time.Second
-
 var errAlreadyReclaimed = errors.New("sprinkle: already reclaimed")
 
 // Reclaim is the sprinkle-reclaim scheduled job: every sprinkle whose window
@@ -35,7 +32,7 @@ func Reclaim(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (Recla
 	return httpapi.DueJob[ReclaimSummary]{
 		Name: "sprinkle reclaim",
 		Pass: func(ctx context.Context, now time.Time, sum *ReclaimSummary) (ddb.DueRun, error) {
-			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueSprinkle.Kinds(), Until: now, Budget: ReclaimBudget, Fetch: true}, func(ctx context.Context, item ddb.Item) error {
+			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueSprinkle.Kinds(), Until: now, Budget: httpapi.DueBudget, Fetch: true}, func(ctx context.Context, item ddb.Item) error {
 				sp, err := sprinkleFromItem(item)
 				if err != nil {
 					return err

@@ -262,24 +262,19 @@ func GetRoom(d httpapi.Deps) httpapi.LambdaHandler {
 		}
 		notFound := ErrRoomNotFound.With("you are not a member of a room %s", rid)
 		// The caller's membership and the room: one read each, at once.
-		type got struct {
-			item ddb.Item
-			err  error
-		}
-		member := make(chan got, 1)
-		go func() {
-			it, err := d.Table.Get(ctx, memberKey(rid, r.Caller))
-			member <- got{it, err}
-		}()
+		var member ddb.Item
+		wait := httpapi.Async(func() (err error) {
+			member, err = d.Table.Get(ctx, memberKey(rid, r.Caller))
+			return err
+		})
 		meta, err := d.Table.Get(ctx, roomKey(rid))
-		m := <-member
-		if err == nil {
-			err = m.err
+		if merr := wait(); err == nil {
+			err = merr
 		}
 		if err != nil {
 			return nil, err
 		}
-		if meta == nil || m.item == nil {
+		if meta == nil || member == nil {
 			return nil, notFound
 		}
 		md := ddb.Decode(meta)

@@ -460,9 +460,6 @@ type SweepSummary struct {
 // errNotDue means another run (or a participant) got there first.
 var errNotDue = fmt.Errorf("transfers: no longer due")
 
-// SweepBudget bounds one sweep run (the function's timeout is 10 s).
-const SweepBudget = 7 * time.Second
-
 // Sweep is the pending-sweep scheduled job. It reads the due index for
 // every open pending transfer due at or before now (so missed runs catch
 // up) and, for each, expires it if its expiry has passed (hold released,
@@ -473,7 +470,7 @@ func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSu
 	return httpapi.DueJob[SweepSummary]{
 		Name: "pending sweep",
 		Pass: func(ctx context.Context, now time.Time, sum *SweepSummary) (ddb.DueRun, error) {
-			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: duePending.Kinds(), Until: now, Budget: SweepBudget, Fetch: true}, func(ctx context.Context, item ddb.Item) error {
+			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: duePending.Kinds(), Until: now, Budget: httpapi.DueBudget, Fetch: true}, func(ctx context.Context, item ddb.Item) error {
 				return sweepOne(ctx, d, item, now, sum)
 			})
 			sum.Due, sum.Done = run.Seen, run.Done
@@ -499,12 +496,7 @@ func sweepOne(ctx context.Context, d httpapi.Deps, item ddb.Item, now time.Time,
 		pointers(tx, expired, StatusPending)
 		expired.notify(tx, p.From, NotifExpired, now)
 		expired.notify(tx, p.To, NotifExpired, now)
-		if done, err := commitDue(ctx, d, tx, p.ID); done {
-			sum.Expired++
-		} else if err != nil {
-			return err
-		}
-		return nil
+		return commitDue(ctx, d, tx, p.ID, &sum.Expired)
 	}
 	if p.Reminded {
 		return nil
@@ -515,21 +507,19 @@ func sweepOne(ctx context.Context, d httpapi.Deps, item ddb.Item, now time.Time,
 		Values: ddb.Item{":at": ddb.Time(now), ":due": ddb.S(ddb.DueAt(p.ExpiresAt, p.ID)), ":pending": ddb.S(StatusPending), ":now": ddb.Millis(now)},
 	}, func(ddb.Item) error { return errNotDue })
 	p.notify(tx, p.To, NotifReminder, now)
-	if done, err := commitDue(ctx, d, tx, p.ID); done {
-		sum.Reminded++
-	} else if err != nil {
-		return err
-	}
-	return nil
+	return commitDue(ctx, d, tx, p.ID, &sum.Reminded)
 }
 
-func commitDue(ctx context.Context, d httpapi.Deps, tx *ledger.Tx, id string) (bool, error) {
+// commitDue commits the sweep's action on transfer id and counts it in
+// done; a transfer that is no longer due is neither an error nor counted.
+func commitDue(ctx context.Context, d httpapi.Deps, tx *ledger.Tx, id string, done *int) error {
 	switch err := d.Ledger.Commit(ctx, tx); err {
 	case nil:
-		return true, nil
+		*done++
+		return nil
 	case errNotDue:
-		return false, nil
+		return nil
 	default:
-		return false, fmt.Errorf("transfer %s: %w", id, err)
+		return fmt.Errorf("transfer %s: %w", id, err)
 	}
 }

@@ -9,6 +9,12 @@ import (
 	"minipay/shared/kernel/ddb"
 )
 
+// DueBudget bounds one run of a job's pass over its due items: the rest of
+// the function's timeout (routes.FunctionTimeout, 10 s) is left for the
+// item in hand and the summary. What the budget cuts stays due; the next
+// run resumes it.
+const DueBudget = 7 * time.Second
+
 // DueJob is the one shape of a scheduled job over the due index: read the
 // clock once, run the job's budgeted pass (or passes) over its due items,
 // log one summary line and return the summary, failing the invocation when

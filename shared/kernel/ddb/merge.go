@@ -3,6 +3,7 @@ package ddb
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"strconv"
 )
@@ -21,6 +22,18 @@ func ShardKey(base string, n int) string {
 		return base
 	}
 	return base + "#" + strconv.Itoa(n)
+}
+
+// HashShard is the shard of id among n: FNV-1a of the id, mod n (0 when
+// n <= 1). The same id always lands on the same shard, and ids spread
+// evenly over the n shards.
+func HashShard(id string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % uint32(n))
 }
 
 // Shard is one partition of a sharded listing: its key in the listing's

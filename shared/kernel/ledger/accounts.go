@@ -20,7 +20,6 @@ package ledger
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"strings"
 	"sync"
 	"time"
@@ -80,9 +79,7 @@ const ExternalShards = 32
 
 // ExternalAccount is the outside-world shard a user's bank money flows through.
 func ExternalAccount(userID string) AccountRef {
-	h := fnv.New32a()
-	h.Write([]byte(userID))
-	return Outside(fmt.Sprintf("sys_external_%02d", h.Sum32()%ExternalShards))
+	return Outside(fmt.Sprintf("sys_external_%02d", ddb.HashShard(userID, ExternalShards)))
 }
 
 // System reports whether the account is a system account.

@@ -18,6 +18,7 @@ package ledger
 // holds.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -83,12 +84,8 @@ func (tx *Tx) HoldWithTopUp(h Hold, t TopUp) {
 	if !tx.checkHold(h) || !tx.checkTopUp(h.Debit, h.Amount, t) {
 		return
 	}
-	kind := h.DebitKind
-	if kind == "" {
-		kind = t.ToKind
-	}
 	tx.debit(t.From, t.FromKind, t.Amount, t.ID, t.At)
-	tx.holdAfterTopUp(h.Debit, kind, h.Amount, t.Amount, t.Step)
+	tx.holdAfterTopUp(h.Debit, cmp.Or(h.DebitKind, t.ToKind), h.Amount, t.Amount, t.Step)
 	tx.putHold(h)
 	tx.entries(t.Movement)
 }

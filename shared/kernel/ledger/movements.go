@@ -14,6 +14,7 @@ package ledger
 // "newest first" is one Query read backwards.
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -160,12 +161,8 @@ func (tx *Tx) MoveWithTopUp(m Movement, t TopUp) {
 		tx.Fail(ErrSameAccount.With("a top-up cannot come from the account being paid"))
 		return
 	}
-	kind := m.FromKind
-	if kind == "" {
-		kind = t.ToKind
-	}
 	tx.debit(t.From, t.FromKind, t.Amount, t.ID, t.At)
-	tx.debitAfterTopUp(m.From, kind, m.Amount, t.Amount, t.Step)
+	tx.debitAfterTopUp(m.From, cmp.Or(m.FromKind, t.ToKind), m.Amount, t.Amount, t.Step)
 	tx.credit(m.To, m.ToKind, m.Amount, m.ID, m.At, m.CreditInPlace)
 	tx.entries(t.Movement)
 	tx.entries(m)

@@ -66,7 +66,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strings"
 	"sync"
 	"time"
@@ -99,21 +98,10 @@ func postingGroup(a AccountRef) string {
 	return a.Owner
 }
 
-func foldShard(id string) int {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return int(h.Sum32() % FoldShards)
-}
+func foldShard(id string) int { return ddb.HashShard(id, FoldShards) }
 
 // shardOf is the shard of movement mid among shards.
-func shardOf(mid string, shards int) int {
-	if shards <= 1 {
-		return 0
-	}
-	h := fnv.New32a()
-	h.Write([]byte(mid))
-	return int(h.Sum32() % uint32(shards))
-}
+func shardOf(mid string, shards int) int { return ddb.HashShard(mid, shards) }
 
 // postingPartition is shard n of a's postings.
 func postingPartition(a AccountRef, n int) string {
