@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strings"
 	"sync"
 	"time"
@@ -57,18 +56,9 @@ type DueKind struct {
 // ShardKind is shard n's kind name: name#nn.
 func ShardKind(name string, n int) string { return fmt.Sprintf("%s#%02d", name, n) }
 
-// DueShard is the shard of an id among n (FNV-1a of the id, mod n).
-func DueShard(id string, n int) int {
-	if n <= 1 {
-		return 0
-	}
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return int(h.Sum32() % uint32(n))
-}
 
 // Kind is the shard kind of the item with this id.
-func (k DueKind) Kind(id string) string { return ShardKind(k.Name, DueShard(id, k.Shards)) }
+func (k DueKind) Kind(id string) string { return ShardKind(k.Name, HashShard(id, k.Shards)) }
 
 // Bucket is the dueBucket value of the item with this id.
 func (k DueKind) Bucket(id string) string { return DueBucket(k.Kind(id)) }
