@@ -209,9 +209,6 @@ func DueKinds() []string { return dueWebhook.Kinds() }
 func endpointKey(store, id string) ddb.Item { return ddb.Key(pkStore+store, skEndpoint+id) }
 func countKey(store string) ddb.Item        { return ddb.Key(pkStore+store, skCount) }
 func eventKey(id string) ddb.Item           { return ddb.Key(pkEvent+id, skEvent) }
-func deliveryKey(endpoint, event string) ddb.Item {
-	return ddb.Key(pkEndpoint+endpoint, skDelivery+event)
-}
 
 // ValidEndpointID reports whether s has the shape of an endpoint id.
 func ValidEndpointID(s string) bool { return ddb.ValidID(s, prefixEP) }
