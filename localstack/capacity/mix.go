@@ -33,7 +33,8 @@ type Mix struct {
 	// prefixes, values their replacement.
 	Pin map[string]string
 	// Aside: not one of the mixes with a target verdict; Report prints its
-	// line as `<Name>: <figure>` and leaves it out of the overall result.
+	// line as `<Name>: <figure> (<Title>)`, before the mixes' lines, and
+	// leaves it out of the overall result.
 	Aside bool
 }
 

@@ -135,6 +135,11 @@ func Report(w io.Writer, t *Table, top int) bool {
 		results = append(results, r)
 	}
 	fmt.Fprintln(w)
+	for _, r := range results { // before the mixes' lines, which end the report
+		if r.Mix.Aside {
+			fmt.Fprintf(w, "%s: %s (%s)\n", r.Mix.Name, r.Figure(), r.Mix.Title)
+		}
+	}
 	all := true
 	var d []Result
 	for _, r := range results {
@@ -159,7 +164,6 @@ func Report(w io.Writer, t *Table, top int) bool {
 			continue
 		}
 		if r.Mix.Aside {
-			fmt.Fprintf(w, "%s: %s (%s)\n", r.Mix.Name, r.Figure(), r.Mix.Title)
 			continue
 		}
 		ok := r.OK() && len(r.Missing) == 0
