@@ -66,6 +66,7 @@ type SweepSummary struct {
 // the event's due attributes removed, the deliveries put), and every due
 // delivery is leased (its due time moved Lease ahead, conditioned on the
 // due time read, so two sweeps never both send it) and sent to the queue.
+// It is the one due-job skeleton, httpapi.DueJob.
 func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSummary, error) {
 	return httpapi.DueJob[SweepSummary]{
 		Name: "webhook sweep",

@@ -3,6 +3,9 @@ package webhooks
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -120,25 +123,79 @@ func endpointItem(e endpoint, key ddb.Item) ddb.Item {
 
 // saveEndpoint puts e's new state into tx: the endpoint item, conditioned
 // on its version being read's (so a change made meanwhile refuses this
-// one: onConflict; nothing when e is new, read < 0: the item must not
-// exist), and every shard's copy, all with version read+1.
+// one: onConflict), and every shard's copy, all with version read+1. A
+// new endpoint (read < 0) is put, conditioned on its not existing; an
+// existing one is updated to the whole new state (every attribute set or
+// removed: a copy missing, as for an endpoint made before the sharding,
+// is made whole), which is what its routes are granted.
 func saveEndpoint(tx *ledger.Tx, e endpoint, read int64, onConflict func(ddb.Item) error) endpoint {
-	e.Version = read + 1
-	cond := ledger.Cond{Expr: "attribute_not_exists(PK)"}
-	switch {
-	case read == 0: // made before versions
-		cond = ledger.Cond{Expr: "attribute_exists(PK) AND attribute_not_exists(version)"}
-	case read > 0:
-		cond = ledger.Cond{Expr: "version = :v", Values: ddb.Item{":v": ddb.N(read)}}
-	}
 	if read < 0 {
 		e.Version = 1
+		tx.Put(endpointItem(e, endpointKey(e.Store, e.ID)), ledger.Cond{Expr: "attribute_not_exists(PK)"}, onConflict)
+		for n := 0; n < DeliveryShards; n++ {
+			tx.Put(endpointItem(e, settingsKey(e.ID, n)), ledger.Cond{}, nil)
+		}
+		return e
 	}
-	tx.Put(endpointItem(e, endpointKey(e.Store, e.ID)), cond, onConflict)
+	e.Version = read + 1
+	update, names, values := wholeUpdate(endpointItem(e, nil))
+	cond := ledger.Cond{Expr: "#ver = :readVersion", Names: names, Values: ddb.Item{":readVersion": ddb.N(read)}}
+	if read == 0 { // made before versions
+		cond = ledger.Cond{Expr: "attribute_exists(PK) AND attribute_not_exists(#ver)", Names: names}
+	}
+	tx.Update(endpointKey(e.Store, e.ID), update, ledger.Cond{Expr: cond.Expr, Names: names, Values: mergeItems(values, cond.Values)}, onConflict)
 	for n := 0; n < DeliveryShards; n++ {
-		tx.Put(endpointItem(e, settingsKey(e.ID, n)), ledger.Cond{}, nil)
+		tx.Update(settingsKey(e.ID, n), update, ledger.Cond{Names: names, Values: values}, nil)
 	}
 	return e
+}
+
+// optionalAttrs are the endpoint attributes that may be absent.
+var optionalAttrs = []string{"description", "prevSecret", "prevSecretUntilMs", "disabledReason", "failingSince",
+	"disabledAt", "rotatedAt", "updatedAt", "types"}
+
+// wholeUpdate is the update expression that makes an item exactly item's
+// attributes (those of optionalAttrs it lacks removed).
+func wholeUpdate(item ddb.Item) (string, map[string]string, ddb.Item) {
+	names := map[string]string{"#ver": "version"}
+	values := ddb.Item{}
+	attrs := make([]string, 0, len(item))
+	for k := range item {
+		attrs = append(attrs, k)
+	}
+	slices.Sort(attrs)
+	var set, remove []string
+	for i, k := range attrs {
+		n, v := fmt.Sprintf("#a%d", i), fmt.Sprintf(":a%d", i)
+		if k == "version" {
+			n = "#ver"
+		}
+		names[n], values[v] = k, item[k]
+		set = append(set, n+" = "+v)
+	}
+	for i, k := range optionalAttrs {
+		if _, ok := item[k]; !ok {
+			n := fmt.Sprintf("#r%d", i)
+			names[n] = k
+			remove = append(remove, n)
+		}
+	}
+	expr := "SET " + strings.Join(set, ", ")
+	if len(remove) > 0 {
+		expr += " REMOVE " + strings.Join(remove, ", ")
+	}
+	return expr, names, values
+}
+
+func mergeItems(a, b ddb.Item) ddb.Item {
+	out := ddb.Item{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
 }
 
 // deleteEndpoint puts the deletion of e and its copies into tx.
