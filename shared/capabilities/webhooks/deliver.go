@@ -549,7 +549,7 @@ func failing(ctx context.Context, d httpapi.Deps, ep endpoint, now time.Time) {
 	if !ep.FailingSince.IsZero() && now.Sub(ep.FailingSince) < DisableAfter {
 		return
 	}
-	_, _, err := modifyEndpoint(ctx, d, ep.Store, ep.ID, func(e *endpoint, tx *ledger.Tx) error {
+	_, _, err := modifyEndpoint(ctx, d, nil, ep.Store, ep.ID, func(e *endpoint, tx *ledger.Tx) error {
 		switch {
 		case e.Status != EndpointEnabled:
 			return errUnchanged
@@ -571,7 +571,7 @@ func failing(ctx context.Context, d httpapi.Deps, ep endpoint, now time.Time) {
 
 // clearFailing ends an endpoint's failure streak after a success.
 func clearFailing(ctx context.Context, d httpapi.Deps, ep endpoint) {
-	_, _, err := modifyEndpoint(ctx, d, ep.Store, ep.ID, func(e *endpoint, _ *ledger.Tx) error {
+	_, _, err := modifyEndpoint(ctx, d, nil, ep.Store, ep.ID, func(e *endpoint, _ *ledger.Tx) error {
 		if e.FailingSince.IsZero() {
 			return errUnchanged
 		}

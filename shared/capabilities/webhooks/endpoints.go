@@ -286,14 +286,15 @@ func Rotate(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 		}
 		now := d.Clock.Now().UTC()
 		var secret string
-		e, found, err := modifyEndpoint(ctx, d, e.Store, e.ID, func(e *endpoint, _ *ledger.Tx) error {
+		store, id := e.Store, e.ID
+		e, found, err := modifyEndpoint(ctx, d, &e, store, id, func(e *endpoint, _ *ledger.Tx) error {
 			secret = NewSecret()
 			e.PrevSecret, e.Secret = e.Secret, secret
 			e.PrevUntil, e.RotatedAt = now.Add(RotationGrace).Truncate(time.Millisecond), now
 			return nil
 		})
 		if err == nil && !found {
-			err = ErrNotFound.With("store %s has no webhook endpoint %s", e.Store, e.ID)
+			err = ErrNotFound.With("store %s has no webhook endpoint %s", store, id)
 		}
 		if err != nil {
 			return nil, err
@@ -320,7 +321,7 @@ func SetStatus(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 		}
 		now := d.Clock.Now().UTC()
 		store, id := e.Store, e.ID
-		e, found, err := modifyEndpoint(ctx, d, store, id, func(e *endpoint, _ *ledger.Tx) error {
+		e, found, err := modifyEndpoint(ctx, d, &e, store, id, func(e *endpoint, _ *ledger.Tx) error {
 			e.Status, e.UpdatedAt, e.DisabledReason = in.Status, now, ""
 			if in.Status == EndpointEnabled {
 				e.FailingSince, e.DisabledAt = time.Time{}, time.Time{}

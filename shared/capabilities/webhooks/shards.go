@@ -211,20 +211,25 @@ var (
 	errUnchanged = errors.New("webhooks: nothing to change")
 )
 
-// modifyEndpoint reads the endpoint (strongly), lets change edit it (and
-// add to the transaction: a notice), and saves it with its copies; a
-// concurrent change makes it read and try again (a few times). change
-// answers errUnchanged to write nothing (modifyEndpoint answers it too).
-// found is false when the endpoint does not exist.
-func modifyEndpoint(ctx context.Context, d httpapi.Deps, store, id string, change func(e *endpoint, tx *ledger.Tx) error) (endpoint, bool, error) {
+// modifyEndpoint reads the endpoint (strongly; first, if given, is the
+// endpoint just read), lets change edit it (and add to the transaction: a
+// notice), and saves it with its copies; a concurrent change makes it read
+// and try again (a few times). change answers errUnchanged to write
+// nothing (modifyEndpoint answers it too). found is false when the
+// endpoint does not exist.
+func modifyEndpoint(ctx context.Context, d httpapi.Deps, first *endpoint, store, id string, change func(e *endpoint, tx *ledger.Tx) error) (endpoint, bool, error) {
 	for try := 0; ; try++ {
-		item, err := d.Table.Get(ctx, endpointKey(store, id))
-		if err != nil || item == nil {
-			return endpoint{}, false, err
-		}
-		e, err := endpointFromItem(item)
-		if err != nil {
-			return endpoint{}, true, err
+		var e endpoint
+		if try == 0 && first != nil {
+			e = *first
+		} else {
+			item, err := d.Table.Get(ctx, endpointKey(store, id))
+			if err != nil || item == nil {
+				return endpoint{}, false, err
+			}
+			if e, err = endpointFromItem(item); err != nil {
+				return endpoint{}, true, err
+			}
 		}
 		read := e.Version
 		tx := &ledger.Tx{}
@@ -232,7 +237,7 @@ func modifyEndpoint(ctx context.Context, d httpapi.Deps, store, id string, chang
 			return e, true, err
 		}
 		e = saveEndpoint(tx, e, read, func(ddb.Item) error { return errChanged })
-		err = d.Ledger.Commit(ctx, tx)
+		err := d.Ledger.Commit(ctx, tx)
 		if errors.Is(err, errChanged) && try < 4 {
 			continue
 		}
