@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"minipay/localstack/stacktest"
 	"minipay/shared/capabilities/webhooks"
 	"minipay/shared/kernel/ddb"
 )
@@ -192,5 +195,68 @@ func TestWebhookWorkerSeesTheEndpointAsItIsNow(t *testing.T) {
 	sh.advance(t, time.Hour)
 	if len(rc.all()) != 2 {
 		t.Fatalf("%d posts after the deletion; want 2", len(rc.all()))
+	}
+}
+
+// Owner changes racing each other (rotations, disables, enables at once):
+// each one succeeds or, when it kept meeting the others, is refused with a
+// 503 (contention: retry), never a 500; afterwards each of the 64 copies
+// is the endpoint item exactly (status, secrets, version: one per change
+// that succeeded): a copy is written in the same transaction as its
+// endpoint, conditioned on the version read.
+func TestWebhookCopiesFollowRacingChanges(t *testing.T) {
+	sh := newHookShop(t, 0)
+	rc := newReceiver(t)
+	ep, _ := sh.endpoint(t, rc.srv.URL)
+	hooks := "/stores/" + sh.store + "/webhooks/" + ep
+	var wg sync.WaitGroup
+	var ok atomic.Int64
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 3 {
+				var r stacktest.Response
+				switch (g + i) % 3 {
+				case 0:
+					r = sh.Post(t, hooks+"/rotate", sh.owner.Token, "")
+				case 1:
+					r = sh.Do(t, req{Method: "PUT", Path: hooks + "/status", Token: sh.owner.Token, Body: `{"status":"disabled"}`})
+				default:
+					r = sh.Do(t, req{Method: "PUT", Path: hooks + "/status", Token: sh.owner.Token, Body: `{"status":"enabled"}`})
+				}
+				switch {
+				case r.Status == 200:
+					ok.Add(1)
+				case r.Status != 503 || r.Body["code"] != "contention":
+					t.Errorf("change %d of %d: %d %s", i, g, r.Status, r.Raw)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	item, err := sh.Table.Get(context.Background(), ddb.Key("WHSTORE#"+sh.store, "EP#"+ep))
+	if err != nil || item == nil {
+		t.Fatalf("endpoint item %v %v", item, err)
+	}
+	want := ddb.Decode(item)
+	if v := want.N("version"); v != 1+ok.Load() || ok.Load() < 12 {
+		t.Errorf("version %d after %d of 24 changes", v, ok.Load())
+	}
+	_, copies := endpointItems(t, sh, ep)
+	if len(copies) != webhooks.DeliveryShards {
+		t.Fatalf("%d copies", len(copies))
+	}
+	for _, c := range copies {
+		got := ddb.Decode(c)
+		for _, a := range []string{"status", "secret", "prevSecret", "url", "owner"} {
+			if got.S(a) != want.S(a) {
+				t.Fatalf("a copy's %s %q; the endpoint's %q", a, got.S(a), want.S(a))
+			}
+		}
+		if got.N("version") != want.N("version") || got.N("prevSecretUntilMs") != want.N("prevSecretUntilMs") {
+			t.Fatalf("a copy's version %d, grace %d; the endpoint's %d, %d", got.N("version"), got.N("prevSecretUntilMs"),
+				want.N("version"), want.N("prevSecretUntilMs"))
+		}
 	}
 }

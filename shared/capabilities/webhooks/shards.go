@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -214,9 +215,10 @@ var (
 // modifyEndpoint reads the endpoint (strongly; first, if given, is the
 // endpoint just read), lets change edit it (and add to the transaction: a
 // notice), and saves it with its copies; a concurrent change makes it read
-// and try again (a few times). change answers errUnchanged to write
+// and try again (a few times, after a jittered pause). change answers errUnchanged to write
 // nothing (modifyEndpoint answers it too). found is false when the
-// endpoint does not exist.
+// endpoint does not exist. Changes that keep racing end in ledger.ErrBusy
+// (503, retry shortly).
 func modifyEndpoint(ctx context.Context, d httpapi.Deps, first *endpoint, store, id string, change func(e *endpoint, tx *ledger.Tx) error) (endpoint, bool, error) {
 	for try := 0; ; try++ {
 		var e endpoint
@@ -238,8 +240,12 @@ func modifyEndpoint(ctx context.Context, d httpapi.Deps, first *endpoint, store,
 		}
 		e = saveEndpoint(tx, e, read, func(ddb.Item) error { return errChanged })
 		err := d.Ledger.Commit(ctx, tx)
-		if errors.Is(err, errChanged) && try < 4 {
-			continue
+		if errors.Is(err, errChanged) {
+			if try < 8 {
+				time.Sleep(time.Duration(1+rand.IntN(5<<min(try, 4))) * time.Millisecond) // jitter: racing changes spread out
+				continue
+			}
+			err = ledger.ErrBusy.With("webhook endpoint %s kept changing meanwhile; retry shortly", id) // 503
 		}
 		return e, true, err
 	}
