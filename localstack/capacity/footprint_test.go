@@ -117,3 +117,34 @@ func TestDiffTellsWhatChanged(t *testing.T) {
 		t.Fatalf("%v", d)
 	}
 }
+
+// The webhook figure: the recorded sweep pinned to the store's one
+// endpoint (its deliveries' partitions are a class of the mix, not one
+// partition per request), reported before the six mixes' lines.
+func TestWebhookMixPinsTheEndpoint(t *testing.T) {
+	tab, err := Recorded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := tab.Evaluate(WebhookMix(tab))
+	if len(r.Missing) > 0 {
+		t.Fatalf("footprints not recorded: %v", r.Missing)
+	}
+	pinned := false
+	for _, l := range r.Loads {
+		if strings.Contains(l.Where, "WHEP#<endpoint>") {
+			pinned = true
+			if l.Partitions < 2 {
+				t.Errorf("%s %s on %v partitions: the deliveries are not sharded", l.Where, l.Kind, l.Partitions)
+			}
+		}
+	}
+	if !pinned || r.MaxRate < 100 {
+		t.Fatalf("pinned %v, %v orders/s", pinned, r.MaxRate)
+	}
+	var b bytes.Buffer
+	Report(&b, tab, 3)
+	if !regexp.MustCompile(`(?m)^webhooks b: \S+ orders/s \(`).Match(b.Bytes()) {
+		t.Errorf("no webhooks line in the report")
+	}
+}

@@ -27,6 +27,15 @@ type Mix struct {
 	Subjects   float64
 	TargetTime time.Duration
 	Why        string // why this target, where the issue gave none
+	// Pin gives a class of per-request partitions a role: a footprint's
+	// "WHEP#<id>" (the recording names no role for it) is, in this mix,
+	// "WHEP#<endpoint>", the one endpoint of the store. Keys are class
+	// prefixes, values their replacement.
+	Pin map[string]string
+	// Aside: not one of the mixes with a target verdict; Report prints its
+	// line as `<Name>: <figure> (<Title>)`, before the mixes' lines, and
+	// leaves it out of the overall result.
+	Aside bool
 }
 
 // Step is one footprint, Weight times per unit of the mix's rate (divided
@@ -98,7 +107,10 @@ var placeholderRE = regexp.MustCompile(`<([a-z0-9-]+)>`)
 // product of its placeholders' populations (<id>: one per request,
 // +Inf; <n>: the shards the recording saw; <date>: 1; <role>: m's
 // population), 1 for a class with none (one partition for the service).
-func (t *Table) Partitions(u Use, m Mix) float64 {
+func (t *Table) Partitions(u Use, m Mix) float64 { return t.partitions(u, m, u.Where()) }
+
+// partitions is Partitions with the <n> shard count of class shardsOf.
+func (t *Table) partitions(u Use, m Mix, shardsOf string) float64 {
 	n := 1.0
 	for _, ph := range placeholderRE.FindAllStringSubmatch(u.Class, -1) {
 		switch ph[1] {
@@ -106,7 +118,7 @@ func (t *Table) Partitions(u Use, m Mix) float64 {
 			return math.Inf(1)
 		case "date":
 		case "n":
-			if s := t.Shards[u.Where()]; s > 0 {
+			if s := t.Shards[shardsOf]; s > 0 {
 				n *= float64(s)
 			}
 		default:
@@ -132,10 +144,16 @@ func (t *Table) Evaluate(m Mix) Result {
 		}
 		per := float64(max(f.Per, 1))
 		for _, u := range f.Charges {
+			shardsOf := u.Where()
+			for from, to := range m.Pin {
+				if strings.HasPrefix(u.Class, from) {
+					u.Class = to + strings.TrimPrefix(u.Class, from)
+				}
+			}
 			key := u.Where() + " " + u.Kind
 			pl, ok := loads[key]
 			if !ok {
-				pl = &PartitionLoad{Where: u.Where(), Kind: u.Kind, Partitions: t.Partitions(u, m)}
+				pl = &PartitionLoad{Where: u.Where(), Kind: u.Kind, Partitions: t.partitions(u, m, shardsOf)}
 				loads[key] = pl
 			}
 			pl.PerRate += st.Weight / per * u.Units / pl.Partitions

@@ -63,6 +63,42 @@ func Mixes() []Mix {
 	}
 }
 
+// SweepFootprint is the recorded webhook sweep and its worker's deliveries.
+const SweepFootprint = "job webhook-sweep (and the worker's deliveries)"
+
+// OrderEvents is how many events an order of (b) emits: placed, accepted,
+// captured, cooked, picked_up, delivered, completed.
+const OrderEvents = 7
+
+// WebhookMix is (b) with the store's one webhook endpoint: each order's
+// events fanned out by the sweep and delivered by the worker, besides the
+// order's own steps. The recorded sweep covers every event the recording's
+// orders emitted (its event fan-outs, counted here), so its weight is
+// OrderEvents of them. Its figure is the rate of orders whose deliveries
+// keep up; the orders themselves are (b)'s.
+func WebhookMix(t *Table) Mix {
+	events := 0
+	if f, ok := t.Get(SweepFootprint); ok {
+		for _, u := range f.Charges {
+			if u.Function == "webhook-sweep" && u.Kind == Write && u.Index == "" && strings.HasPrefix(u.Class, "WHEVT#") {
+				events += u.Calls
+			}
+		}
+	}
+	w := float64(OrderEvents) / float64(max(events, 1))
+	return Mix{Name: "webhooks b", Title: "one popular store taking orders, each order's 7 events fanned out and delivered to its one webhook endpoint", Unit: "orders/s",
+		Steps:      append(append([]Step{}, order...), Step{SweepFootprint, w * float64(max(footprintPer(t, SweepFootprint), 1))}),
+		Population: map[string]float64{"store": 1, "owner": 1, "endpoint": 1}, Target: TargetStore,
+		Pin: map[string]string{"WHEP#<id>": "WHEP#<endpoint>"}, Aside: true}
+}
+
+func footprintPer(t *Table, name string) int {
+	if f, ok := t.Get(name); ok {
+		return f.Per
+	}
+	return 1
+}
+
 // journey is one journey of make load (localstack/load): every step, weighted
 // by how often a journey takes it.
 func journey() []Step {
@@ -93,12 +129,17 @@ func Report(w io.Writer, t *Table, top int) bool {
 		PartitionWCU, PartitionRCU, 100*Headroom)
 	fmt.Fprintln(w, "Footprints: localstack/capacity/footprints.json (go test ./localstack/stacktest -run TestFootprints -update).")
 	var results []Result
-	for _, m := range Mixes() {
+	for _, m := range append(Mixes(), WebhookMix(t)) {
 		r := t.Evaluate(m)
 		r.Report(w, top)
 		results = append(results, r)
 	}
 	fmt.Fprintln(w)
+	for _, r := range results { // before the mixes' lines, which end the report
+		if r.Mix.Aside {
+			fmt.Fprintf(w, "%s: %s (%s)\n", r.Mix.Name, r.Figure(), r.Mix.Title)
+		}
+	}
 	all := true
 	var d []Result
 	for _, r := range results {
@@ -120,6 +161,9 @@ func Report(w io.Writer, t *Table, top int) bool {
 			all = all && ok
 			fmt.Fprintf(w, "capacity d: %s (target %s for %s accounts each job) %s\n", slow.Figure(), fmtDuration(TargetJobTime),
 				fmtRate(SavingsAccounts), verdict(ok))
+			continue
+		}
+		if r.Mix.Aside {
 			continue
 		}
 		ok := r.OK() && len(r.Missing) == 0

@@ -36,6 +36,7 @@ type Message struct {
 	Event    string `json:"event"`
 
 	log []types.AttributeValue // the delivery's log as read
+	key ddb.Item               // the delivery's key as read
 }
 
 // Backoff is the wait before attempt n+1 after n failed attempts:
@@ -65,54 +66,61 @@ type SweepSummary struct {
 // the event's due attributes removed, the deliveries put), and every due
 // delivery is leased (its due time moved Lease ahead, conditioned on the
 // due time read, so two sweeps never both send it) and sent to the queue.
+// It is the one due-job skeleton, httpapi.DueJob.
 func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSummary, error) {
-	return func(ctx context.Context, ev routes.ScheduledEvent) (SweepSummary, error) {
-		now := d.Clock.Now()
-		var sum SweepSummary
-		endpoints := map[string][]endpoint{} // by store, for this run
-		var mu sync.Mutex
-		run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: DueKinds(), Until: now, Budget: SweepBudget, Fetch: true},
-			func(ctx context.Context, item ddb.Item) error {
-				var msgs []Message
-				var err error
-				if sk := ddb.Decode(item).S(ddb.AttrSK); sk == skEvent {
-					msgs, err = fanOut(ctx, d, item, now, endpoints, &mu)
-					if err == nil {
-						sum.Events++
-						sum.Created += len(msgs)
-					}
-				} else if strings.HasPrefix(sk, skDelivery) {
-					var m *Message
-					m, err = lease(ctx, d, item, now)
-					if m != nil {
-						msgs = append(msgs, *m)
-					}
-				}
-				for _, m := range msgs {
-					if serr := send(ctx, d, m); serr != nil {
-						// Leased: due again when the lease ends.
-						err = errors.Join(err, serr)
-						continue
-					}
-					if d.Queue == nil {
-						sum.Inline++
-					} else {
-						sum.Sent++
-					}
-				}
-				return err
-			})
-		sum.Due, sum.Done, sum.Failures = run.Seen, run.Done, run.Failed
-		d.Log.InfoContext(ctx, "webhook sweep", "job", ev.Job, "scheduledTime", ev.ScheduledTime, "due", sum.Due,
-			"events", sum.Events, "created", sum.Created, "sent", sum.Sent, "inline", sum.Inline, "errors", run.Failed, "done", run.Done)
-		if err != nil {
-			return sum, err
+	return httpapi.DueJob[SweepSummary]{
+		Name: "webhook sweep",
+		Pass: func(ctx context.Context, now time.Time, sum *SweepSummary) (ddb.DueRun, error) {
+			endpoints := map[string][]endpoint{} // by store, for this run
+			var mu sync.Mutex
+			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: DueKinds(), Until: now, Budget: SweepBudget, Fetch: true},
+				func(ctx context.Context, item ddb.Item) error {
+					return sweepItem(ctx, d, item, now, sum, endpoints, &mu)
+				})
+			sum.Due, sum.Done, sum.Failures = run.Seen, run.Done, run.Failed
+			return run, err
+		},
+		Counts: func(sum *SweepSummary) []any {
+			return []any{"events", sum.Events, "created", sum.Created, "sent", sum.Sent, "inline", sum.Inline}
+		},
+	}.Handler(d)
+}
+
+// sweepItem fans a due event out, or leases a due delivery, and sends the
+// messages.
+func sweepItem(ctx context.Context, d httpapi.Deps, item ddb.Item, now time.Time, sum *SweepSummary, endpoints map[string][]endpoint, mu *sync.Mutex) error {
+	var msgs []Message
+	var err error
+	if sk := ddb.Decode(item).S(ddb.AttrSK); sk == skEvent {
+		msgs, err = fanOut(ctx, d, item, now, endpoints, mu)
+		if err == nil {
+			mu.Lock()
+			sum.Events++
+			sum.Created += len(msgs)
+			mu.Unlock()
 		}
-		if err := run.Err(); err != nil {
-			return sum, fmt.Errorf("webhook sweep: %w", err)
+	} else if strings.HasPrefix(sk, skDelivery) {
+		var m *Message
+		m, err = lease(ctx, d, item, now)
+		if m != nil {
+			msgs = append(msgs, *m)
 		}
-		return sum, nil
 	}
+	for _, m := range msgs {
+		if serr := send(ctx, d, m); serr != nil {
+			// Leased: due again when the lease ends.
+			err = errors.Join(err, serr)
+			continue
+		}
+		mu.Lock()
+		if d.Queue == nil {
+			sum.Inline++
+		} else {
+			sum.Sent++
+		}
+		mu.Unlock()
+	}
+	return err
 }
 
 // send puts m on the queue (none wired: delivers it here).
@@ -132,6 +140,8 @@ type endpoint struct {
 	Secret, PrevSecret                         string
 	PrevUntil, FailingSince, CreatedAt         time.Time
 	DisabledReason                             string
+	DisabledAt, RotatedAt, UpdatedAt           time.Time
+	Version                                    int64 // +1 a change (0: made before versions)
 }
 
 func endpointFromItem(item ddb.Item) (endpoint, error) {
@@ -142,9 +152,13 @@ func endpointFromItem(item ddb.Item) (endpoint, error) {
 	if d.Has("prevSecretUntilMs") {
 		e.PrevUntil = d.Millis("prevSecretUntilMs")
 	}
-	if d.Has("failingSince") {
-		e.FailingSince = d.Time("failingSince")
+	for name, t := range map[string]*time.Time{"failingSince": &e.FailingSince, "disabledAt": &e.DisabledAt,
+		"rotatedAt": &e.RotatedAt, "updatedAt": &e.UpdatedAt} {
+		if d.Has(name) {
+			*t = d.Time(name)
+		}
 	}
+	e.Version = d.N("version")
 	if l, ok := item["types"].(*types.AttributeValueMemberL); ok {
 		for _, v := range l.Value {
 			if s, ok := v.(*types.AttributeValueMemberS); ok {
@@ -371,10 +385,11 @@ type attempt struct {
 // deliver makes one attempt of m's delivery and records it; it answers the
 // delivery's status after it ("" when there was nothing to do).
 func deliver(ctx context.Context, d httpapi.Deps, m Message) (string, error) {
-	item, err := d.Table.Get(ctx, deliveryKey(m.Endpoint, m.Event))
+	item, key, err := getDelivery(ctx, d.Table, m.Endpoint, m.Event)
 	if err != nil || item == nil {
 		return "", err
 	}
+	m.key = key
 	dec := ddb.Decode(item)
 	status, attempts, body := dec.S("status"), dec.N("attempts"), dec.S("body")
 	retryFrom, typ, orderID := dec.Time("retryFrom"), dec.S("type"), dec.S("orderId")
@@ -389,21 +404,17 @@ func deliver(ctx context.Context, d httpapi.Deps, m Message) (string, error) {
 	if status != DeliveryPending {
 		return "", nil
 	}
-	epItem, err := d.Table.Get(ctx, endpointKey(m.Store, m.Endpoint))
+	// The endpoint as it is now (its shard's copy, strongly consistent):
+	// never a stale status or secret.
+	ep, found, err := settings(ctx, d, m.Store, m.Endpoint, deliveryShard(m.Event))
 	if err != nil {
 		return "", err
 	}
 	now := d.Clock.Now()
-	var ep endpoint
-	if epItem != nil {
-		if ep, err = endpointFromItem(epItem); err != nil {
-			return "", err
-		}
-	}
-	if epItem == nil || ep.Status != EndpointEnabled {
+	if !found || ep.Status != EndpointEnabled {
 		// Deleted or disabled: the delivery ends (resend it once enabled).
 		reason := "endpoint deleted"
-		if epItem != nil {
+		if found {
 			reason = "endpoint disabled"
 		}
 		return DeliveryFailed, record(ctx, d, m, attempts, attempt{At: now, Error: reason}, DeliveryFailed, time.Time{}, nil)
@@ -509,8 +520,12 @@ func record(ctx context.Context, d httpapi.Deps, m Message, attempts int64, a at
 	if len(remove) > 0 {
 		expr += " REMOVE " + strings.Join(remove, ", ")
 	}
+	key := m.key
+	if key == nil {
+		key = deliveryKey(m.Endpoint, m.Event)
+	}
 	tx := &ledger.Tx{}
-	tx.Update(deliveryKey(m.Endpoint, m.Event), expr, ledger.Cond{
+	tx.Update(key, expr, ledger.Cond{
 		Expr: "attempts = :n AND #s = :pending", Names: names, Values: vals,
 	}, func(ddb.Item) error { return errRecorded })
 	if notice != nil {
@@ -526,40 +541,44 @@ func record(ctx context.Context, d httpapi.Deps, m Message, attempts int64, a at
 var errRecorded = errors.New("webhooks: attempt recorded already")
 
 // failing starts an endpoint's failure streak, or disables the endpoint
-// (and notifies its owner) once the streak has lasted DisableAfter. Best
-// effort: a condition that fails means another attempt did it.
+// (and notifies its owner) once the streak has lasted DisableAfter. ep is
+// the copy the attempt read: the endpoint is read again (strongly) only
+// when the streak starts or disables it. Best effort: the change is
+// re-checked on what is read, so a concurrent attempt's does not repeat.
 func failing(ctx context.Context, d httpapi.Deps, ep endpoint, now time.Time) {
-	tx := &ledger.Tx{}
-	names := map[string]string{"#s": "status"}
-	switch {
-	case ep.FailingSince.IsZero():
-		tx.Update(endpointKey(ep.Store, ep.ID), "SET failingSince = :now", ledger.Cond{
-			Expr: "attribute_not_exists(failingSince) AND #s = :on", Names: names,
-			Values: ddb.Item{":now": ddb.Time(now), ":on": ddb.S(EndpointEnabled)},
-		}, func(ddb.Item) error { return errRecorded })
-	case now.Sub(ep.FailingSince) >= DisableAfter:
-		tx.Update(endpointKey(ep.Store, ep.ID), "SET #s = :off, disabledReason = :why, disabledAt = :now", ledger.Cond{
-			Expr: "failingSince = :since AND #s = :on", Names: names,
-			Values: ddb.Item{":off": ddb.S(EndpointDisabled), ":why": ddb.S("failing"), ":now": ddb.Time(now),
-				":since": ddb.Time(ep.FailingSince), ":on": ddb.S(EndpointEnabled)},
-		}, func(ddb.Item) error { return errRecorded })
-		notify.Add(tx, notify.Notification{UserID: ep.Owner, Type: NotifEndpointDisabled, At: now.UTC(), Data: map[string]any{
-			"storeId": ep.Store, "endpointId": ep.ID, "url": ep.URL, "failingSince": ep.FailingSince}})
-	default:
+	if !ep.FailingSince.IsZero() && now.Sub(ep.FailingSince) < DisableAfter {
 		return
 	}
-	if err := d.Ledger.Commit(ctx, tx); err != nil && !errors.Is(err, errRecorded) {
+	_, _, err := modifyEndpoint(ctx, d, nil, ep.Store, ep.ID, func(e *endpoint, tx *ledger.Tx) error {
+		switch {
+		case e.Status != EndpointEnabled:
+			return errUnchanged
+		case e.FailingSince.IsZero():
+			e.FailingSince = now
+		case now.Sub(e.FailingSince) >= DisableAfter:
+			e.Status, e.DisabledReason, e.DisabledAt = EndpointDisabled, "failing", now
+			notify.Add(tx, notify.Notification{UserID: e.Owner, Type: NotifEndpointDisabled, At: now.UTC(), Data: map[string]any{
+				"storeId": e.Store, "endpointId": e.ID, "url": e.URL, "failingSince": e.FailingSince}})
+		default:
+			return errUnchanged
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errUnchanged) && !errors.Is(err, errChanged) {
 		d.Log.WarnContext(ctx, "webhook worker: endpoint failure streak not recorded", "endpoint", ep.ID, "error", err.Error())
 	}
 }
 
 // clearFailing ends an endpoint's failure streak after a success.
 func clearFailing(ctx context.Context, d httpapi.Deps, ep endpoint) {
-	tx := &ledger.Tx{}
-	tx.Update(endpointKey(ep.Store, ep.ID), "REMOVE failingSince", ledger.Cond{
-		Expr: "failingSince = :since", Values: ddb.Item{":since": ddb.Time(ep.FailingSince)},
-	}, func(ddb.Item) error { return errRecorded })
-	if err := d.Ledger.Commit(ctx, tx); err != nil && !errors.Is(err, errRecorded) {
+	_, _, err := modifyEndpoint(ctx, d, nil, ep.Store, ep.ID, func(e *endpoint, _ *ledger.Tx) error {
+		if e.FailingSince.IsZero() {
+			return errUnchanged
+		}
+		e.FailingSince = time.Time{}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errUnchanged) && !errors.Is(err, errChanged) {
 		d.Log.WarnContext(ctx, "webhook worker: endpoint failure streak not cleared", "endpoint", ep.ID, "error", err.Error())
 	}
 }

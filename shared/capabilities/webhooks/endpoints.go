@@ -3,7 +3,6 @@ package webhooks
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -216,29 +215,13 @@ func Create(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 		now := d.Clock.Now().UTC()
 		e := endpoint{ID: ddb.NewID(prefixEP), Store: store, Owner: r.Caller, URL: url, Status: EndpointEnabled, Description: desc,
 			Types: typs, Secret: NewSecret(), CreatedAt: now}
-		item := endpointKey(store, e.ID)
-		item["endpointId"] = ddb.S(e.ID)
-		item["storeId"] = ddb.S(store)
-		item["owner"] = ddb.S(e.Owner)
-		item["url"] = ddb.S(url)
-		item["status"] = ddb.S(EndpointEnabled)
-		item["secret"] = ddb.S(e.Secret)
-		item["createdAt"] = ddb.Time(now)
-		ddb.SetStrings(item, map[string]string{"description": desc})
-		if len(typs) > 0 {
-			l := make([]types.AttributeValue, len(typs))
-			for i, t := range typs {
-				l[i] = ddb.S(t)
-			}
-			item["types"] = &types.AttributeValueMemberL{Value: l}
-		}
 		tx := &ledger.Tx{}
 		tx.Update(countKey(store), "ADD endpoints :one", ledger.Cond{
 			Expr: "attribute_not_exists(endpoints) OR endpoints < :max", Values: ddb.Item{":one": ddb.N(1), ":max": ddb.N(MaxEndpoints)},
 		}, func(ddb.Item) error {
 			return ErrTooMany.With("store %s has %d webhook endpoints, the most it may have; delete one first", store, MaxEndpoints)
 		})
-		tx.Put(item, ledger.Cond{Expr: "attribute_not_exists(PK)"}, nil)
+		saveEndpoint(tx, e, -1, nil)
 		if err := d.Ledger.Commit(ctx, tx); err != nil {
 			return nil, err
 		}
@@ -276,7 +259,7 @@ func Delete(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 			return nil, err
 		}
 		tx := &ledger.Tx{}
-		tx.Delete(endpointKey(e.Store, e.ID), ledger.Cond{Expr: "attribute_exists(PK)"}, func(ddb.Item) error {
+		deleteEndpoint(tx, e, func(ddb.Item) error {
 			return ErrNotFound.With("store %s has no webhook endpoint %s", e.Store, e.ID)
 		})
 		tx.Update(countKey(e.Store), "ADD endpoints :minus", ledger.Cond{Values: ddb.Item{":minus": ddb.N(-1)}}, nil)
@@ -297,38 +280,28 @@ func Rotate(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 		if err := r.DecodeOptional(&empty); err != nil {
 			return nil, err
 		}
-		for try := 0; ; try++ {
-			e, err := ownEndpoint(ctx, d, owner, r)
-			if err != nil {
-				return nil, err
-			}
-			now := d.Clock.Now().UTC()
-			until := now.Add(RotationGrace).Truncate(time.Millisecond)
-			secret := NewSecret()
-			tx := &ledger.Tx{}
-			tx.Update(endpointKey(e.Store, e.ID), "SET secret = :new, prevSecret = :old, prevSecretUntilMs = :until, rotatedAt = :now", ledger.Cond{
-				Expr:   "secret = :old",
-				Values: ddb.Item{":new": ddb.S(secret), ":old": ddb.S(e.Secret), ":until": ddb.Millis(until), ":now": ddb.Time(now)},
-			}, func(old ddb.Item) error {
-				if len(old) == 0 {
-					return ErrNotFound.With("store %s has no webhook endpoint %s", e.Store, e.ID)
-				}
-				return errRotated
-			})
-			err = d.Ledger.Commit(ctx, tx)
-			if errors.Is(err, errRotated) && try < 3 {
-				continue // rotated meanwhile: rotate what is there now
-			}
-			if err != nil {
-				return nil, err
-			}
-			e.Secret, e.PrevSecret, e.PrevUntil = secret, e.Secret, until
-			return httpapi.JSON(http.StatusOK, EndpointSecret{Endpoint: e.view(now), Secret: secret})
+		e, err := ownEndpoint(ctx, d, owner, r)
+		if err != nil {
+			return nil, err
 		}
+		now := d.Clock.Now().UTC()
+		var secret string
+		store, id := e.Store, e.ID
+		e, found, err := modifyEndpoint(ctx, d, &e, store, id, func(e *endpoint, _ *ledger.Tx) error {
+			secret = NewSecret()
+			e.PrevSecret, e.Secret = e.Secret, secret
+			e.PrevUntil, e.RotatedAt = now.Add(RotationGrace).Truncate(time.Millisecond), now
+			return nil
+		})
+		if err == nil && !found {
+			err = ErrNotFound.With("store %s has no webhook endpoint %s", store, id)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return httpapi.JSON(http.StatusOK, EndpointSecret{Endpoint: e.view(now), Secret: secret})
 	})
 }
-
-var errRotated = errors.New("webhooks: rotated meanwhile")
 
 // SetStatus is PUT /stores/{id}/webhooks/{webhookId}/status {status}:
 // disable (no new deliveries; pending ones end when next tried) or enable
@@ -347,21 +320,21 @@ func SetStatus(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 			return nil, err
 		}
 		now := d.Clock.Now().UTC()
-		expr := "SET #s = :s, updatedAt = :now REMOVE failingSince, disabledReason, disabledAt"
-		if in.Status == EndpointDisabled {
-			expr = "SET #s = :s, updatedAt = :now, disabledAt = :now REMOVE disabledReason"
-		}
-		tx := &ledger.Tx{}
-		tx.Update(endpointKey(e.Store, e.ID), expr, ledger.Cond{Expr: "attribute_exists(PK)", Names: map[string]string{"#s": "status"},
-			Values: ddb.Item{":s": ddb.S(in.Status), ":now": ddb.Time(now)}}, func(ddb.Item) error {
-			return ErrNotFound.With("store %s has no webhook endpoint %s", e.Store, e.ID)
+		store, id := e.Store, e.ID
+		e, found, err := modifyEndpoint(ctx, d, &e, store, id, func(e *endpoint, _ *ledger.Tx) error {
+			e.Status, e.UpdatedAt, e.DisabledReason = in.Status, now, ""
+			if in.Status == EndpointEnabled {
+				e.FailingSince, e.DisabledAt = time.Time{}, time.Time{}
+			} else {
+				e.DisabledAt = now
+			}
+			return nil
 		})
-		if err := d.Ledger.Commit(ctx, tx); err != nil {
-			return nil, err
+		if err == nil && !found {
+			err = ErrNotFound.With("store %s has no webhook endpoint %s", store, id)
 		}
-		e.Status, e.DisabledReason = in.Status, ""
-		if in.Status == EndpointEnabled {
-			e.FailingSince = time.Time{}
+		if err != nil {
+			return nil, err
 		}
 		return httpapi.JSON(http.StatusOK, e.view(now))
 	})
@@ -379,8 +352,9 @@ func ListDeliveries(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 		if err != nil {
 			return nil, err
 		}
-		items, next, err := d.Table.QueryPage(ctx, ddb.Listing{Name: "webhook-deliveries", Bind: []string{e.ID}, PartitionAttr: ddb.AttrPK,
-			Partition: pkEndpoint + e.ID, Lower: skDelivery, Upper: skDelivery + "~", NewestFirst: true, Now: d.Clock.Now()}, page)
+		items, next, err := d.Table.QueryPageShards(ctx, ddb.Listing{Name: "webhook-deliveries", Bind: []string{e.ID}, PartitionAttr: ddb.AttrPK,
+			Partition: pkEndpoint + e.ID, Lower: skDelivery, Upper: skDelivery + "~", NewestFirst: true, Now: d.Clock.Now()},
+			deliveryShards(e.ID), page)
 		if err != nil {
 			return nil, err
 		}
@@ -414,7 +388,7 @@ func Resend(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 		if !ValidEventID(ev) {
 			return nil, notFound
 		}
-		item, err := d.Table.Get(ctx, deliveryKey(e.ID, ev))
+		item, key, err := getDelivery(ctx, d.Table, e.ID, ev)
 		if err != nil {
 			return nil, err
 		}
@@ -423,7 +397,7 @@ func Resend(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 		}
 		now := d.Clock.Now().UTC()
 		tx := &ledger.Tx{}
-		tx.Update(deliveryKey(e.ID, ev), "SET #s = :pending, retryFrom = :now, nextAttemptAt = :now, #b = :b, #d = :d REMOVE deliveredAt, failedAt",
+		tx.Update(key, "SET #s = :pending, retryFrom = :now, nextAttemptAt = :now, #b = :b, #d = :d REMOVE deliveredAt, failedAt",
 			ledger.Cond{Expr: "attribute_exists(PK)", Names: map[string]string{"#s": "status", "#b": ddb.AttrDuePK, "#d": ddb.AttrDueSK},
 				Values: ddb.Item{":pending": ddb.S(DeliveryPending), ":now": ddb.Time(now), ":b": ddb.S(dueWebhook.Bucket(ev)),
 					":d": ddb.S(ddb.DueAt(now, ev))}}, func(ddb.Item) error { return notFound })

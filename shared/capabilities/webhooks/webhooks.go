@@ -46,14 +46,20 @@
 //     counter     WHSTORE#<sid>      COUNT             endpoints: at most MaxEndpoints per store
 //     event       WHEVT#<evt_id>     EVENT             store, owner, type, orderId, sequence, body (the exact JSON sent);
 //     due (DUE#webhook#nn) until fanned out; ttl 30 days
-//     delivery    WHEP#<we_id>       DLV#<evt_id>      store, body, status (pending|delivered|failed), attempts, log
+//     delivery    WHEP#<we_id>[#<n>] DLV#<evt_id>      store, body, status (pending|delivered|failed), attempts, log
 //     (each attempt), retryFrom; due (DUE#webhook#nn) while pending;
 //     ttl 30 days
+//     settings    WHEP#<we_id>[#<n>] SETTINGS          a copy of the endpoint item, one per shard, written in the
+//     same transaction as every change of the endpoint (shards.go)
 //
-// Event ids are time-ordered, so an endpoint's delivery log reads newest
-// first with one Query. Nothing a delivery does writes the order or the
-// store: the endpoint item is written only when its failure streak starts,
-// ends or disables it.
+// A delivery's partition is shard n of its endpoint's (DeliveryShards, n
+// a hash of the event id; shard 0 is the unsharded key). Event ids are
+// time-ordered, so an endpoint's delivery log reads newest first with one
+// Query per shard, merged (ddb.QueryPageShards). The worker reads the
+// endpoint's copy on its delivery's shard, strongly consistent. Nothing a
+// delivery does writes the order or the store: the endpoint (and its
+// copies) is written only when its failure streak starts, ends or
+// disables it.
 package webhooks
 
 import (
@@ -209,9 +215,6 @@ func DueKinds() []string { return dueWebhook.Kinds() }
 func endpointKey(store, id string) ddb.Item { return ddb.Key(pkStore+store, skEndpoint+id) }
 func countKey(store string) ddb.Item        { return ddb.Key(pkStore+store, skCount) }
 func eventKey(id string) ddb.Item           { return ddb.Key(pkEvent+id, skEvent) }
-func deliveryKey(endpoint, event string) ddb.Item {
-	return ddb.Key(pkEndpoint+endpoint, skDelivery+event)
-}
 
 // ValidEndpointID reports whether s has the shape of an endpoint id.
 func ValidEndpointID(s string) bool { return ddb.ValidID(s, prefixEP) }
