@@ -2,6 +2,7 @@ package capacity
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"regexp"
 	"strings"
@@ -115,6 +116,27 @@ func TestDiffTellsWhatChanged(t *testing.T) {
 	b.Footprints = append(b.Footprints, Footprint{Name: "y"})
 	if d := Diff(a, b, 0.05); len(d) != 2 {
 		t.Fatalf("%v", d)
+	}
+}
+
+// Shard counts are estimates from the shards a recording met: fewer than
+// recorded, or up to four times as many (the recording met only the lower
+// quarter), are the same design; more than four times is a change.
+func TestDiffShardCountsAreEstimates(t *testing.T) {
+	for _, c := range []struct {
+		recorded, seen int
+		differ         bool
+	}{
+		{16, 4, false}, {16, 16, false}, {4, 16, false}, {8, 16, false},
+		{4, 32, true}, {16, 128, true}, {1, 2, false}, {1, 4, false},
+	} {
+		t.Run(fmt.Sprintf("%d_then_%d", c.recorded, c.seen), func(t *testing.T) {
+			want := &Table{Shards: map[string]int{"table K#<n>": c.recorded}}
+			got := &Table{Shards: map[string]int{"table K#<n>": c.seen}}
+			if d := Diff(want, got, 0.05); (len(d) > 0) != c.differ {
+				t.Errorf("Diff says %v, want a difference: %v", d, c.differ)
+			}
+		})
 	}
 }
 
