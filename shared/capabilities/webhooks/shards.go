@@ -47,7 +47,7 @@ const DeliveryShards = 64
 const skSettings = "SETTINGS"
 
 // deliveryShard is the shard of event's delivery.
-func deliveryShard(event string) int { return ddb.DueShard(event, DeliveryShards) }
+func deliveryShard(event string) int { return ddb.HashShard(event, DeliveryShards) }
 
 func shardPK(endpoint string, n int) string { return ddb.ShardKey(pkEndpoint+endpoint, n) }
 

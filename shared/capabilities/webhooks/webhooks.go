@@ -207,7 +207,7 @@ const (
 
 // dueWebhook spreads new events and due deliveries over 16 due-index
 // partitions (every order change writes one).
-var dueWebhook = ddb.DueKind{Name: "webhook", Shards: 16}
+var dueWebhook = ddb.DueKind{Name: "webhook", Shards: 64}
 
 // DueKinds are the sweep's due kinds (routes.Schedule.Due).
 func DueKinds() []string { return dueWebhook.Kinds() }

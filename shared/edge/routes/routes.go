@@ -313,7 +313,7 @@ var Schedules = []Schedule{
 		Summary: "Expire every order whose authorization lapsed before cooking started and release the hold; when a captured order's 7-day refund window closes, move what was not refunded from the store's reserve to its merchant account (due index; catches up)"},
 	{Name: "settlement-sweep", Function: "settlement-sweep", Every: time.Minute, Table: actions(del, put, query, update), Due: shards("settlement", 16),
 		Summary: "Remind open participants 24 h before a settlement's due date; finish publishing, cancellations and reminders a crash left (due index; catches up)"},
-	{Name: "webhook-sweep", Function: "webhook-sweep", Every: time.Minute, Table: actions(put, query, update), Due: shards("webhook", 16),
+	{Name: "webhook-sweep", Function: "webhook-sweep", Every: time.Minute, Table: actions(put, query, update), Due: shards("webhook", 64),
 		Summary: "Fan each new order event out to its store's webhook endpoints and send every due delivery to the webhook-delivery queue (due index; retries with backoff for 3 days)"},
 	{Name: "savings-interest", Function: "savings-interest", DailyAt: "04:00", TimeZone: "Asia/Seoul", Table: nil,
 		Summary: "Fan out the day's savings interest (and maturities): one message per due-index shard to the savings-work queue"},
