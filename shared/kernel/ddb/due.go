@@ -56,7 +56,6 @@ type DueKind struct {
 // ShardKind is shard n's kind name: name#nn.
 func ShardKind(name string, n int) string { return fmt.Sprintf("%s#%02d", name, n) }
 
-
 // Kind is the shard kind of the item with this id.
 func (k DueKind) Kind(id string) string { return ShardKind(k.Name, HashShard(id, k.Shards)) }
 
