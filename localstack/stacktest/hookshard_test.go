@@ -32,18 +32,18 @@ func endpointItems(t *testing.T, sh *shop, ep string) (deliveryPKs map[string]in
 	deliveryPKs = map[string]int{}
 	for n := range webhooks.DeliveryShards {
 		pk := ddb.ShardKey("WHEP#"+ep, n)
-		err := sh.Table.QueryAll(context.Background(), &dynamodb.QueryInput{
+		q := sh.Table.Query(&dynamodb.QueryInput{
 			KeyConditionExpression:    aws.String("PK = :p"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":p": ddb.S(pk)}, ConsistentRead: aws.Bool(true),
-		}, func(it ddb.Item) bool {
-			if strings.HasPrefix(ddb.Decode(it).S("SK"), "DLV#") {
+		})
+		for q.Next(context.Background()) {
+			if it := q.Item(); strings.HasPrefix(ddb.Decode(it).S("SK"), "DLV#") {
 				deliveryPKs[pk]++
 			} else {
 				copies = append(copies, it)
 			}
-			return true
-		})
-		if err != nil {
+		}
+		if err := q.Err(); err != nil {
 			t.Fatal(err)
 		}
 	}

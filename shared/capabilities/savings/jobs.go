@@ -301,15 +301,15 @@ var errDone = errors.New("savings: done")
 // of the one key rather than a GetItem so the worker needs no more than
 // the due index's Query (least privilege).
 func reread(ctx context.Context, table *ddb.Table, owner, id string) (*Account, error) {
-	var found ddb.Item
-	err := table.QueryAll(ctx, &dynamodb.QueryInput{
+	q := table.Query(&dynamodb.QueryInput{
 		KeyConditionExpression: aws.String("PK = :pk AND SK = :sk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": ddb.S(pkUser + owner), ":sk": ddb.S(skProduct + id),
 		},
 		ConsistentRead: aws.Bool(true),
-	}, func(item ddb.Item) bool { found = item; return false })
-	return accountOf(found, err)
+	})
+	q.Next(ctx) // one key: at most one item
+	return accountOf(q.Item(), q.Err())
 }
 
 // interestStep commits one transaction of a's interest (or its maturity)

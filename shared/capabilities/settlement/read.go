@@ -78,30 +78,31 @@ type loaded struct {
 func load(ctx context.Context, d httpapi.Deps, sid string) (*loaded, error) {
 	l := &loaded{shares: map[string]share{}}
 	var seen bool
-	var derr error
-	err := d.Table.QueryAll(ctx, &dynamodb.QueryInput{
+	var err error
+	q := d.Table.Query(&dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("PK = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(pkSettlement + sid)},
 		ConsistentRead:            aws.Bool(true),
-	}, func(item ddb.Item) bool {
+	})
+	for err == nil && q.Next(ctx) {
+		item := q.Item()
 		sk, _ := item[ddb.AttrSK].(*types.AttributeValueMemberS)
 		switch {
 		case sk == nil:
 		case sk.Value == skMeta:
-			l.st, derr = stateFromItem(item)
+			l.st, err = stateFromItem(item)
 			seen = true
 		case sk.Value == skPlan:
-			l.plan, derr = planFromItem(item)
+			l.plan, err = planFromItem(item)
 		case strings.HasPrefix(sk.Value, skShare):
 			var s share
-			if s, derr = shareFromItem(item); derr == nil {
+			if s, err = shareFromItem(item); err == nil {
 				l.shares[s.UserID] = s
 			}
 		}
-		return derr == nil
-	})
+	}
 	if err == nil {
-		err = derr
+		err = q.Err()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("settlement %s: load: %w", sid, err)

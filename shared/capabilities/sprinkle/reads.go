@@ -55,21 +55,7 @@ func Get(d httpapi.Deps) httpapi.LambdaHandler {
 		if sp.Sprinkler != r.Caller || !d.Clock.Now().Before(sp.CreatedAt.Add(LookupWindow)) {
 			return nil, notFound
 		}
-		claims := []ClaimView{}
-		var derr error
-		err = d.Table.QueryAll(ctx, &dynamodb.QueryInput{
-			KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(pkSprinkle + sp.ID), ":sk": ddb.S(skClaimPfx)},
-			ConsistentRead:            aws.Bool(true),
-		}, func(item ddb.Item) bool {
-			c := ddb.Decode(item)
-			claims = append(claims, ClaimView{UserID: c.MustS("userId"), Amount: c.MustN("amount"), At: c.MustTime("at")})
-			derr = c.Err()
-			return derr == nil
-		})
-		if err == nil {
-			err = derr
-		}
+		claims, err := claimsOf(ctx, d.Table, sp.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -81,4 +67,23 @@ func Get(d httpapi.Deps) httpapi.LambdaHandler {
 		return httpapi.JSON(http.StatusOK, LookupResponse{ID: sp.ID, RoomID: rid, Token: token, CreatedAt: sp.CreatedAt, ClosesAt: sp.ClosesAt,
 			Amount: sp.Amount, Count: len(sp.Shares), ClaimedTotal: total, Claims: claims})
 	})
+}
+
+// claimsOf is a sprinkle's claims, in the order the Query returns them
+// (none: an empty list): one strongly consistent Query.
+func claimsOf(ctx context.Context, t *ddb.Table, sprinkleID string) ([]ClaimView, error) {
+	claims := []ClaimView{}
+	q := t.Query(&dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(pkSprinkle + sprinkleID), ":sk": ddb.S(skClaimPfx)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	for q.Next(ctx) {
+		c := ddb.Decode(q.Item())
+		claims = append(claims, ClaimView{UserID: c.MustS("userId"), Amount: c.MustN("amount"), At: c.MustTime("at")})
+		if err := c.Err(); err != nil {
+			return claims, err
+		}
+	}
+	return claims, q.Err()
 }

@@ -583,27 +583,23 @@ func revokeAll(ctx context.Context, d httpapi.Deps, userID string, now time.Time
 // expired (an expired token needs no revoking): one Query.
 func listedTokens(ctx context.Context, t *ddb.Table, userID string, now time.Time) ([]string, error) {
 	var out []string
-	var derr error
-	err := t.QueryAll(ctx, &dynamodb.QueryInput{
+	q := t.Query(&dynamodb.QueryInput{
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": ddb.S(pkUser + userID), ":sk": ddb.S(skListed),
 		},
 		ProjectionExpression: aws.String("tokenHash, expiresAtMs"),
 		ConsistentRead:       aws.Bool(true),
-	}, func(item ddb.Item) bool {
-		d := ddb.Decode(item)
+	})
+	for q.Next(ctx) {
+		d := ddb.Decode(q.Item())
 		h, exp := d.MustS("tokenHash"), d.Millis("expiresAtMs")
-		if derr = d.Err(); derr != nil {
-			return false
+		if err := d.Err(); err != nil {
+			return out, err
 		}
 		if now.Before(exp) {
 			out = append(out, h)
 		}
-		return true
-	})
-	if err == nil {
-		err = derr
 	}
-	return out, err
+	return out, q.Err()
 }

@@ -197,22 +197,20 @@ func (e endpoint) secrets(now time.Time) []string {
 // storeEndpoints reads a store's endpoints (one Query).
 func storeEndpoints(ctx context.Context, t *ddb.Table, store string) ([]endpoint, error) {
 	var out []endpoint
-	var derr error
-	err := t.QueryAll(ctx, &dynamodb.QueryInput{
+	q := t.Query(&dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :sk)"),
 		ExpressionAttributeNames:  map[string]string{"#pk": ddb.AttrPK, "#sk": ddb.AttrSK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(pkStore + store), ":sk": ddb.S(skEndpoint)},
 		ConsistentRead:            aws.Bool(true),
-	}, func(item ddb.Item) bool {
-		e, err := endpointFromItem(item)
+	})
+	for q.Next(ctx) {
+		e, err := endpointFromItem(q.Item())
 		if err != nil {
-			derr = err
-			return false
+			return out, err
 		}
 		out = append(out, e)
-		return true
-	})
-	return out, errors.Join(err, derr)
+	}
+	return out, q.Err()
 }
 
 // fanOut makes the event's deliveries: ONE transaction of the event's due

@@ -144,7 +144,7 @@ func saveEndpoint(tx *ledger.Tx, e endpoint, read int64, onConflict func(ddb.Ite
 	if read == 0 { // made before versions
 		cond = ledger.Cond{Expr: "attribute_exists(PK) AND attribute_not_exists(#ver)", Names: names}
 	}
-	tx.Update(endpointKey(e.Store, e.ID), update, ledger.Cond{Expr: cond.Expr, Names: names, Values: mergeItems(values, cond.Values)}, onConflict)
+	tx.Update(endpointKey(e.Store, e.ID), update, ledger.Cond{Expr: cond.Expr, Names: names, Values: ddb.Merge(values, cond.Values)}, onConflict)
 	for n := 0; n < DeliveryShards; n++ {
 		tx.Update(settingsKey(e.ID, n), update, ledger.Cond{Names: names, Values: values}, nil)
 	}
@@ -186,17 +186,6 @@ func wholeUpdate(item ddb.Item) (string, map[string]string, ddb.Item) {
 		expr += " REMOVE " + strings.Join(remove, ", ")
 	}
 	return expr, names, values
-}
-
-func mergeItems(a, b ddb.Item) ddb.Item {
-	out := ddb.Item{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
 }
 
 // deleteEndpoint puts the deletion of e and its copies into tx.

@@ -24,6 +24,18 @@ func SetStrings(item Item, attrs map[string]string) {
 	}
 }
 
+// Merge is a new item with the attributes of each item in turn (a later
+// item's value wins on a shared name); the items are left as they are.
+func Merge(items ...Item) Item {
+	out := Item{}
+	for _, item := range items {
+		for k, v := range item {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // N is a number attribute.
 func N(n int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}

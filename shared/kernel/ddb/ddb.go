@@ -1,8 +1,9 @@
 // Package ddb is minipay's thin DynamoDB layer, with no money and no
 // capability in it: the table definition, the client, keys and attribute
-// codecs that report errors, time-ordered ids, ONE paged Query with a cursor
-// bound to its listing (page.go; merged over a sharded owner's partitions in
-// merge.go), and ONE reader of the due-work index
+// codecs that report errors, time-ordered ids, a Query its caller reads
+// item by item (Table.Query: ddb calls nothing back), ONE paged listing
+// with a cursor bound to its listing (page.go; merged over a sharded
+// owner's partitions in merge.go), and ONE reader of the due-work index
 // (due.go). The ledger kernel and the capability packages build on it.
 package ddb
 
@@ -68,26 +69,63 @@ func (t *Table) Get(ctx context.Context, key Item) (Item, error) {
 	return out.Item, nil
 }
 
-// QueryAll runs a Query page by page, handing each item to each until it
-// returns false or the pages end.
-func (t *Table) QueryAll(ctx context.Context, in *dynamodb.QueryInput, each func(Item) bool) error {
-	in.TableName = aws.String(t.Name)
-	for {
-		out, err := t.Client.Query(ctx, in)
-		if err != nil {
-			return err
-		}
-		for _, item := range out.Items {
-			if !each(item) {
-				return nil
-			}
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
-	}
+// Query is one Query read an item at a time, a page at a time, by its
+// caller (like database/sql's Rows):
+//
+//	q := t.Query(in)
+//	for q.Next(ctx) {
+//		item := q.Item()
+//		...
+//	}
+//	if err := q.Err(); err != nil { ... }
+//
+// A page is fetched only when the previous one is used up, so at most one
+// page is held; stopping early is simply not calling Next again. The
+// caller's loop stays the caller's: ddb calls nothing back.
+type Query struct {
+	t    *Table
+	in   dynamodb.QueryInput // a copy: paging moves its ExclusiveStartKey
+	page []Item
+	item Item
+	last bool // the page held is the last one
+	err  error
 }
+
+// Query starts reading in on t (TableName is set to t's). Nothing is sent
+// until the first Next.
+func (t *Table) Query(in *dynamodb.QueryInput) *Query {
+	q := &Query{t: t, in: *in}
+	q.in.TableName = aws.String(t.Name)
+	return q
+}
+
+// Next moves to the next item, fetching the next page when the one held
+// is used up (pages that come back empty are read past). It is false at
+// the end or on an error (see Err).
+func (q *Query) Next(ctx context.Context) bool {
+	for len(q.page) == 0 {
+		if q.last || q.err != nil {
+			q.item = nil
+			return false
+		}
+		out, err := q.t.Client.Query(ctx, &q.in)
+		if err != nil {
+			q.err, q.item = err, nil
+			return false
+		}
+		q.page = out.Items
+		q.last = len(out.LastEvaluatedKey) == 0
+		q.in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	q.item, q.page = q.page[0], q.page[1:]
+	return true
+}
+
+// Item is the item Next moved to.
+func (q *Query) Item() Item { return q.item }
+
+// Err is the error that ended the reading, if any.
+func (q *Query) Err() error { return q.err }
 
 // LocalMaxConns caps connections to DynamoDB Local.
 const LocalMaxConns = 64

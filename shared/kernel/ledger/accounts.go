@@ -338,26 +338,21 @@ func (l *Ledger) ListAccounts(ctx context.Context, owner string) ([]Account, err
 // queryAccounts is the user's account items (one strongly consistent Query).
 func (l *Ledger) queryAccounts(ctx context.Context, owner string) ([]Account, error) {
 	accounts := []Account{}
-	var derr error
-	err := l.table.QueryAll(ctx, &dynamodb.QueryInput{
+	q := l.table.Query(&dynamodb.QueryInput{
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": ddb.S(pkUser + owner), ":sk": ddb.S(skAccountPrefix),
 		},
 		ConsistentRead: aws.Bool(true),
-	}, func(item ddb.Item) bool {
-		a, err := accountFromItem(item)
+	})
+	for q.Next(ctx) {
+		a, err := accountFromItem(q.Item())
 		if err != nil {
-			derr = err
-			return false
+			return accounts, err
 		}
 		accounts = append(accounts, a)
-		return true
-	})
-	if err == nil {
-		err = derr
 	}
-	return accounts, err
+	return accounts, q.Err()
 }
 
 // unfoldedSumsAll adds the owner's unfolded postings per account over

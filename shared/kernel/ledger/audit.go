@@ -208,22 +208,7 @@ func (st *ledgerState) reread(ctx context.Context, t *ddb.Table) (int, error) {
 			if err != nil {
 				return n, fmt.Errorf("ledger: audit re-read: %w", err)
 			}
-			postings, count = 0, 0
-			var derr error
-			err = t.QueryAll(ctx, &dynamodb.QueryInput{
-				KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(pkPosting + postingGroup(ref)), ":sk": ddb.S(ref.ID + "#")},
-				ConsistentRead:            aws.Bool(true),
-			}, func(p ddb.Item) bool {
-				d := ddb.Decode(p)
-				postings += d.MustN("amount")
-				count++
-				derr = d.Err()
-				return derr == nil
-			})
-			if err == nil {
-				err = derr
-			}
+			postings, count, err = sumPostings(ctx, t, ref)
 			if err != nil {
 				return n, fmt.Errorf("ledger: audit re-read: %w", err)
 			}
@@ -255,6 +240,25 @@ func (st *ledgerState) reread(ctx context.Context, t *ddb.Table) (int, error) {
 		st.postings[id], st.counted[id] = postings, count
 	}
 	return n, nil
+}
+
+// sumPostings adds up a's unfolded postings, and counts them: one
+// strongly consistent Query.
+func sumPostings(ctx context.Context, t *ddb.Table, a AccountRef) (sum int64, n int, err error) {
+	q := t.Query(&dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(pkPosting + postingGroup(a)), ":sk": ddb.S(a.ID + "#")},
+		ConsistentRead:            aws.Bool(true),
+	})
+	for q.Next(ctx) {
+		d := ddb.Decode(q.Item())
+		sum += d.MustN("amount")
+		n++
+		if err := d.Err(); err != nil {
+			return sum, n, err
+		}
+	}
+	return sum, n, q.Err()
 }
 
 // check checks the invariants on what a pass read.

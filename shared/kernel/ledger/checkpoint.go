@@ -82,7 +82,7 @@ func (l *Ledger) RollCheckpoints(ctx context.Context, budget time.Duration) (Che
 		if a.checkpoint.asOf == "" {
 			cond = Cond{Expr: "attribute_exists(PK) AND attribute_not_exists(ckAsOf)"}
 		}
-		cond.Values = merge(cond.Values, ddb.Item{":b": ddb.N(a.checkpoint.balance + sum), ":asof": ddb.S(asOf),
+		cond.Values = ddb.Merge(cond.Values, ddb.Item{":b": ddb.N(a.checkpoint.balance + sum), ":asof": ddb.S(asOf),
 			":due": ddb.S(ddb.DueAt(now.Add(CheckpointEvery), a.ID))})
 		tx := &Tx{}
 		tx.add(types.TransactWriteItem{Update: &types.Update{
@@ -122,34 +122,19 @@ func (l *Ledger) sumEntries(ctx context.Context, accountID, from, to string) (su
 }
 
 func (l *Ledger) sumShardEntries(ctx context.Context, partition, from, to string) (sum int64, n int, err error) {
-	var derr error
-	err = l.table.QueryAll(ctx, &dynamodb.QueryInput{
+	q := l.table.Query(&dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("PK = :pk AND SK BETWEEN :lo AND :hi"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(partition), ":lo": ddb.S(skEntryPrefix + from), ":hi": ddb.S(skEntryPrefix + to)},
 		ProjectionExpression:      aws.String("PK, SK, amount"),
 		ConsistentRead:            aws.Bool(true),
-	}, func(item ddb.Item) bool {
-		d := ddb.Decode(item)
+	})
+	for q.Next(ctx) {
+		d := ddb.Decode(q.Item())
 		sum += d.MustN("amount")
 		n++
-		if derr = d.Err(); derr != nil {
-			return false
+		if err := d.Err(); err != nil {
+			return sum, n, err
 		}
-		return true
-	})
-	if err == nil {
-		err = derr
 	}
-	return sum, n, err
-}
-
-func merge(a, b ddb.Item) ddb.Item {
-	out := ddb.Item{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
+	return sum, n, q.Err()
 }

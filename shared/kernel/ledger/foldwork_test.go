@@ -44,12 +44,15 @@ func backlog(t *testing.T, e *ddbtest.Env, to ledger.AccountRef) int {
 	t.Helper()
 	n := 0
 	for s := 0; s < ledger.MaxShards; s++ {
-		err := e.Table.QueryAll(ctx, &dynamodb.QueryInput{
+		q := e.Table.Query(&dynamodb.QueryInput{
 			KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(ddb.ShardKey("POSTING#"+to.Owner, s)), ":sk": ddb.S(to.ID + "#")},
 			ConsistentRead:            aws.Bool(true),
-		}, func(ddb.Item) bool { n++; return true })
-		if err != nil {
+		})
+		for q.Next(ctx) {
+			n++
+		}
+		if err := q.Err(); err != nil {
 			t.Fatal(err)
 		}
 	}

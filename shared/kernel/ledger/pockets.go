@@ -90,21 +90,19 @@ func (tx *Tx) PayPockets(escrowID string, pockets map[int]int64, m Movement) {
 // paged Query.
 func (l *Ledger) PaidPockets(ctx context.Context, escrowID string) (map[int]int64, error) {
 	paid := map[int]int64{}
-	var derr error
-	err := l.table.QueryAll(ctx, &dynamodb.QueryInput{
+	q := l.table.Query(&dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("PK = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(pkPocket + escrowID)},
 		ConsistentRead:            aws.Bool(true),
-	}, func(item ddb.Item) bool {
-		d := ddb.Decode(item)
-		paid[int(d.MustN("pocket"))] = d.MustN("amount")
-		derr = d.Err()
-		return derr == nil
 	})
-	if err == nil {
-		err = derr
+	for q.Next(ctx) {
+		d := ddb.Decode(q.Item())
+		paid[int(d.MustN("pocket"))] = d.MustN("amount")
+		if err := d.Err(); err != nil {
+			return paid, err
+		}
 	}
-	return paid, err
+	return paid, q.Err()
 }
 
 // auditPockets checks every paid pocket against its escrow's amounts.

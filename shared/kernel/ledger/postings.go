@@ -332,20 +332,11 @@ func (l *Ledger) unfolded(ctx context.Context, a AccountRef, max int) ([]ddb.Ite
 // unfoldedShards lists a's unfolded postings in shards [from, to): with a
 // max, shard after shard until max; without, every shard at once.
 func (l *Ledger) unfoldedShards(ctx context.Context, a AccountRef, from, to, max int) ([]ddb.Item, error) {
-	query := func(n int, each func(ddb.Item) bool) error {
-		return l.table.QueryAll(ctx, &dynamodb.QueryInput{
-			KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(postingPartition(a, n)), ":sk": ddb.S(a.ID + "#")},
-			ConsistentRead:            aws.Bool(true),
-		}, each)
-	}
 	var items []ddb.Item
 	if max > 0 {
 		for n := from; n < to && len(items) < max; n++ {
-			if err := query(n, func(item ddb.Item) bool {
-				items = append(items, item)
-				return len(items) < max
-			}); err != nil {
+			var err error
+			if items, err = l.unfoldedShard(ctx, a, n, items, max); err != nil {
 				return nil, err
 			}
 		}
@@ -358,10 +349,7 @@ func (l *Ledger) unfoldedShards(ctx context.Context, a AccountRef, from, to, max
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[n-from] = query(n, func(item ddb.Item) bool {
-				per[n-from] = append(per[n-from], item)
-				return true
-			})
+			per[n-from], errs[n-from] = l.unfoldedShard(ctx, a, n, nil, 0)
 		}()
 	}
 	wg.Wait()
@@ -374,25 +362,37 @@ func (l *Ledger) unfoldedShards(ctx context.Context, a AccountRef, from, to, max
 	return items, nil
 }
 
+// unfoldedShard appends a's unfolded postings in shard n to items, until
+// items holds max (0: all of them).
+func (l *Ledger) unfoldedShard(ctx context.Context, a AccountRef, n int, items []ddb.Item, max int) ([]ddb.Item, error) {
+	q := l.table.Query(&dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(postingPartition(a, n)), ":sk": ddb.S(a.ID + "#")},
+		ConsistentRead:            aws.Bool(true),
+	})
+	for (max <= 0 || len(items) < max) && q.Next(ctx) {
+		items = append(items, q.Item())
+	}
+	return items, q.Err()
+}
+
 // unfoldedSums adds the unfolded postings of shard n of the group per account.
 func (l *Ledger) unfoldedSums(ctx context.Context, group string, n int) (map[string]int64, error) {
 	sums := map[string]int64{}
-	var derr error
-	err := l.table.QueryAll(ctx, &dynamodb.QueryInput{
+	q := l.table.Query(&dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("PK = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(ddb.ShardKey(pkPosting+group, n))},
 		ProjectionExpression:      aws.String("accountId, amount"),
 		ConsistentRead:            aws.Bool(true),
-	}, func(item ddb.Item) bool {
-		d := ddb.Decode(item)
-		sums[d.MustS("accountId")] += d.MustN("amount")
-		derr = d.Err()
-		return derr == nil
 	})
-	if err == nil {
-		err = derr
+	for q.Next(ctx) {
+		d := ddb.Decode(q.Item())
+		sums[d.MustS("accountId")] += d.MustN("amount")
+		if err := d.Err(); err != nil {
+			return sums, err
+		}
 	}
-	return sums, err
+	return sums, q.Err()
 }
 
 // ---- folding ----
