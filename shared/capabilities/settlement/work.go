@@ -262,25 +262,21 @@ type SweepSummary struct {
 func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSummary, error) {
 	return httpapi.DueJob[SweepSummary]{
 		Name: "settlement sweep",
-		Pass: func(ctx context.Context, now time.Time, sum *SweepSummary) (ddb.DueRun, error) {
-			var mu sync.Mutex
-			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueKind.Kinds(), Until: now, Budget: httpapi.DueBudget}, func(ctx context.Context, item ddb.Item) error {
+		// ForEachDue hands the items over one at a time: sum needs no lock.
+		Passes: []httpapi.DuePass[SweepSummary]{{Kinds: dueKind.Kinds(),
+			Each: func(ctx context.Context, item ddb.Item, _ time.Time, sum *SweepSummary) error {
 				dec := ddb.Decode(item)
 				sid := dec.MustS("settlementId")
 				if err := dec.Err(); err != nil {
 					return err
 				}
 				done, err := work(ctx, d, sid)
-				mu.Lock()
 				sum.Published += done.Published
 				sum.Cancelled += done.Cancelled
 				sum.Reminded += done.Reminded
-				mu.Unlock()
 				return err
-			})
-			sum.Due, sum.Done = run.Seen, run.Done
-			return run, err
-		},
+			}}},
+		Tally: func(sum *SweepSummary, run ddb.DueRun) { sum.Due, sum.Done = run.Seen, run.Done },
 		Counts: func(sum *SweepSummary) []any {
 			return []any{"published", sum.Published, "cancelled", sum.Cancelled, "reminded", sum.Reminded}
 		},

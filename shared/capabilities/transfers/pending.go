@@ -469,13 +469,11 @@ var errNotDue = fmt.Errorf("transfers: no longer due")
 func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSummary, error) {
 	return httpapi.DueJob[SweepSummary]{
 		Name: "pending sweep",
-		Pass: func(ctx context.Context, now time.Time, sum *SweepSummary) (ddb.DueRun, error) {
-			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: duePending.Kinds(), Until: now, Budget: httpapi.DueBudget, Fetch: true}, func(ctx context.Context, item ddb.Item) error {
+		Passes: []httpapi.DuePass[SweepSummary]{{Kinds: duePending.Kinds(), Fetch: true,
+			Each: func(ctx context.Context, item ddb.Item, now time.Time, sum *SweepSummary) error {
 				return sweepOne(ctx, d, item, now, sum)
-			})
-			sum.Due, sum.Done = run.Seen, run.Done
-			return run, err
-		},
+			}}},
+		Tally:  func(sum *SweepSummary, run ddb.DueRun) { sum.Due, sum.Done = run.Seen, run.Done },
 		Counts: func(sum *SweepSummary) []any { return []any{"reminded", sum.Reminded, "expired", sum.Expired} },
 	}.Handler(d)
 }
