@@ -36,7 +36,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 
 	"minipay/shared/capabilities/notify"
@@ -405,18 +404,12 @@ type TransferList struct {
 // newest first, one Query per page.
 func ListTransfers(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "list-transfers", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		role := r.QueryParam("role")
-		if role == "" {
-			role = RoleSent
-		}
-		if role != RoleSent && role != RoleReceived {
+		role, ok := httpapi.QueryIn(r, "role", RoleSent, RoleSent, RoleReceived)
+		if !ok {
 			return nil, domainerr.Field("role", "role must be sent or received")
 		}
-		status := r.QueryParam("status")
-		if status == "" {
-			status = StatusPending
-		}
-		if !slices.Contains(Statuses, status) {
+		status, ok := httpapi.QueryIn(r, "status", StatusPending, Statuses...)
+		if !ok {
 			return nil, domainerr.Field("status", "status must be one of %v", Statuses)
 		}
 		page, err := httpapi.Page(r)
