@@ -650,8 +650,7 @@ type CloseResponse struct {
 // fraction of a won) is forfeited.
 func Close(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "close-savings", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
-		var empty struct{}
-		if err := r.DecodeOptional(&empty); err != nil {
+		if err := r.EmptyBody(); err != nil {
 			return nil, err
 		}
 		id, err := accountID(r)

@@ -286,8 +286,7 @@ func Cancel(d httpapi.Deps) httpapi.LambdaHandler { return resolve(d, "cancel-tr
 // told: still pending, the caller's role, the amount, not expired.
 func resolve(d httpapi.Deps, function, action string) httpapi.LambdaHandler {
 	return httpapi.Handle(d, function, httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
-		var empty struct{}
-		if err := r.DecodeOptional(&empty); err != nil {
+		if err := r.EmptyBody(); err != nil {
 			return nil, err
 		}
 		id := r.PathParam("id")
