@@ -14,6 +14,7 @@ import (
 	"minipay/shared/capabilities/sprinkle"
 	"minipay/shared/capabilities/transfers"
 	"minipay/shared/capabilities/users"
+	"minipay/shared/edge/httpapi"
 )
 
 // The journey's steps, in the order a journey runs them; each is a row of
@@ -264,7 +265,7 @@ func (w *world) signUp(j *journeyState) error {
 }
 
 func (w *world) chargeUp(j *journeyState) error {
-	var out accounts.MovementResponse
+	var out httpapi.MovementResponse
 	return w.cl.do(j.ctx, call{step: stCharge, function: "charge", params: []string{j.me.main}, token: j.me.token,
 		body: map[string]any{"amount": chargeAmount, "memo": "top up"}, out: &out,
 		verify: func() error {
@@ -410,7 +411,7 @@ func (w *world) save(j *journeyState) error {
 		}}); err != nil {
 		return err
 	}
-	var dep savings.MovementResponse
+	var dep httpapi.MovementResponse
 	if err := w.cl.do(j.ctx, call{step: stSavingsDeposit, function: "deposit-savings", params: []string{free.ID}, token: j.me.token,
 		body: map[string]any{"amount": depositAmount}, out: &dep,
 		verify: func() error {

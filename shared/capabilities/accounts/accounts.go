@@ -126,23 +126,6 @@ func amountRequest(r *httpapi.Request) (string, AmountRequest, error) {
 	return id, in, err
 }
 
-// MovementResponse is what a completed movement returns (and replays).
-type MovementResponse struct {
-	ID        string    `json:"id"`
-	Type      string    `json:"type"`
-	From      string    `json:"from"`
-	To        string    `json:"to"`
-	Amount    int64     `json:"amount"`
-	Memo      string    `json:"memo,omitempty"`
-	CreatedAt time.Time `json:"createdAt"`
-}
-
-func respond(m ledger.Movement, tx *ledger.Tx) *httpapi.Movement {
-	return &httpapi.Movement{Tx: tx, Status: http.StatusCreated, Body: MovementResponse{
-		ID: m.ID, Type: m.Type, From: m.From.ID, To: m.To.ID, Amount: m.Amount, Memo: m.Memo, CreatedAt: m.At.UTC(),
-	}}
-}
-
 // Charge is POST /accounts/{id}/charges: money in from the user's bank into
 // their main account, counted against the daily limit in the same
 // transaction. Every refusal, an amount above the whole day's limit
@@ -164,7 +147,7 @@ func Charge(d httpapi.Deps) httpapi.LambdaHandler {
 		tx := &ledger.Tx{}
 		tx.Move(m)
 		tx.ChargeLimit(r.Caller, now, amount, money.DailyChargeLimit)
-		return respond(m, tx), nil
+		return httpapi.Moved(m, tx), nil
 	}))
 }
 
@@ -183,7 +166,7 @@ func Withdraw(d httpapi.Deps) httpapi.LambdaHandler {
 		}
 		tx := &ledger.Tx{}
 		tx.Move(m)
-		return respond(m, tx), nil
+		return httpapi.Moved(m, tx), nil
 	}))
 }
 
@@ -227,7 +210,7 @@ func OperatorDeposit(d httpapi.Deps) httpapi.LambdaHandler {
 		tx.Put(refItem, ledger.Cond{Expr: "attribute_not_exists(PK)"}, func(old ddb.Item) error {
 			return &ReferenceCreditedError{Reference: ref, MovementID: ddb.Decode(old).S("movementId")}
 		})
-		return respond(m, tx), nil
+		return httpapi.Moved(m, tx), nil
 	}))
 }
 

@@ -40,31 +40,20 @@ var errResolved = errors.New("merchant: no longer due")
 func Expire(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (ExpirySummary, error) {
 	return httpapi.DueJob[ExpirySummary]{
 		Name: "order expiry",
-		Pass: func(ctx context.Context, now time.Time, sum *ExpirySummary) (ddb.DueRun, error) {
-			started := time.Now()
-			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueOrder.Kinds(), Until: now, Budget: httpapi.DueBudget}, func(ctx context.Context, item ddb.Item) error {
+		Passes: []httpapi.DuePass[ExpirySummary]{
+			{Kinds: dueOrder.Kinds(), Each: func(ctx context.Context, item ddb.Item, now time.Time, sum *ExpirySummary) error {
 				return expireOne(ctx, d, ddb.Decode(item).S("orderId"), now, sum)
-			})
-			if err == nil && run.Done {
-				var rel ddb.DueRun
-				if left := httpapi.DueBudget - time.Since(started); left > 0 {
-					rel, err = d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueReserve.Kinds(), Until: now, Budget: left}, func(ctx context.Context, item ddb.Item) error {
-						amount, released, err := release(ctx, d, ddb.Decode(item).S("orderId"), now)
-						if released {
-							sum.Released++
-							sum.Amount += amount
-						}
-						return err
-					})
+			}},
+			{Kinds: dueReserve.Kinds(), Each: func(ctx context.Context, item ddb.Item, now time.Time, sum *ExpirySummary) error {
+				amount, released, err := release(ctx, d, ddb.Decode(item).S("orderId"), now)
+				if released {
+					sum.Released++
+					sum.Amount += amount
 				}
-				run.Seen += rel.Seen
-				run.Done = rel.Done
-				run.Failed += rel.Failed
-				run.Errs = append(run.Errs, rel.Errs...)
-			}
-			sum.Due, sum.Done = run.Seen, run.Done
-			return run, err
+				return err
+			}},
 		},
+		Tally: func(sum *ExpirySummary, run ddb.DueRun) { sum.Due, sum.Done = run.Seen, run.Done },
 		Counts: func(sum *ExpirySummary) []any {
 			return []any{"expired", sum.Expired, "released", sum.Released, "releasedAmount", sum.Amount}
 		},

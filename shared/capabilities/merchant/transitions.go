@@ -128,8 +128,7 @@ func Progress(d httpapi.Deps) httpapi.LambdaHandler {
 
 func fixed(s step) func(*httpapi.Request) (step, error) {
 	return func(r *httpapi.Request) (step, error) {
-		var empty struct{}
-		return s, r.DecodeOptional(&empty)
+		return s, r.EmptyBody()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"minipay/shared/edge/apispec"
+	"minipay/shared/edge/httpapi"
 )
 
 func init() {
@@ -11,7 +12,7 @@ func init() {
 	apispec.Register(
 		apispec.Op{Function: "open-account", Request: OpenRequest{}, RequestOptional: true, Response: OpenResponse{}, Status: http.StatusCreated,
 			Errors: []string{"too_many_accounts"}},
-		apispec.Op{Function: "deposit-savings", Request: DepositRequest{}, Response: MovementResponse{}, Status: http.StatusCreated, Path: account,
+		apispec.Op{Function: "deposit-savings", Request: DepositRequest{}, Response: httpapi.MovementResponse{}, Status: http.StatusCreated, Path: account,
 			Errors: []string{"account_not_found", "wrong_account_kind", "insufficient_funds", "savings_account_closed",
 				"savings_deposit_not_allowed", "savings_principal_limit"}},
 		apispec.Op{Function: "close-savings", Request: struct{}{}, RequestOptional: true, Response: CloseResponse{}, Status: http.StatusCreated, Path: account,

@@ -525,21 +525,6 @@ type DepositRequest struct {
 	Memo   httpapi.Memo `json:"memo,omitempty"`
 }
 
-// MovementResponse is what a savings movement returns (and replays).
-type MovementResponse struct {
-	ID        string    `json:"id"`
-	Type      string    `json:"type"`
-	From      string    `json:"from"`
-	To        string    `json:"to"`
-	Amount    int64     `json:"amount"`
-	Memo      string    `json:"memo,omitempty"`
-	CreatedAt time.Time `json:"createdAt"`
-}
-
-func movementResponse(m ledger.Movement) MovementResponse {
-	return MovementResponse{ID: m.ID, Type: m.Type, From: m.From.ID, To: m.To.ID, Amount: m.Amount, Memo: m.Memo, CreatedAt: m.At.UTC()}
-}
-
 // Deposit is POST /accounts/{id}/deposits: main -> a free savings account,
 // principal up by the amount, in one transaction. No auto-charge: a short
 // main account is refused. A fixed product refuses deposits (its money
@@ -566,7 +551,7 @@ func Deposit(d httpapi.Deps) httpapi.LambdaHandler {
 		tx := &ledger.Tx{}
 		addPrincipal(tx, r.Caller, id, amount, clock.KSTDate(now), false, "", nil)
 		tx.Move(m)
-		return &httpapi.Movement{Tx: tx, Status: http.StatusCreated, Body: movementResponse(m)}, nil
+		return httpapi.Moved(m, tx), nil
 	}))
 }
 
@@ -650,8 +635,7 @@ type CloseResponse struct {
 // fraction of a won) is forfeited.
 func Close(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "close-savings", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
-		var empty struct{}
-		if err := r.DecodeOptional(&empty); err != nil {
+		if err := r.EmptyBody(); err != nil {
 			return nil, err
 		}
 		id, err := accountID(r)

@@ -88,8 +88,7 @@ func Decline(d httpapi.Deps) httpapi.LambdaHandler {
 // resolve is the resolution (action: SharePaid or ShareDeclined) of the
 // share the path names, by its participant (an optional empty body).
 func resolve(ctx context.Context, d httpapi.Deps, r *httpapi.Request, action, verb string) (*resolution, error) {
-	var empty struct{}
-	if err := r.DecodeOptional(&empty); err != nil {
+	if err := r.EmptyBody(); err != nil {
 		return nil, err
 	}
 	sh, err := readShare(ctx, d, r, verb)

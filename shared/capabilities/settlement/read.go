@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -219,23 +218,16 @@ type SummaryList struct {
 // cancelled), newest first, one Query per page.
 func List(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "list-settlements", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		role := r.QueryParam("role")
-		if role == "" {
-			role = RoleReceived
-		}
-		prefix, statuses := skIn, ShareStatuses
-		switch role {
-		case RoleReceived:
-		case RoleRequested:
-			prefix, statuses = skOut, RequestStatuses
-		default:
+		role, ok := httpapi.QueryIn(r, "role", RoleReceived, RoleReceived, RoleRequested)
+		if !ok {
 			return nil, domainerr.Field("role", "role must be %s or %s", RoleReceived, RoleRequested)
 		}
-		status := r.QueryParam("status")
-		if status == "" {
-			status = StatusOpen
+		prefix, statuses := skIn, ShareStatuses
+		if role == RoleRequested {
+			prefix, statuses = skOut, RequestStatuses
 		}
-		if !slices.Contains(statuses, status) {
+		status, ok := httpapi.QueryIn(r, "status", StatusOpen, statuses...)
+		if !ok {
 			return nil, domainerr.Field("status", "with role=%s, status must be one of %v", role, statuses)
 		}
 		page, err := httpapi.Page(r)

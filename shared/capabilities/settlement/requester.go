@@ -52,8 +52,7 @@ func (u *update) due(after state, now time.Time) {
 // what was paid before the cancellation, and nothing else, is collected.
 func Cancel(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "cancel-settlement", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		var empty struct{}
-		if err := r.DecodeOptional(&empty); err != nil {
+		if err := r.EmptyBody(); err != nil {
 			return nil, err
 		}
 		sid := r.PathParam("id")
@@ -137,8 +136,7 @@ type RemindResponse struct {
 // notification, once per reminder.
 func Remind(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "remind-settlement", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		var empty struct{}
-		if err := r.DecodeOptional(&empty); err != nil {
+		if err := r.EmptyBody(); err != nil {
 			return nil, err
 		}
 		sid := r.PathParam("id")

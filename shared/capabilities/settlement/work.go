@@ -67,31 +67,26 @@ func work(ctx context.Context, d httpapi.Deps, sid string) (workDone, error) {
 			done.Published += n
 		case st.Status == StatusCancelled && !st.CancelDone:
 			var n int
-			n, err = fanOut(ctx, d, l, func(tx *ledger.Tx, sh share) { cancelShare(tx, sh, now) })
-			done.Cancelled += n
-			if err == nil {
-				err = finish(ctx, d, st, now, func(after *state, u *update) {
+			n, err = fanOutThen(ctx, d, l, now, func(tx *ledger.Tx, sh share) { cancelShare(tx, sh, now) },
+				func(after *state, u *update) {
 					after.CancelDone = true
 					u.set = append(u.set, "cancelDone = :true")
 					u.vals[":true"] = ddb.Bool(true)
 				})
-			}
+			done.Cancelled += n
 		case st.Status == StatusOpen && st.RemindSeq > st.RemindSentSeq:
 			var n int
 			seq, reason := st.RemindSeq, st.RemindReason
-			n, err = fanOut(ctx, d, l, func(tx *ledger.Tx, sh share) {
+			n, err = fanOutThen(ctx, d, l, now, func(tx *ledger.Tx, sh share) {
 				if sh.RemindSeq < seq {
 					remindShare(tx, sh, seq, reason, now)
 				}
+			}, func(after *state, u *update) {
+				after.RemindSentSeq = seq
+				u.set = append(u.set, "remindSentSeq = :seq")
+				u.vals[":seq"] = ddb.N(seq)
 			})
 			done.Reminded += n
-			if err == nil {
-				err = finish(ctx, d, st, now, func(after *state, u *update) {
-					after.RemindSentSeq = seq
-					u.set = append(u.set, "remindSentSeq = :seq")
-					u.vals[":seq"] = ddb.N(seq)
-				})
-			}
 		case st.Status == StatusOpen && !st.AutoRemindAt.IsZero() && !now.Before(st.AutoRemindAt):
 			err = autoRemind(ctx, d, st, now)
 		default:
@@ -131,6 +126,18 @@ func publish(ctx context.Context, d httpapi.Deps, l *loaded, now time.Time) (int
 		return 0, err
 	}
 	return k, nil
+}
+
+// fanOutThen is fanOut, then, when every share is done, finish with mark:
+// the settlement records that the fan-out is complete. A run stopped
+// between the two fans out again; each share's own condition makes that
+// harmless.
+func fanOutThen(ctx context.Context, d httpapi.Deps, l *loaded, now time.Time, build func(*ledger.Tx, share), mark func(*state, *update)) (int, error) {
+	n, err := fanOut(ctx, d, l, build)
+	if err == nil {
+		err = finish(ctx, d, l.st, now, mark)
+	}
+	return n, err
 }
 
 // fanOut runs build's transaction for every open share (build may add
@@ -262,25 +269,21 @@ type SweepSummary struct {
 func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSummary, error) {
 	return httpapi.DueJob[SweepSummary]{
 		Name: "settlement sweep",
-		Pass: func(ctx context.Context, now time.Time, sum *SweepSummary) (ddb.DueRun, error) {
-			var mu sync.Mutex
-			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueKind.Kinds(), Until: now, Budget: httpapi.DueBudget}, func(ctx context.Context, item ddb.Item) error {
+		// ForEachDue hands the items over one at a time: sum needs no lock.
+		Passes: []httpapi.DuePass[SweepSummary]{{Kinds: dueKind.Kinds(),
+			Each: func(ctx context.Context, item ddb.Item, _ time.Time, sum *SweepSummary) error {
 				dec := ddb.Decode(item)
 				sid := dec.MustS("settlementId")
 				if err := dec.Err(); err != nil {
 					return err
 				}
 				done, err := work(ctx, d, sid)
-				mu.Lock()
 				sum.Published += done.Published
 				sum.Cancelled += done.Cancelled
 				sum.Reminded += done.Reminded
-				mu.Unlock()
 				return err
-			})
-			sum.Due, sum.Done = run.Seen, run.Done
-			return run, err
-		},
+			}}},
+		Tally: func(sum *SweepSummary, run ddb.DueRun) { sum.Due, sum.Done = run.Seen, run.Done },
 		Counts: func(sum *SweepSummary) []any {
 			return []any{"published", sum.Published, "cancelled", sum.Cancelled, "reminded", sum.Reminded}
 		},

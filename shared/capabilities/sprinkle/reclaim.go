@@ -31,8 +31,8 @@ var errAlreadyReclaimed = errors.New("sprinkle: already reclaimed")
 func Reclaim(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (ReclaimSummary, error) {
 	return httpapi.DueJob[ReclaimSummary]{
 		Name: "sprinkle reclaim",
-		Pass: func(ctx context.Context, now time.Time, sum *ReclaimSummary) (ddb.DueRun, error) {
-			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: dueSprinkle.Kinds(), Until: now, Budget: httpapi.DueBudget, Fetch: true}, func(ctx context.Context, item ddb.Item) error {
+		Passes: []httpapi.DuePass[ReclaimSummary]{{Kinds: dueSprinkle.Kinds(), Fetch: true,
+			Each: func(ctx context.Context, item ddb.Item, now time.Time, sum *ReclaimSummary) error {
 				sp, err := sprinkleFromItem(item)
 				if err != nil {
 					return err
@@ -43,10 +43,8 @@ func Reclaim(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (Recla
 					sum.Returned += returned
 				}
 				return err
-			})
-			sum.Due, sum.Done = run.Seen, run.Done
-			return run, err
-		},
+			}}},
+		Tally:  func(sum *ReclaimSummary, run ddb.DueRun) { sum.Due, sum.Done = run.Seen, run.Done },
 		Counts: func(sum *ReclaimSummary) []any { return []any{"reclaimed", sum.Reclaimed, "returned", sum.Returned} },
 	}.Handler(d)
 }

@@ -36,7 +36,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 
 	"minipay/shared/capabilities/notify"
@@ -287,8 +286,7 @@ func Cancel(d httpapi.Deps) httpapi.LambdaHandler { return resolve(d, "cancel-tr
 // told: still pending, the caller's role, the amount, not expired.
 func resolve(d httpapi.Deps, function, action string) httpapi.LambdaHandler {
 	return httpapi.Handle(d, function, httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
-		var empty struct{}
-		if err := r.DecodeOptional(&empty); err != nil {
+		if err := r.EmptyBody(); err != nil {
 			return nil, err
 		}
 		id := r.PathParam("id")
@@ -405,18 +403,12 @@ type TransferList struct {
 // newest first, one Query per page.
 func ListTransfers(d httpapi.Deps) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "list-transfers", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		role := r.QueryParam("role")
-		if role == "" {
-			role = RoleSent
-		}
-		if role != RoleSent && role != RoleReceived {
+		role, ok := httpapi.QueryIn(r, "role", RoleSent, RoleSent, RoleReceived)
+		if !ok {
 			return nil, domainerr.Field("role", "role must be sent or received")
 		}
-		status := r.QueryParam("status")
-		if status == "" {
-			status = StatusPending
-		}
-		if !slices.Contains(Statuses, status) {
+		status, ok := httpapi.QueryIn(r, "status", StatusPending, Statuses...)
+		if !ok {
 			return nil, domainerr.Field("status", "status must be one of %v", Statuses)
 		}
 		page, err := httpapi.Page(r)
@@ -469,13 +461,11 @@ var errNotDue = fmt.Errorf("transfers: no longer due")
 func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSummary, error) {
 	return httpapi.DueJob[SweepSummary]{
 		Name: "pending sweep",
-		Pass: func(ctx context.Context, now time.Time, sum *SweepSummary) (ddb.DueRun, error) {
-			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: duePending.Kinds(), Until: now, Budget: httpapi.DueBudget, Fetch: true}, func(ctx context.Context, item ddb.Item) error {
+		Passes: []httpapi.DuePass[SweepSummary]{{Kinds: duePending.Kinds(), Fetch: true,
+			Each: func(ctx context.Context, item ddb.Item, now time.Time, sum *SweepSummary) error {
 				return sweepOne(ctx, d, item, now, sum)
-			})
-			sum.Due, sum.Done = run.Seen, run.Done
-			return run, err
-		},
+			}}},
+		Tally:  func(sum *SweepSummary, run ddb.DueRun) { sum.Due, sum.Done = run.Seen, run.Done },
 		Counts: func(sum *SweepSummary) []any { return []any{"reminded", sum.Reminded, "expired", sum.Expired} },
 	}.Handler(d)
 }

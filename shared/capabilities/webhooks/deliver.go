@@ -77,8 +77,10 @@ func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSu
 				func(ctx context.Context, item ddb.Item) error {
 					return sweepItem(ctx, d, item, now, sum, endpoints, &mu)
 				})
-			sum.Due, sum.Done, sum.Failures = run.Seen, run.Done, run.Failed
 			return run, err
+		},
+		Tally: func(sum *SweepSummary, run ddb.DueRun) {
+			sum.Due, sum.Done, sum.Failures = run.Seen, run.Done, run.Failed
 		},
 		Counts: func(sum *SweepSummary) []any {
 			return []any{"events", sum.Events, "created", sum.Created, "sent", sum.Sent, "inline", sum.Inline}

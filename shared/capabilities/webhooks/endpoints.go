@@ -174,6 +174,15 @@ func ownEndpoint(ctx context.Context, d httpapi.Deps, owner Owner, r *httpapi.Re
 	return endpointFromItem(item)
 }
 
+// ownEndpointAct is ownEndpoint for an action on the endpoint, a POST
+// that takes no fields (its optional body is {}).
+func ownEndpointAct(ctx context.Context, d httpapi.Deps, owner Owner, r *httpapi.Request) (endpoint, error) {
+	if err := r.EmptyBody(); err != nil {
+		return endpoint{}, err
+	}
+	return ownEndpoint(ctx, d, owner, r)
+}
+
 func checkTypes(in []string) ([]string, error) {
 	seen := map[string]bool{}
 	for _, t := range in {
@@ -276,11 +285,7 @@ func Delete(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 // an event. Rotating again within the grace period drops the oldest.
 func Rotate(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "rotate-webhook-secret", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		var empty struct{}
-		if err := r.DecodeOptional(&empty); err != nil {
-			return nil, err
-		}
-		e, err := ownEndpoint(ctx, d, owner, r)
+		e, err := ownEndpointAct(ctx, d, owner, r)
 		if err != nil {
 			return nil, err
 		}
@@ -375,12 +380,8 @@ func ListDeliveries(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 // fresh 3 days of retries, whatever became of it before.
 func Resend(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "resend-webhook", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		var empty struct{}
-		if err := r.DecodeOptional(&empty); err != nil {
-			return nil, err
-		}
 		ev := r.PathParam("eventId")
-		e, err := ownEndpoint(ctx, d, owner, r)
+		e, err := ownEndpointAct(ctx, d, owner, r)
 		if err != nil {
 			return nil, err
 		}
@@ -417,11 +418,7 @@ func Resend(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 // event, delivered to this endpoint only (within the minute), like any other.
 func SendTest(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "test-webhook", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		var empty struct{}
-		if err := r.DecodeOptional(&empty); err != nil {
-			return nil, err
-		}
-		e, err := ownEndpoint(ctx, d, owner, r)
+		e, err := ownEndpointAct(ctx, d, owner, r)
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -219,6 +220,15 @@ func FieldRequired(tag reflect.StructTag) bool {
 		}
 	}
 	return false
+}
+
+// QueryIn reads ?name=, def when it is absent; ok is false when the value
+// is not one of allowed (the caller says what is).
+func QueryIn(r *Request, name, def string, allowed ...string) (v string, ok bool) {
+	if v = r.QueryParam(name); v == "" {
+		v = def
+	}
+	return v, slices.Contains(allowed, v)
 }
 
 // DefaultPageSize is a list page's size when ?limit= is absent.

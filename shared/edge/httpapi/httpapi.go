@@ -100,6 +100,13 @@ func (r *Request) DecodeOptional(v any) error {
 	return decodeStrict(r.Body, v)
 }
 
+// EmptyBody is DecodeOptional for a route that takes no fields: the body
+// is absent or an empty JSON object.
+func (r *Request) EmptyBody() error {
+	var empty struct{}
+	return r.DecodeOptional(&empty)
+}
+
 // decodeStrict is shared/edge/strictjson's decoding: what every reader of the
 // bytes sees is what we decode (no duplicate keys, exact names, valid UTF-8);
 // then the request's self-checking members check themselves (Field).

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
+	"time"
 	"unicode"
 
 	"minipay/shared/kernel/domainerr"
@@ -32,6 +34,26 @@ type Movement struct {
 	// transaction moved nothing and did not spend the key, so the
 	// idempotency record goes into whichever transaction finally commits.
 	Retry func(ctx context.Context, err error) (*Movement, error)
+}
+
+// MovementResponse is what a completed movement between two accounts
+// returns (and replays): a main account's charge, withdrawal or transfer,
+// a savings deposit.
+type MovementResponse struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type"`
+	From      string    `json:"from"`
+	To        string    `json:"to"`
+	Amount    int64     `json:"amount"`
+	Memo      string    `json:"memo,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Moved is the movement that commits tx and answers 201 with m.
+func Moved(m ledger.Movement, tx *ledger.Tx) *Movement {
+	return &Movement{Tx: tx, Status: http.StatusCreated, Body: MovementResponse{
+		ID: m.ID, Type: m.Type, From: m.From.ID, To: m.To.ID, Amount: m.Amount, Memo: m.Memo, CreatedAt: m.At.UTC(),
+	}}
 }
 
 // MoneyFunc validates a request and builds its movement. It must not write.

@@ -188,15 +188,23 @@ func (d *decoder) noteLocation(start int, key bool) {
 	}
 }
 
-func (d *decoder) enter() error {
+// enter steps into an object or array (at its opening byte), one level
+// deeper; empty is true when closing follows at once: the value is {} or
+// [], consumed, and left again.
+func (d *decoder) enter(closing byte) (empty bool, err error) {
 	d.depth++
 	if d.depth > MaxDepth {
-		return &Error{Kind: KindSyntax, Path: pointer(d.data, d.path), Field: display(d.data, d.path), Offset: d.pos,
+		return false, &Error{Kind: KindSyntax, Path: pointer(d.data, d.path), Field: display(d.data, d.path), Offset: d.pos,
 			Msg: fmt.Sprintf("the body nests arrays and objects more than %d deep", MaxDepth)}
 	}
 	d.pos++
 	d.skipWS()
-	return nil
+	if d.pos < len(d.data) && d.data[d.pos] == closing {
+		d.pos++
+		d.depth--
+		return true, nil
+	}
+	return false, nil
 }
 
 // key reads an object key and the colon after it, pushing the key on the
@@ -244,13 +252,8 @@ func (d *decoder) next(closing byte) (bool, error) {
 }
 
 func (d *decoder) structObject(ti *tinfo) error {
-	if err := d.enter(); err != nil {
+	if empty, err := d.enter('}'); err != nil || empty {
 		return err
-	}
-	if d.pos < len(d.data) && d.data[d.pos] == '}' {
-		d.pos++
-		d.depth--
-		return nil
 	}
 	var seen uint64
 	var seenBig []bool
@@ -293,13 +296,8 @@ func (d *decoder) structObject(ti *tinfo) error {
 // object checks a map or generic object: no key twice, as the map would
 // see the keys (so "1" and "01" collide in a map with integer keys).
 func (d *decoder) object(elem reflect.Type, keyKind int) error {
-	if err := d.enter(); err != nil {
+	if empty, err := d.enter('}'); err != nil || empty {
 		return err
-	}
-	if d.pos < len(d.data) && d.data[d.pos] == '}' {
-		d.pos++
-		d.depth--
-		return nil
 	}
 	base := len(d.keys)
 	var big map[string]struct{}
@@ -364,13 +362,8 @@ func canonicalKey(k []byte, kind int) []byte {
 }
 
 func (d *decoder) array(elem reflect.Type) error {
-	if err := d.enter(); err != nil {
+	if empty, err := d.enter(']'); err != nil || empty {
 		return err
-	}
-	if d.pos < len(d.data) && d.data[d.pos] == ']' {
-		d.pos++
-		d.depth--
-		return nil
 	}
 	for i := 0; ; i++ {
 		d.path = append(d.path, seg{idx: i})
