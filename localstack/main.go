@@ -283,7 +283,7 @@ func startEmulator(ctx context.Context, log *slog.Logger, cfg config.Config, dat
 			return nil, err
 		}
 	}
-	deps, err := app.NewDeps(cloudModel(ctx, client, cfg.Table, log), cfg, clk, log)
+	deps, err := app.NewServices(cloudModel(ctx, client, cfg.Table, log), cfg, clk, log)
 	if err != nil {
 		return nil, err
 	}
@@ -390,7 +390,7 @@ func invoke(args []string) error {
 		payload = scheduledNow(payload, clk.Now())
 	}
 	token, _ := operatorToken()
-	deps, err := app.Deps(ctx, config.Config{Table: *table, DynamoDBEndpoint: *endpoint,
+	deps, err := app.Services(ctx, config.Config{Table: *table, DynamoDBEndpoint: *endpoint,
 		OperatorTokenSHA256: users.TokenHash(token), LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration),
 		WebhookAllowLoopback: true}, clk)
 	if err != nil {
@@ -704,7 +704,7 @@ func scheduledNow(payload []byte, now time.Time) []byte {
 	return b
 }
 
-func newEmulator(d httpapi.Deps, scanner *dynamodb.Client, spec []byte, queues *emulator.LocalQueues) (*emulator.Emulator, error) {
+func newEmulator(d httpapi.Services, scanner *dynamodb.Client, spec []byte, queues *emulator.LocalQueues) (*emulator.Emulator, error) {
 	if queues == nil {
 		queues = emulator.NewLocalQueues(routes.Queues)
 	}

@@ -8,4 +8,4 @@ import (
 	"minipay/shared/wiring/app"
 )
 
-func main() { lambda.Start(merchant.Cancel(app.MustDeps())) }
+func main() { lambda.Start(merchant.Cancel(app.MustServices())) }

@@ -8,4 +8,4 @@ import (
 	"minipay/shared/wiring/app"
 )
 
-func main() { lambda.Start(webhooks.Create(app.MustDeps(), app.StoreOwner)) }
+func main() { lambda.Start(webhooks.Create(app.MustServices(), app.StoreOwner)) }

@@ -7,4 +7,4 @@ import (
 	"minipay/shared/wiring/app"
 )
 
-func main() { lambda.Start(app.FoldWorker(app.MustDeps())) }
+func main() { lambda.Start(app.FoldWorker(app.MustServices())) }

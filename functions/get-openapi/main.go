@@ -8,4 +8,4 @@ import (
 	"minipay/shared/wiring/openapi"
 )
 
-func main() { lambda.Start(openapi.Handler(app.MustDeps())) }
+func main() { lambda.Start(openapi.Handler(app.MustServices())) }

@@ -8,4 +8,4 @@ import (
 	"minipay/shared/wiring/app"
 )
 
-func main() { lambda.Start(webhooks.List(app.MustDeps(), app.StoreOwner)) }
+func main() { lambda.Start(webhooks.List(app.MustServices(), app.StoreOwner)) }

@@ -8,4 +8,4 @@ import (
 	"minipay/shared/wiring/app"
 )
 
-func main() { lambda.Start(webhooks.SetStatus(app.MustDeps(), app.StoreOwner)) }
+func main() { lambda.Start(webhooks.SetStatus(app.MustServices(), app.StoreOwner)) }

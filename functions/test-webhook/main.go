@@ -8,4 +8,4 @@ import (
 	"minipay/shared/wiring/app"
 )
 
-func main() { lambda.Start(webhooks.SendTest(app.MustDeps(), app.StoreOwner)) }
+func main() { lambda.Start(webhooks.SendTest(app.MustServices(), app.StoreOwner)) }

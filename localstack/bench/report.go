@@ -68,7 +68,7 @@ const operatorToken = "bench-operator-token"
 
 type stack struct {
 	out     io.Writer
-	deps    httpapi.Deps // the stack's handlers' (the savings scenario builds its own from it)
+	deps    httpapi.Services // the stack's handlers' (the savings scenario builds its own from it)
 	ledger  *ledger.Ledger
 	table   string
 	inst    *ddbtest.Instrumented
@@ -163,7 +163,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 // wrapped in the contention model).
 func newStack(out io.Writer, bare *dynamodb.Client, client ddb.Client, table string) (*stack, error) {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	d, err := app.NewDeps(client, config.Config{Table: table, OperatorTokenSHA256: users.TokenHash(operatorToken)}, clock.Real{}, log)
+	d, err := app.NewServices(client, config.Config{Table: table, OperatorTokenSHA256: users.TokenHash(operatorToken)}, clock.Real{}, log)
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ import (
 // the 04:00 interest job over them through the emulator: the scheduled
 // function fans out one message per shard, the in-process queue delivers
 // them to the worker. Then it runs the job again, which must pay nothing.
-func (s *stack) savingsInterest(ctx context.Context, d httpapi.Deps, n int) {
+func (s *stack) savingsInterest(ctx context.Context, d httpapi.Services, n int) {
 	fmt.Fprintf(s.out, "\n## Savings interest at 04:00: %d accounts, %d shards through the work queue (%d deliveries at once)\n", n, savings.Shards, savingsConcurrency)
 	opened := time.Date(2026, 11, 22, 10, 0, 0, 0, clock.KST)
 	clk := clock.NewManual(opened)

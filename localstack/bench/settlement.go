@@ -162,7 +162,7 @@ func (s *stack) settlementContended(db *dynamodb.Client, participants, rounds in
 	model := contention.Wrap(db, contention.Config{})
 	inst := &ddbtest.Instrumented{Client: model}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	d, err := app.NewDeps(inst, config.Config{Table: s.table, OperatorTokenSHA256: users.TokenHash(operatorToken)}, clock.Real{}, log)
+	d, err := app.NewServices(inst, config.Config{Table: s.table, OperatorTokenSHA256: users.TokenHash(operatorToken)}, clock.Real{}, log)
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ type Config struct {
 	// local-only route outside the route table; nil: not served).
 	OpenAPI []byte
 	// Queues are the in-process work queues (queue.go), also given to the
-	// handlers as their Deps.Queue. Optional.
+	// handlers as their Services.Queue. Optional.
 	Queues *LocalQueues
 	// NextDue is the earliest due time among the items of the given due
 	// kinds, false when they hold none ((*ddb.Table).EarliestDue). With it,

@@ -38,7 +38,7 @@ type stack struct {
 func newStack(t *testing.T) *stack {
 	t.Helper()
 	env := ddbtest.New(t)
-	deps, err := app.NewDeps(env.DB, config.Config{Table: env.Name, OperatorTokenSHA256: users.TokenHash(operatorToken)}, env.Clock, quietLog())
+	deps, err := app.NewServices(env.DB, config.Config{Table: env.Name, OperatorTokenSHA256: users.TokenHash(operatorToken)}, env.Clock, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}

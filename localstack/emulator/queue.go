@@ -32,7 +32,7 @@ import (
 const DefaultQueueConcurrency = 8
 
 // LocalQueues are the in-process queues. Pass the same value as the
-// handlers' httpapi.Deps.Queue and as Config.Queues. Safe for concurrent use.
+// handlers' httpapi.Services.Queue and as Config.Queues. Safe for concurrent use.
 type LocalQueues struct {
 	defs        map[string]routes.Queue
 	Concurrency int // 0: DefaultQueueConcurrency

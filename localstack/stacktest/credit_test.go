@@ -26,7 +26,7 @@ const promotedCredits = 512
 func (f *footprints) promoted() {
 	t := f.t
 	s := f.stack()
-	s.Deps.Ledger.SetPromotion(8, 0)
+	s.Services.Ledger.SetPromotion(8, 0)
 	rc := s.Register(t, "hot receiver")
 	s.must(s.Get(t, "/accounts", rc.Token), 200)
 	r := roles{}.user(rc, "payee")
@@ -54,7 +54,7 @@ func (f *footprints) promoted() {
 	for _, p := range payers {
 		s.must(s.Post(t, "/transfers", p.Token, transfer(rc.ID, 100)), 201)
 	}
-	s.Deps.Ledger.SetPromotion(ledger.PromoteAfter, ledger.KnownFresh)
+	s.Services.Ledger.SetPromotion(ledger.PromoteAfter, ledger.KnownFresh)
 	s.Clock.Advance(2 * time.Minute)
 	s.fire("ledger-fold")
 	pr := func() roles { return r }
@@ -77,7 +77,7 @@ func (f *footprints) promoted() {
 // across the shards. The audit runs at the end.
 func TestAHotMainAccountIsPromotedAndReadsStayExact(t *testing.T) {
 	s := stacktest.New(t, config.Config{})
-	s.Deps.Ledger.SetPromotion(20, 0)
+	s.Services.Ledger.SetPromotion(20, 0)
 	rc := s.Register(t, "hot receiver")
 	payers := make([]stacktest.User, 10)
 	for i := range payers {

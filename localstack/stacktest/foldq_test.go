@@ -37,7 +37,7 @@ func foldWorkerEvent(t *testing.T, owner, account string) []byte {
 func TestTheFoldJobHandsAHotReceiverToTheFoldWorker(t *testing.T) {
 	s := stacktest.New(t, config.Config{})
 	ctx := context.Background()
-	s.Deps.Ledger.SetFoldPerAccount(10) // a pass folds 10 of one (unpromoted) account's postings
+	s.Services.Ledger.SetFoldPerAccount(10) // a pass folds 10 of one (unpromoted) account's postings
 	receiver := s.Register(t, "popular")
 	var payers []ledger.AccountRef
 	for i := range 20 {

@@ -31,7 +31,7 @@ import (
 // World is one test's API: real handlers on a fresh table.
 type World struct {
 	*ddbtest.Env
-	Deps     httpapi.Deps
+	Services httpapi.Services
 	Handlers map[string]any
 	mu       sync.Mutex
 	names    map[string]string // user id -> name, as the authorizer passes it
@@ -52,12 +52,12 @@ func NewWorldWithConfig(t *testing.T, cfg config.Config, wrap ...func(ddb.Client
 	if os.Getenv("MINIPAY_TEST_LOG") != "" {
 		logOut = os.Stderr
 	}
-	d, err := app.NewDeps(e.DB, cfg, e.Clock, slog.New(slog.NewJSONHandler(logOut, nil)))
+	d, err := app.NewServices(e.DB, cfg, e.Clock, slog.New(slog.NewJSONHandler(logOut, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.Ledger = e.Ledger
-	return &World{Env: e, Deps: d, Handlers: app.Handlers(d), names: map[string]string{}}
+	return &World{Env: e, Services: d, Handlers: app.Handlers(d), names: map[string]string{}}
 }
 
 // Call is one request. Caller is a user id, httpapi.RoleOperator, or "" (a

@@ -105,7 +105,7 @@ func TestWebhookDeliveryLogOverShards(t *testing.T) {
 func work(t *testing.T, sh *shop, ep, event string) webhooks.WorkSummary {
 	t.Helper()
 	b, _ := json.Marshal(webhooks.Message{Store: sh.store, Endpoint: ep, Event: event})
-	sum, err := webhooks.Worker(sh.Deps)(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m", Body: string(b)}}})
+	sum, err := webhooks.Worker(sh.Services)(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m", Body: string(b)}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ const OperatorToken = "stacktest-operator-token"
 // Stack is one test's running stack.
 type Stack struct {
 	*ddbtest.Env
-	Deps     httpapi.Deps
+	Services httpapi.Services
 	Emulator *emulator.Emulator
 	URL      string
 	// OpenAPI validates every exchange of Do against the document.
@@ -63,7 +63,7 @@ func New(t testing.TB, cfg config.Config, wrap ...func(ddb.Client) ddb.Client) *
 		logOut = os.Stderr
 	}
 	log := slog.New(slog.NewJSONHandler(logOut, nil))
-	d, err := app.NewDeps(env.DB, cfg, env.Clock, log)
+	d, err := app.NewServices(env.DB, cfg, env.Clock, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func New(t testing.TB, cfg config.Config, wrap ...func(ddb.Client) ddb.Client) *
 	checkers.Lock()
 	checkers.all = append(checkers.all, checker)
 	checkers.Unlock()
-	return &Stack{Env: env, Deps: d, Emulator: em, URL: srv.URL, OpenAPI: checker,
+	return &Stack{Env: env, Services: d, Emulator: em, URL: srv.URL, OpenAPI: checker,
 		// Five minutes: a request may wait long on a loaded machine.
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 5 * time.Minute}}
 }

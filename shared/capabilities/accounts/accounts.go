@@ -61,7 +61,7 @@ type AccountList struct {
 }
 
 // ListAccounts is GET /accounts.
-func ListAccounts(d httpapi.Deps) httpapi.LambdaHandler {
+func ListAccounts(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "list-accounts", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		accounts, err := d.Ledger.ListAccounts(ctx, r.Caller)
 		if err != nil {
@@ -80,7 +80,7 @@ type AccountResponse struct {
 
 // GetAccount is GET /accounts/{id}. A savings account's product item is
 // read at the same time as the account (one round trip of latency).
-func GetAccount(d httpapi.Deps) httpapi.LambdaHandler {
+func GetAccount(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "get-account", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		id, err := AccountID(r)
 		if err != nil {
@@ -130,7 +130,7 @@ func amountRequest(r *httpapi.Request) (string, AmountRequest, error) {
 // their main account, counted against the daily limit in the same
 // transaction. Every refusal, an amount above the whole day's limit
 // included, comes from that transaction and says what is left today.
-func Charge(d httpapi.Deps) httpapi.LambdaHandler {
+func Charge(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "charge", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		id, in, err := amountRequest(r)
 		if err != nil {
@@ -152,7 +152,7 @@ func Charge(d httpapi.Deps) httpapi.LambdaHandler {
 }
 
 // Withdraw is POST /accounts/{id}/withdrawals: main account out to the bank.
-func Withdraw(d httpapi.Deps) httpapi.LambdaHandler {
+func Withdraw(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "withdraw", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		id, in, err := amountRequest(r)
 		if err != nil {
@@ -184,7 +184,7 @@ type OperatorDepositRequest struct {
 // the first movement's id, decided inside the transaction. "The same"
 // means the same canonical form (httpapi.Identifier: NFKC, case-folded),
 // which is what the PAYREF key, the memo and the answers carry.
-func OperatorDeposit(d httpapi.Deps) httpapi.LambdaHandler {
+func OperatorDeposit(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "operator-deposit", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		var in OperatorDepositRequest
 		if err := r.Decode(&in); err != nil {
@@ -221,7 +221,7 @@ type EntryList struct {
 }
 
 // ListEntries is GET /accounts/{id}/entries?limit=&cursor=&from=&to=&direction=in|out.
-func ListEntries(d httpapi.Deps) httpapi.LambdaHandler {
+func ListEntries(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "list-entries", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		id, err := AccountID(r)
 		if err != nil {

@@ -22,7 +22,7 @@ import (
 // answer per Authorization header for routes.AuthorizerCacheTTL, so a cached
 // request costs no token lookup, and a revoked token works at most that
 // long.
-func Handler(d httpapi.Deps) func(context.Context, events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
+func Handler(d httpapi.Services) func(context.Context, events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
 	operator := []byte(strings.ToLower(d.Config.OperatorTokenSHA256))
 	return func(ctx context.Context, e events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
 		token := bearer(e.Headers["authorization"])

@@ -37,7 +37,7 @@ var errResolved = errors.New("merchant: no longer due")
 // With the time left it releases the reserves: every captured order whose
 // refund window closed moves what was not refunded from the store's
 // reserve account to its merchant account (release; once per order).
-func Expire(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (ExpirySummary, error) {
+func Expire(d httpapi.Services) func(context.Context, routes.ScheduledEvent) (ExpirySummary, error) {
 	return httpapi.DueJob[ExpirySummary]{
 		Name: "order expiry",
 		Passes: []httpapi.DuePass[ExpirySummary]{
@@ -64,7 +64,7 @@ func Expire(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (Expiry
 // consistent and a participant may be moving the order: each try reads the
 // order item (strongly consistent), and a status that changed into another
 // open one is read and tried again.
-func expireOne(ctx context.Context, d httpapi.Deps, id string, now time.Time, sum *ExpirySummary) error {
+func expireOne(ctx context.Context, d httpapi.Services, id string, now time.Time, sum *ExpirySummary) error {
 	for attempt := 0; attempt < 3; attempt++ {
 		item, err := d.Table.Get(ctx, orderKey(id))
 		if err != nil || item == nil {
@@ -127,7 +127,7 @@ func expireTx(o Order, now time.Time) *ledger.Tx {
 // the movement and a timeline item. A refund that read the order just
 // before the window closed and commits after is refused by its own
 // condition (refundUntilMs > now), so each won goes one way.
-func release(ctx context.Context, d httpapi.Deps, id string, now time.Time) (amount int64, released bool, err error) {
+func release(ctx context.Context, d httpapi.Services, id string, now time.Time) (amount int64, released bool, err error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		item, err := d.Table.Get(ctx, orderKey(id))
 		if err != nil {

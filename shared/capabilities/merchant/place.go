@@ -47,7 +47,7 @@ type PlaceResponse struct {
 // transfers do), the order item (due at the authorization's expiry), its
 // pointers, its first timeline item and the store's notification. Costs one
 // request (the store's immutable facts are cached per function instance).
-func Place(d httpapi.Deps) httpapi.LambdaHandler {
+func Place(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "place-order", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		var in PlaceRequest
 		if err := r.Decode(&in); err != nil {
@@ -76,7 +76,7 @@ func Place(d httpapi.Deps) httpapi.LambdaHandler {
 }
 
 type placement struct {
-	d            httpapi.Deps
+	d            httpapi.Services
 	store        Store
 	caller, name string
 	amount       int64

@@ -20,7 +20,7 @@ type OrderDetail struct {
 // GetOrder is GET /orders/{id}?limit=&cursor=: the order (its customer or
 // its store's owner; anyone else 404) and its timeline newest first. The
 // item and the page are read at once (two requests, one round trip).
-func GetOrder(d httpapi.Deps) httpapi.LambdaHandler {
+func GetOrder(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "get-order", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		page, err := httpapi.Page(r)
 		if err != nil {
@@ -93,7 +93,7 @@ func orderList(items []ddb.Item, next string) (*httpapi.Response, error) {
 
 // ListOrders is GET /orders?status=&limit=&cursor=: the caller's orders as
 // a customer, newest first, one Query per page.
-func ListOrders(d httpapi.Deps) httpapi.LambdaHandler {
+func ListOrders(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "list-orders", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		page, err := httpapi.Page(r)
 		if err != nil {
@@ -115,7 +115,7 @@ func ListOrders(d httpapi.Deps) httpapi.LambdaHandler {
 // store's owner): the store's orders, newest first, merged over the store's
 // shards (one Query per shard, at once). The store's immutable facts (its
 // owner and shards) come from the warm instance's memory or one read.
-func ListStoreOrders(d httpapi.Deps) httpapi.LambdaHandler {
+func ListStoreOrders(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "list-store-orders", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		page, err := httpapi.Page(r)
 		if err != nil {

@@ -34,7 +34,7 @@ type RefundResponse struct {
 // transaction with the order's refunded counter, conditioned so the
 // refunded total never passes the captured amount (concurrent refunds end
 // as in some serial order), a timeline item and both parties' notifications.
-func Refund(d httpapi.Deps) httpapi.LambdaHandler {
+func Refund(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "refund-order", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		var in RefundRequest
 		if err := r.Decode(&in); err != nil {
@@ -46,7 +46,7 @@ func Refund(d httpapi.Deps) httpapi.LambdaHandler {
 }
 
 type refund struct {
-	d          httpapi.Deps
+	d          httpapi.Services
 	id, caller string
 	amount     int64
 	reason     string

@@ -143,7 +143,7 @@ type CreateStoreRequest struct {
 // CreateStore is POST /stores {name}: the store item, its merchant
 // account (kind merchant) and its reserve account (kind merchant_reserve),
 // both owned by the caller, counted against MaxStores, in one transaction.
-func CreateStore(d httpapi.Deps) httpapi.LambdaHandler {
+func CreateStore(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "create-store", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		var in CreateStoreRequest
 		if err := r.Decode(&in); err != nil {
@@ -188,7 +188,7 @@ func errCollision(id string) error { return fmt.Errorf("merchant: id collision f
 
 // GetStore is GET /stores/{id}: any user sees its name and status (to
 // order from it); its owner also sees the merchant account.
-func GetStore(d httpapi.Deps) httpapi.LambdaHandler {
+func GetStore(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "get-store", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		s, err := getStore(ctx, d.Table, r.PathParam("id"))
 		if err != nil {
@@ -227,7 +227,7 @@ type StoreStatusRequest struct {
 // transaction, the store item's conditional update (the caller must own the
 // store) and every shard's status copy. Orders already placed go on; a
 // closed store takes no new ones (every placement checks its shard's copy).
-func SetStoreStatus(d httpapi.Deps) httpapi.LambdaHandler {
+func SetStoreStatus(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "set-store-status", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		var in StoreStatusRequest
 		if err := r.Decode(&in); err != nil {
@@ -290,7 +290,7 @@ type WithdrawResponse struct {
 // account until their refund window closes, so a refund is never short
 // for a withdrawal (a withdrawal past the merchant account's available is
 // a 422 insufficient_funds that says so).
-func Withdraw(d httpapi.Deps) httpapi.LambdaHandler {
+func Withdraw(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "withdraw-store", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		var in WithdrawRequest
 		if err := r.Decode(&in); err != nil {

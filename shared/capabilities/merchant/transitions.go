@@ -73,31 +73,31 @@ func (s step) allowed(o Order, now time.Time) error {
 }
 
 // Accept is POST /orders/{id}/accept (the store).
-func Accept(d httpapi.Deps) httpapi.LambdaHandler {
+func Accept(d httpapi.Services) httpapi.LambdaHandler {
 	return transitionHandler(d, "accept-order", fixed(stepAccept))
 }
 
 // Reject is POST /orders/{id}/reject (the store, until cooking starts:
 // authorized or accepted, e.g. accepted and then out of stock): the hold
 // is voided; both the customer and the store are notified.
-func Reject(d httpapi.Deps) httpapi.LambdaHandler {
+func Reject(d httpapi.Services) httpapi.LambdaHandler {
 	return transitionHandler(d, "reject-order", fixed(stepReject))
 }
 
 // Cancel is POST /orders/{id}/cancel (the customer, until cooking starts):
 // the hold is voided.
-func Cancel(d httpapi.Deps) httpapi.LambdaHandler {
+func Cancel(d httpapi.Services) httpapi.LambdaHandler {
 	return transitionHandler(d, "cancel-order", fixed(stepCancel))
 }
 
 // Cook is POST /orders/{id}/cook (the store): the capture, the whole hold
 // posted to the merchant account.
-func Cook(d httpapi.Deps) httpapi.LambdaHandler {
+func Cook(d httpapi.Services) httpapi.LambdaHandler {
 	return transitionHandler(d, "cook-order", fixed(stepCook))
 }
 
 // Complete is POST /orders/{id}/complete (the customer confirms delivery).
-func Complete(d httpapi.Deps) httpapi.LambdaHandler {
+func Complete(d httpapi.Services) httpapi.LambdaHandler {
 	return transitionHandler(d, "complete-order", fixed(stepComplete))
 }
 
@@ -108,7 +108,7 @@ type ProgressRequest struct {
 
 // Progress is POST /orders/{id}/progress {status: cooked|picked_up|delivered}
 // (the store), each after the one before.
-func Progress(d httpapi.Deps) httpapi.LambdaHandler {
+func Progress(d httpapi.Services) httpapi.LambdaHandler {
 	return transitionHandler(d, "progress-order", func(r *httpapi.Request) (step, error) {
 		var in ProgressRequest
 		if err := r.Decode(&in); err != nil {
@@ -132,7 +132,7 @@ func fixed(s step) func(*httpapi.Request) (step, error) {
 	}
 }
 
-func transitionHandler(d httpapi.Deps, function string, choose func(*httpapi.Request) (step, error)) httpapi.LambdaHandler {
+func transitionHandler(d httpapi.Services, function string, choose func(*httpapi.Request) (step, error)) httpapi.LambdaHandler {
 	return httpapi.Handle(d, function, httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		s, err := choose(r)
 		if err != nil {
@@ -145,7 +145,7 @@ func transitionHandler(d httpapi.Deps, function string, choose func(*httpapi.Req
 
 // readOrder reads the order (one GetItem) for the caller acting as actor:
 // a stranger gets 404, the other party 403.
-func readOrder(ctx context.Context, d httpapi.Deps, id, caller, actor string) (Order, error) {
+func readOrder(ctx context.Context, d httpapi.Services, id, caller, actor string) (Order, error) {
 	notFound := ErrOrderNotFound.With("you have no order %s", id)
 	if !ddb.ValidTimeID(id) {
 		return Order{}, notFound
@@ -173,7 +173,7 @@ func readOrder(ctx context.Context, d httpapi.Deps, id, caller, actor string) (O
 }
 
 type transition struct {
-	d          httpapi.Deps
+	d          httpapi.Services
 	step       step
 	id, caller string
 	read       Order // the order the last build read

@@ -15,7 +15,7 @@ type NotificationList struct {
 
 // ListHandler is GET /me/notifications?limit=&cursor=: the caller's inbox,
 // newest first, one Query per inbox shard per page.
-func ListHandler(d httpapi.Deps) httpapi.LambdaHandler {
+func ListHandler(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "list-notifications", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		page, err := httpapi.Page(r)
 		if err != nil {

@@ -96,12 +96,12 @@ type FanOut struct {
 }
 
 // InterestJob is the savings-interest scheduled job (04:00).
-func InterestJob(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (FanOut, error) {
+func InterestJob(d httpapi.Services) func(context.Context, routes.ScheduledEvent) (FanOut, error) {
 	return fanOut(d, JobInterest)
 }
 
 // InstallmentJob is the savings-installments scheduled job (08:00).
-func InstallmentJob(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (FanOut, error) {
+func InstallmentJob(d httpapi.Services) func(context.Context, routes.ScheduledEvent) (FanOut, error) {
 	return fanOut(d, JobInstallment)
 }
 
@@ -115,7 +115,7 @@ func runDate(ev routes.ScheduledEvent, now time.Time) string {
 	return clock.KSTDate(t)
 }
 
-func fanOut(d httpapi.Deps, job string) func(context.Context, routes.ScheduledEvent) (FanOut, error) {
+func fanOut(d httpapi.Services, job string) func(context.Context, routes.ScheduledEvent) (FanOut, error) {
 	return func(ctx context.Context, ev routes.ScheduledEvent) (FanOut, error) {
 		out := FanOut{Job: job, Date: runDate(ev, d.Clock.Now())}
 		if d.Queue == nil {
@@ -165,7 +165,7 @@ type Work struct {
 // job) per record. An error makes the queue deliver the message again
 // (its items stay due); after routes.Queues' MaxReceives it goes to the
 // dead-letter queue.
-func Worker(d httpapi.Deps) func(context.Context, events.SQSEvent) (Work, error) {
+func Worker(d httpapi.Services) func(context.Context, events.SQSEvent) (Work, error) {
 	return func(ctx context.Context, ev events.SQSEvent) (Work, error) {
 		w := Work{}
 		var errs []error
@@ -217,7 +217,7 @@ func Worker(d httpapi.Deps) func(context.Context, events.SQSEvent) (Work, error)
 // next is the continuation (nil: the shard has nothing more due for this
 // date). Items that failed stay due; a pass with a failed read or items
 // reports the error and, in next, counts a retry.
-func pass(ctx context.Context, d httpapi.Deps, m Message, w *Work) (next *Message, err error) {
+func pass(ctx context.Context, d httpapi.Services, m Message, w *Work) (next *Message, err error) {
 	kind, until := dueKind(dueInterest, m.Shard), at(m.Date, InterestHour, 0)
 	more := false // an item took its steps and is still due: pass again
 	handle := func(ctx context.Context, item ddb.Item) error {
@@ -265,7 +265,7 @@ var errMore = errors.New("savings: more to do")
 
 // interestItem brings one account's interest up to the day before date,
 // and matures it if date is its maturity date (or later).
-func interestItem(ctx context.Context, d httpapi.Deps, item ddb.Item, date string, w *Work) error {
+func interestItem(ctx context.Context, d httpapi.Services, item ddb.Item, date string, w *Work) error {
 	a, err := fromItem(item)
 	if err != nil {
 		return err
@@ -314,7 +314,7 @@ func reread(ctx context.Context, table *ddb.Table, owner, id string) (*Account, 
 
 // interestStep commits one transaction of a's interest (or its maturity)
 // and updates a to what it wrote; errDone when nothing is left for date.
-func interestStep(ctx context.Context, d httpapi.Deps, a *Account, date string, w *Work) error {
+func interestStep(ctx context.Context, d httpapi.Services, a *Account, date string, w *Work) error {
 	if a.Status != StatusOpen {
 		w.Skipped++
 		return errDone
@@ -406,7 +406,7 @@ func debitFromItem(item ddb.Item) (debit, error) {
 
 // installmentItem debits every installment of the account due through
 // date (a missed run's days included), each once.
-func installmentItem(ctx context.Context, d httpapi.Deps, item ddb.Item, date string, w *Work) error {
+func installmentItem(ctx context.Context, d httpapi.Services, item ddb.Item, date string, w *Work) error {
 	b, err := debitFromItem(item)
 	if err != nil {
 		return err
@@ -430,7 +430,7 @@ func installmentItem(ctx context.Context, d httpapi.Deps, item ddb.Item, date st
 // not allow records the day as missed and tells the user. Either way the
 // installment item moves on to the next day in the same transaction, on
 // the condition that it still says day.
-func installmentDay(ctx context.Context, d httpapi.Deps, b debit, day string, w *Work) error {
+func installmentDay(ctx context.Context, d httpapi.Services, b debit, day string, w *Work) error {
 	now := d.Clock.Now()
 	today := clock.KSTDate(now)
 	next := addDays(day, 1)
@@ -476,7 +476,7 @@ func installmentDay(ctx context.Context, d httpapi.Deps, b debit, day string, w 
 }
 
 // missed records day's installment as missed: never debited later.
-func missed(ctx context.Context, d httpapi.Deps, b debit, day, next string, now time.Time, limit *ledger.LimitExceededError, w *Work, advance func(*ledger.Tx)) error {
+func missed(ctx context.Context, d httpapi.Services, b debit, day, next string, now time.Time, limit *ledger.LimitExceededError, w *Work, advance func(*ledger.Tx)) error {
 	tx := &ledger.Tx{}
 	advance(tx)
 	tx.Update(productKey(b.Owner, b.ID), "SET nextDebit = :next ADD installmentsMissed :one", ledger.Cond{

@@ -372,7 +372,7 @@ type OpenResponse struct {
 // Open is POST /accounts: a new savings account of a product, counted on
 // the user's savings counter in the same transaction (the cap holds under
 // concurrency). No product is the free product, as before products existed.
-func Open(d httpapi.Deps) httpapi.LambdaHandler {
+func Open(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "open-account", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		var in OpenRequest
 		if err := r.DecodeOptional(&in); err != nil {
@@ -529,7 +529,7 @@ type DepositRequest struct {
 // principal up by the amount, in one transaction. No auto-charge: a short
 // main account is refused. A fixed product refuses deposits (its money
 // comes by installment only).
-func Deposit(d httpapi.Deps) httpapi.LambdaHandler {
+func Deposit(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "deposit-savings", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		id, err := accountID(r)
 		if err != nil {
@@ -633,7 +633,7 @@ type CloseResponse struct {
 // maturity. The principal and the interest paid so far move to the main
 // account; interest accrued but not yet paid (today's, and the carry's
 // fraction of a won) is forfeited.
-func Close(d httpapi.Deps) httpapi.LambdaHandler {
+func Close(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "close-savings", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		if err := r.EmptyBody(); err != nil {
 			return nil, err

@@ -52,7 +52,7 @@ const perParticipant = 4
 // others' existence having been read first (users are never deleted), and
 // the rest are published right after in chunks (recorded on the
 // settlement, so the sweep finishes them after a crash).
-func Create(d httpapi.Deps) httpapi.LambdaHandler {
+func Create(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "create-settlement", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		var publishLater string
 		resp, err := httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
@@ -86,7 +86,7 @@ type creation struct {
 // decide reads the request and decides the settlement, in the order the
 // request is refused: participants, split and shares, due time, the
 // caller's name, then the participants the first transaction cannot check.
-func decide(ctx context.Context, d httpapi.Deps, r *httpapi.Request) (*creation, error) {
+func decide(ctx context.Context, d httpapi.Services, r *httpapi.Request) (*creation, error) {
 	var in CreateRequest
 	if err := r.Decode(&in); err != nil {
 		return nil, err
@@ -289,7 +289,7 @@ func (c *creation) later() []string {
 }
 
 // requireUsers reads that every user exists (at most 8 reads at a time).
-func requireUsers(ctx context.Context, d httpapi.Deps, uids []string) error {
+func requireUsers(ctx context.Context, d httpapi.Services, uids []string) error {
 	if len(uids) == 0 {
 		return nil
 	}

@@ -48,7 +48,7 @@ const maxSwitches = 4
 // One GetItem (the share: amount, requester, memo), then ONE transaction
 // (see the package doc); a second only for the last open share, whose
 // first try finds it is the last.
-func Pay(d httpapi.Deps) httpapi.LambdaHandler {
+func Pay(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "pay-settlement", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		x, err := resolve(ctx, d, r, SharePaid, "pay")
 		if err != nil {
@@ -63,7 +63,7 @@ func Pay(d httpapi.Deps) httpapi.LambdaHandler {
 // transaction (two for the last open share). No money moves, so no
 // Idempotency-Key: a repeated decline is answered 409
 // settlement_share_declined.
-func Decline(d httpapi.Deps) httpapi.LambdaHandler {
+func Decline(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "decline-settlement", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		x, err := resolve(ctx, d, r, ShareDeclined, "decline")
 		if err != nil {
@@ -87,7 +87,7 @@ func Decline(d httpapi.Deps) httpapi.LambdaHandler {
 
 // resolve is the resolution (action: SharePaid or ShareDeclined) of the
 // share the path names, by its participant (an optional empty body).
-func resolve(ctx context.Context, d httpapi.Deps, r *httpapi.Request, action, verb string) (*resolution, error) {
+func resolve(ctx context.Context, d httpapi.Services, r *httpapi.Request, action, verb string) (*resolution, error) {
 	if err := r.EmptyBody(); err != nil {
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func resolve(ctx context.Context, d httpapi.Deps, r *httpapi.Request, action, ve
 // answer tells a participant nothing about the others; anyone else learns
 // nothing (404). The caller's own share costs one GetItem; a refusal at
 // most two more.
-func readShare(ctx context.Context, d httpapi.Deps, r *httpapi.Request, verb string) (share, error) {
+func readShare(ctx context.Context, d httpapi.Services, r *httpapi.Request, verb string) (share, error) {
 	sid, uid := r.PathParam("id"), r.PathParam("userId")
 	notFound := ErrNotFound.With("you have no settlement %s", sid)
 	if !ValidID(sid) {
@@ -141,7 +141,7 @@ func readShare(ctx context.Context, d httpapi.Deps, r *httpapi.Request, verb str
 
 // isMember reports whether uid may see settlement sid: a published share
 // of theirs, or they requested it.
-func isMember(ctx context.Context, d httpapi.Deps, sid, uid string) (bool, error) {
+func isMember(ctx context.Context, d httpapi.Services, sid, uid string) (bool, error) {
 	if users.ValidUserID(uid) {
 		item, err := d.Table.Get(ctx, shareKey(sid, uid))
 		if err != nil || item != nil {
@@ -152,7 +152,7 @@ func isMember(ctx context.Context, d httpapi.Deps, sid, uid string) (bool, error
 }
 
 // isRequester reports whether uid requested settlement sid.
-func isRequester(ctx context.Context, d httpapi.Deps, sid, uid string) (bool, error) {
+func isRequester(ctx context.Context, d httpapi.Services, sid, uid string) (bool, error) {
 	item, err := d.Table.Get(ctx, metaKey(sid))
 	if err != nil || item == nil {
 		return false, err
@@ -175,7 +175,7 @@ func (*metaChanged) Transient() bool { return true }
 
 // resolution is one share's payment or decline being built.
 type resolution struct {
-	d      httpapi.Deps
+	d      httpapi.Services
 	sh     share
 	action string // SharePaid or ShareDeclined
 	name   string // the participant's name

@@ -74,7 +74,7 @@ type loaded struct {
 // load reads a settlement's items: ONE strongly consistent Query of its
 // partition (the settlement, its plan and at most 100 shares). nil if
 // there is no such settlement.
-func load(ctx context.Context, d httpapi.Deps, sid string) (*loaded, error) {
+func load(ctx context.Context, d httpapi.Services, sid string) (*loaded, error) {
 	l := &loaded{shares: map[string]share{}}
 	var seen bool
 	var err error
@@ -167,7 +167,7 @@ func (l *loaded) view(caller string) (Settlement, bool) {
 // Get is GET /settlements/{id}: the requester's view (every participant's
 // status and amount, the amount collected) or a participant's (their
 // share). One Query.
-func Get(d httpapi.Deps) httpapi.LambdaHandler {
+func Get(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "get-settlement", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		sid := r.PathParam("id")
 		notFound := ErrNotFound.With("you have no settlement %s", sid)
@@ -216,7 +216,7 @@ type SummaryList struct {
 // the requests addressed to me (by my share's status: open, paid,
 // declined, cancelled) or those I made (by their status: open, completed,
 // cancelled), newest first, one Query per page.
-func List(d httpapi.Deps) httpapi.LambdaHandler {
+func List(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "list-settlements", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		role, ok := httpapi.QueryIn(r, "role", RoleReceived, RoleReceived, RoleRequested)
 		if !ok {

@@ -50,7 +50,7 @@ func (u *update) due(after state, now time.Time) {
 // pointer and its participant's notification (the sweep finishes if this
 // stops). Returns the settlement as it stands afterwards (one more Query):
 // what was paid before the cancellation, and nothing else, is collected.
-func Cancel(d httpapi.Deps) httpapi.LambdaHandler {
+func Cancel(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "cancel-settlement", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		if err := r.EmptyBody(); err != nil {
 			return nil, err
@@ -134,7 +134,7 @@ type RemindResponse struct {
 // records the reminder on the settlement (the rate limit is its
 // condition), then each open share is reminded with its participant's
 // notification, once per reminder.
-func Remind(d httpapi.Deps) httpapi.LambdaHandler {
+func Remind(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "remind-settlement", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		if err := r.EmptyBody(); err != nil {
 			return nil, err

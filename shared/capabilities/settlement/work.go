@@ -51,7 +51,7 @@ type workDone struct{ Published, Cancelled, Reminded int }
 var errSkip = errors.New("settlement: share already handled")
 
 // work does a settlement's recorded work; see the top of this file.
-func work(ctx context.Context, d httpapi.Deps, sid string) (workDone, error) {
+func work(ctx context.Context, d httpapi.Services, sid string) (workDone, error) {
 	var done workDone
 	for step := 0; step < maxWorkSteps; step++ {
 		l, err := load(ctx, d, sid)
@@ -101,7 +101,7 @@ func work(ctx context.Context, d httpapi.Deps, sid string) (workDone, error) {
 
 // publish writes the next chunk of shares (each with its pointer and its
 // participant's notification) and counts them on the settlement.
-func publish(ctx context.Context, d httpapi.Deps, l *loaded, now time.Time) (int, error) {
+func publish(ctx context.Context, d httpapi.Services, l *loaded, now time.Time) (int, error) {
 	st := l.st
 	uids, amounts := l.plan.others(st.Requester)
 	if int64(len(uids)) != st.Publishable {
@@ -132,7 +132,7 @@ func publish(ctx context.Context, d httpapi.Deps, l *loaded, now time.Time) (int
 // the settlement records that the fan-out is complete. A run stopped
 // between the two fans out again; each share's own condition makes that
 // harmless.
-func fanOutThen(ctx context.Context, d httpapi.Deps, l *loaded, now time.Time, build func(*ledger.Tx, share), mark func(*state, *update)) (int, error) {
+func fanOutThen(ctx context.Context, d httpapi.Services, l *loaded, now time.Time, build func(*ledger.Tx, share), mark func(*state, *update)) (int, error) {
 	n, err := fanOut(ctx, d, l, build)
 	if err == nil {
 		err = finish(ctx, d, l.st, now, mark)
@@ -142,7 +142,7 @@ func fanOutThen(ctx context.Context, d httpapi.Deps, l *loaded, now time.Time, b
 
 // fanOut runs build's transaction for every open share (build may add
 // nothing: skipped), a few at once; it counts the commits.
-func fanOut(ctx context.Context, d httpapi.Deps, l *loaded, build func(*ledger.Tx, share)) (int, error) {
+func fanOut(ctx context.Context, d httpapi.Services, l *loaded, build func(*ledger.Tx, share)) (int, error) {
 	var open []share
 	for _, sh := range l.shares {
 		if sh.Status == StatusOpen {
@@ -207,7 +207,7 @@ func remindShare(tx *ledger.Tx, sh share, seq int64, reason string, now time.Tim
 }
 
 // finish ends a fan-out: mutate marks it done; the due entry follows.
-func finish(ctx context.Context, d httpapi.Deps, st state, now time.Time, mutate func(*state, *update)) error {
+func finish(ctx context.Context, d httpapi.Services, st state, now time.Time, mutate func(*state, *update)) error {
 	after := st
 	u := newUpdate()
 	mutate(&after, u)
@@ -222,7 +222,7 @@ func finish(ctx context.Context, d httpapi.Deps, st state, now time.Time, mutate
 
 // autoRemind starts the automatic reminder, unless a reminder went within
 // the hour (which covers it).
-func autoRemind(ctx context.Context, d httpapi.Deps, st state, now time.Time) error {
+func autoRemind(ctx context.Context, d httpapi.Services, st state, now time.Time) error {
 	covered := !st.RemindedAt.IsZero() && now.Sub(st.RemindedAt) < RemindEvery
 	return finish(ctx, d, st, now, func(after *state, u *update) {
 		after.AutoRemindAt = time.Time{}
@@ -239,7 +239,7 @@ func autoRemind(ctx context.Context, d httpapi.Deps, st state, now time.Time) er
 
 // fixDue points the due entry where st needs it (it was due, but nothing
 // is left to do now).
-func fixDue(ctx context.Context, d httpapi.Deps, st state, now time.Time) error {
+func fixDue(ctx context.Context, d httpapi.Services, st state, now time.Time) error {
 	want := ""
 	if at, ok := st.nextDue(now); ok {
 		want = ddb.DueAt(at, st.ID)
@@ -266,7 +266,7 @@ type SweepSummary struct {
 // Sweep is the settlement-sweep scheduled job: for every settlement due
 // at or before now (missed runs catch up) it does the recorded work (see
 // work) and sends the automatic reminder when it is due. Idempotent.
-func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSummary, error) {
+func Sweep(d httpapi.Services) func(context.Context, routes.ScheduledEvent) (SweepSummary, error) {
 	return httpapi.DueJob[SweepSummary]{
 		Name: "settlement sweep",
 		// ForEachDue hands the items over one at a time: sum needs no lock.

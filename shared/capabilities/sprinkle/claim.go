@@ -27,7 +27,7 @@ type ClaimResponse struct {
 
 // Claim is POST /rooms/{id}/sprinkles/{token}/claims: the caller receives
 // one unclaimed share into their main account (see the package doc).
-func Claim(d httpapi.Deps) httpapi.LambdaHandler {
+func Claim(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "claim-sprinkle", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		rid, err := roomID(r)
 		if err != nil {
@@ -96,7 +96,7 @@ func Claim(d httpapi.Deps) httpapi.LambdaHandler {
 //
 // The refusals keep their precedence: sprinkle not found, not a member,
 // already claimed, then refusal (own, closed, exhausted).
-func claimReads(ctx context.Context, d httpapi.Deps, rid, token, caller string, key ledger.IdemKey, now time.Time) (sprinkle, int64, error) {
+func claimReads(ctx context.Context, d httpapi.Services, rid, token, caller string, key ledger.IdemKey, now time.Time) (sprinkle, int64, error) {
 	var sp sprinkle
 	var mirror, member, tickets ddb.Item
 	var errs [3]error

@@ -46,7 +46,7 @@ func (tokenTaken) Error() string   { return "sprinkle: token in use" }
 func (tokenTaken) Transient() bool { return true }
 
 // Create is POST /rooms/{id}/sprinkles {amount, count, split, claimWindowMinutes}.
-func Create(d httpapi.Deps) httpapi.LambdaHandler {
+func Create(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "create-sprinkle", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		rid, err := roomID(r)
 		if err != nil {

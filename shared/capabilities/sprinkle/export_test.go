@@ -13,7 +13,7 @@ import (
 
 // CreateWithToken commits a sprinkle of amount in one share with the given
 // token (the handler draws tokens at random).
-func CreateWithToken(ctx context.Context, d httpapi.Deps, roomID, sprinkler, token string, amount int64) error {
+func CreateWithToken(ctx context.Context, d httpapi.Services, roomID, sprinkler, token string, amount int64) error {
 	now := d.Clock.Now().UTC()
 	sp := sprinkle{ID: ddb.NewID("sp_"), RoomID: roomID, Token: token, Sprinkler: sprinkler, SprinklerName: "s", Split: SplitEqual,
 		Amount: amount, Shares: []int64{amount}, CreatedAt: now, ClosesAt: now.Add(time.Minute)}
@@ -26,7 +26,7 @@ func CreateWithToken(ctx context.Context, d httpapi.Deps, roomID, sprinkler, tok
 func IsTokenTaken(err error) bool { _, ok := err.(tokenTaken); return ok }
 
 // ReclaimByToken runs the reclaim of one sprinkle, as a stale due entry would.
-func ReclaimByToken(ctx context.Context, d httpapi.Deps, roomID, token string) (int64, bool, error) {
+func ReclaimByToken(ctx context.Context, d httpapi.Services, roomID, token string) (int64, bool, error) {
 	item, err := d.Table.Get(ctx, tokenKey(roomID, token))
 	if err != nil {
 		return 0, false, err

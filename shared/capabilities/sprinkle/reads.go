@@ -37,7 +37,7 @@ type LookupResponse struct {
 // Get is GET /rooms/{id}/sprinkles/{token}: only the sprinkler, only within
 // LookupWindow (7 days) of creation; everyone else, and everyone
 // afterwards, gets 404.
-func Get(d httpapi.Deps) httpapi.LambdaHandler {
+func Get(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "get-sprinkle", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		rid, err := roomID(r)
 		if err != nil {

@@ -28,7 +28,7 @@ var errAlreadyReclaimed = errors.New("sprinkle: already reclaimed")
 // unclaimed remainder back to the sprinkler's main account. Idempotent: a
 // reclaimed sprinkle leaves the due index, and the reclaim transaction
 // re-checks it was not reclaimed.
-func Reclaim(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (ReclaimSummary, error) {
+func Reclaim(d httpapi.Services) func(context.Context, routes.ScheduledEvent) (ReclaimSummary, error) {
 	return httpapi.DueJob[ReclaimSummary]{
 		Name: "sprinkle reclaim",
 		Passes: []httpapi.DuePass[ReclaimSummary]{{Kinds: dueSprinkle.Kinds(), Fetch: true,
@@ -54,7 +54,7 @@ func Reclaim(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (Recla
 // sprinkle reclaimed, notifies the sprinkler and takes it out of the due
 // index. Each pocket is paid once, so a claim that lands while the reclaim
 // runs either gets its pocket or fails on it: read again.
-func reclaim(ctx context.Context, d httpapi.Deps, sp sprinkle, now time.Time) (int64, bool, error) {
+func reclaim(ctx context.Context, d httpapi.Services, sp sprinkle, now time.Time) (int64, bool, error) {
 	const chunk = ledger.MaxItems - 10
 	var returned int64
 	for attempt := 0; attempt < 5; attempt++ {

@@ -125,7 +125,7 @@ type CreateRoomRequest struct {
 }
 
 // CreateRoom is POST /rooms {name}: the caller becomes the first member.
-func CreateRoom(d httpapi.Deps) httpapi.LambdaHandler {
+func CreateRoom(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "create-room", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		var in CreateRoomRequest
 		if err := r.Decode(&in); err != nil {
@@ -181,7 +181,7 @@ type MemberLeft struct {
 // AddMember is POST /rooms/{id}/members {userId}: a member adds a user who
 // exists, while the room has room (all checked in one transaction).
 // Adding an existing member is idempotent: 200, "added": false.
-func AddMember(d httpapi.Deps) httpapi.LambdaHandler {
+func AddMember(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "add-room-member", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		rid, err := roomID(r)
 		if err != nil {
@@ -226,7 +226,7 @@ func AddMember(d httpapi.Deps) httpapi.LambdaHandler {
 
 // LeaveRoom is DELETE /rooms/{id}/members/me: the caller leaves. Leaving a
 // room one is not in is 404 room_not_found (nobody learns of others' rooms).
-func LeaveRoom(d httpapi.Deps) httpapi.LambdaHandler {
+func LeaveRoom(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "leave-room", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		rid, err := roomID(r)
 		if err != nil {
@@ -247,7 +247,7 @@ func LeaveRoom(d httpapi.Deps) httpapi.LambdaHandler {
 
 // GetRoom is GET /rooms/{id}?limit=&cursor=: members only; the room and
 // one page of its members (oldest user id first).
-func GetRoom(d httpapi.Deps) httpapi.LambdaHandler {
+func GetRoom(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "get-room", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		rid, err := roomID(r)
 		if err != nil {

@@ -204,7 +204,7 @@ func sprinkleFromItem(item ddb.Item) (sprinkle, error) {
 // whose lookup window is over names nothing, whether or not TTL has deleted
 // it yet; a token is reused only after that, so a stale copy of its earlier
 // sprinkle reads as expired and is read again strongly.
-func byToken(ctx context.Context, d httpapi.Deps, roomID, token string, now time.Time) (sprinkle, error) {
+func byToken(ctx context.Context, d httpapi.Services, roomID, token string, now time.Time) (sprinkle, error) {
 	item, err := getEventual(ctx, d.Table, tokenKey(roomID, token))
 	if err != nil {
 		return sprinkle{}, err

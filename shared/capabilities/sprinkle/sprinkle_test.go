@@ -377,7 +377,7 @@ func TestReclaim(t *testing.T) {
 		t.Fatalf("notifications: %d %s", r.Status, r.Raw)
 	}
 	// Even a stale due entry pays once: the reclaim re-checks.
-	returned, reclaimed, err := sprinkle.ReclaimByToken(ctx, w.Deps, room, token)
+	returned, reclaimed, err := sprinkle.ReclaimByToken(ctx, w.Services, room, token)
 	if err != nil || reclaimed || returned != 0 {
 		t.Fatalf("stale reclaim: %d %v %v", returned, reclaimed, err)
 	}
@@ -485,7 +485,7 @@ func TestTokenUniqueAmongLiveSprinkles(t *testing.T) {
 		}
 		seen[tok] = true
 	}
-	create := func(token string) error { return sprinkle.CreateWithToken(ctx, w.Deps, room, s.ID, token, 10) }
+	create := func(token string) error { return sprinkle.CreateWithToken(ctx, w.Services, room, s.ID, token, 10) }
 	var taken string
 	for tok := range seen {
 		taken = tok

@@ -41,7 +41,7 @@ const ticketAttempts = 6
 // eventually consistent read (the item only grows, so what a stale copy
 // shows is true): once the shares are gone it answers, with no more writes. The
 // SDK does not retry this write itself, so those reads happen.
-func takeTicket(ctx context.Context, d httpapi.Deps, sp sprinkle, userID string, now time.Time) (int64, error) {
+func takeTicket(ctx context.Context, d httpapi.Services, sp sprinkle, userID string, now time.Time) (int64, error) {
 	for attempt := 1; ; attempt++ {
 		out, err := d.Table.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                aws.String(d.Table.Name),

@@ -234,7 +234,7 @@ type SettingsRequest struct {
 
 // UpdateSettings is PUT /me/settings {pendingTransfers: bool}: the default
 // for the caller's outgoing transfers (true: they wait for the receiver).
-func UpdateSettings(d httpapi.Deps) httpapi.LambdaHandler {
+func UpdateSettings(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "update-settings", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		var in SettingsRequest
 		if err := r.Decode(&in); err != nil {
@@ -273,18 +273,24 @@ type ResolveResponse struct {
 
 // Accept is POST /transfers/{id}/accept (the receiver): the money posts to
 // their main account.
-func Accept(d httpapi.Deps) httpapi.LambdaHandler { return resolve(d, "accept-transfer", actionAccept) }
+func Accept(d httpapi.Services) httpapi.LambdaHandler {
+	return resolve(d, "accept-transfer", actionAccept)
+}
 
 // Reject is POST /transfers/{id}/reject (the receiver): the hold is released.
-func Reject(d httpapi.Deps) httpapi.LambdaHandler { return resolve(d, "reject-transfer", actionReject) }
+func Reject(d httpapi.Services) httpapi.LambdaHandler {
+	return resolve(d, "reject-transfer", actionReject)
+}
 
 // Cancel is POST /transfers/{id}/cancel (the sender): the hold is released.
-func Cancel(d httpapi.Deps) httpapi.LambdaHandler { return resolve(d, "cancel-transfer", actionCancel) }
+func Cancel(d httpapi.Services) httpapi.LambdaHandler {
+	return resolve(d, "cancel-transfer", actionCancel)
+}
 
 // resolve reads the transfer (one GetItem: its amount and parties), then
 // commits ONE transaction whose conditions re-check everything the read
 // told: still pending, the caller's role, the amount, not expired.
-func resolve(d httpapi.Deps, function, action string) httpapi.LambdaHandler {
+func resolve(d httpapi.Services, function, action string) httpapi.LambdaHandler {
 	return httpapi.Handle(d, function, httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		if err := r.EmptyBody(); err != nil {
 			return nil, err
@@ -401,7 +407,7 @@ type TransferList struct {
 
 // ListTransfers is GET /transfers?role=sent|received&status=pending|...&limit=&cursor=:
 // newest first, one Query per page.
-func ListTransfers(d httpapi.Deps) httpapi.LambdaHandler {
+func ListTransfers(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "list-transfers", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		role, ok := httpapi.QueryIn(r, "role", RoleSent, RoleSent, RoleReceived)
 		if !ok {
@@ -458,7 +464,7 @@ var errNotDue = fmt.Errorf("transfers: no longer due")
 // sender and receiver notified) or else sends the receiver's one reminder.
 // Idempotent: every action is a transaction conditioned on the state it
 // changes, so a second run changes nothing.
-func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSummary, error) {
+func Sweep(d httpapi.Services) func(context.Context, routes.ScheduledEvent) (SweepSummary, error) {
 	return httpapi.DueJob[SweepSummary]{
 		Name: "pending sweep",
 		Passes: []httpapi.DuePass[SweepSummary]{{Kinds: duePending.Kinds(), Fetch: true,
@@ -472,7 +478,7 @@ func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSu
 
 // sweepOne expires one due pending transfer whose expiry has passed, or
 // else sends the receiver's one reminder.
-func sweepOne(ctx context.Context, d httpapi.Deps, item ddb.Item, now time.Time, sum *SweepSummary) error {
+func sweepOne(ctx context.Context, d httpapi.Services, item ddb.Item, now time.Time, sum *SweepSummary) error {
 	p, err := pendingFromItem(item)
 	if err != nil || p.Status != StatusPending {
 		return err
@@ -502,7 +508,7 @@ func sweepOne(ctx context.Context, d httpapi.Deps, item ddb.Item, now time.Time,
 
 // commitDue commits the sweep's action on transfer id and counts it in
 // done; a transfer that is no longer due is neither an error nor counted.
-func commitDue(ctx context.Context, d httpapi.Deps, tx *ledger.Tx, id string, done *int) error {
+func commitDue(ctx context.Context, d httpapi.Services, tx *ledger.Tx, id string, done *int) error {
 	switch err := d.Ledger.Commit(ctx, tx); err {
 	case nil:
 		*done++

@@ -90,7 +90,7 @@ type Response struct {
 }
 
 // Create is POST /transfers {to, amount, displayName?, memo?, pending?}.
-func Create(d httpapi.Deps) httpapi.LambdaHandler {
+func Create(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "transfer", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
 		var in Request
 		if err := r.Decode(&in); err != nil {
@@ -117,7 +117,7 @@ func Create(d httpapi.Deps) httpapi.LambdaHandler {
 
 // transfer is one request's decided facts; build makes the transactions to try.
 type transfer struct {
-	d                       httpapi.Deps
+	d                       httpapi.Services
 	caller, to              string
 	amount                  int64
 	name, displayName, memo string

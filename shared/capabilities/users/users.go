@@ -139,7 +139,7 @@ func Get(ctx context.Context, t *ddb.Table, userID string) (User, error) {
 
 // CallerName is the caller's real name: from the authorizer context, or
 // (a token issued before names were stored on token items) one read.
-func CallerName(ctx context.Context, d httpapi.Deps, r *httpapi.Request) (string, error) {
+func CallerName(ctx context.Context, d httpapi.Services, r *httpapi.Request) (string, error) {
 	if r.CallerName != "" {
 		return r.CallerName, nil
 	}
@@ -270,7 +270,7 @@ type RevokeResponse struct {
 
 // Register is POST /users: the user, their main account and a token in
 // one transaction. The token is in the response only.
-func Register(d httpapi.Deps) httpapi.LambdaHandler {
+func Register(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "create-user", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		operator := d.Config.Registration == config.RegistrationOperator
 		if operator && !IsOperator(r, d.Config.OperatorTokenSHA256) {
@@ -344,7 +344,7 @@ func notifyToken(tx *ledger.Tx, userID, typ string, at time.Time, data map[strin
 // expires TokenTTL from now but never after the absolute end of the token
 // it replaces (TokenMaxLifetime from the registration's or the operator's
 // issue), so a stolen token cannot keep itself alive by rotating.
-func RotateToken(d httpapi.Deps) httpapi.LambdaHandler {
+func RotateToken(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "rotate-token", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		var in struct{}
 		if err := r.DecodeOptional(&in); err != nil {
@@ -385,7 +385,7 @@ func RotateToken(d httpapi.Deps) httpapi.LambdaHandler {
 }
 
 // RevokeToken is DELETE /me/token: the token the request came with stops working.
-func RevokeToken(d httpapi.Deps) httpapi.LambdaHandler {
+func RevokeToken(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "revoke-token", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		if r.TokenHash == "" {
 			return nil, httpapi.ErrUnauthorized.With("the request's token is unknown")
@@ -436,7 +436,7 @@ type IssuedTokenResponse struct {
 
 // RevokeMyTokens is DELETE /me/tokens: every token of the caller, the one
 // the request came with included, stops working.
-func RevokeMyTokens(d httpapi.Deps) httpapi.LambdaHandler {
+func RevokeMyTokens(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "revoke-my-tokens", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		if r.TokenHash == "" {
 			return nil, httpapi.ErrUnauthorized.With("the request's token is unknown")
@@ -460,7 +460,7 @@ func RevokeMyTokens(d httpapi.Deps) httpapi.LambdaHandler {
 }
 
 // operatorTarget is the user an operator token route names.
-func operatorTarget(ctx context.Context, d httpapi.Deps, r *httpapi.Request) (User, error) {
+func operatorTarget(ctx context.Context, d httpapi.Services, r *httpapi.Request) (User, error) {
 	id := r.PathParam("id")
 	if !ValidUserID(id) {
 		return User{}, ErrUserNotFound.With("no user %q", id)
@@ -473,7 +473,7 @@ func operatorTarget(ctx context.Context, d httpapi.Deps, r *httpapi.Request) (Us
 // existing user (lost, expired, revoked or stolen token) and every older
 // token of the user is revoked in the same transaction. The new token
 // starts a new absolute lifetime.
-func OperatorIssueToken(d httpapi.Deps) httpapi.LambdaHandler {
+func OperatorIssueToken(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "issue-token", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		var in struct{}
 		if err := r.DecodeOptional(&in); err != nil {
@@ -502,7 +502,7 @@ func OperatorIssueToken(d httpapi.Deps) httpapi.LambdaHandler {
 // OperatorRevokeTokens is DELETE /operator/users/{id}/tokens: every token
 // of the user stops working (the user can get a new one only from the
 // operator).
-func OperatorRevokeTokens(d httpapi.Deps) httpapi.LambdaHandler {
+func OperatorRevokeTokens(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "revoke-user-tokens", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		u, err := operatorTarget(ctx, d, r)
 		if err != nil {
@@ -537,7 +537,7 @@ const (
 // survives. extra (optional) adds items for tokens the listing lacks and
 // returns the revoked count; final adds the last transaction's own items
 // (the notification, a new token) with the total revoked.
-func revokeAll(ctx context.Context, d httpapi.Deps, userID string, now time.Time,
+func revokeAll(ctx context.Context, d httpapi.Services, userID string, now time.Time,
 	extra func(tx *ledger.Tx, listed []string) int, final func(tx *ledger.Tx, revoked int)) (int, error) {
 	total, attempts := 0, 0
 	for {

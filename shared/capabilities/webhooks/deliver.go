@@ -67,7 +67,7 @@ type SweepSummary struct {
 // delivery is leased (its due time moved Lease ahead, conditioned on the
 // due time read, so two sweeps never both send it) and sent to the queue.
 // It is the one due-job skeleton, httpapi.DueJob.
-func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSummary, error) {
+func Sweep(d httpapi.Services) func(context.Context, routes.ScheduledEvent) (SweepSummary, error) {
 	return httpapi.DueJob[SweepSummary]{
 		Name: "webhook sweep",
 		Pass: func(ctx context.Context, now time.Time, sum *SweepSummary) (ddb.DueRun, error) {
@@ -90,7 +90,7 @@ func Sweep(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (SweepSu
 
 // sweepItem fans a due event out, or leases a due delivery, and sends the
 // messages.
-func sweepItem(ctx context.Context, d httpapi.Deps, item ddb.Item, now time.Time, sum *SweepSummary, endpoints map[string][]endpoint, mu *sync.Mutex) error {
+func sweepItem(ctx context.Context, d httpapi.Services, item ddb.Item, now time.Time, sum *SweepSummary, endpoints map[string][]endpoint, mu *sync.Mutex) error {
 	var msgs []Message
 	var err error
 	if sk := ddb.Decode(item).S(ddb.AttrSK); sk == skEvent {
@@ -126,7 +126,7 @@ func sweepItem(ctx context.Context, d httpapi.Deps, item ddb.Item, now time.Time
 }
 
 // send puts m on the queue (none wired: delivers it here).
-func send(ctx context.Context, d httpapi.Deps, m Message) error {
+func send(ctx context.Context, d httpapi.Services, m Message) error {
 	if d.Queue == nil {
 		_, err := deliver(ctx, d, m)
 		return err
@@ -219,7 +219,7 @@ func storeEndpoints(ctx context.Context, t *ddb.Table, store string) ([]endpoint
 // attributes removed (conditioned on their being there: once) and a
 // delivery per enabled endpoint that takes the type, each leased (due
 // Lease from now) and returned to be sent.
-func fanOut(ctx context.Context, d httpapi.Deps, item ddb.Item, now time.Time, cache map[string][]endpoint, mu *sync.Mutex) ([]Message, error) {
+func fanOut(ctx context.Context, d httpapi.Services, item ddb.Item, now time.Time, cache map[string][]endpoint, mu *sync.Mutex) ([]Message, error) {
 	dec := ddb.Decode(item)
 	id, store, typ, owner := dec.MustS("eventId"), dec.MustS("storeId"), dec.MustS("type"), dec.MustS("owner")
 	body, orderID, seq, created := dec.MustS("body"), dec.S("orderId"), dec.N("sequence"), dec.MustTime("createdAt")
@@ -288,7 +288,7 @@ func newDelivery(e endpoint, id, typ, orderID, body string, seq int64, created, 
 
 // lease moves a due delivery's due time Lease ahead (conditioned on the
 // due time read: one sweep sends it) and answers its message.
-func lease(ctx context.Context, d httpapi.Deps, item ddb.Item, now time.Time) (*Message, error) {
+func lease(ctx context.Context, d httpapi.Services, item ddb.Item, now time.Time) (*Message, error) {
 	dec := ddb.Decode(item)
 	if dec.S("status") != DeliveryPending {
 		return nil, nil
@@ -326,7 +326,7 @@ type WorkSummary struct {
 // Worker is the webhook-worker: each message is one delivery attempt. An
 // error (the attempt could not be recorded) fails the message, which the
 // queue delivers again; the delivery also stays due for the sweep.
-func Worker(d httpapi.Deps) func(context.Context, events.SQSEvent) (WorkSummary, error) {
+func Worker(d httpapi.Services) func(context.Context, events.SQSEvent) (WorkSummary, error) {
 	return func(ctx context.Context, ev events.SQSEvent) (WorkSummary, error) {
 		var sum WorkSummary
 		var errs []error
@@ -384,7 +384,7 @@ type attempt struct {
 
 // deliver makes one attempt of m's delivery and records it; it answers the
 // delivery's status after it ("" when there was nothing to do).
-func deliver(ctx context.Context, d httpapi.Deps, m Message) (string, error) {
+func deliver(ctx context.Context, d httpapi.Services, m Message) (string, error) {
 	item, key, err := getDelivery(ctx, d.Table, m.Endpoint, m.Event)
 	if err != nil || item == nil {
 		return "", err
@@ -479,7 +479,7 @@ func shortError(err error) string {
 // read (a duplicate message's attempt is not recorded twice) and on the
 // delivery still pending: delivered, failed (with the owner's notice), or
 // pending and due at next.
-func record(ctx context.Context, d httpapi.Deps, m Message, attempts int64, a attempt, outcome string, next time.Time, notice *notify.Notification) error {
+func record(ctx context.Context, d httpapi.Services, m Message, attempts int64, a attempt, outcome string, next time.Time, notice *notify.Notification) error {
 	// The log as read plus this attempt, the oldest dropped past MaxLog
 	// (the condition on attempts makes the read the item's current log).
 	entry := map[string]types.AttributeValue{"at": ddb.Time(a.At), "status": ddb.N(int64(a.Status)), "latencyMs": ddb.N(a.LatencyMs)}
@@ -545,7 +545,7 @@ var errRecorded = errors.New("webhooks: attempt recorded already")
 // the copy the attempt read: the endpoint is read again (strongly) only
 // when the streak starts or disables it. Best effort: the change is
 // re-checked on what is read, so a concurrent attempt's does not repeat.
-func failing(ctx context.Context, d httpapi.Deps, ep endpoint, now time.Time) {
+func failing(ctx context.Context, d httpapi.Services, ep endpoint, now time.Time) {
 	if !ep.FailingSince.IsZero() && now.Sub(ep.FailingSince) < DisableAfter {
 		return
 	}
@@ -570,7 +570,7 @@ func failing(ctx context.Context, d httpapi.Deps, ep endpoint, now time.Time) {
 }
 
 // clearFailing ends an endpoint's failure streak after a success.
-func clearFailing(ctx context.Context, d httpapi.Deps, ep endpoint) {
+func clearFailing(ctx context.Context, d httpapi.Services, ep endpoint) {
 	_, _, err := modifyEndpoint(ctx, d, nil, ep.Store, ep.ID, func(e *endpoint, _ *ledger.Tx) error {
 		if e.FailingSince.IsZero() {
 			return errUnchanged

@@ -142,7 +142,7 @@ func deliveryFromItem(item ddb.Item) (Delivery, error) {
 }
 
 // own checks the caller owns the path's store and answers its id.
-func own(ctx context.Context, d httpapi.Deps, owner Owner, r *httpapi.Request) (string, error) {
+func own(ctx context.Context, d httpapi.Services, owner Owner, r *httpapi.Request) (string, error) {
 	store := r.PathParam("id")
 	o, err := owner(ctx, d.Table, store)
 	if err != nil {
@@ -155,7 +155,7 @@ func own(ctx context.Context, d httpapi.Deps, owner Owner, r *httpapi.Request) (
 }
 
 // ownEndpoint is own plus the path's endpoint, read.
-func ownEndpoint(ctx context.Context, d httpapi.Deps, owner Owner, r *httpapi.Request) (endpoint, error) {
+func ownEndpoint(ctx context.Context, d httpapi.Services, owner Owner, r *httpapi.Request) (endpoint, error) {
 	id := r.PathParam("webhookId")
 	if !ValidEndpointID(id) {
 		return endpoint{}, ErrNotFound.With("no webhook endpoint %q", id)
@@ -176,7 +176,7 @@ func ownEndpoint(ctx context.Context, d httpapi.Deps, owner Owner, r *httpapi.Re
 
 // ownEndpointAct is ownEndpoint for an action on the endpoint, a POST
 // that takes no fields (its optional body is {}).
-func ownEndpointAct(ctx context.Context, d httpapi.Deps, owner Owner, r *httpapi.Request) (endpoint, error) {
+func ownEndpointAct(ctx context.Context, d httpapi.Services, owner Owner, r *httpapi.Request) (endpoint, error) {
 	if err := r.EmptyBody(); err != nil {
 		return endpoint{}, err
 	}
@@ -199,7 +199,7 @@ func checkTypes(in []string) ([]string, error) {
 
 // Create is POST /stores/{id}/webhooks {url, events?, description?} (the
 // store's owner): a new endpoint, enabled, and its secret, shown once.
-func Create(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
+func Create(d httpapi.Services, owner Owner) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "create-webhook", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		var in CreateRequest
 		if err := r.Decode(&in); err != nil {
@@ -240,7 +240,7 @@ func Create(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 
 // List is GET /stores/{id}/webhooks (the store's owner): every endpoint,
 // without secrets.
-func List(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
+func List(d httpapi.Services, owner Owner) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "list-webhooks", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		store, err := own(ctx, d, owner, r)
 		if err != nil {
@@ -261,7 +261,7 @@ func List(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 
 // Delete is DELETE /stores/{id}/webhooks/{webhookId}: the endpoint goes;
 // its pending deliveries end (failed, "endpoint deleted") when next tried.
-func Delete(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
+func Delete(d httpapi.Services, owner Owner) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "delete-webhook", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		e, err := ownEndpoint(ctx, d, owner, r)
 		if err != nil {
@@ -283,7 +283,7 @@ func Delete(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 // shown once; the old one keeps signing (a second signature on every
 // delivery) for RotationGrace, so the receiver can switch without losing
 // an event. Rotating again within the grace period drops the oldest.
-func Rotate(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
+func Rotate(d httpapi.Services, owner Owner) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "rotate-webhook-secret", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		e, err := ownEndpointAct(ctx, d, owner, r)
 		if err != nil {
@@ -311,7 +311,7 @@ func Rotate(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 // SetStatus is PUT /stores/{id}/webhooks/{webhookId}/status {status}:
 // disable (no new deliveries; pending ones end when next tried) or enable
 // (a disabled endpoint's failure streak starts afresh).
-func SetStatus(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
+func SetStatus(d httpapi.Services, owner Owner) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "set-webhook-status", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		var in StatusRequest
 		if err := r.Decode(&in); err != nil {
@@ -347,7 +347,7 @@ func SetStatus(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 
 // ListDeliveries is GET /stores/{id}/webhooks/{webhookId}/deliveries: the
 // endpoint's delivery log, newest event first, each with its attempts.
-func ListDeliveries(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
+func ListDeliveries(d httpapi.Services, owner Owner) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "list-webhook-deliveries", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		page, err := httpapi.Page(r)
 		if err != nil {
@@ -378,7 +378,7 @@ func ListDeliveries(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 // Resend is POST /stores/{id}/webhooks/{webhookId}/deliveries/{eventId}/resend:
 // the event is delivered again (the same body and id), from now, with a
 // fresh 3 days of retries, whatever became of it before.
-func Resend(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
+func Resend(d httpapi.Services, owner Owner) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "resend-webhook", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		ev := r.PathParam("eventId")
 		e, err := ownEndpointAct(ctx, d, owner, r)
@@ -416,7 +416,7 @@ func Resend(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
 
 // SendTest is POST /stores/{id}/webhooks/{webhookId}/test: a webhook.test
 // event, delivered to this endpoint only (within the minute), like any other.
-func SendTest(d httpapi.Deps, owner Owner) httpapi.LambdaHandler {
+func SendTest(d httpapi.Services, owner Owner) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "test-webhook", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		e, err := ownEndpointAct(ctx, d, owner, r)
 		if err != nil {

@@ -208,7 +208,7 @@ var (
 // nothing (modifyEndpoint answers it too). found is false when the
 // endpoint does not exist. Changes that keep racing end in ledger.ErrBusy
 // (503, retry shortly).
-func modifyEndpoint(ctx context.Context, d httpapi.Deps, first *endpoint, store, id string, change func(e *endpoint, tx *ledger.Tx) error) (endpoint, bool, error) {
+func modifyEndpoint(ctx context.Context, d httpapi.Services, first *endpoint, store, id string, change func(e *endpoint, tx *ledger.Tx) error) (endpoint, bool, error) {
 	for try := 0; ; try++ {
 		var e endpoint
 		if try == 0 && first != nil {
@@ -244,7 +244,7 @@ func modifyEndpoint(ctx context.Context, d httpapi.Deps, first *endpoint, store,
 // now: the shard's copy, read strongly consistent (on the shard's own
 // partition), or the endpoint item for an endpoint without copies. found
 // is false when the endpoint was deleted.
-func settings(ctx context.Context, d httpapi.Deps, store, endpointID string, n int) (endpoint, bool, error) {
+func settings(ctx context.Context, d httpapi.Services, store, endpointID string, n int) (endpoint, bool, error) {
 	item, err := d.Table.Get(ctx, settingsKey(endpointID, n))
 	if err == nil && item == nil {
 		item, err = d.Table.Get(ctx, endpointKey(store, endpointID))

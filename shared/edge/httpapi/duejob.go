@@ -53,7 +53,7 @@ type DuePass[S any] struct {
 }
 
 // Handler is the job's scheduled handler.
-func (j DueJob[S]) Handler(d Deps) func(context.Context, routes.ScheduledEvent) (S, error) {
+func (j DueJob[S]) Handler(d Services) func(context.Context, routes.ScheduledEvent) (S, error) {
 	pass := j.Pass
 	if pass == nil {
 		pass = func(ctx context.Context, now time.Time, sum *S) (ddb.DueRun, error) {

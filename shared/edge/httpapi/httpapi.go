@@ -26,8 +26,10 @@ import (
 	"minipay/shared/kernel/ledger"
 )
 
-// Deps is what every handler is built from.
-type Deps struct {
+// Services are what every function is built from, an API handler or a
+// scheduled job or queue worker alike: the ledger, the table, the clock,
+// the log, the configuration and the work queues.
+type Services struct {
 	Ledger *ledger.Ledger
 	Table  *ddb.Table
 	Clock  clock.Clock
@@ -145,7 +147,7 @@ type LambdaHandler func(ctx context.Context, e events.APIGatewayV2HTTPRequest) (
 // against the route's Auth, reads the body, renders errors as problem+json
 // (a 500 says nothing of the cause, which is logged) and logs one line per
 // request.
-func Handle(d Deps, function string, fn HandlerFunc) LambdaHandler {
+func Handle(d Services, function string, fn HandlerFunc) LambdaHandler {
 	route, ok := routes.ByFunction(function)
 	if !ok {
 		panic("httpapi: no route for function " + function)
@@ -154,7 +156,7 @@ func Handle(d Deps, function string, fn HandlerFunc) LambdaHandler {
 }
 
 // HandleRoute is Handle for a route given directly (the fallback route).
-func HandleRoute(d Deps, route routes.Route, fn HandlerFunc) LambdaHandler {
+func HandleRoute(d Services, route routes.Route, fn HandlerFunc) LambdaHandler {
 	return func(ctx context.Context, e events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		start := time.Now()
 		r := &Request{Event: e, Route: route}
@@ -306,7 +308,7 @@ func toEvent(resp *Response) events.APIGatewayV2HTTPResponse {
 
 // NotFound is the fallback route's handler: 405 with Allow when the path
 // exists with other methods, 404 otherwise; always problem+json.
-func NotFound(d Deps) LambdaHandler {
+func NotFound(d Services) LambdaHandler {
 	return HandleRoute(d, routes.Fallback, func(ctx context.Context, r *Request) (*Response, error) {
 		path := r.Event.RawPath
 		if methods := routes.MethodsFor(path); len(methods) > 0 {

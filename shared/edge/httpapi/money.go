@@ -69,7 +69,7 @@ type MoneyFunc func(ctx context.Context, r *Request) (*Movement, error)
 // validation errors (400) are not, so a corrected retry may reuse the key;
 // internal signals never reach the client: resolved inside the request, or
 // answered 503 + Retry-After and not stored.
-func Money(d Deps, fn MoneyFunc) HandlerFunc {
+func Money(d Services, fn MoneyFunc) HandlerFunc {
 	return func(ctx context.Context, r *Request) (*Response, error) {
 		key, err := IdempotencyKey(r)
 		if err != nil {
@@ -106,7 +106,7 @@ func Money(d Deps, fn MoneyFunc) HandlerFunc {
 // commit commits the movement with its idempotency record and response;
 // a refusal asks m.Retry for the movement to try instead (ledger.Rebuild:
 // bounded; a fault or a replay is never retried).
-func commit(ctx context.Context, d Deps, key ledger.IdemKey, m *Movement) (*Response, error) {
+func commit(ctx context.Context, d Services, key ledger.IdemKey, m *Movement) (*Response, error) {
 	resp, err := m.withRecord(d, key)
 	if err != nil {
 		return nil, err
@@ -129,7 +129,7 @@ func commit(ctx context.Context, d Deps, key ledger.IdemKey, m *Movement) (*Resp
 
 // withRecord adds the idempotency record, with the response m will have,
 // to m's transaction.
-func (m *Movement) withRecord(d Deps, key ledger.IdemKey) (*Response, error) {
+func (m *Movement) withRecord(d Services, key ledger.IdemKey) (*Response, error) {
 	body, err := json.Marshal(m.Body)
 	if err != nil {
 		return nil, err

@@ -43,8 +43,8 @@ var StoreOwner = merchant.StoreOwner
 //
 // Each function gets its own fork of the ledger, as each Lambda function is
 // its own process in the cloud (what one remembers, another does not).
-func Handlers(shared httpapi.Deps) map[string]any {
-	d := func() httpapi.Deps {
+func Handlers(shared httpapi.Services) map[string]any {
+	d := func() httpapi.Services {
 		f := shared
 		if f.Ledger != nil {
 			f.Ledger = f.Ledger.Fork()
@@ -52,7 +52,7 @@ func Handlers(shared httpapi.Deps) map[string]any {
 		return f
 	}
 	out := map[string]any{}
-	for _, group := range []func(func() httpapi.Deps) map[string]any{
+	for _, group := range []func(func() httpapi.Services) map[string]any{
 		edgeHandlers, userHandlers, accountHandlers, transferHandlers, sprinkleHandlers,
 		ledgerHandlers, merchantHandlers, settlementHandlers, savingsHandlers, webhookHandlers,
 	} {
@@ -67,9 +67,9 @@ func Handlers(shared httpapi.Deps) map[string]any {
 }
 
 // The handler groups, one per capability: each calls d once per function,
-// for that function's own Deps.
+// for that function's own Services.
 
-func edgeHandlers(d func() httpapi.Deps) map[string]any {
+func edgeHandlers(d func() httpapi.Services) map[string]any {
 	return map[string]any{
 		routes.AuthorizerFunction: auth.Handler(d()),
 		routes.Fallback.Function:  httpapi.NotFound(d()),
@@ -77,7 +77,7 @@ func edgeHandlers(d func() httpapi.Deps) map[string]any {
 	}
 }
 
-func userHandlers(d func() httpapi.Deps) map[string]any {
+func userHandlers(d func() httpapi.Services) map[string]any {
 	return map[string]any{
 		"create-user":        users.Register(d()),
 		"rotate-token":       users.RotateToken(d()),
@@ -89,7 +89,7 @@ func userHandlers(d func() httpapi.Deps) map[string]any {
 	}
 }
 
-func accountHandlers(d func() httpapi.Deps) map[string]any {
+func accountHandlers(d func() httpapi.Services) map[string]any {
 	return map[string]any{
 		"list-accounts":    accounts.ListAccounts(d()),
 		"get-account":      accounts.GetAccount(d()),
@@ -100,7 +100,7 @@ func accountHandlers(d func() httpapi.Deps) map[string]any {
 	}
 }
 
-func transferHandlers(d func() httpapi.Deps) map[string]any {
+func transferHandlers(d func() httpapi.Services) map[string]any {
 	return map[string]any{
 		"transfer":        transfers.Create(d()),
 		"list-transfers":  transfers.ListTransfers(d()),
@@ -112,7 +112,7 @@ func transferHandlers(d func() httpapi.Deps) map[string]any {
 	}
 }
 
-func sprinkleHandlers(d func() httpapi.Deps) map[string]any {
+func sprinkleHandlers(d func() httpapi.Services) map[string]any {
 	return map[string]any{
 		"create-room":      sprinkle.CreateRoom(d()),
 		"add-room-member":  sprinkle.AddMember(d()),
@@ -125,7 +125,7 @@ func sprinkleHandlers(d func() httpapi.Deps) map[string]any {
 	}
 }
 
-func ledgerHandlers(d func() httpapi.Deps) map[string]any {
+func ledgerHandlers(d func() httpapi.Services) map[string]any {
 	return map[string]any{
 		"ledger-checkpoint": CheckpointJob(d()),
 		"ledger-fold":       FoldJob(d()),
@@ -133,7 +133,7 @@ func ledgerHandlers(d func() httpapi.Deps) map[string]any {
 	}
 }
 
-func merchantHandlers(d func() httpapi.Deps) map[string]any {
+func merchantHandlers(d func() httpapi.Services) map[string]any {
 	return map[string]any{
 		"create-store":      merchant.CreateStore(d()),
 		"get-store":         merchant.GetStore(d()),
@@ -154,7 +154,7 @@ func merchantHandlers(d func() httpapi.Deps) map[string]any {
 	}
 }
 
-func settlementHandlers(d func() httpapi.Deps) map[string]any {
+func settlementHandlers(d func() httpapi.Services) map[string]any {
 	return map[string]any{
 		"create-settlement":  settlement.Create(d()),
 		"list-settlements":   settlement.List(d()),
@@ -167,7 +167,7 @@ func settlementHandlers(d func() httpapi.Deps) map[string]any {
 	}
 }
 
-func savingsHandlers(d func() httpapi.Deps) map[string]any {
+func savingsHandlers(d func() httpapi.Services) map[string]any {
 	return map[string]any{
 		"open-account":         savings.Open(d()),
 		"deposit-savings":      savings.Deposit(d()),
@@ -178,7 +178,7 @@ func savingsHandlers(d func() httpapi.Deps) map[string]any {
 	}
 }
 
-func webhookHandlers(d func() httpapi.Deps) map[string]any {
+func webhookHandlers(d func() httpapi.Services) map[string]any {
 	return map[string]any{
 		"create-webhook":          webhooks.Create(d(), StoreOwner),
 		"list-webhooks":           webhooks.List(d(), StoreOwner),
@@ -198,7 +198,7 @@ func webhookHandlers(d func() httpapi.Deps) map[string]any {
 const CheckpointBudget = 7 * time.Second
 
 // CheckpointJob is the ledger-checkpoint scheduled job.
-func CheckpointJob(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (ledger.CheckpointRun, error) {
+func CheckpointJob(d httpapi.Services) func(context.Context, routes.ScheduledEvent) (ledger.CheckpointRun, error) {
 	return func(ctx context.Context, ev routes.ScheduledEvent) (ledger.CheckpointRun, error) {
 		run, err := d.Ledger.RollCheckpoints(ctx, CheckpointBudget)
 		d.Log.InfoContext(ctx, "ledger checkpoint", "job", ev.Job, "scheduledTime", ev.ScheduledTime,
@@ -217,7 +217,7 @@ const FoldBudget = 7 * time.Second
 // FoldJob is the ledger-fold scheduled job. Each account it leaves with
 // postings (one credited faster than a pass folds) goes to the fold-work
 // queue, whose worker folds it continuously (FoldWorker).
-func FoldJob(d httpapi.Deps) func(context.Context, routes.ScheduledEvent) (ledger.FoldRun, error) {
+func FoldJob(d httpapi.Services) func(context.Context, routes.ScheduledEvent) (ledger.FoldRun, error) {
 	return func(ctx context.Context, ev routes.ScheduledEvent) (ledger.FoldRun, error) {
 		run, err := d.Ledger.FoldPostings(ctx, FoldBudget)
 		sent, serr := sendFoldWork(ctx, d, run.Hot)
@@ -241,7 +241,7 @@ const FoldWorkerBudget = 45 * time.Second
 
 // sendFoldWork sends one fold-work message per account (none without a
 // queue: the next pass goes on with them).
-func sendFoldWork(ctx context.Context, d httpapi.Deps, ws []ledger.FoldWork) (int, error) {
+func sendFoldWork(ctx context.Context, d httpapi.Services, ws []ledger.FoldWork) (int, error) {
 	if d.Queue == nil {
 		return 0, nil
 	}
@@ -276,7 +276,7 @@ type FoldWork struct {
 // invocation's deadline is nearer) and sent again while postings remain.
 // An error makes the queue deliver the message again; the fold job goes on
 // folding the account meanwhile.
-func FoldWorker(d httpapi.Deps) func(context.Context, events.SQSEvent) (FoldWork, error) {
+func FoldWorker(d httpapi.Services) func(context.Context, events.SQSEvent) (FoldWork, error) {
 	return func(ctx context.Context, ev events.SQSEvent) (FoldWork, error) {
 		out := FoldWork{Records: len(ev.Records)}
 		var errs []error
@@ -316,23 +316,23 @@ func FoldWorker(d httpapi.Deps) func(context.Context, events.SQSEvent) (FoldWork
 	}
 }
 
-// NewDeps builds handler dependencies on a client.
-func NewDeps(db ddb.Client, cfg config.Config, clk clock.Clock, log *slog.Logger) (httpapi.Deps, error) {
+// NewServices builds the functions' services on a client.
+func NewServices(db ddb.Client, cfg config.Config, clk clock.Clock, log *slog.Logger) (httpapi.Services, error) {
 	cfg, err := cfg.WithDefaults()
 	if err != nil {
-		return httpapi.Deps{}, err
+		return httpapi.Services{}, err
 	}
 	table := ddb.NewTable(db, cfg.Table)
-	return httpapi.Deps{Ledger: ledger.New(table, clk), Table: table, Clock: clk, Log: log, Config: cfg}, nil
+	return httpapi.Services{Ledger: ledger.New(table, clk), Table: table, Clock: clk, Log: log, Config: cfg}, nil
 }
 
-// Deps builds handler dependencies from a configuration.
-func Deps(ctx context.Context, cfg config.Config, clk clock.Clock) (httpapi.Deps, error) {
+// Services builds the functions' services from a configuration.
+func Services(ctx context.Context, cfg config.Config, clk clock.Clock) (httpapi.Services, error) {
 	db, err := ddb.NewClient(ctx, cfg)
 	if err != nil {
-		return httpapi.Deps{}, err
+		return httpapi.Services{}, err
 	}
-	d, err := NewDeps(db, cfg, clk, Logger(cfg.LogLevel))
+	d, err := NewServices(db, cfg, clk, Logger(cfg.LogLevel))
 	if err != nil {
 		return d, err
 	}
@@ -342,19 +342,19 @@ func Deps(ctx context.Context, cfg config.Config, clk clock.Clock) (httpapi.Deps
 	return d, nil
 }
 
-// MustDeps is Deps from the environment with the real clock, for a Lambda's
-// main: a function that cannot configure itself should fail at cold start.
-func MustDeps() httpapi.Deps {
+// MustServices is Services from the environment with the real clock, for
+// a Lambda's main: a function that cannot configure itself should fail at cold start.
+func MustServices() httpapi.Services {
 	cfg, err := config.FromEnv()
 	if err == nil {
-		var d httpapi.Deps
-		if d, err = Deps(context.Background(), cfg, clock.Real{}); err == nil {
+		var d httpapi.Services
+		if d, err = Services(context.Background(), cfg, clock.Real{}); err == nil {
 			return d
 		}
 	}
 	slog.Error("startup failed", "error", err.Error())
 	os.Exit(1)
-	return httpapi.Deps{}
+	return httpapi.Services{}
 }
 
 // Logger is structured JSON logging at the configured level.

@@ -40,7 +40,7 @@ func TestFunctionsMatchTheTables(t *testing.T) {
 			t.Fatalf("functions/ has %v; tables name %v", names, want)
 		}
 	}
-	h := app.Handlers(httpapi.Deps{Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	h := app.Handlers(httpapi.Services{Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	for _, f := range want {
 		if h[f] == nil {
 			t.Errorf("no handler for %s", f)
@@ -54,7 +54,7 @@ func TestFunctionsMatchTheTables(t *testing.T) {
 // nothing in a fresh table), never a 500.
 func TestSampleEventsThroughTheLambdaJSONPath(t *testing.T) {
 	e := ddbtest.New(t)
-	d, err := app.NewDeps(e.DB, config.Config{Table: e.Name}, e.Clock, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	d, err := app.NewServices(e.DB, config.Config{Table: e.Name}, e.Clock, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestSampleEventsThroughTheLambdaJSONPath(t *testing.T) {
 // set: a domain error without a row would be a 500, a row without a code
 // is stale (and the OpenAPI enum would list it).
 func TestEveryDomainCodeHasAProblemRow(t *testing.T) {
-	app.Handlers(httpapi.Deps{Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}) // every capability package is linked in
+	app.Handlers(httpapi.Services{Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}) // every capability package is linked in
 	codes := map[string]bool{}
 	for _, c := range domainerr.Codes() {
 		codes[c] = true

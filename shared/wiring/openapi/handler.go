@@ -10,7 +10,7 @@ import (
 // Handler is the get-openapi function (routes.Document): the published
 // document at GET /openapi.json in the deployed stack, without a token.
 // The local emulator serves the same bytes itself.
-func Handler(d httpapi.Deps) httpapi.LambdaHandler {
+func Handler(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.HandleRoute(d, routes.Document, func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 		b, err := JSON()
 		if err != nil {
