@@ -245,20 +245,11 @@ func (st *ledgerState) reread(ctx context.Context, t *ddb.Table) (int, error) {
 // sumPostings adds up a's unfolded postings, and counts them: one
 // strongly consistent Query.
 func sumPostings(ctx context.Context, t *ddb.Table, a AccountRef) (sum int64, n int, err error) {
-	q := t.Query(&dynamodb.QueryInput{
+	return sumAmounts(ctx, t, &dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(pkPosting + postingGroup(a)), ":sk": ddb.S(a.ID + "#")},
 		ConsistentRead:            aws.Bool(true),
 	})
-	for q.Next(ctx) {
-		d := ddb.Decode(q.Item())
-		sum += d.MustN("amount")
-		n++
-		if err := d.Err(); err != nil {
-			return sum, n, err
-		}
-	}
-	return sum, n, q.Err()
 }
 
 // check checks the invariants on what a pass read.

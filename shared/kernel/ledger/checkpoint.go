@@ -122,19 +122,10 @@ func (l *Ledger) sumEntries(ctx context.Context, accountID, from, to string) (su
 }
 
 func (l *Ledger) sumShardEntries(ctx context.Context, partition, from, to string) (sum int64, n int, err error) {
-	q := l.table.Query(&dynamodb.QueryInput{
+	return sumAmounts(ctx, l.table, &dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("PK = :pk AND SK BETWEEN :lo AND :hi"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(partition), ":lo": ddb.S(skEntryPrefix + from), ":hi": ddb.S(skEntryPrefix + to)},
 		ProjectionExpression:      aws.String("PK, SK, amount"),
 		ConsistentRead:            aws.Bool(true),
 	})
-	for q.Next(ctx) {
-		d := ddb.Decode(q.Item())
-		sum += d.MustN("amount")
-		n++
-		if err := d.Err(); err != nil {
-			return sum, n, err
-		}
-	}
-	return sum, n, q.Err()
 }

@@ -418,6 +418,22 @@ func (tx *Tx) foldItems(postings []ddb.Item) {
 	}
 }
 
+// sumAmounts adds up the amount of every item the query reads, and counts
+// them: the audit's sum of an account's postings and a checkpoint's sum of
+// its entries.
+func sumAmounts(ctx context.Context, t *ddb.Table, in *dynamodb.QueryInput) (sum int64, n int, err error) {
+	q := t.Query(in)
+	for q.Next(ctx) {
+		d := ddb.Decode(q.Item())
+		sum += d.MustN("amount")
+		n++
+		if err := d.Err(); err != nil {
+			return sum, n, err
+		}
+	}
+	return sum, n, q.Err()
+}
+
 func sum(postings []ddb.Item) (int64, error) {
 	var s int64
 	for _, p := range postings {
