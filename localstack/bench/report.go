@@ -269,7 +269,7 @@ func BareTransfer(ctx context.Context, db *dynamodb.Client, l *ledger.Ledger, fr
 	now := time.Now()
 	tx := &ledger.Tx{}
 	// As POST /transfers: a check that the sender's default is "immediate".
-	tx.Check(ddb.Key("USER#"+fromUser, "SETTINGS#transfers"), ledger.Cond{Expr: "attribute_not_exists(pendingByDefault) OR pendingByDefault = :b",
+	tx.Check(ddb.Key(ledger.UserPK(fromUser), "SETTINGS#transfers"), ledger.Cond{Expr: "attribute_not_exists(pendingByDefault) OR pendingByDefault = :b",
 		Values: ddb.Item{":b": ddb.Bool(false)}}, func(ddb.Item) error { return fmt.Errorf("pending by default") })
 	tx.Move(ledger.Movement{ID: ledger.NewMovementID(now), Type: "transfer", Amount: amount, At: now, Memo: "bench",
 		From: ledger.MainAccount(fromUser), FromKind: ledger.KindMain, To: ledger.MainAccount(toUser), ToKind: ledger.KindMain,

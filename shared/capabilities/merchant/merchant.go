@@ -315,7 +315,6 @@ const (
 	skEventPfx   = "EVENT#"
 	skAllPfx     = "ORDERS#"
 	skStatusPfx  = "ORDER#"
-	pkUser       = "USER#"
 	skStoreCount = "STORES"
 	skReserve    = "RESERVE"
 	prefixRes    = "mr_"

@@ -126,7 +126,7 @@ func pointers(tx *ledger.Tx, o OrderSummary, old string) {
 	if part == "" { // an order from before store shards
 		part = pkStore + o.Store
 	}
-	for _, pk := range []string{pkUser + o.Customer, part} {
+	for _, pk := range []string{ledger.UserPK(o.Customer), part} {
 		if old != "" {
 			tx.Delete(ddb.Key(pk, skStatusPfx+old+"#"+o.ID), ledger.Cond{}, nil)
 		}

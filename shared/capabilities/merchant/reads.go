@@ -8,6 +8,7 @@ import (
 	"minipay/shared/edge/httpapi"
 	"minipay/shared/kernel/ddb"
 	"minipay/shared/kernel/domainerr"
+	"minipay/shared/kernel/ledger"
 )
 
 // OrderDetail is GET /orders/{id}: the order and a page of its timeline.
@@ -99,7 +100,7 @@ func ListOrders(d httpapi.Services) httpapi.LambdaHandler {
 		if err != nil {
 			return nil, err
 		}
-		l, err := listing(r, "orders", pkUser+r.Caller, d.Clock.Now())
+		l, err := listing(r, "orders", ledger.UserPK(r.Caller), d.Clock.Now())
 		if err != nil {
 			return nil, err
 		}

@@ -155,7 +155,7 @@ func CreateStore(d httpapi.Services) httpapi.LambdaHandler {
 		s := Store{ID: id, Name: name, Status: StoreOpen, AccountID: AccountID(id), ReserveAccountID: ReserveAccountID(id), CreatedAt: now,
 			Owner: r.Caller, Shards: StoreShards}
 		tx := &ledger.Tx{}
-		tx.Update(ddb.Key(pkUser+r.Caller, skStoreCount), "ADD storeCount :one", ledger.Cond{
+		tx.Update(ddb.Key(ledger.UserPK(r.Caller), skStoreCount), "ADD storeCount :one", ledger.Cond{
 			Expr:   "attribute_not_exists(storeCount) OR storeCount < :max",
 			Values: ddb.Item{":one": ddb.N(1), ":max": ddb.N(MaxStores)},
 		}, func(ddb.Item) error { return ErrTooManyStores.With("a user may have at most %d stores", MaxStores) })

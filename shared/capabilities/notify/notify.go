@@ -36,7 +36,6 @@ import (
 const Retention = 90 * 24 * time.Hour
 
 const (
-	pkUser      = "USER#"
 	SKPrefix    = "NOTIF#" // the stack's pipe filters on it
 	attrData    = "data"
 	listingName = "notifications"
@@ -53,7 +52,7 @@ const InboxShards = 16
 func inboxShard(id string) int { return 1 + ddb.HashShard(id, InboxShards-1) }
 
 // inboxPartition is shard n of the user's inbox.
-func inboxPartition(userID string, n int) string { return ddb.ShardKey(pkUser+userID, n) }
+func inboxPartition(userID string, n int) string { return ddb.ShardKey(ledger.UserPK(userID), n) }
 
 // Notification is one inbox item. Data holds the capability's facts
 // (strings, integers, times); the JSON puts them beside id, type and at.
@@ -124,7 +123,7 @@ func List(ctx context.Context, t *ddb.Table, userID string, p ddb.PageRequest, n
 		shards[n] = ddb.Shard{Partition: inboxPartition(userID, n)}
 	}
 	items, next, err := t.QueryPageShards(ctx, ddb.Listing{
-		Name: listingName, Bind: []string{userID}, PartitionAttr: ddb.AttrPK, Partition: pkUser + userID,
+		Name: listingName, Bind: []string{userID}, PartitionAttr: ddb.AttrPK, Partition: ledger.UserPK(userID),
 		Lower: SKPrefix, Upper: SKPrefix + "~", NewestFirst: true, Now: now,
 	}, shards, p)
 	if err != nil {

@@ -304,7 +304,7 @@ func reread(ctx context.Context, table *ddb.Table, owner, id string) (*Account, 
 	q := table.Query(&dynamodb.QueryInput{
 		KeyConditionExpression: aws.String("PK = :pk AND SK = :sk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": ddb.S(pkUser + owner), ":sk": ddb.S(skProduct + id),
+			":pk": ddb.S(ledger.UserPK(owner)), ":sk": ddb.S(skProduct + id),
 		},
 		ConsistentRead: aws.Bool(true),
 	})

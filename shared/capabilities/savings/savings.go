@@ -136,7 +136,6 @@ var (
 	errNotDue             = fmt.Errorf("savings: no longer due")
 	dueInterest           = "interest"
 	dueInstallment        = "installment"
-	pkUser                = "USER#"
 	skProduct             = "SAVINGS#"
 	skDebitSuffix         = "#DEBIT"
 	attrStatus            = "status"
@@ -162,8 +161,10 @@ func InterestAccount(shard int) ledger.AccountRef {
 
 func dueKind(job string, shard int) string { return fmt.Sprintf("%s#%02d", job, shard) }
 
-func productKey(owner, id string) ddb.Item { return ddb.Key(pkUser+owner, skProduct+id) }
-func debitKey(owner, id string) ddb.Item   { return ddb.Key(pkUser+owner, skProduct+id+skDebitSuffix) }
+func productKey(owner, id string) ddb.Item { return ddb.Key(ledger.UserPK(owner), skProduct+id) }
+func debitKey(owner, id string) ddb.Item {
+	return ddb.Key(ledger.UserPK(owner), skProduct+id+skDebitSuffix)
+}
 
 // Account is a savings account's product item.
 type Account struct {
@@ -466,7 +467,7 @@ func (a Account) debitItem(next string) ddb.Item {
 	return item
 }
 
-func counterKey(userID string) ddb.Item { return ddb.Key(pkUser+userID, "ACCOUNTS") }
+func counterKey(userID string) ddb.Item { return ddb.Key(ledger.UserPK(userID), "ACCOUNTS") }
 
 // CountSavings adds one to the user's count of open savings accounts,
 // refusing to pass MaxSavingsAccounts (ErrTooManyAccounts).

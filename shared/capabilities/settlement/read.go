@@ -14,6 +14,7 @@ import (
 	"minipay/shared/edge/httpapi"
 	"minipay/shared/kernel/ddb"
 	"minipay/shared/kernel/domainerr"
+	"minipay/shared/kernel/ledger"
 )
 
 // Participant is one share as the API shows it.
@@ -236,7 +237,7 @@ func List(d httpapi.Services) httpapi.LambdaHandler {
 		}
 		prefix += status + "#"
 		items, next, err := d.Table.QueryPage(ctx, ddb.Listing{
-			Name: "settlements", Bind: []string{r.Caller, role, status}, PartitionAttr: ddb.AttrPK, Partition: pkUser + r.Caller,
+			Name: "settlements", Bind: []string{r.Caller, role, status}, PartitionAttr: ddb.AttrPK, Partition: ledger.UserPK(r.Caller),
 			Lower: prefix, Upper: prefix + "~", NewestFirst: true, Now: d.Clock.Now(),
 		}, page)
 		if err != nil {

@@ -209,7 +209,6 @@ const (
 	skMeta       = "META"
 	skPlan       = "PLAN"
 	skShare      = "SHARE#"
-	pkUser       = "USER#"
 	skIn         = "SETTLE_IN#"
 	skOut        = "SETTLE_OUT#"
 	idPrefix     = "sr_"
@@ -230,9 +229,9 @@ func ValidID(s string) bool {
 func metaKey(sid string) ddb.Item            { return ddb.Key(pkSettlement+sid, skMeta) }
 func planKey(sid string) ddb.Item            { return ddb.Key(pkSettlement+sid, skPlan) }
 func shareKey(sid, uid string) ddb.Item      { return ddb.Key(pkSettlement+sid, skShare+uid) }
-func inKey(uid, status, sid string) ddb.Item { return ddb.Key(pkUser+uid, skIn+status+"#"+sid) }
+func inKey(uid, status, sid string) ddb.Item { return ddb.Key(ledger.UserPK(uid), skIn+status+"#"+sid) }
 func outKey(uid, status, sid string) ddb.Item {
-	return ddb.Key(pkUser+uid, skOut+status+"#"+sid)
+	return ddb.Key(ledger.UserPK(uid), skOut+status+"#"+sid)
 }
 
 // reference is what both history entries of a payment name.

@@ -34,7 +34,6 @@ import (
 
 const (
 	pkRoom       = "ROOM#"
-	pkUser       = "USER#"
 	skRoomPfx    = "ROOM#"
 	skMemberPfx  = "MEMBER#"
 	skMeta       = "META"
@@ -88,7 +87,9 @@ func memberItem(roomID, userID, addedBy string, at time.Time) ddb.Item {
 }
 
 // membershipKey is the member's copy of a membership, in their partition.
-func membershipKey(userID, roomID string) ddb.Item { return ddb.Key(pkUser+userID, skRoomPfx+roomID) }
+func membershipKey(userID, roomID string) ddb.Item {
+	return ddb.Key(ledger.UserPK(userID), skRoomPfx+roomID)
+}
 
 func membershipItem(roomID, userID string, at time.Time) ddb.Item {
 	item := membershipKey(userID, roomID)

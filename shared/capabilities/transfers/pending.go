@@ -92,7 +92,6 @@ var (
 const (
 	pkTransfer     = "TRANSFER#"
 	skTransfer     = "TRANSFER"
-	pkUser         = "USER#"
 	skSent         = "SENT#"
 	skRecv         = "RECV#"
 	skSettings     = "SETTINGS#transfers"
@@ -173,9 +172,9 @@ func pointerSK(prefix, status, id string) string { return prefix + status + "#" 
 func pointers(tx *ledger.Tx, p PendingTransfer, old string) {
 	for _, side := range []struct{ user, prefix string }{{p.From, skSent}, {p.To, skRecv}} {
 		if old != "" {
-			tx.Delete(ddb.Key(pkUser+side.user, pointerSK(side.prefix, old, p.ID)), ledger.Cond{}, nil)
+			tx.Delete(ddb.Key(ledger.UserPK(side.user), pointerSK(side.prefix, old, p.ID)), ledger.Cond{}, nil)
 		}
-		tx.Put(p.facts(ddb.Key(pkUser+side.user, pointerSK(side.prefix, p.Status, p.ID))), ledger.Cond{}, nil)
+		tx.Put(p.facts(ddb.Key(ledger.UserPK(side.user), pointerSK(side.prefix, p.Status, p.ID))), ledger.Cond{}, nil)
 	}
 }
 
@@ -218,7 +217,7 @@ func requireDefault(tx *ledger.Tx, userID string, pending bool) {
 	if pending {
 		cond = attrDefault + " = :b"
 	}
-	tx.Check(ddb.Key(pkUser+userID, skSettings), ledger.Cond{Expr: cond, Values: ddb.Item{":b": ddb.Bool(pending)}},
+	tx.Check(ddb.Key(ledger.UserPK(userID), skSettings), ledger.Cond{Expr: cond, Values: ddb.Item{":b": ddb.Bool(pending)}},
 		func(old ddb.Item) error { return &defaultChanged{pending: ddb.Decode(old).Bool(attrDefault)} })
 }
 
@@ -243,7 +242,7 @@ func UpdateSettings(d httpapi.Services) httpapi.LambdaHandler {
 		if in.PendingTransfers == nil {
 			return nil, domainerr.Field("pendingTransfers", "pendingTransfers (true or false) is required")
 		}
-		item := ddb.Key(pkUser+r.Caller, skSettings)
+		item := ddb.Key(ledger.UserPK(r.Caller), skSettings)
 		item[attrDefault] = ddb.Bool(*in.PendingTransfers)
 		item["updatedAt"] = ddb.Time(d.Clock.Now())
 		tx := &ledger.Tx{}
@@ -427,7 +426,7 @@ func ListTransfers(d httpapi.Services) httpapi.LambdaHandler {
 		}
 		prefix += status + "#"
 		items, next, err := d.Table.QueryPage(ctx, ddb.Listing{
-			Name: "transfers", Bind: []string{r.Caller, role, status}, PartitionAttr: ddb.AttrPK, Partition: pkUser + r.Caller,
+			Name: "transfers", Bind: []string{r.Caller, role, status}, PartitionAttr: ddb.AttrPK, Partition: ledger.UserPK(r.Caller),
 			Lower: prefix, Upper: prefix + "~", NewestFirst: true, Now: d.Clock.Now(),
 		}, page)
 		if err != nil {

@@ -73,7 +73,6 @@ var (
 )
 
 const (
-	pkUser    = "USER#"
 	skProfile = "PROFILE"
 	pkToken   = "TOKEN#"
 	skToken   = "TOKEN"
@@ -108,7 +107,7 @@ func TokenHash(token string) string {
 // NewToken is a new raw API token.
 func NewToken() string { return ddb.NewToken(TokenPrefix) }
 
-func profileKey(userID string) ddb.Item { return ddb.Key(pkUser+userID, skProfile) }
+func profileKey(userID string) ddb.Item { return ddb.Key(ledger.UserPK(userID), skProfile) }
 
 func tokenKey(hash string) ddb.Item { return ddb.Key(pkToken+hash, skToken) }
 
@@ -163,7 +162,7 @@ func tokenItem(hash string, u User, at, expires, familyEnd time.Time) ddb.Item {
 // listedKey is the item that lists a live token under its user, so that
 // every token of a user can be found and revoked (the token items are
 // keyed by hash alone). Revoking a token deletes it.
-func listedKey(userID, hash string) ddb.Item { return ddb.Key(pkUser+userID, skListed+hash) }
+func listedKey(userID, hash string) ddb.Item { return ddb.Key(ledger.UserPK(userID), skListed+hash) }
 
 // issued is a new token put into a transaction.
 type issued struct {
@@ -586,7 +585,7 @@ func listedTokens(ctx context.Context, t *ddb.Table, userID string, now time.Tim
 	q := t.Query(&dynamodb.QueryInput{
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": ddb.S(pkUser + userID), ":sk": ddb.S(skListed),
+			":pk": ddb.S(ledger.UserPK(userID)), ":sk": ddb.S(skListed),
 		},
 		ProjectionExpression: aws.String("tokenHash, expiresAtMs"),
 		ConsistentRead:       aws.Bool(true),

@@ -47,6 +47,11 @@ const (
 	skAccountPrefix = "ACCOUNT#"
 )
 
+// UserPK is the partition of a user's items: their accounts (here), and
+// the user item, tokens and the capabilities' pointers beside them. The
+// prefix is declared once, here, for every package that keys by user.
+func UserPK(owner string) string { return pkUser + owner }
+
 // AccountRef addresses an account without reading it.
 type AccountRef struct {
 	Owner string // user id; "" for a system account
