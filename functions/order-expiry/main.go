@@ -8,4 +8,7 @@ import (
 	"minipay/shared/wiring/app"
 )
 
-func main() { lambda.Start(merchant.Expire(app.MustServices())) }
+func main() {
+	d := app.MustServices()
+	lambda.Start(merchant.ExpiryJob(d).Handler(d))
+}

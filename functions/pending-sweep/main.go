@@ -8,4 +8,7 @@ import (
 	"minipay/shared/wiring/app"
 )
 
-func main() { lambda.Start(transfers.Sweep(app.MustServices())) }
+func main() {
+	d := app.MustServices()
+	lambda.Start(transfers.PendingJob(d).Handler(d))
+}

@@ -8,4 +8,7 @@ import (
 	"minipay/shared/wiring/app"
 )
 
-func main() { lambda.Start(settlement.Sweep(app.MustServices())) }
+func main() {
+	d := app.MustServices()
+	lambda.Start(settlement.SweepJob(d).Handler(d))
+}

@@ -8,4 +8,7 @@ import (
 	"minipay/shared/wiring/app"
 )
 
-func main() { lambda.Start(sprinkle.Reclaim(app.MustServices())) }
+func main() {
+	d := app.MustServices()
+	lambda.Start(sprinkle.ReclaimJob(d).Handler(d))
+}

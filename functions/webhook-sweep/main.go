@@ -8,4 +8,7 @@ import (
 	"minipay/shared/wiring/app"
 )
 
-func main() { lambda.Start(webhooks.Sweep(app.MustServices())) }
+func main() {
+	d := app.MustServices()
+	lambda.Start(webhooks.SweepJob(d).Handler(d))
+}

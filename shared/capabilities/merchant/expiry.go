@@ -8,7 +8,6 @@ import (
 
 	"minipay/shared/capabilities/webhooks"
 	"minipay/shared/edge/httpapi"
-	"minipay/shared/edge/routes"
 	"minipay/shared/kernel/ddb"
 	"minipay/shared/kernel/ledger"
 )
@@ -25,7 +24,7 @@ type ExpirySummary struct {
 // errResolved: a participant resolved the order first (or another run did).
 var errResolved = errors.New("merchant: no longer due")
 
-// Expire is the order-expiry scheduled job: every order still authorized or
+// ExpiryJob is the order-expiry scheduled job: every order still authorized or
 // accepted whose authorization lapsed (cooking never started) is expired:
 // ONE transaction per order, conditioned on the status read and the expiry
 // having passed, that expires the hold (the money is available to the
@@ -37,7 +36,7 @@ var errResolved = errors.New("merchant: no longer due")
 // With the time left it releases the reserves: every captured order whose
 // refund window closed moves what was not refunded from the store's
 // reserve account to its merchant account (release; once per order).
-func Expire(d httpapi.Services) func(context.Context, routes.ScheduledEvent) (ExpirySummary, error) {
+func ExpiryJob(d httpapi.Services) httpapi.DueJob[ExpirySummary] {
 	return httpapi.DueJob[ExpirySummary]{
 		Name: "order expiry",
 		Passes: []httpapi.DuePass[ExpirySummary]{
@@ -57,7 +56,7 @@ func Expire(d httpapi.Services) func(context.Context, routes.ScheduledEvent) (Ex
 		Counts: func(sum *ExpirySummary) []any {
 			return []any{"expired", sum.Expired, "released", sum.Released, "releasedAmount", sum.Amount}
 		},
-	}.Handler(d)
+	}
 }
 
 // expireOne expires one order due for expiry. The index is eventually

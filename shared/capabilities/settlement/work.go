@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"minipay/shared/edge/httpapi"
-	"minipay/shared/edge/routes"
 	"minipay/shared/kernel/ddb"
 	"minipay/shared/kernel/ledger"
 )
@@ -263,10 +262,10 @@ type SweepSummary struct {
 	Done      bool `json:"done"` // false: the time budget ended the run; the next resumes
 }
 
-// Sweep is the settlement-sweep scheduled job: for every settlement due
+// SweepJob is the settlement-sweep scheduled job: for every settlement due
 // at or before now (missed runs catch up) it does the recorded work (see
 // work) and sends the automatic reminder when it is due. Idempotent.
-func Sweep(d httpapi.Services) func(context.Context, routes.ScheduledEvent) (SweepSummary, error) {
+func SweepJob(d httpapi.Services) httpapi.DueJob[SweepSummary] {
 	return httpapi.DueJob[SweepSummary]{
 		Name: "settlement sweep",
 		// ForEachDue hands the items over one at a time: sum needs no lock.
@@ -287,5 +286,5 @@ func Sweep(d httpapi.Services) func(context.Context, routes.ScheduledEvent) (Swe
 		Counts: func(sum *SweepSummary) []any {
 			return []any{"published", sum.Published, "cancelled", sum.Cancelled, "reminded", sum.Reminded}
 		},
-	}.Handler(d)
+	}
 }

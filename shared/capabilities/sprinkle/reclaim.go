@@ -8,7 +8,6 @@ import (
 
 	"minipay/shared/capabilities/notify"
 	"minipay/shared/edge/httpapi"
-	"minipay/shared/edge/routes"
 	"minipay/shared/kernel/ddb"
 	"minipay/shared/kernel/ledger"
 )
@@ -23,12 +22,12 @@ type ReclaimSummary struct {
 
 var errAlreadyReclaimed = errors.New("sprinkle: already reclaimed")
 
-// Reclaim is the sprinkle-reclaim scheduled job: every sprinkle whose window
+// ReclaimJob is the sprinkle-reclaim scheduled job: every sprinkle whose window
 // closed at or before now (everything due, so missed runs catch up) gets its
 // unclaimed remainder back to the sprinkler's main account. Idempotent: a
 // reclaimed sprinkle leaves the due index, and the reclaim transaction
 // re-checks it was not reclaimed.
-func Reclaim(d httpapi.Services) func(context.Context, routes.ScheduledEvent) (ReclaimSummary, error) {
+func ReclaimJob(d httpapi.Services) httpapi.DueJob[ReclaimSummary] {
 	return httpapi.DueJob[ReclaimSummary]{
 		Name: "sprinkle reclaim",
 		Passes: []httpapi.DuePass[ReclaimSummary]{{Kinds: dueSprinkle.Kinds(), Fetch: true,
@@ -46,7 +45,7 @@ func Reclaim(d httpapi.Services) func(context.Context, routes.ScheduledEvent) (R
 			}}},
 		Tally:  func(sum *ReclaimSummary, run ddb.DueRun) { sum.Due, sum.Done = run.Seen, run.Done },
 		Counts: func(sum *ReclaimSummary) []any { return []any{"reclaimed", sum.Reclaimed, "returned", sum.Returned} },
-	}.Handler(d)
+	}
 }
 
 // reclaim returns a closed sprinkle's unpaid pockets to the sprinkler (in

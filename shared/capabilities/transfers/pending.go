@@ -40,7 +40,6 @@ import (
 
 	"minipay/shared/capabilities/notify"
 	"minipay/shared/edge/httpapi"
-	"minipay/shared/edge/routes"
 	"minipay/shared/kernel/ddb"
 	"minipay/shared/kernel/domainerr"
 	"minipay/shared/kernel/ledger"
@@ -457,13 +456,13 @@ type SweepSummary struct {
 // errNotDue means another run (or a participant) got there first.
 var errNotDue = fmt.Errorf("transfers: no longer due")
 
-// Sweep is the pending-sweep scheduled job. It reads the due index for
+// PendingJob is the pending-sweep scheduled job. It reads the due index for
 // every open pending transfer due at or before now (so missed runs catch
 // up) and, for each, expires it if its expiry has passed (hold released,
 // sender and receiver notified) or else sends the receiver's one reminder.
 // Idempotent: every action is a transaction conditioned on the state it
 // changes, so a second run changes nothing.
-func Sweep(d httpapi.Services) func(context.Context, routes.ScheduledEvent) (SweepSummary, error) {
+func PendingJob(d httpapi.Services) httpapi.DueJob[SweepSummary] {
 	return httpapi.DueJob[SweepSummary]{
 		Name: "pending sweep",
 		Passes: []httpapi.DuePass[SweepSummary]{{Kinds: duePending.Kinds(), Fetch: true,
@@ -472,7 +471,7 @@ func Sweep(d httpapi.Services) func(context.Context, routes.ScheduledEvent) (Swe
 			}}},
 		Tally:  func(sum *SweepSummary, run ddb.DueRun) { sum.Due, sum.Done = run.Seen, run.Done },
 		Counts: func(sum *SweepSummary) []any { return []any{"reminded", sum.Reminded, "expired", sum.Expired} },
-	}.Handler(d)
+	}
 }
 
 // sweepOne expires one due pending transfer whose expiry has passed, or

@@ -18,16 +18,12 @@ import (
 
 	"minipay/shared/capabilities/notify"
 	"minipay/shared/edge/httpapi"
-	"minipay/shared/edge/routes"
 	"minipay/shared/kernel/ddb"
 	"minipay/shared/kernel/ledger"
 )
 
 // QueueName is the delivery queue (routes.Queues).
 const QueueName = "webhook-delivery"
-
-// SweepBudget bounds one sweep (the function's timeout is 10 s).
-const SweepBudget = 7 * time.Second
 
 // Message is one delivery to make.
 type Message struct {
@@ -59,47 +55,42 @@ type SweepSummary struct {
 	Inline   int  `json:"inline"`   // no queue wired: delivered in this invocation
 	Failures int  `json:"failures"` // items left due for the next sweep
 	Done     bool `json:"done"`
+
+	endpoints map[string][]endpoint // by store: read once a run
 }
 
-// Sweep is the webhook-sweep job: every due event is fanned out to a
+// SweepJob is the webhook-sweep job: every due event is fanned out to a
 // delivery per enabled, subscribed endpoint of its store (one transaction:
 // the event's due attributes removed, the deliveries put), and every due
 // delivery is leased (its due time moved Lease ahead, conditioned on the
 // due time read, so two sweeps never both send it) and sent to the queue.
-// It is the one due-job skeleton, httpapi.DueJob.
-func Sweep(d httpapi.Services) func(context.Context, routes.ScheduledEvent) (SweepSummary, error) {
+// It is a due job (httpapi.DueJob).
+func SweepJob(d httpapi.Services) httpapi.DueJob[SweepSummary] {
 	return httpapi.DueJob[SweepSummary]{
 		Name: "webhook sweep",
-		Pass: func(ctx context.Context, now time.Time, sum *SweepSummary) (ddb.DueRun, error) {
-			endpoints := map[string][]endpoint{} // by store, for this run
-			var mu sync.Mutex
-			run, err := d.Table.ForEachDue(ctx, ddb.DueWork{Kinds: DueKinds(), Until: now, Budget: SweepBudget, Fetch: true},
-				func(ctx context.Context, item ddb.Item) error {
-					return sweepItem(ctx, d, item, now, sum, endpoints, &mu)
-				})
-			return run, err
-		},
+		Passes: []httpapi.DuePass[SweepSummary]{{Kinds: DueKinds(), Fetch: true,
+			Each: func(ctx context.Context, item ddb.Item, now time.Time, sum *SweepSummary) error {
+				return sweepItem(ctx, d, item, now, sum)
+			}}},
 		Tally: func(sum *SweepSummary, run ddb.DueRun) {
 			sum.Due, sum.Done, sum.Failures = run.Seen, run.Done, run.Failed
 		},
 		Counts: func(sum *SweepSummary) []any {
 			return []any{"events", sum.Events, "created", sum.Created, "sent", sum.Sent, "inline", sum.Inline}
 		},
-	}.Handler(d)
+	}
 }
 
 // sweepItem fans a due event out, or leases a due delivery, and sends the
 // messages.
-func sweepItem(ctx context.Context, d httpapi.Services, item ddb.Item, now time.Time, sum *SweepSummary, endpoints map[string][]endpoint, mu *sync.Mutex) error {
+func sweepItem(ctx context.Context, d httpapi.Services, item ddb.Item, now time.Time, sum *SweepSummary) error {
 	var msgs []Message
 	var err error
 	if sk := ddb.Decode(item).S(ddb.AttrSK); sk == skEvent {
-		msgs, err = fanOut(ctx, d, item, now, endpoints, mu)
+		msgs, err = fanOut(ctx, d, item, now, sum)
 		if err == nil {
-			mu.Lock()
 			sum.Events++
 			sum.Created += len(msgs)
-			mu.Unlock()
 		}
 	} else if strings.HasPrefix(sk, skDelivery) {
 		var m *Message
@@ -114,13 +105,11 @@ func sweepItem(ctx context.Context, d httpapi.Services, item ddb.Item, now time.
 			err = errors.Join(err, serr)
 			continue
 		}
-		mu.Lock()
 		if d.Queue == nil {
 			sum.Inline++
 		} else {
 			sum.Sent++
 		}
-		mu.Unlock()
 	}
 	return err
 }
@@ -219,24 +208,23 @@ func storeEndpoints(ctx context.Context, t *ddb.Table, store string) ([]endpoint
 // attributes removed (conditioned on their being there: once) and a
 // delivery per enabled endpoint that takes the type, each leased (due
 // Lease from now) and returned to be sent.
-func fanOut(ctx context.Context, d httpapi.Services, item ddb.Item, now time.Time, cache map[string][]endpoint, mu *sync.Mutex) ([]Message, error) {
+func fanOut(ctx context.Context, d httpapi.Services, item ddb.Item, now time.Time, sum *SweepSummary) ([]Message, error) {
 	dec := ddb.Decode(item)
 	id, store, typ, owner := dec.MustS("eventId"), dec.MustS("storeId"), dec.MustS("type"), dec.MustS("owner")
 	body, orderID, seq, created := dec.MustS("body"), dec.S("orderId"), dec.N("sequence"), dec.MustTime("createdAt")
 	if err := dec.Err(); err != nil {
 		return nil, err
 	}
-	mu.Lock()
-	eps, ok := cache[store]
-	mu.Unlock()
+	eps, ok := sum.endpoints[store]
 	if !ok {
 		var err error
 		if eps, err = storeEndpoints(ctx, d.Table, store); err != nil {
 			return nil, err
 		}
-		mu.Lock()
-		cache[store] = eps
-		mu.Unlock()
+		if sum.endpoints == nil {
+			sum.endpoints = map[string][]endpoint{}
+		}
+		sum.endpoints[store] = eps
 	}
 	tx := &ledger.Tx{}
 	tx.Update(eventKey(id), "REMOVE #b, #d SET fannedOutAt = :now", ledger.Cond{

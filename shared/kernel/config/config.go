@@ -25,6 +25,7 @@ const (
 	// loopback address (the local stack sets it; the cloud never does).
 	EnvWebhookAllowLoopback = "MINIPAY_WEBHOOK_ALLOW_LOOPBACK"
 	EnvFoldQueueURL         = "MINIPAY_FOLD_QUEUE_URL" // the fold-work SQS queue (set on its senders only)
+	EnvDueQueueURL          = "MINIPAY_DUE_QUEUE_URL"  // the due-work SQS queue (set on its senders only)
 )
 
 // DefaultTable is the table name used locally when MINIPAY_TABLE is unset.
@@ -72,6 +73,8 @@ type Config struct {
 	WebhookAllowLoopback bool
 	// FoldQueueURL is the fold-work queue (likewise).
 	FoldQueueURL string
+	// DueQueueURL is the due-work queue (likewise).
+	DueQueueURL string
 }
 
 // FromEnv reads the configuration. A missing table name is an error in the
@@ -86,6 +89,7 @@ func FromEnv() (Config, error) {
 		SavingsQueueURL:     os.Getenv(EnvSavingsQueueURL),
 		FoldQueueURL:        os.Getenv(EnvFoldQueueURL),
 		WebhookQueueURL:     os.Getenv(EnvWebhookQueueURL),
+		DueQueueURL:         os.Getenv(EnvDueQueueURL),
 	}
 	switch v := os.Getenv(EnvWebhookAllowLoopback); v {
 	case "", "false", "0":

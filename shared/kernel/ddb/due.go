@@ -104,13 +104,19 @@ type DueRun struct {
 	// Cursor (one-bucket passes) is the index key of the last item handed
 	// to the handler: DueWork.After for a pass that goes on past it.
 	Cursor string
+	// Left (a pass not Done) are the buckets the budget stopped with items
+	// still due or pages unread, in the pass's order: where a job hands its
+	// backlog on (httpapi.DueJob).
+	Left []string
 }
 
 // dueStream is one bucket's Query, a page at a time.
 type dueStream struct {
+	kind string
 	in   *dynamodb.QueryInput
 	buf  []Item
 	more bool // another page may follow
+	read bool // a page was read
 }
 
 func (s *dueStream) fetch(ctx context.Context, c Client) error {
@@ -119,6 +125,7 @@ func (s *dueStream) fetch(ctx context.Context, c Client) error {
 		return err
 	}
 	s.buf = out.Items
+	s.read = true
 	s.more = len(out.LastEvaluatedKey) > 0
 	s.in.ExclusiveStartKey = out.LastEvaluatedKey
 	return nil
@@ -139,7 +146,7 @@ func (t *Table) ForEachDue(ctx context.Context, w DueWork, handle func(context.C
 		return DueRun{}, err
 	}
 	if p.spent(ctx) {
-		return p.run, nil
+		return p.stop(), nil
 	}
 	if err := p.firstPages(ctx); err != nil {
 		return p.run, fmt.Errorf("ddb: due %s: %w", p.name, err)
@@ -150,17 +157,27 @@ func (t *Table) ForEachDue(ctx context.Context, w DueWork, handle func(context.C
 			return p.run, fmt.Errorf("ddb: due %s: %w", p.name, err)
 		}
 		if stopped {
-			return p.run, nil
+			return p.stop(), nil
 		}
 		if next == nil {
 			p.run.Done, p.run.Cursor = true, ""
 			return p.run, nil
 		}
 		if p.spent(ctx) {
-			return p.run, nil
+			return p.stop(), nil
 		}
 		p.handleHead(ctx, next, handle)
 	}
+}
+
+// stop is the run of a pass the budget stopped: the buckets it leaves.
+func (p *duePass) stop() DueRun {
+	for _, s := range p.streams {
+		if !s.read || len(s.buf) > 0 || s.more {
+			p.run.Left = append(p.run.Left, s.kind)
+		}
+	}
+	return p.run
 }
 
 // duePass is one ForEachDue pass: a stream per bucket, and what the pass
@@ -200,7 +217,7 @@ func (t *Table) newDuePass(w DueWork) (*duePass, error) {
 	p.started = time.Now()
 	p.streams = make([]*dueStream, len(kinds))
 	for i, kind := range kinds {
-		p.streams[i] = &dueStream{in: t.dueQuery(kind, w.Until, page)}
+		p.streams[i] = &dueStream{kind: kind, in: t.dueQuery(kind, w.Until, page)}
 	}
 	if w.After != "" {
 		if len(p.streams) != 1 {

@@ -59,7 +59,13 @@ func TestDueWorkIsBoundedAndResumes(t *testing.T) {
 			t.Fatal(err, run.Err())
 		}
 		if run.Done {
+			if run.Left != nil {
+				t.Fatalf("a done pass leaves %v", run.Left)
+			}
 			break
+		}
+		if len(run.Left) != 1 || run.Left[0] != "test" {
+			t.Fatalf("a pass the budget stopped leaves %v, want [test]", run.Left)
 		}
 		if run.Seen == 0 {
 			t.Fatal("a pass that was not done handled nothing")
@@ -80,6 +86,42 @@ func TestDueWorkIsBoundedAndResumes(t *testing.T) {
 		if order[i] < order[i-1] {
 			t.Fatalf("not oldest first: %s after %s", order[i], order[i-1])
 		}
+	}
+}
+
+// A pass the budget stops names the buckets it leaves with work: not one
+// it drained, nor one that had nothing due.
+func TestDueRunLeavesItsUnfinishedBuckets(t *testing.T) {
+	e := ddbtest.New(t)
+	ctx := context.Background()
+	now := e.Clock.Now()
+	put := func(pk, kind string, at time.Time) {
+		item := ddb.Key(pk, "WORK")
+		ddb.SetDue(item, kind, at, pk)
+		if _, err := ddbtest.Client().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.Name), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		put(fmt.Sprintf("BUSY#%d", i), "left#00", now.Add(-time.Minute))
+	}
+	put("ONE", "left#02", now.Add(-time.Hour)) // the oldest: the one item a spent pass still takes
+	put("LATER", "left#03", now.Add(time.Hour))
+	kinds := []string{"left#00", "left#01", "left#02", "left#03"}
+	var seen []string
+	run, err := e.Table.ForEachDue(ctx, ddb.DueWork{Kinds: kinds, Until: now, Budget: time.Nanosecond},
+		func(ctx context.Context, item ddb.Item) error {
+			seen = append(seen, ddb.Decode(item).S(ddb.AttrPK))
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Done || len(seen) != 1 || seen[0] != "ONE" {
+		t.Fatalf("done %v, handled %v; want one item, ONE", run.Done, seen)
+	}
+	if fmt.Sprint(run.Left) != "[left#00]" {
+		t.Fatalf("left %v, want [left#00]", run.Left)
 	}
 }
 

@@ -253,46 +253,19 @@ func (l *Ledger) readAhead(ctx context.Context, a AccountRef, shards int) ([]ddb
 
 func foldLeaseKey(a AccountRef) ddb.Item { return ddb.Key(pkFoldLease+knownKey(a), skFoldLease) }
 
-// takeFoldLease takes a's lease for holder at generation gen (a new chain:
-// any gen, taken only if nobody holds it), and returns the new generation;
-// ok is false when another chain holds it.
+// takeFoldLease takes a's lease for holder at generation gen (ddb.TakeLease).
 func (l *Ledger) takeFoldLease(ctx context.Context, a AccountRef, holder string, gen int64) (int64, bool, error) {
-	now := time.Now()
-	_, err := l.table.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(l.table.Name),
-		Key:                      foldLeaseKey(a),
-		UpdateExpression:         aws.String("SET #h = :h, #g = :next, #u = :until, #ttl = :ttl"),
-		ConditionExpression:      aws.String("attribute_not_exists(PK) OR #u < :now OR (#h = :h AND #g = :gen)"),
-		ExpressionAttributeNames: map[string]string{"#h": "holder", "#g": "gen", "#u": "until", "#ttl": ddb.AttrTTL},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":h": ddb.S(holder), ":gen": ddb.N(gen), ":next": ddb.N(gen + 1),
-			":now": ddb.N(now.UnixMilli()), ":until": ddb.N(now.Add(FoldLeaseFor).UnixMilli()),
-			":ttl": ddb.Epoch(now.Add(24 * time.Hour)),
-		},
-	})
-	var held *types.ConditionalCheckFailedException
-	switch {
-	case errors.As(err, &held):
-		return gen, false, nil
-	case err != nil:
-		return gen, false, fmt.Errorf("ledger: take the fold lease of %s: %w", a.ID, err)
+	gen, ok, err := l.table.TakeLease(ctx, foldLeaseKey(a), holder, gen, FoldLeaseFor)
+	if err != nil {
+		err = fmt.Errorf("ledger: the fold lease of %s: %w", a.ID, err)
 	}
-	return gen + 1, true, nil
+	return gen, ok, err
 }
 
 // releaseFoldLease ends holder's lease at gen (if it still has it).
 func (l *Ledger) releaseFoldLease(ctx context.Context, a AccountRef, holder string, gen int64) error {
-	_, err := l.table.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(l.table.Name),
-		Key:                       foldLeaseKey(a),
-		UpdateExpression:          aws.String("SET #u = :zero"),
-		ConditionExpression:       aws.String("#h = :h AND #g = :gen"),
-		ExpressionAttributeNames:  map[string]string{"#h": "holder", "#g": "gen", "#u": "until"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":h": ddb.S(holder), ":gen": ddb.N(gen), ":zero": ddb.N(0)},
-	})
-	var gone *types.ConditionalCheckFailedException
-	if err != nil && !errors.As(err, &gone) {
-		return fmt.Errorf("ledger: release the fold lease of %s: %w", a.ID, err)
+	if err := l.table.ReleaseLease(ctx, foldLeaseKey(a), holder, gen); err != nil {
+		return fmt.Errorf("ledger: the fold lease of %s: %w", a.ID, err)
 	}
 	return nil
 }

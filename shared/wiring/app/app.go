@@ -108,7 +108,7 @@ func transferHandlers(d func() httpapi.Services) map[string]any {
 		"reject-transfer": transfers.Reject(d()),
 		"cancel-transfer": transfers.Cancel(d()),
 		"update-settings": transfers.UpdateSettings(d()),
-		"pending-sweep":   transfers.Sweep(d()),
+		"pending-sweep":   transfers.PendingJob(d()).Handler(d()),
 	}
 }
 
@@ -121,7 +121,7 @@ func sprinkleHandlers(d func() httpapi.Services) map[string]any {
 		"create-sprinkle":  sprinkle.Create(d()),
 		"claim-sprinkle":   sprinkle.Claim(d()),
 		"get-sprinkle":     sprinkle.Get(d()),
-		"sprinkle-reclaim": sprinkle.Reclaim(d()),
+		"sprinkle-reclaim": sprinkle.ReclaimJob(d()).Handler(d()),
 	}
 }
 
@@ -130,7 +130,21 @@ func ledgerHandlers(d func() httpapi.Services) map[string]any {
 		"ledger-checkpoint": CheckpointJob(d()),
 		"ledger-fold":       FoldJob(d()),
 		"fold-worker":       FoldWorker(d()),
+		"due-worker":        DueWorker(d()),
 	}
+}
+
+// DueWorker is the due-work queue's worker: a bucket of a one-minute due
+// job's backlog per message (httpapi.DueJob), the job named by its
+// schedule.
+func DueWorker(d httpapi.Services) func(context.Context, events.SQSEvent) (httpapi.DueWorkRun, error) {
+	return httpapi.DueWorker(d, map[string]httpapi.BucketWork{
+		"pending-sweep":    transfers.PendingJob(d).Bucket(d),
+		"sprinkle-reclaim": sprinkle.ReclaimJob(d).Bucket(d),
+		"order-expiry":     merchant.ExpiryJob(d).Bucket(d),
+		"settlement-sweep": settlement.SweepJob(d).Bucket(d),
+		"webhook-sweep":    webhooks.SweepJob(d).Bucket(d),
+	})
 }
 
 func merchantHandlers(d func() httpapi.Services) map[string]any {
@@ -150,7 +164,7 @@ func merchantHandlers(d func() httpapi.Services) map[string]any {
 		"progress-order":    merchant.Progress(d()),
 		"complete-order":    merchant.Complete(d()),
 		"refund-order":      merchant.Refund(d()),
-		"order-expiry":      merchant.Expire(d()),
+		"order-expiry":      merchant.ExpiryJob(d()).Handler(d()),
 	}
 }
 
@@ -163,7 +177,7 @@ func settlementHandlers(d func() httpapi.Services) map[string]any {
 		"decline-settlement": settlement.Decline(d()),
 		"cancel-settlement":  settlement.Cancel(d()),
 		"remind-settlement":  settlement.Remind(d()),
-		"settlement-sweep":   settlement.Sweep(d()),
+		"settlement-sweep":   settlement.SweepJob(d()).Handler(d()),
 	}
 }
 
@@ -188,7 +202,7 @@ func webhookHandlers(d func() httpapi.Services) map[string]any {
 		"list-webhook-deliveries": webhooks.ListDeliveries(d(), StoreOwner),
 		"resend-webhook":          webhooks.Resend(d(), StoreOwner),
 		"test-webhook":            webhooks.SendTest(d(), StoreOwner),
-		"webhook-sweep":           webhooks.Sweep(d()),
+		"webhook-sweep":           webhooks.SweepJob(d()).Handler(d()),
 		"webhook-worker":          webhooks.Worker(d()),
 	}
 }

@@ -32,7 +32,7 @@ func (s *sqsSender) Send(ctx context.Context, queue, body string) error {
 // queueURLs are the configured queue URLs by queue name.
 func queueURLs(cfg config.Config) map[string]string {
 	env := map[string]string{config.EnvSavingsQueueURL: cfg.SavingsQueueURL, config.EnvWebhookQueueURL: cfg.WebhookQueueURL,
-		config.EnvFoldQueueURL: cfg.FoldQueueURL}
+		config.EnvFoldQueueURL: cfg.FoldQueueURL, config.EnvDueQueueURL: cfg.DueQueueURL}
 	urls := map[string]string{}
 	for _, q := range routes.Queues {
 		if u := env[q.URLEnv]; u != "" {
