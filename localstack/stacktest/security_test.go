@@ -415,6 +415,14 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for _, job := range []string{"sprinkle-reclaim", "pending-sweep", "order-expiry", "settlement-sweep", "webhook-sweep"} {
+		sc, _ := routes.ScheduleNamed(job)
+		for _, bucket := range sc.Due { // a backlog handed on (nothing left here: the run did it)
+			if _, err := s.Emulator.Invoke(ctx, "due-worker", dueWorkerEvent(t, job, bucket)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	s.Clock.Advance(24 * time.Hour) // and now for its expiry
 	for _, job := range []string{"pending-sweep", "savings-interest", "savings-installments"} {
 		if _, err := s.Emulator.Fire(ctx, job, s.Clock.Now()); err != nil {
@@ -488,6 +496,17 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 		want := slices.Clone(actions)
 		sort.Strings(want)
 		want = slices.Compact(want)
+		if fn == "due-worker" { // the jobs' own grants, checked above; here the work was done by their runs
+			for _, a := range used {
+				if !slices.Contains(want, a) {
+					t.Errorf("%s: used %s, not granted %v", fn, a, want)
+				}
+			}
+			if len(used) == 0 {
+				t.Errorf("%s was never invoked", fn)
+			}
+			continue
+		}
 		if !slices.Equal(used, want) {
 			t.Errorf("%s: granted %v, used %v", fn, want, used)
 		}

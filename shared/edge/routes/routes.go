@@ -377,10 +377,32 @@ var Queues = []Queue{
 		URLEnv: config.EnvFoldQueueURL, WorkerTimeout: time.Minute, MaxReceives: 3, MaxConcurrency: 32,
 		Table:   actions(del, get, query, update),
 		Summary: "One hot account per message (one the fold job left with postings), folded one transaction after another for 45 s under a lease (one worker per account); re-enqueues itself until the account is caught up"},
-	{Name: "due-work", Worker: "due-worker", Senders: []string{"sprinkle-reclaim", "pending-sweep", "order-expiry", "settlement-sweep", "webhook-sweep", "due-worker"},
+	{Name: "due-work", Worker: "due-worker", Senders: append(dueJobs(), "due-worker"),
 		URLEnv: config.EnvDueQueueURL, WorkerTimeout: time.Minute, MaxReceives: 3, MaxConcurrency: 64,
-		Table:   actions(condCheck, del, get, put, query, update),
+		Table:   tableOf(dueJobs()),
 		Summary: "One due bucket per message that a one-minute job's 7 s run left with work, drained for 40 s under a lease (one worker per bucket); re-enqueues itself until the bucket is caught up"},
+}
+
+// dueJobs are the one-minute jobs over the due index, whose backlogs the
+// due-work queue takes (httpapi.DueJob).
+func dueJobs() []string {
+	return []string{"sprinkle-reclaim", "pending-sweep", "order-expiry", "settlement-sweep", "webhook-sweep"}
+}
+
+// tableOf is every DynamoDB action of the named schedules' functions: what
+// a worker that runs their work needs, and no more.
+func tableOf(names []string) []string {
+	var out []string
+	for _, n := range names {
+		s, _ := ScheduleNamed(n)
+		for _, a := range s.Table {
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // TimeoutOf is a function's timeout: a queue worker's own, else FunctionTimeout.
