@@ -8,7 +8,4 @@ import (
 	"minipay/shared/wiring/app"
 )
 
-func main() {
-	d := app.MustServices()
-	lambda.Start(merchant.ExpiryJob(d).Handler(d))
-}
+func main() { lambda.Start(merchant.ExpiryJob(app.MustServices()).Handler()) }

@@ -8,7 +8,4 @@ import (
 	"minipay/shared/wiring/app"
 )
 
-func main() {
-	d := app.MustServices()
-	lambda.Start(transfers.PendingJob(d).Handler(d))
-}
+func main() { lambda.Start(transfers.PendingJob(app.MustServices()).Handler()) }

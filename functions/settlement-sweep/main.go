@@ -8,7 +8,4 @@ import (
 	"minipay/shared/wiring/app"
 )
 
-func main() {
-	d := app.MustServices()
-	lambda.Start(settlement.SweepJob(d).Handler(d))
-}
+func main() { lambda.Start(settlement.SweepJob(app.MustServices()).Handler()) }

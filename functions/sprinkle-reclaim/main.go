@@ -8,7 +8,4 @@ import (
 	"minipay/shared/wiring/app"
 )
 
-func main() {
-	d := app.MustServices()
-	lambda.Start(sprinkle.ReclaimJob(d).Handler(d))
-}
+func main() { lambda.Start(sprinkle.ReclaimJob(app.MustServices()).Handler()) }

@@ -8,7 +8,4 @@ import (
 	"minipay/shared/wiring/app"
 )
 
-func main() {
-	d := app.MustServices()
-	lambda.Start(webhooks.SweepJob(d).Handler(d))
-}
+func main() { lambda.Start(webhooks.SweepJob(app.MustServices()).Handler()) }

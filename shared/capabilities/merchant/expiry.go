@@ -38,7 +38,8 @@ var errResolved = errors.New("merchant: no longer due")
 // reserve account to its merchant account (release; once per order).
 func ExpiryJob(d httpapi.Services) httpapi.DueJob[ExpirySummary] {
 	return httpapi.DueJob[ExpirySummary]{
-		Name: "order expiry",
+		Services: d,
+		Name:     "order expiry",
 		Passes: []httpapi.DuePass[ExpirySummary]{
 			{Kinds: dueOrder.Kinds(), Each: func(ctx context.Context, item ddb.Item, now time.Time, sum *ExpirySummary) error {
 				return expireOne(ctx, d, ddb.Decode(item).S("orderId"), now, sum)

@@ -267,7 +267,8 @@ type SweepSummary struct {
 // work) and sends the automatic reminder when it is due. Idempotent.
 func SweepJob(d httpapi.Services) httpapi.DueJob[SweepSummary] {
 	return httpapi.DueJob[SweepSummary]{
-		Name: "settlement sweep",
+		Services: d,
+		Name:     "settlement sweep",
 		// ForEachDue hands the items over one at a time: sum needs no lock.
 		Passes: []httpapi.DuePass[SweepSummary]{{Kinds: dueKind.Kinds(),
 			Each: func(ctx context.Context, item ddb.Item, _ time.Time, sum *SweepSummary) error {

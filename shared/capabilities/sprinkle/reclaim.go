@@ -29,7 +29,8 @@ var errAlreadyReclaimed = errors.New("sprinkle: already reclaimed")
 // re-checks it was not reclaimed.
 func ReclaimJob(d httpapi.Services) httpapi.DueJob[ReclaimSummary] {
 	return httpapi.DueJob[ReclaimSummary]{
-		Name: "sprinkle reclaim",
+		Services: d,
+		Name:     "sprinkle reclaim",
 		Passes: []httpapi.DuePass[ReclaimSummary]{{Kinds: dueSprinkle.Kinds(), Fetch: true,
 			Each: func(ctx context.Context, item ddb.Item, now time.Time, sum *ReclaimSummary) error {
 				sp, err := sprinkleFromItem(item)

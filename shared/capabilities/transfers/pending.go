@@ -464,7 +464,8 @@ var errNotDue = fmt.Errorf("transfers: no longer due")
 // changes, so a second run changes nothing.
 func PendingJob(d httpapi.Services) httpapi.DueJob[SweepSummary] {
 	return httpapi.DueJob[SweepSummary]{
-		Name: "pending sweep",
+		Services: d,
+		Name:     "pending sweep",
 		Passes: []httpapi.DuePass[SweepSummary]{{Kinds: duePending.Kinds(), Fetch: true,
 			Each: func(ctx context.Context, item ddb.Item, now time.Time, sum *SweepSummary) error {
 				return sweepOne(ctx, d, item, now, sum)

@@ -67,7 +67,8 @@ type SweepSummary struct {
 // It is a due job (httpapi.DueJob).
 func SweepJob(d httpapi.Services) httpapi.DueJob[SweepSummary] {
 	return httpapi.DueJob[SweepSummary]{
-		Name: "webhook sweep",
+		Services: d,
+		Name:     "webhook sweep",
 		Passes: []httpapi.DuePass[SweepSummary]{{Kinds: DueKinds(), Fetch: true,
 			Each: func(ctx context.Context, item ddb.Item, now time.Time, sum *SweepSummary) error {
 				return sweepItem(ctx, d, item, now, sum)

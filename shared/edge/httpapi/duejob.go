@@ -63,6 +63,7 @@ const DueLeaseFor = 2 * time.Minute
 // (a cache of what one run reads), as every run and worker pass starts
 // with a zero S.
 type DueJob[S any] struct {
+	Services Services // what its runs and workers use
 	// Name is the log message and the prefix of the invocation's error
 	// ("sprinkle reclaim").
 	Name string
@@ -100,7 +101,8 @@ type DueMessage struct {
 }
 
 // Handler is the job's scheduled handler.
-func (j DueJob[S]) Handler(d Services) func(context.Context, routes.ScheduledEvent) (S, error) {
+func (j DueJob[S]) Handler() func(context.Context, routes.ScheduledEvent) (S, error) {
+	d := j.Services
 	return func(ctx context.Context, ev routes.ScheduledEvent) (S, error) {
 		var sum S
 		passes := j.Passes
@@ -213,7 +215,8 @@ func dueLeasePK(job string) string { return "DUELEASE#" + job }
 // DueWorkerBudget, and return the continuation if items are left. A
 // failed item stays due (the scheduled run takes it again); a failed read
 // fails the message, which the queue delivers again.
-func (j DueJob[S]) Bucket(d Services) BucketWork {
+func (j DueJob[S]) Bucket() BucketWork {
+	d := j.Services
 	return func(ctx context.Context, m DueMessage) (*DueMessage, error) {
 		i := slices.IndexFunc(j.Passes, func(p DuePass[S]) bool { return slices.Contains(p.Kinds, m.Bucket) })
 		if i < 0 {

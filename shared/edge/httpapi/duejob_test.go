@@ -101,14 +101,14 @@ func TestDueJobPasses(t *testing.T) {
 				Tally:  func(sum *passesRun, run ddb.DueRun) { sum.Due, sum.Done = run.Seen, run.Done },
 				Counts: func(*passesRun) []any { return nil },
 			}
-			d := httpapi.Services{Table: e.Table, Ledger: e.Ledger, Clock: e.Clock, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+			job.Services = httpapi.Services{Table: e.Table, Ledger: e.Ledger, Clock: e.Clock, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 			runCtx := ctx
 			if c.deadline > 0 {
 				var cancel context.CancelFunc
 				runCtx, cancel = context.WithTimeout(ctx, c.deadline)
 				defer cancel()
 			}
-			sum, err := job.Handler(d)(runCtx, routes.ScheduledEvent{Job: "job-test"})
+			sum, err := job.Handler()(runCtx, routes.ScheduledEvent{Job: "job-test"})
 			if c.fail != (err != nil) || c.fail && !errors.Is(err, errItem) {
 				t.Fatalf("error %v, want failure %v", err, c.fail)
 			}

@@ -40,7 +40,8 @@ func BenchmarkDueBacklog(b *testing.B) {
 			ctx := context.Background()
 			d := httpapi.Services{Table: e.Table, Ledger: e.Ledger, Clock: e.Clock, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 			job := httpapi.DueJob[backlogRun]{
-				Name: "backlog bench",
+				Services: d,
+				Name:     "backlog bench",
 				Passes: []httpapi.DuePass[backlogRun]{{Kinds: kinds, Each: func(ctx context.Context, item ddb.Item, now time.Time, sum *backlogRun) error {
 					key := ddb.Item{ddb.AttrPK: item[ddb.AttrPK], ddb.AttrSK: item[ddb.AttrSK]}
 					_, err := ddbtest.Client().TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
@@ -60,7 +61,7 @@ func BenchmarkDueBacklog(b *testing.B) {
 				b.StartTimer()
 				start := time.Now()
 				if mode.workers == 0 {
-					if _, err := job.Handler(d)(ctx, routes.ScheduledEvent{Job: "backlog-bench"}); err != nil {
+					if _, err := job.Handler()(ctx, routes.ScheduledEvent{Job: "backlog-bench"}); err != nil {
 						b.Fatal(err)
 					}
 				} else {
@@ -93,7 +94,8 @@ func seedBacklog(b *testing.B, e *ddbtest.Env, kinds []string, per, round int) {
 func drainWithWorkers(b *testing.B, d httpapi.Services, job httpapi.DueJob[backlogRun], kinds []string, n int) {
 	q := &sentMessages{}
 	d.Queue = q
-	worker := httpapi.DueWorker(d, map[string]httpapi.BucketWork{"backlog-bench": job.Bucket(d)})
+	job.Services = d
+	worker := httpapi.DueWorker(d, map[string]httpapi.BucketWork{"backlog-bench": job.Bucket()})
 	for _, k := range kinds {
 		q.Send(context.Background(), httpapi.DueQueue, fmt.Sprintf(`{"job":"backlog-bench","bucket":%q}`, k))
 	}

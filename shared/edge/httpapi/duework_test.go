@@ -95,6 +95,7 @@ func TestDueJobHandsItsBacklogOn(t *testing.T) {
 	}
 	q := &sentMessages{}
 	d := httpapi.Services{Table: e.Table, Ledger: e.Ledger, Clock: e.Clock, Queue: q, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	job.Services = d
 
 	// A worker holds backlog#03: the scheduled run leaves it alone.
 	if _, ok, err := e.Table.TakeLease(ctx, ddb.Key("DUELEASE#backlog-test", "backlog#03"), "another", 0, time.Minute); err != nil || !ok {
@@ -103,7 +104,7 @@ func TestDueJobHandsItsBacklogOn(t *testing.T) {
 	// The deadline leaves the run time for a few items only (a pass stops
 	// 2 s before its deadline).
 	runCtx, cancel := context.WithTimeout(ctx, 2100*time.Millisecond)
-	sum, err := job.Handler(d)(runCtx, routes.ScheduledEvent{Job: "backlog-test"})
+	sum, err := job.Handler()(runCtx, routes.ScheduledEvent{Job: "backlog-test"})
 	cancel()
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +140,7 @@ func TestDueJobHandsItsBacklogOn(t *testing.T) {
 	old := httpapi.DueWorkerBudget
 	httpapi.DueWorkerBudget = 40 * time.Millisecond // a few items a pass: continuations
 	defer func() { httpapi.DueWorkerBudget = old }()
-	worker := httpapi.DueWorker(d, map[string]httpapi.BucketWork{"backlog-test": job.Bucket(d)})
+	worker := httpapi.DueWorker(d, map[string]httpapi.BucketWork{"backlog-test": job.Bucket()})
 	continued := 0
 	for round := 0; len(sent) > 0; round++ {
 		if round > 100 {

@@ -108,7 +108,7 @@ func transferHandlers(d func() httpapi.Services) map[string]any {
 		"reject-transfer": transfers.Reject(d()),
 		"cancel-transfer": transfers.Cancel(d()),
 		"update-settings": transfers.UpdateSettings(d()),
-		"pending-sweep":   transfers.PendingJob(d()).Handler(d()),
+		"pending-sweep":   transfers.PendingJob(d()).Handler(),
 	}
 }
 
@@ -121,7 +121,7 @@ func sprinkleHandlers(d func() httpapi.Services) map[string]any {
 		"create-sprinkle":  sprinkle.Create(d()),
 		"claim-sprinkle":   sprinkle.Claim(d()),
 		"get-sprinkle":     sprinkle.Get(d()),
-		"sprinkle-reclaim": sprinkle.ReclaimJob(d()).Handler(d()),
+		"sprinkle-reclaim": sprinkle.ReclaimJob(d()).Handler(),
 	}
 }
 
@@ -139,11 +139,11 @@ func ledgerHandlers(d func() httpapi.Services) map[string]any {
 // schedule.
 func DueWorker(d httpapi.Services) func(context.Context, events.SQSEvent) (httpapi.DueWorkRun, error) {
 	return httpapi.DueWorker(d, map[string]httpapi.BucketWork{
-		"pending-sweep":    transfers.PendingJob(d).Bucket(d),
-		"sprinkle-reclaim": sprinkle.ReclaimJob(d).Bucket(d),
-		"order-expiry":     merchant.ExpiryJob(d).Bucket(d),
-		"settlement-sweep": settlement.SweepJob(d).Bucket(d),
-		"webhook-sweep":    webhooks.SweepJob(d).Bucket(d),
+		"pending-sweep":    transfers.PendingJob(d).Bucket(),
+		"sprinkle-reclaim": sprinkle.ReclaimJob(d).Bucket(),
+		"order-expiry":     merchant.ExpiryJob(d).Bucket(),
+		"settlement-sweep": settlement.SweepJob(d).Bucket(),
+		"webhook-sweep":    webhooks.SweepJob(d).Bucket(),
 	})
 }
 
@@ -164,7 +164,7 @@ func merchantHandlers(d func() httpapi.Services) map[string]any {
 		"progress-order":    merchant.Progress(d()),
 		"complete-order":    merchant.Complete(d()),
 		"refund-order":      merchant.Refund(d()),
-		"order-expiry":      merchant.ExpiryJob(d()).Handler(d()),
+		"order-expiry":      merchant.ExpiryJob(d()).Handler(),
 	}
 }
 
@@ -177,7 +177,7 @@ func settlementHandlers(d func() httpapi.Services) map[string]any {
 		"decline-settlement": settlement.Decline(d()),
 		"cancel-settlement":  settlement.Cancel(d()),
 		"remind-settlement":  settlement.Remind(d()),
-		"settlement-sweep":   settlement.SweepJob(d()).Handler(d()),
+		"settlement-sweep":   settlement.SweepJob(d()).Handler(),
 	}
 }
 
@@ -202,7 +202,7 @@ func webhookHandlers(d func() httpapi.Services) map[string]any {
 		"list-webhook-deliveries": webhooks.ListDeliveries(d(), StoreOwner),
 		"resend-webhook":          webhooks.Resend(d(), StoreOwner),
 		"test-webhook":            webhooks.SendTest(d(), StoreOwner),
-		"webhook-sweep":           webhooks.SweepJob(d()).Handler(d()),
+		"webhook-sweep":           webhooks.SweepJob(d()).Handler(),
 		"webhook-worker":          webhooks.Worker(d()),
 	}
 }
