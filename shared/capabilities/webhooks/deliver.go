@@ -56,7 +56,17 @@ type SweepSummary struct {
 	Failures int  `json:"failures"` // items left due for the next sweep
 	Done     bool `json:"done"`
 
-	endpoints map[string][]endpoint // by store: read once a run
+	endpoints map[string]endpointsRead // by store: read once, reused for older events
+}
+
+// endpointsRead is a store's endpoints as read at a time. It serves an
+// event created at or before that time: the read saw every endpoint the
+// store had when the event happened. A newer event reads them again, so
+// an endpoint added during a long pass (a worker's 40 s) gets every event
+// made after it.
+type endpointsRead struct {
+	eps []endpoint
+	at  time.Time
 }
 
 // SweepJob is the webhook-sweep job: every due event is fanned out to a
@@ -216,17 +226,20 @@ func fanOut(ctx context.Context, d httpapi.Services, item ddb.Item, now time.Tim
 	if err := dec.Err(); err != nil {
 		return nil, err
 	}
-	eps, ok := sum.endpoints[store]
-	if !ok {
-		var err error
-		if eps, err = storeEndpoints(ctx, d.Table, store); err != nil {
+	read, ok := sum.endpoints[store]
+	if !ok || created.After(read.at) {
+		at := d.Clock.Now()
+		eps, err := storeEndpoints(ctx, d.Table, store)
+		if err != nil {
 			return nil, err
 		}
 		if sum.endpoints == nil {
-			sum.endpoints = map[string][]endpoint{}
+			sum.endpoints = map[string]endpointsRead{}
 		}
-		sum.endpoints[store] = eps
+		read = endpointsRead{eps: eps, at: at}
+		sum.endpoints[store] = read
 	}
+	eps := read.eps
 	tx := &ledger.Tx{}
 	tx.Update(eventKey(id), "REMOVE #b, #d SET fannedOutAt = :now", ledger.Cond{
 		Expr: "attribute_exists(#d)", Names: map[string]string{"#b": ddb.AttrDuePK, "#d": ddb.AttrDueSK},
