@@ -2,29 +2,19 @@ package stacktest_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"minipay/localstack/stacktest"
 	"minipay/shared/edge/httpapi"
 	"minipay/shared/edge/routes"
-	"minipay/shared/kernel/ddb"
 )
 
 // dueWorkerEvent is the due-work queue's message for one bucket of a job.
 func dueWorkerEvent(t *testing.T, job, bucket string) []byte {
-	t.Helper()
-	body, _ := json.Marshal(httpapi.DueMessage{Job: job, Bucket: bucket})
-	ev, err := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{MessageId: ddb.NewID("m_"), Body: string(body), EventSource: "aws:sqs"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ev
+	return sqsEvent(t, httpapi.DueMessage{Job: job, Bucket: bucket})
 }
 
 // The due worker, through the emulator, does a one-minute job's work on

@@ -21,8 +21,16 @@ import (
 // foldWorkerEvent is the SQS event the fold-work queue delivers for one
 // account (what the fold job sends for a hot one).
 func foldWorkerEvent(t *testing.T, owner, account string) []byte {
+	return sqsEvent(t, ledger.FoldWork{Owner: owner, Account: account})
+}
+
+// sqsEvent is a queue worker's event: one record whose body is msg as JSON.
+func sqsEvent(t *testing.T, msg any) []byte {
 	t.Helper()
-	body, _ := json.Marshal(ledger.FoldWork{Owner: owner, Account: account})
+	body, err := json.Marshal(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ev, err := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{MessageId: ddb.NewID("m_"), Body: string(body), EventSource: "aws:sqs"}}})
 	if err != nil {
 		t.Fatal(err)

@@ -89,19 +89,23 @@ func TestDueWorkIsBoundedAndResumes(t *testing.T) {
 	}
 }
 
+// putDue puts a work item (PK pk, id pk) due at at in kind's bucket.
+func putDue(t *testing.T, e *ddbtest.Env, pk, kind string, at time.Time) {
+	t.Helper()
+	item := ddb.Key(pk, "WORK")
+	ddb.SetDue(item, kind, at, pk)
+	if _, err := ddbtest.Client().PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(e.Name), Item: item}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A pass the budget stops names the buckets it leaves with work: not one
 // it drained, nor one that had nothing due.
 func TestDueRunLeavesItsUnfinishedBuckets(t *testing.T) {
 	e := ddbtest.New(t)
 	ctx := context.Background()
 	now := e.Clock.Now()
-	put := func(pk, kind string, at time.Time) {
-		item := ddb.Key(pk, "WORK")
-		ddb.SetDue(item, kind, at, pk)
-		if _, err := ddbtest.Client().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.Name), Item: item}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	put := func(pk, kind string, at time.Time) { putDue(t, e, pk, kind, at) }
 	for i := 0; i < 5; i++ {
 		put(fmt.Sprintf("BUSY#%d", i), "left#00", now.Add(-time.Minute))
 	}
@@ -131,13 +135,7 @@ func TestEarliestDue(t *testing.T) {
 	e := ddbtest.New(t)
 	ctx := context.Background()
 	now := e.Clock.Now()
-	put := func(pk, kind string, at time.Time) {
-		item := ddb.Key(pk, "WORK")
-		ddb.SetDue(item, kind, at, pk)
-		if _, err := ddbtest.Client().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.Name), Item: item}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	put := func(pk, kind string, at time.Time) { putDue(t, e, pk, kind, at) }
 	if _, ok, err := e.Table.EarliestDue(ctx, []string{"a", "b#00"}); ok || err != nil {
 		t.Fatalf("empty buckets: %v %v", ok, err)
 	}
