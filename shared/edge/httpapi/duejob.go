@@ -83,6 +83,12 @@ type DueJob[S any] struct {
 type DuePass[S any] struct {
 	Kinds []string // the buckets (a ddb.DueKind's Kinds())
 	Fetch bool     // hand Each the item itself (ddb.DueWork.Fetch)
+	// Parallel is how many of one bucket's items a due worker takes at
+	// once (0 or 1: one at a time; the scheduled run always takes one at
+	// a time). Each call then gets a summary of its own (one per slot),
+	// so Each need not guard it; the items must be independent (no two
+	// contend for one item or account).
+	Parallel int
 	// Each does one item's work, counting into sum; an error leaves the
 	// item due and fails the run.
 	Each func(ctx context.Context, item ddb.Item, now time.Time, sum *S) error
@@ -234,16 +240,23 @@ func (j DueJob[S]) Bucket() BucketWork {
 			}
 			return nil, err
 		}
-		var sum S
 		p, now := j.Passes[i], d.Clock.Now()
-		w := ddb.DueWork{Kind: m.Bucket, Until: now, Budget: DueWorkerBudget, Fetch: p.Fetch, After: m.After}
-		run, err := d.Table.ForEachDue(ctx, w, func(ctx context.Context, item ddb.Item) error {
-			return p.Each(ctx, item, now, &sum)
-		})
-		if j.Tally != nil {
-			j.Tally(&sum, run)
+		sums := make([]S, max(p.Parallel, 1))
+		free := make(chan *S, len(sums)) // a summary per item in flight
+		for k := range sums {
+			free <- &sums[k]
 		}
-		attrs := append([]any{"job", m.Job, "bucket", m.Bucket, "due", run.Seen}, j.Counts(&sum)...)
+		w := ddb.DueWork{Kind: m.Bucket, Until: now, Budget: DueWorkerBudget, Fetch: p.Fetch, After: m.After, Parallel: p.Parallel}
+		run, err := d.Table.ForEachDue(ctx, w, func(ctx context.Context, item ddb.Item) error {
+			sum := <-free
+			defer func() { free <- sum }()
+			return p.Each(ctx, item, now, sum)
+		})
+		var counts []any
+		for k := range sums {
+			counts = addCounts(counts, j.Counts(&sums[k]))
+		}
+		attrs := append([]any{"job", m.Job, "bucket", m.Bucket, "due", run.Seen}, counts...)
 		d.Log.InfoContext(ctx, j.Name+": bucket", append(attrs, "done", run.Done, "errors", run.Failed)...)
 		if run.Failed > 0 {
 			d.Log.WarnContext(ctx, j.Name+": items left due", "bucket", m.Bucket, "error", run.Err().Error())
@@ -258,6 +271,23 @@ func (j DueJob[S]) Bucket() BucketWork {
 		next.After, next.Lease, next.Gen = run.Cursor, holder, gen
 		return &next, nil
 	}
+}
+
+// addCounts adds the int and int64 values of b (Counts' key, value, ...)
+// to a's by position: one log line for a worker's summaries.
+func addCounts(a, b []any) []any {
+	if a == nil {
+		return slices.Clone(b)
+	}
+	for k := 1; k < len(a) && k < len(b); k += 2 {
+		switch v := a[k].(type) {
+		case int:
+			a[k] = v + b[k].(int)
+		case int64:
+			a[k] = v + b[k].(int64)
+		}
+	}
+	return a
 }
 
 // DueWorkRun is what a due worker's invocation did.

@@ -53,8 +53,15 @@ type backlogRun struct{ Handled int }
 // them, one chain per bucket however often a message is delivered (three
 // times each here, all at once), continuing from their cursors, until no
 // item is due; each item is handed to one worker once, and no lease is
-// left held.
+// left held. So with a pass whose workers take several items at once
+// (DuePass.Parallel; each slot counts into its own summary).
 func TestDueJobHandsItsBacklogOn(t *testing.T) {
+	for _, parallel := range []int{1, 3} {
+		t.Run(fmt.Sprintf("parallel=%d", parallel), func(t *testing.T) { dueJobHandsItsBacklogOn(t, parallel) })
+	}
+}
+
+func dueJobHandsItsBacklogOn(t *testing.T, parallel int) {
 	e := ddbtest.New(t)
 	ctx := context.Background()
 	now := e.Clock.Now()
@@ -74,7 +81,7 @@ func TestDueJobHandsItsBacklogOn(t *testing.T) {
 	handed := map[string]int{}
 	job := httpapi.DueJob[backlogRun]{
 		Name: "backlog test",
-		Passes: []httpapi.DuePass[backlogRun]{{Kinds: buckets, Each: func(ctx context.Context, item ddb.Item, _ time.Time, sum *backlogRun) error {
+		Passes: []httpapi.DuePass[backlogRun]{{Kinds: buckets, Parallel: parallel, Each: func(ctx context.Context, item ddb.Item, _ time.Time, sum *backlogRun) error {
 			mu.Lock()
 			handed[idOf(item)]++
 			mu.Unlock()

@@ -93,6 +93,11 @@ type DueWork struct {
 	// After resumes a one-bucket pass after the item an earlier pass
 	// stopped at (its DueRun.Cursor); "" starts from the oldest.
 	After string
+	// Parallel is how many items the handler takes at once (0 or 1: one
+	// at a time). They are still started oldest first, and the pass waits
+	// for every one it started before it returns, so its Cursor has every
+	// item up to it handled. The handler must be safe for concurrent use.
+	Parallel int
 }
 
 // DueRun is what a pass did.
@@ -135,49 +140,58 @@ func (s *dueStream) fetch(ctx context.Context, c Client) error {
 const dueFanOut = 8
 
 // ForEachDue hands every item of the pass's buckets due at or before
-// w.Until to handle, oldest first (across the buckets too), one at a time.
-// A handler's error is recorded and the pass goes on (the item stays due
-// and is retried by the next pass). The index is eventually consistent:
-// an item handled a moment ago may be seen again, which the handler's own
-// conditions must make harmless.
+// w.Until to handle, oldest first (across the buckets too), one at a time
+// or w.Parallel at once. A handler's error is recorded and the pass goes
+// on (the item stays due and is retried by the next pass). The index is
+// eventually consistent: an item handled a moment ago may be seen again,
+// which the handler's own conditions must make harmless.
 func (t *Table) ForEachDue(ctx context.Context, w DueWork, handle func(context.Context, Item) error) (DueRun, error) {
 	p, err := t.newDuePass(w)
 	if err != nil {
 		return DueRun{}, err
 	}
+	err = p.walk(ctx, handle)
+	p.inFlight.Wait()
+	if err != nil {
+		return p.run, fmt.Errorf("ddb: due %s: %w", p.name, err)
+	}
+	return p.run, nil
+}
+
+// walk starts the pass's items oldest first until the end (Done), the
+// budget (stop) or a failed read.
+func (p *duePass) walk(ctx context.Context, handle func(context.Context, Item) error) error {
 	if p.spent(ctx) {
-		return p.stop(), nil
+		p.stop()
+		return nil
 	}
 	if err := p.firstPages(ctx); err != nil {
-		return p.run, fmt.Errorf("ddb: due %s: %w", p.name, err)
+		return err
 	}
 	for {
 		next, stopped, err := p.oldest(ctx)
 		if err != nil {
-			return p.run, fmt.Errorf("ddb: due %s: %w", p.name, err)
+			return err
 		}
-		if stopped {
-			return p.stop(), nil
+		if stopped || (next != nil && p.spent(ctx)) {
+			p.stop()
+			return nil
 		}
 		if next == nil {
 			p.run.Done, p.run.Cursor = true, ""
-			return p.run, nil
-		}
-		if p.spent(ctx) {
-			return p.stop(), nil
+			return nil
 		}
 		p.handleHead(ctx, next, handle)
 	}
 }
 
-// stop is the run of a pass the budget stopped: the buckets it leaves.
-func (p *duePass) stop() DueRun {
+// stop records the buckets a pass the budget stopped leaves.
+func (p *duePass) stop() {
 	for _, s := range p.streams {
 		if !s.read || len(s.buf) > 0 || s.more {
 			p.run.Left = append(p.run.Left, s.kind)
 		}
 	}
-	return p.run
 }
 
 // duePass is one ForEachDue pass: a stream per bucket, and what the pass
@@ -189,7 +203,12 @@ type duePass struct {
 	reserve time.Duration
 	started time.Time
 	streams []*dueStream
-	run     DueRun
+	// slots (w.Parallel > 1) bounds the items in flight; inFlight waits
+	// for them; mu guards run's failures, which they record.
+	slots    chan struct{}
+	inFlight sync.WaitGroup
+	mu       sync.Mutex
+	run      DueRun
 }
 
 // newDuePass checks w and opens a stream per bucket (w.After resumes the
@@ -202,6 +221,9 @@ func (t *Table) newDuePass(w DueWork) (*duePass, error) {
 	p := &duePass{t: t, w: w, reserve: w.Reserve}
 	if p.reserve <= 0 {
 		p.reserve = 2 * time.Second
+	}
+	if w.Parallel > 1 {
+		p.slots = make(chan struct{}, w.Parallel)
 	}
 	kinds := w.Kinds
 	if w.Kind != "" {
@@ -298,8 +320,8 @@ func (p *duePass) oldest(ctx context.Context) (next *dueStream, stopped bool, er
 	return next, false, nil
 }
 
-// handleHead takes s's head and hands it to handle (read again first if
-// w.Fetch; skipped if gone), recording a failure.
+// handleHead takes s's head and hands it to handle, at once or, with
+// w.Parallel, when a slot is free (not waiting for it to finish).
 func (p *duePass) handleHead(ctx context.Context, s *dueStream, handle func(context.Context, Item) error) {
 	item := s.buf[0]
 	s.buf = s.buf[1:]
@@ -307,6 +329,21 @@ func (p *duePass) handleHead(ctx context.Context, s *dueStream, handle func(cont
 	if len(p.streams) == 1 {
 		p.run.Cursor = encodeDueCursor(item)
 	}
+	if p.slots == nil {
+		p.handleOne(ctx, item, handle)
+		return
+	}
+	p.slots <- struct{}{}
+	p.inFlight.Add(1)
+	go func() {
+		defer func() { <-p.slots; p.inFlight.Done() }()
+		p.handleOne(ctx, item, handle)
+	}()
+}
+
+// handleOne hands one item to handle (read again first if w.Fetch;
+// skipped if gone), recording a failure.
+func (p *duePass) handleOne(ctx context.Context, item Item, handle func(context.Context, Item) error) {
 	if p.w.Fetch {
 		got, err := p.t.getConsistent(ctx, Item{AttrPK: item[AttrPK], AttrSK: item[AttrSK]})
 		if err != nil {
@@ -326,6 +363,8 @@ func (p *duePass) handleHead(ctx context.Context, s *dueStream, handle func(cont
 // fail counts a failed item and keeps its error, up to 20: enough to
 // diagnose; the count says the rest.
 func (p *duePass) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.run.Failed++
 	if len(p.run.Errs) < 20 {
 		p.run.Errs = append(p.run.Errs, err)

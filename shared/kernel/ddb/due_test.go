@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,31 +18,37 @@ import (
 
 // A pass over the due index stops when its time budget is spent, and the
 // next pass resumes with what is left: every item is handled once, oldest
-// first, however many passes it takes.
+// first, however many passes it takes. With Parallel, up to that many
+// items are in flight at once (and never more), and a pass returns only when every item it started is done, so the next
+// pass never hands one of them again.
 func TestDueWorkIsBoundedAndResumes(t *testing.T) {
+	for _, parallel := range []int{1, 4} {
+		t.Run(fmt.Sprintf("parallel=%d", parallel), func(t *testing.T) { dueWorkIsBoundedAndResumes(t, parallel) })
+	}
+}
+
+func dueWorkIsBoundedAndResumes(t *testing.T, parallel int) {
 	e := ddbtest.New(t)
 	ctx := context.Background()
 	now := e.Clock.Now()
 	const n = 60
 	for i := 0; i < n; i++ {
-		item := ddb.Key(fmt.Sprintf("WORK#%03d", i), "WORK")
-		ddb.SetDue(item, "test", now.Add(-time.Duration(n-i)*time.Second), fmt.Sprint(i))
-		if _, err := ddbtest.Client().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.Name), Item: item}); err != nil {
-			t.Fatal(err)
-		}
+		putDue(t, e, fmt.Sprintf("WORK#%03d", i), "test", now.Add(-time.Duration(n-i)*time.Second))
 	}
-	// Not yet due: an item an hour from now.
-	later := ddb.Key("WORK#later", "WORK")
-	ddb.SetDue(later, "test", now.Add(time.Hour), "later")
-	if _, err := ddbtest.Client().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.Name), Item: later}); err != nil {
-		t.Fatal(err)
-	}
+	putDue(t, e, "WORK#later", "test", now.Add(time.Hour)) // not yet due
+	var mu sync.Mutex
 	handled := map[string]int{}
 	var order []string
+	inFlight, most := 0, 0
 	done := func(ctx context.Context, item ddb.Item) error {
 		pk := ddb.Decode(item).S(ddb.AttrPK)
+		mu.Lock()
 		handled[pk]++
 		order = append(order, pk)
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
 		time.Sleep(5 * time.Millisecond)
 		// Handling takes the item out of the index, as every job does.
 		_, err := ddbtest.Client().UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.Name), Key: ddb.Key(pk, "WORK"),
@@ -54,10 +61,15 @@ func TestDueWorkIsBoundedAndResumes(t *testing.T) {
 	}
 	passes := 0
 	for ; passes < 100; passes++ {
-		run, err := e.Table.ForEachDue(ctx, ddb.DueWork{Kind: "test", Until: now, Page: 7, Budget: 40 * time.Millisecond}, done)
+		run, err := e.Table.ForEachDue(ctx, ddb.DueWork{Kind: "test", Until: now, Page: 7, Budget: 40 * time.Millisecond, Parallel: parallel}, done)
 		if err != nil || run.Err() != nil {
 			t.Fatal(err, run.Err())
 		}
+		mu.Lock()
+		if inFlight != 0 {
+			t.Fatalf("a pass returned with %d items in flight", inFlight)
+		}
+		mu.Unlock()
 		if run.Done {
 			if run.Left != nil {
 				t.Fatalf("a done pass leaves %v", run.Left)
@@ -82,10 +94,45 @@ func TestDueWorkIsBoundedAndResumes(t *testing.T) {
 			t.Fatalf("%s handled %d times", pk, c)
 		}
 	}
-	for i := 1; i < len(order); i++ {
+	if most > parallel || (parallel > 1 && most < 2) {
+		t.Fatalf("at most %d items at once with Parallel %d", most, parallel)
+	}
+	// One at a time, oldest first (at once, the goroutines' own schedule
+	// orders their starts).
+	for i := 1; parallel == 1 && i < len(order); i++ {
 		if order[i] < order[i-1] {
 			t.Fatalf("not oldest first: %s after %s", order[i], order[i-1])
 		}
+	}
+}
+
+// Items in flight at once still fail one by one: each failure is counted
+// and kept, and the others are done.
+func TestParallelDueWorkCountsEachFailure(t *testing.T) {
+	e := ddbtest.New(t)
+	ctx := context.Background()
+	now := e.Clock.Now()
+	for i := 0; i < 30; i++ {
+		putDue(t, e, fmt.Sprintf("P#%02d", i), "par", now.Add(-time.Minute))
+	}
+	var mu sync.Mutex
+	ok := 0
+	run, err := e.Table.ForEachDue(ctx, ddb.DueWork{Kind: "par", Until: now, Parallel: 8}, func(ctx context.Context, item ddb.Item) error {
+		var i int
+		fmt.Sscanf(ddb.Decode(item).S(ddb.AttrPK), "P#%d", &i)
+		if i%3 == 0 {
+			return fmt.Errorf("item %d failed", i)
+		}
+		mu.Lock()
+		ok++
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !run.Done || run.Seen != 30 || run.Failed != 10 || len(run.Errs) != 10 || ok != 20 {
+		t.Fatalf("done %v, seen %d, failed %d (%d errors), ok %d; want done, 30, 10 (10), 20", run.Done, run.Seen, run.Failed, len(run.Errs), ok)
 	}
 }
 
