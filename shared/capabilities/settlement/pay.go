@@ -110,11 +110,11 @@ func resolve(ctx context.Context, d httpapi.Services, r *httpapi.Request, action
 // nothing (404). The caller's own share costs one GetItem; a refusal at
 // most two more.
 func readShare(ctx context.Context, d httpapi.Services, r *httpapi.Request, verb string) (share, error) {
-	sid, uid := r.PathParam("id"), r.PathParam("userId")
-	notFound := ErrNotFound.With("you have no settlement %s", sid)
-	if !ValidID(sid) {
-		return share{}, notFound
+	sid, notFound, err := pathSettlement(r, "")
+	if err != nil {
+		return share{}, err
 	}
+	uid := r.PathParam("userId")
 	sees := isMember
 	why := fmt.Sprintf("only the participant may %s their share: the share of %s in settlement %s is not yours", verb, uid, sid)
 	if uid == r.Caller {

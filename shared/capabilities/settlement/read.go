@@ -165,15 +165,26 @@ func (l *loaded) view(caller string) (Settlement, bool) {
 	return Settlement{}, false
 }
 
+// pathSettlement is the settlement the request's path names ({id}) and
+// the 404 that answers for it ("you have no settlement <id>" and what
+// follows); err is that 404 already when the id cannot be a settlement's.
+func pathSettlement(r *httpapi.Request, follows string) (sid string, notFound, err error) {
+	sid = r.PathParam("id")
+	notFound = ErrNotFound.With("you have no settlement %s%s", sid, follows)
+	if !ValidID(sid) {
+		return sid, notFound, notFound
+	}
+	return sid, notFound, nil
+}
+
 // Get is GET /settlements/{id}: the requester's view (every participant's
 // status and amount, the amount collected) or a participant's (their
 // share). One Query.
 func Get(d httpapi.Services) httpapi.LambdaHandler {
 	return httpapi.Handle(d, "get-settlement", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		sid := r.PathParam("id")
-		notFound := ErrNotFound.With("you have no settlement %s", sid)
-		if !ValidID(sid) {
-			return nil, notFound
+		sid, notFound, err := pathSettlement(r, "")
+		if err != nil {
+			return nil, err
 		}
 		l, err := load(ctx, d, sid)
 		if err != nil {

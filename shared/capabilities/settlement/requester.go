@@ -55,10 +55,9 @@ func Cancel(d httpapi.Services) httpapi.LambdaHandler {
 		if err := r.EmptyBody(); err != nil {
 			return nil, err
 		}
-		sid := r.PathParam("id")
-		notFound := ErrNotFound.With("you have no settlement %s you can cancel", sid)
-		if !ValidID(sid) {
-			return nil, notFound
+		sid, notFound, err := pathSettlement(r, " you can cancel")
+		if err != nil {
+			return nil, err
 		}
 		l, err := load(ctx, d, sid)
 		if err != nil {
@@ -139,10 +138,9 @@ func Remind(d httpapi.Services) httpapi.LambdaHandler {
 		if err := r.EmptyBody(); err != nil {
 			return nil, err
 		}
-		sid := r.PathParam("id")
-		notFound := ErrNotFound.With("you have no settlement %s you can remind", sid)
-		if !ValidID(sid) {
-			return nil, notFound
+		sid, notFound, err := pathSettlement(r, " you can remind")
+		if err != nil {
+			return nil, err
 		}
 		now := d.Clock.Now().UTC()
 		u := newUpdate()
