@@ -189,6 +189,10 @@ func (c *Config) defaults() {
 
 // need makes sure function has a handler (what needs it says who asks, for
 // the error) and gives it its instances once.
+// SetFunctionTimeout changes the functions' timeout, before the first
+// request (tests of what a request that runs out of time answers).
+func (e *Emulator) SetFunctionTimeout(d time.Duration) { e.cfg.FunctionTimeout = d }
+
 func (e *Emulator) need(function, what string) error {
 	h, ok := e.cfg.Handlers[function]
 	if !ok || h == nil {

@@ -155,12 +155,26 @@ func Handle(d Services, function string, fn HandlerFunc) LambdaHandler {
 	return HandleRoute(d, route, fn)
 }
 
+// AnswerReserve is how long before its function's timeout a request still
+// being worked on stops and answers 503 timed_out (with Retry-After). Cut
+// off by the timeout, it would get API Gateway's 500 instead, which says
+// neither "retry" nor when (a slow database under overload, the local
+// stack's DynamoDB Local above all).
+const AnswerReserve = time.Second
+
 // HandleRoute is Handle for a route given directly (the fallback route).
 func HandleRoute(d Services, route routes.Route, fn HandlerFunc) LambdaHandler {
 	return func(ctx context.Context, e events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		start := time.Now()
 		r := &Request{Event: e, Route: route}
-		resp, err := serve(ctx, r, fn)
+		work, cancel := answerBy(ctx)
+		defer cancel()
+		resp, err := serve(work, r, fn)
+		if err != nil && work.Err() != nil && ctx.Err() == nil {
+			if p, _ := ProblemOf(err); p.Status == http.StatusInternalServerError {
+				err = fmt.Errorf("%w (%w)", context.DeadlineExceeded, err) // out of time, whatever the call said
+			}
+		}
 		if err != nil {
 			resp = errorResponse(r, err)
 		}
@@ -181,6 +195,16 @@ func HandleRoute(d Services, route routes.Route, fn HandlerFunc) LambdaHandler {
 		}
 		return toEvent(resp), nil
 	}
+}
+
+// answerBy is the request's work context: it ends AnswerReserve before
+// ctx's deadline (the function's timeout), if ctx has one.
+func answerBy(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, dl.Add(-AnswerReserve))
 }
 
 func serve(ctx context.Context, r *Request, fn HandlerFunc) (*Response, error) {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -21,7 +22,10 @@ var (
 	ErrMethodNotAllowed = domainerr.New("method_not_allowed")
 	ErrTooLarge         = domainerr.New("body_too_large")
 	ErrUnsupportedMedia = domainerr.New("unsupported_media_type")
-	ErrInternal         = domainerr.New("internal")
+	// ErrTimedOut's problem answers any error that wraps
+	// context.DeadlineExceeded (Handle's own deadline: AnswerReserve).
+	ErrTimedOut = domainerr.New("timed_out")
+	ErrInternal = domainerr.New("internal")
 )
 
 // ProblemType is one row of the table: the status and title of a code.
@@ -50,6 +54,7 @@ var Problems = map[string]ProblemType{
 	"idempotency_key_in_use":   {http.StatusConflict, "A request with this Idempotency-Key is still in progress"},
 	"idempotency_key_reused":   {http.StatusUnprocessableEntity, "This Idempotency-Key was used with a different request"},
 	"contention":               {http.StatusServiceUnavailable, "The account is busy; retry shortly"},
+	"timed_out":                {http.StatusServiceUnavailable, "The request did not finish in time; retry shortly"},
 	"internal":                 {http.StatusInternalServerError, "Something went wrong on our side"},
 	// The ledger.
 	"account_not_found":    {http.StatusNotFound, "No such account"},
@@ -139,6 +144,9 @@ func ProblemOf(err error) (Problem, bool) {
 	if ledger.Throttled(err) {
 		return contentionProblem(), true
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return timedOutProblem(), true
+	}
 	c, ok := domainerr.CodeOf(err)
 	if !ok {
 		if domainerr.IsTransient(err) {
@@ -208,5 +216,16 @@ func storable(err error) (Problem, bool) {
 func contentionProblem() Problem {
 	t := Problems["contention"]
 	return Problem{Status: t.Status, Code: "contention", Title: t.Title, Detail: "the request met concurrent changes; retry shortly",
+		Members: map[string]any{"retryAfterSeconds": 1}}
+}
+
+// timedOutProblem is the 503 of a request still being worked on
+// AnswerReserve before its function's timeout (Handle). Whether its write
+// took effect is not known: a money request's retry with the same key
+// answers (replayed if it did, done now if not).
+func timedOutProblem() Problem {
+	t := Problems[ErrTimedOut.Code]
+	return Problem{Status: t.Status, Code: ErrTimedOut.Code, Title: t.Title,
+		Detail:  "the request did not finish in time; retry it shortly (with the same Idempotency-Key: it takes effect once)",
 		Members: map[string]any{"retryAfterSeconds": 1}}
 }

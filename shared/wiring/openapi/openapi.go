@@ -463,7 +463,7 @@ func gatewayMessageSchema(strict bool) *openapi3.Schema {
 // edgeCodes are the codes the edge (httpapi) may answer on any route of
 // r's kind, whatever its handler does.
 func edgeCodes(r routes.Route, op apispec.Op) []string {
-	codes := []string{"bad_request", "body_too_large", "unsupported_media_type", "internal", "contention"}
+	codes := []string{"bad_request", "body_too_large", "unsupported_media_type", "internal", "contention", "timed_out"}
 	if op.Request != nil || len(op.Query) > 0 || r.MovesMoney {
 		codes = append(codes, "invalid_field")
 	}
