@@ -226,7 +226,8 @@ func storeEndpoints(ctx context.Context, t *ddb.Table, store string) ([]endpoint
 // fanOut makes the event's deliveries: ONE transaction of the event's due
 // attributes removed (conditioned on their being there: once) and a
 // delivery per enabled endpoint that takes the type, each leased (due
-// Lease from now) and returned to be sent.
+// Lease from now) and returned to be sent; an event with no delivery, the
+// event's update alone.
 func fanOut(ctx context.Context, d httpapi.Services, item ddb.Item, now time.Time, sum *SweepSummary) ([]Message, error) {
 	dec := ddb.Decode(item)
 	id, store, typ, owner := dec.MustS("eventId"), dec.MustS("storeId"), dec.MustS("type"), dec.MustS("owner")
@@ -247,21 +248,29 @@ func fanOut(ctx context.Context, d httpapi.Services, item ddb.Item, now time.Tim
 		read = endpointsRead{eps: eps, at: at}
 		sum.endpoints[store] = read
 	}
-	eps := read.eps
-	tx := &ledger.Tx{}
-	tx.Update(eventKey(id), "REMOVE #b, #d SET fannedOutAt = :now", ledger.Cond{
-		Expr: "attribute_exists(#d)", Names: map[string]string{"#b": ddb.AttrDuePK, "#d": ddb.AttrDueSK},
-		Values: ddb.Item{":now": ddb.Time(now)},
-	}, func(ddb.Item) error { return errFannedOut })
+	var dels []ddb.Item
 	var msgs []Message
-	for _, e := range eps {
+	for _, e := range read.eps {
 		if e.Status != EndpointEnabled || !e.wants(typ) {
 			continue
 		}
-		tx.Put(newDelivery(e, id, typ, orderID, body, seq, created, now, now.Add(Lease)), ledger.Cond{Expr: "attribute_not_exists(PK)"}, nil)
+		dels = append(dels, newDelivery(e, id, typ, orderID, body, seq, created, now, now.Add(Lease)))
 		msgs = append(msgs, Message{Store: store, Endpoint: e.ID, Event: id})
 	}
 	_ = owner
+	if len(dels) == 0 {
+		// Nothing to deliver (a store without endpoints, the common case):
+		// the event's own conditional update, not a transaction of one
+		// item (half the write units, and no transaction at all for
+		// DynamoDB Local, which runs them one at a time).
+		return nil, markFannedOut(ctx, d.Table, id, now)
+	}
+	tx := &ledger.Tx{}
+	tx.Update(eventKey(id), fannedOutUpdate, ledger.Cond{Expr: fannedOutCond, Names: fannedOutNames, Values: ddb.Item{":now": ddb.Time(now)}},
+		func(ddb.Item) error { return errFannedOut })
+	for _, del := range dels {
+		tx.Put(del, ledger.Cond{Expr: "attribute_not_exists(PK)"}, nil)
+	}
 	err := d.Ledger.Commit(ctx, tx)
 	if errors.Is(err, errFannedOut) {
 		return nil, nil // another sweep did it (the index lags)
@@ -270,6 +279,30 @@ func fanOut(ctx context.Context, d httpapi.Services, item ddb.Item, now time.Tim
 		return nil, err
 	}
 	return msgs, nil
+}
+
+// An event is fanned out once: its due attributes are removed on the
+// condition that they are there.
+const (
+	fannedOutUpdate = "REMOVE #b, #d SET fannedOutAt = :now"
+	fannedOutCond   = "attribute_exists(#d)"
+)
+
+var fannedOutNames = map[string]string{"#b": ddb.AttrDuePK, "#d": ddb.AttrDueSK}
+
+// markFannedOut fans out an event that has no delivery; an event another
+// sweep fanned out already is no error.
+func markFannedOut(ctx context.Context, t *ddb.Table, id string, now time.Time) error {
+	_, err := t.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(t.Name), Key: eventKey(id),
+		UpdateExpression: aws.String(fannedOutUpdate), ConditionExpression: aws.String(fannedOutCond),
+		ExpressionAttributeNames: fannedOutNames, ExpressionAttributeValues: ddb.Item{":now": ddb.Time(now)},
+	})
+	var done *types.ConditionalCheckFailedException
+	if errors.As(err, &done) {
+		return nil
+	}
+	return err
 }
 
 var errFannedOut = errors.New("webhooks: fanned out already")
