@@ -169,19 +169,39 @@ func (p *duePass) walk(ctx context.Context, handle func(context.Context, Item) e
 		return err
 	}
 	for {
+		// With Parallel, wait for a free slot first, so the budget is
+		// checked when the item would really start.
+		p.takeSlot()
 		next, stopped, err := p.oldest(ctx)
-		if err != nil {
+		stopped = stopped || (err == nil && next != nil && p.spent(ctx))
+		switch {
+		case err != nil:
+			p.freeSlot()
 			return err
-		}
-		if stopped || (next != nil && p.spent(ctx)) {
+		case stopped:
+			p.freeSlot()
 			p.stop()
 			return nil
-		}
-		if next == nil {
+		case next == nil:
+			p.freeSlot()
 			p.run.Done, p.run.Cursor = true, ""
 			return nil
 		}
 		p.handleHead(ctx, next, handle)
+	}
+}
+
+// takeSlot waits for a slot for one more item in flight (w.Parallel);
+// freeSlot gives it back.
+func (p *duePass) takeSlot() {
+	if p.slots != nil {
+		p.slots <- struct{}{}
+	}
+}
+
+func (p *duePass) freeSlot() {
+	if p.slots != nil {
+		<-p.slots
 	}
 }
 
@@ -320,8 +340,8 @@ func (p *duePass) oldest(ctx context.Context) (next *dueStream, stopped bool, er
 	return next, false, nil
 }
 
-// handleHead takes s's head and hands it to handle, at once or, with
-// w.Parallel, when a slot is free (not waiting for it to finish).
+// handleHead takes s's head and hands it to handle: at once, or with
+// w.Parallel in the slot walk took for it (not waiting for it to finish).
 func (p *duePass) handleHead(ctx context.Context, s *dueStream, handle func(context.Context, Item) error) {
 	item := s.buf[0]
 	s.buf = s.buf[1:]
@@ -333,10 +353,9 @@ func (p *duePass) handleHead(ctx context.Context, s *dueStream, handle func(cont
 		p.handleOne(ctx, item, handle)
 		return
 	}
-	p.slots <- struct{}{}
 	p.inFlight.Add(1)
 	go func() {
-		defer func() { <-p.slots; p.inFlight.Done() }()
+		defer func() { p.freeSlot(); p.inFlight.Done() }()
 		p.handleOne(ctx, item, handle)
 	}()
 }
