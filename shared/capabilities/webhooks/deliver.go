@@ -266,7 +266,7 @@ func fanOut(ctx context.Context, d httpapi.Services, item ddb.Item, now time.Tim
 		return nil, markFannedOut(ctx, d.Table, id, now)
 	}
 	tx := &ledger.Tx{}
-	tx.Update(eventKey(id), fannedOutUpdate, ledger.Cond{Expr: fannedOutCond, Names: fannedOutNames, Values: ddb.Item{":now": ddb.Time(now)}},
+	tx.Update(eventKey(id), fannedOutUpdate, ledger.Cond{Expr: fannedOutCond, Names: fannedOutNames(), Values: ddb.Item{":now": ddb.Time(now)}},
 		func(ddb.Item) error { return errFannedOut })
 	for _, del := range dels {
 		tx.Put(del, ledger.Cond{Expr: "attribute_not_exists(PK)"}, nil)
@@ -288,7 +288,10 @@ const (
 	fannedOutCond   = "attribute_exists(#d)"
 )
 
-var fannedOutNames = map[string]string{"#b": ddb.AttrDuePK, "#d": ddb.AttrDueSK}
+// fannedOutNames is a new map each time: the sweep's items run at once.
+func fannedOutNames() map[string]string {
+	return map[string]string{"#b": ddb.AttrDuePK, "#d": ddb.AttrDueSK}
+}
 
 // markFannedOut fans out an event that has no delivery; an event another
 // sweep fanned out already is no error.
@@ -296,7 +299,7 @@ func markFannedOut(ctx context.Context, t *ddb.Table, id string, now time.Time) 
 	_, err := t.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(t.Name), Key: eventKey(id),
 		UpdateExpression: aws.String(fannedOutUpdate), ConditionExpression: aws.String(fannedOutCond),
-		ExpressionAttributeNames: fannedOutNames, ExpressionAttributeValues: ddb.Item{":now": ddb.Time(now)},
+		ExpressionAttributeNames: fannedOutNames(), ExpressionAttributeValues: ddb.Item{":now": ddb.Time(now)},
 	})
 	var done *types.ConditionalCheckFailedException
 	if errors.As(err, &done) {
