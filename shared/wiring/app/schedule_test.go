@@ -1,7 +1,11 @@
 package app_test
 
 import (
+	"fmt"
+	"os"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"minipay/shared/capabilities/merchant"
@@ -45,5 +49,30 @@ func TestScheduleDueKinds(t *testing.T) {
 				t.Fatalf("routes.Schedules %s: Due %v, the job reads %v", s.Name, s.Due, want)
 			}
 		})
+	}
+}
+
+// README.md's scheduled-jobs rule names each kind's shard count ("order
+// 32"); it is counted here from what the jobs read, so it stays true.
+func TestREADMEShardCounts(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(readme)), " ")
+	shards := map[string]int{}
+	for _, s := range routes.Schedules {
+		for _, kind := range s.Due {
+			name, _, _ := strings.Cut(kind, "#")
+			shards[name]++
+		}
+	}
+	if len(shards) == 0 {
+		t.Fatal("no schedule reads a due kind")
+	}
+	for name, n := range shards {
+		if want := fmt.Sprintf(`\b%s %d\b`, regexp.QuoteMeta(name), n); !regexp.MustCompile(want).MatchString(text) {
+			t.Errorf("README.md's scheduled-jobs rule does not say %q: %s has %d shards", fmt.Sprintf("%s %d", name, n), name, n)
+		}
 	}
 }
