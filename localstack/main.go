@@ -246,7 +246,8 @@ func startDynamoLocal(ctx context.Context, log *slog.Logger, f runFlags) (local 
 func localConfig(table, endpoint, token string) (config.Config, error) {
 	cfg := config.Config{Table: table, DynamoDBEndpoint: endpoint, OperatorTokenSHA256: users.TokenHash(token),
 		LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration),
-		WebhookAllowLoopback: true} // local receivers listen on loopback
+		WebhookAllowLoopback: true, // local receivers listen on loopback
+		DueParallel:          emulator.DueParallel}
 	var err error
 	if s := os.Getenv(config.EnvTokenTTL); s != "" {
 		if cfg.TokenTTL, err = time.ParseDuration(s); err != nil {
@@ -392,7 +393,7 @@ func invoke(args []string) error {
 	token, _ := operatorToken()
 	deps, err := app.Services(ctx, config.Config{Table: *table, DynamoDBEndpoint: *endpoint,
 		OperatorTokenSHA256: users.TokenHash(token), LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration),
-		WebhookAllowLoopback: true}, clk)
+		WebhookAllowLoopback: true, DueParallel: emulator.DueParallel}, clk)
 	if err != nil {
 		return err
 	}

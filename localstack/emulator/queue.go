@@ -31,6 +31,11 @@ import (
 // once (the cloud's mapping runs up to the row's MaxConcurrency).
 const DefaultQueueConcurrency = 8
 
+// DueParallel is the local stack's config.Config.DueParallel: a due
+// worker takes its bucket's items one at a time, so the DefaultQueueConcurrency
+// workers add at most 8 writers beside the API's, not 8 times that.
+const DueParallel = 1
+
 // LocalQueues are the in-process queues. Pass the same value as the
 // handlers' httpapi.Services.Queue and as Config.Queues. Safe for concurrent use.
 type LocalQueues struct {

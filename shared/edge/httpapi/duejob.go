@@ -85,7 +85,8 @@ type DuePass[S any] struct {
 	Fetch bool     // hand Each the item itself (ddb.DueWork.Fetch)
 	// Parallel is how many of one bucket's items a due worker takes at
 	// once (0 or 1: one at a time; the scheduled run always takes one at
-	// a time). Each call then gets a summary of its own (one per slot),
+	// a time; config.Config.DueParallel caps it). Each call then gets a
+	// summary of its own (one per slot),
 	// so Each need not guard it; the items must be independent (no two
 	// contend for one item or account).
 	Parallel int
@@ -241,6 +242,9 @@ func (j DueJob[S]) Bucket() BucketWork {
 			return nil, err
 		}
 		p, now := j.Passes[i], d.Clock.Now()
+		if c := d.Config.DueParallel; c > 0 {
+			p.Parallel = min(p.Parallel, c)
+		}
 		sums := make([]S, max(p.Parallel, 1))
 		free := make(chan *S, len(sums)) // a summary per item in flight
 		for k := range sums {

@@ -19,6 +19,7 @@ import (
 	"minipay/localstack/ddbtest"
 	"minipay/shared/edge/httpapi"
 	"minipay/shared/edge/routes"
+	"minipay/shared/kernel/config"
 	"minipay/shared/kernel/ddb"
 )
 
@@ -191,5 +192,58 @@ func dueJobHandsItsBacklogOn(t *testing.T, parallel int) {
 	}
 	if held, err := e.Table.HeldLeases(ctx, "DUELEASE#backlog-test"); err != nil || len(held) != 0 {
 		t.Fatalf("leases held at the end: %v (%v)", held, err)
+	}
+}
+
+// config.Config.DueParallel caps how many items a due worker takes at
+// once (the local stack sets 1); 0 leaves the pass's own Parallel.
+func TestDueParallelCapsAWorker(t *testing.T) {
+	for _, c := range []struct{ parallel, limit, want int }{
+		{parallel: 4, limit: 0, want: 4},
+		{parallel: 4, limit: 1, want: 1},
+		{parallel: 4, limit: 2, want: 2},
+		{parallel: 1, limit: 8, want: 1},
+	} {
+		t.Run(fmt.Sprintf("parallel=%d,limit=%d", c.parallel, c.limit), func(t *testing.T) {
+			e := ddbtest.New(t)
+			ctx := context.Background()
+			const kind, items = "capped#00", 16
+			for i := 0; i < items; i++ {
+				id := fmt.Sprintf("c%02d", i)
+				item := ddb.Key("JOBTEST#"+id, "ITEM")
+				ddb.SetDue(item, kind, e.Clock.Now().Add(-time.Minute), id)
+				if _, err := ddbtest.Client().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.Name), Item: item}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var mu sync.Mutex
+			inFlight, peak := 0, 0
+			job := httpapi.DueJob[backlogRun]{Name: "capped test",
+				Passes: []httpapi.DuePass[backlogRun]{{Kinds: []string{kind}, Parallel: c.parallel,
+					Each: func(ctx context.Context, item ddb.Item, _ time.Time, sum *backlogRun) error {
+						mu.Lock()
+						inFlight++
+						peak = max(peak, inFlight)
+						mu.Unlock()
+						time.Sleep(30 * time.Millisecond)
+						mu.Lock()
+						inFlight--
+						mu.Unlock()
+						sum.Handled++
+						return nil
+					}}},
+				Counts: func(s *backlogRun) []any { return []any{"handled", s.Handled} }}
+			d := httpapi.Services{Table: e.Table, Ledger: e.Ledger, Clock: e.Clock, Queue: &sentMessages{},
+				Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Config: config.Config{DueParallel: c.limit}}
+			job.Services = d
+			worker := httpapi.DueWorker(d, map[string]httpapi.BucketWork{"capped-test": job.Bucket()})
+			if _, err := worker(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m",
+				Body: `{"job":"capped-test","bucket":"` + kind + `"}`}}}); err != nil {
+				t.Fatal(err)
+			}
+			if peak != c.want {
+				t.Fatalf("%d items at once at most, want %d", peak, c.want)
+			}
+		})
 	}
 }
