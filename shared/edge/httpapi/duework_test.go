@@ -217,7 +217,7 @@ func TestDueParallelCapsAWorker(t *testing.T) {
 				}
 			}
 			var mu sync.Mutex
-			inFlight, peak := 0, 0
+			inFlight, peak, handled := 0, 0, 0
 			job := httpapi.DueJob[backlogRun]{Name: "capped test",
 				Passes: []httpapi.DuePass[backlogRun]{{Kinds: []string{kind}, Parallel: c.parallel,
 					Each: func(ctx context.Context, item ddb.Item, _ time.Time, sum *backlogRun) error {
@@ -228,6 +228,7 @@ func TestDueParallelCapsAWorker(t *testing.T) {
 						time.Sleep(30 * time.Millisecond)
 						mu.Lock()
 						inFlight--
+						handled++
 						mu.Unlock()
 						sum.Handled++
 						return nil
@@ -241,8 +242,8 @@ func TestDueParallelCapsAWorker(t *testing.T) {
 				Body: `{"job":"capped-test","bucket":"` + kind + `"}`}}}); err != nil {
 				t.Fatal(err)
 			}
-			if peak != c.want {
-				t.Fatalf("%d items at once at most, want %d", peak, c.want)
+			if peak != c.want || handled != items {
+				t.Fatalf("%d items at once at most, want %d; %d of %d handled", peak, c.want, handled, items)
 			}
 		})
 	}
