@@ -391,9 +391,11 @@ func invoke(args []string) error {
 		payload = scheduledNow(payload, clk.Now())
 	}
 	token, _ := operatorToken()
-	deps, err := app.Services(ctx, config.Config{Table: *table, DynamoDBEndpoint: *endpoint,
-		OperatorTokenSHA256: users.TokenHash(token), LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration),
-		WebhookAllowLoopback: true, DueParallel: emulator.DueParallel}, clk)
+	cfg, err := localConfig(*table, *endpoint, token)
+	if err != nil {
+		return err
+	}
+	deps, err := app.Services(ctx, cfg, clk)
 	if err != nil {
 		return err
 	}
