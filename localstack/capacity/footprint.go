@@ -170,15 +170,89 @@ func (c *Classifier) Class(pk string) string {
 	return pk
 }
 
+// Families are the sharded item families a recording met. Shard 0 of a
+// sharded partition is its bare key (ddb.ShardKey: X, X#1, X#2, ...), so
+// which of X and X#<n> a request meets depends on its random ids: a step
+// that met only X would look like one hot partition. A family is an
+// item kind (its sort key's first segment) under a class whose numbered
+// shards the recording met, whatever role holds it (every account's
+// history shards the same way); a charge on the family's bare key is one
+// of its shards. Only single items count (a Query names no item kind);
+// a Query of a bare key is a shard's when the same request queried the
+// family's numbered shards too (a listing over shards). (So the model takes an actor's sharded families as
+// sharded: the steady state of a busy actor, which the fold promotes.)
+type Families map[string]string // familyKey of the bare class -> the class with <n>
+
+// Learn notes the families of charges classified by c.
+func (f Families) Learn(c *Classifier, charges []Charge) {
+	for _, ch := range charges {
+		class := c.Class(ch.PK)
+		if bare, ok := unsharded(class); ok && ch.SK != "" {
+			f[familyKey(ch.Index, bare, ch.SK)] = class
+		}
+	}
+}
+
+// withShard puts <n> into class where the family's sharded class has it.
+func withShard(class, sharded string) string {
+	at := slices.Index(strings.Split(sharded, "#"), "<n>")
+	segs := strings.Split(class, "#")
+	return strings.Join(slices.Insert(segs, at, "<n>"), "#")
+}
+
+// unsharded is class with its one <n> segment taken out.
+func unsharded(class string) (string, bool) {
+	segs := strings.Split(class, "#")
+	for i, s := range segs {
+		if s == "<n>" && strings.Count(class, "<n>") == 1 {
+			return strings.Join(append(segs[:i:i], segs[i+1:]...), "#"), true
+		}
+	}
+	return "", false
+}
+
+func familyKey(index, class, sk string) string {
+	kind, _, _ := strings.Cut(sk, "#")
+	return index + " " + anyRole(class) + " " + kind
+}
+
+var roleRE = regexp.MustCompile(`<([a-z0-9-]+)>`)
+
+// anyRole is class with its roles (not <n>, <id>, <date>) as <*>.
+func anyRole(class string) string {
+	return roleRE.ReplaceAllStringFunc(class, func(ph string) string {
+		if ph == "<n>" || ph == "<id>" || ph == "<date>" {
+			return ph
+		}
+		return "<*>"
+	})
+}
+
 // Summarize aggregates a request's charges into uses by (function, op,
 // index, class, kind), in a stable order, and notes each <n> class's
-// distinct literal values in shards.
-func (c *Classifier) Summarize(charges []Charge, shards map[string]map[string]bool) []Use {
+// distinct literal values in shards. A charge on the bare key of one of
+// fams (may be nil) counts as on its shard 0.
+func (c *Classifier) Summarize(charges []Charge, shards map[string]map[string]bool, fams Families) []Use {
 	type k struct{ fn, op, index, class, kind string }
 	m := map[k]*Use{}
 	var order []k
+	listings := Families{} // the sharded families this request queried
+	for _, ch := range charges {
+		if bare, ok := unsharded(c.Class(ch.PK)); ok && ch.SK == "" {
+			listings[familyKey(ch.Index, bare, "")] = c.Class(ch.PK)
+		}
+	}
 	for _, ch := range charges {
 		class := c.Class(ch.PK)
+		if !strings.Contains(class, "<n>") {
+			of := fams
+			if ch.SK == "" {
+				of = listings
+			}
+			if sharded, ok := of[familyKey(ch.Index, class, ch.SK)]; ok {
+				class = withShard(class, sharded)
+			}
+		}
 		key := k{ch.Function, ch.Op, ch.Index, class, ch.Kind}
 		u, ok := m[key]
 		if !ok {
@@ -246,6 +320,22 @@ func ShardCount(seen map[string]bool) int {
 		p *= 2
 	}
 	return p
+}
+
+// ShardCounts is ShardCount of every class in seen, raised to the most
+// of its family's (the classes that differ only in their roles): one
+// account's history shards as another's does, and a step that met few of
+// one role's shards would otherwise count too few.
+func ShardCounts(seen map[string]map[string]bool) map[string]int {
+	out, most := map[string]int{}, map[string]int{}
+	for w, lits := range seen {
+		out[w] = ShardCount(lits)
+		most[anyRole(w)] = max(most[anyRole(w)], out[w])
+	}
+	for w := range out {
+		out[w] = most[anyRole(w)]
+	}
+	return out
 }
 
 // Diff lists how two tables differ: footprints missing on either side,

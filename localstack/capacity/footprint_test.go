@@ -170,3 +170,46 @@ func TestWebhookMixPinsTheEndpoint(t *testing.T) {
 		t.Errorf("no webhooks line in the report")
 	}
 }
+
+// Shard 0 of a sharded partition is its bare key (ddb.ShardKey), so a
+// step whose random ids met only shard 0 of a family the recording met
+// sharded elsewhere counts that charge on the family's shards, not on a
+// partition of its own; an item kind never met on a numbered shard (the
+// store item beside its order pointers) stays on the bare key.
+func TestABareKeyOfAShardedFamilyIsItsShardZero(t *testing.T) {
+	var c Classifier
+	c.Role("st_fedcba9876543210", "store")
+	fams := Families{}
+	fams.Learn(&c, []Charge{
+		{PK: "HISTORY#m_fedcba9876543210#3#in", SK: "ENTRY#x", Kind: Write},
+		{PK: "STORE#st_fedcba9876543210#5", SK: "ORD#o_1", Kind: Write},
+	})
+	got := c.Summarize([]Charge{
+		{PK: "HISTORY#m_fedcba9876543210#in", SK: "ENTRY#y", Kind: Write, Units: 2},
+		{PK: "STORE#st_fedcba9876543210", SK: "ORD#o_2", Kind: Write, Units: 1},
+		{PK: "STORE#st_fedcba9876543210", SK: "STORE", Kind: Read, Units: 1},
+	}, nil, fams)
+	var classes []string
+	for _, u := range got {
+		classes = append(classes, u.Class)
+	}
+	want := []string{"STORE#<store>", "HISTORY#<store>#<n>#in", "STORE#<store>#<n>"} // reads first
+	if fmt.Sprint(classes) != fmt.Sprint(want) {
+		t.Fatalf("classes %v, want %v", classes, want)
+	}
+}
+
+// The bare key is shard 0 of its family: its partition carries its own
+// items and one shard's share of the family.
+func TestTheBarePartitionCarriesShardZero(t *testing.T) {
+	tab := &Table{Shards: map[string]int{"table STORE#<n>": 4}, Footprints: []Footprint{
+		{Name: "status", Charges: []Use{
+			{Class: "STORE", Kind: Write, Units: 2},     // the store item
+			{Class: "STORE#<n>", Kind: Write, Units: 4}, // a copy on each of 4 shards
+		}},
+	}}
+	res := tab.Evaluate(Mix{Name: "x", Steps: []Step{{"status", 1}}, Target: 1})
+	if want := 0.8 * 1000 / 3; math.Abs(res.MaxRate-want) > 1e-9 || res.Loads[0].Where != "table STORE" {
+		t.Fatalf("max rate %v at %s, want %v at table STORE (2 units of its own, 1 of shard 0)", res.MaxRate, res.Loads[0].Where, want)
+	}
+}

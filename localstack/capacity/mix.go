@@ -162,6 +162,17 @@ func (t *Table) Evaluate(m Mix) Result {
 			}
 		}
 	}
+	// Shard 0 of a sharded class is its bare key (ddb.ShardKey), which may
+	// hold items of its own (the store item beside its order pointers'
+	// shard 0): that partition carries both.
+	for key, pl := range loads {
+		if bare, ok := unsharded(pl.Where); ok {
+			if b := loads[bare+" "+pl.Kind]; b != nil && b != pl && !math.IsInf(pl.Partitions, 1) {
+				b.PerRate += pl.PerRate
+				b.From = append(b.From, "shard 0 of "+strings.TrimSuffix(key, " "+pl.Kind))
+			}
+		}
+	}
 	res.MaxRate = math.Inf(1)
 	for _, pl := range loads {
 		res.Loads = append(res.Loads, *pl)

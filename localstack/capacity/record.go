@@ -29,7 +29,7 @@ type Charge struct {
 	Op       string // GetItem, Query, PutItem, UpdateItem, TransactWriteItems/Update, .../ConditionCheck, index
 	Index    string // "" for the table
 	PK       string // the partition key's value
-	SK       string // the table item's sort key (table charges of single items)
+	SK       string // the item's sort key (charges of single items, and the index writes they cause)
 	Kind     string // Read or Write
 	Units    float64
 	Bytes    int
@@ -177,7 +177,7 @@ func (r *Recorder) writeCharges(op string, key, before, after Item, transactiona
 	}
 	cs := []Charge{{Op: op, PK: str(key[r.s.PartitionKey]), SK: str(key[r.s.SortKey]), Kind: Write, Units: WriteUnits(n, transactional), Bytes: n}}
 	for _, w := range r.s.IndexWrites(before, after) {
-		cs = append(cs, Charge{Op: op + "/index", Index: w.Index, PK: w.Partition, Kind: Write, Units: w.Units, Bytes: w.Bytes})
+		cs = append(cs, Charge{Op: op + "/index", Index: w.Index, PK: w.Partition, SK: str(key[r.s.SortKey]), Kind: Write, Units: w.Units, Bytes: w.Bytes})
 	}
 	return cs
 }
@@ -199,7 +199,7 @@ func (r *Recorder) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...
 	}
 	n := ItemSize(item)
 	strong := aws.ToBool(in.ConsistentRead)
-	r.record(ctx, []Charge{{Op: "GetItem", PK: str(in.Key[r.s.PartitionKey]), Kind: Read, Units: ReadUnits(n, strong), Bytes: n, Strong: strong}}, err, touched)
+	r.record(ctx, []Charge{{Op: "GetItem", PK: str(in.Key[r.s.PartitionKey]), SK: str(in.Key[r.s.SortKey]), Kind: Read, Units: ReadUnits(n, strong), Bytes: n, Strong: strong}}, err, touched)
 	return out, err
 }
 
