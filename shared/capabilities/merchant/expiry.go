@@ -14,11 +14,10 @@ import (
 
 // ExpirySummary is what one expiry run did.
 type ExpirySummary struct {
-	Due      int   `json:"due"`
+	httpapi.DueTally
 	Expired  int   `json:"expired"`
 	Released int   `json:"released"`       // orders whose refund window closed: reserve -> merchant account
 	Amount   int64 `json:"releasedAmount"` // won they released
-	Done     bool  `json:"done"`           // false: the time budget ended the run; the next resumes
 }
 
 // errResolved: a participant resolved the order first (or another run did).
@@ -53,7 +52,6 @@ func ExpiryJob(d httpapi.Services) httpapi.DueJob[ExpirySummary] {
 				return err
 			}},
 		},
-		Tally: func(sum *ExpirySummary, run ddb.DueRun) { sum.Due, sum.Done = run.Seen, run.Done },
 		Counts: func(sum *ExpirySummary) []any {
 			return []any{"expired", sum.Expired, "released", sum.Released, "releasedAmount", sum.Amount}
 		},

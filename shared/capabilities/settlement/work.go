@@ -255,11 +255,10 @@ func fixDue(ctx context.Context, d httpapi.Services, st state, now time.Time) er
 
 // SweepSummary is what one sweep run did.
 type SweepSummary struct {
-	Due       int  `json:"due"`
-	Published int  `json:"published"`
-	Cancelled int  `json:"cancelled"`
-	Reminded  int  `json:"reminded"`
-	Done      bool `json:"done"` // false: the time budget ended the run; the next resumes
+	httpapi.DueTally
+	Published int `json:"published"`
+	Cancelled int `json:"cancelled"`
+	Reminded  int `json:"reminded"`
 }
 
 // SweepJob is the settlement-sweep scheduled job: for every settlement due
@@ -283,7 +282,6 @@ func SweepJob(d httpapi.Services) httpapi.DueJob[SweepSummary] {
 				sum.Reminded += done.Reminded
 				return err
 			}}},
-		Tally: func(sum *SweepSummary, run ddb.DueRun) { sum.Due, sum.Done = run.Seen, run.Done },
 		Counts: func(sum *SweepSummary) []any {
 			return []any{"published", sum.Published, "cancelled", sum.Cancelled, "reminded", sum.Reminded}
 		},

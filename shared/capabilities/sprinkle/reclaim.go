@@ -14,10 +14,9 @@ import (
 
 // ReclaimSummary is what one reclaim run did.
 type ReclaimSummary struct {
-	Due       int   `json:"due"`
+	httpapi.DueTally
 	Reclaimed int   `json:"reclaimed"` // sprinkles marked reclaimed by this run
 	Returned  int64 `json:"returned"`  // won returned to sprinklers
-	Done      bool  `json:"done"`      // false: the time budget ended the run; the next resumes
 }
 
 var errAlreadyReclaimed = errors.New("sprinkle: already reclaimed")
@@ -44,7 +43,6 @@ func ReclaimJob(d httpapi.Services) httpapi.DueJob[ReclaimSummary] {
 				}
 				return err
 			}}},
-		Tally:  func(sum *ReclaimSummary, run ddb.DueRun) { sum.Due, sum.Done = run.Seen, run.Done },
 		Counts: func(sum *ReclaimSummary) []any { return []any{"reclaimed", sum.Reclaimed, "returned", sum.Returned} },
 	}
 }

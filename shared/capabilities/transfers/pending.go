@@ -447,10 +447,9 @@ func ListTransfers(d httpapi.Services) httpapi.LambdaHandler {
 
 // SweepSummary is what one sweep run did.
 type SweepSummary struct {
-	Due      int  `json:"due"`
-	Reminded int  `json:"reminded"`
-	Expired  int  `json:"expired"`
-	Done     bool `json:"done"` // false: the time budget ended the run; the next resumes
+	httpapi.DueTally
+	Reminded int `json:"reminded"`
+	Expired  int `json:"expired"`
 }
 
 // errNotDue means another run (or a participant) got there first.
@@ -470,7 +469,6 @@ func PendingJob(d httpapi.Services) httpapi.DueJob[SweepSummary] {
 			Each: func(ctx context.Context, item ddb.Item, now time.Time, sum *SweepSummary) error {
 				return sweepOne(ctx, d, item, now, sum)
 			}}},
-		Tally:  func(sum *SweepSummary, run ddb.DueRun) { sum.Due, sum.Done = run.Seen, run.Done },
 		Counts: func(sum *SweepSummary) []any { return []any{"reminded", sum.Reminded, "expired", sum.Expired} },
 	}
 }

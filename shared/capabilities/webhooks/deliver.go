@@ -48,13 +48,12 @@ func Backoff(n int, random func() float64) time.Duration {
 
 // SweepSummary is what one sweep did.
 type SweepSummary struct {
-	Due      int  `json:"due"`
-	Events   int  `json:"events"`   // events fanned out
-	Created  int  `json:"created"`  // deliveries they made
-	Sent     int  `json:"sent"`     // deliveries sent to the queue
-	Inline   int  `json:"inline"`   // no queue wired: delivered in this invocation
-	Failures int  `json:"failures"` // items left due for the next sweep
-	Done     bool `json:"done"`
+	httpapi.DueTally
+	Events   int `json:"events"`   // events fanned out
+	Created  int `json:"created"`  // deliveries they made
+	Sent     int `json:"sent"`     // deliveries sent to the queue
+	Inline   int `json:"inline"`   // no queue wired: delivered in this invocation
+	Failures int `json:"failures"` // items left due for the next sweep
 
 	endpoints map[string]endpointsRead // by store: read once, reused for older events
 }
@@ -91,9 +90,7 @@ func SweepJob(d httpapi.Services) httpapi.DueJob[SweepSummary] {
 			Each: func(ctx context.Context, item ddb.Item, now time.Time, sum *SweepSummary) error {
 				return sweepItem(ctx, d, item, now, sum)
 			}}},
-		Tally: func(sum *SweepSummary, run ddb.DueRun) {
-			sum.Due, sum.Done, sum.Failures = run.Seen, run.Done, run.Failed
-		},
+		Tally: func(sum *SweepSummary, run ddb.DueRun) { sum.Failures = run.Failed },
 		Counts: func(sum *SweepSummary) []any {
 			return []any{"events", sum.Events, "created", sum.Created, "sent", sum.Sent, "inline", sum.Inline}
 		},

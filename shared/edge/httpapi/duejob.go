@@ -71,12 +71,26 @@ type DueJob[S any] struct {
 	// the one before it read all its items and left time. The run that
 	// results counts every pass's items; it is done when the last is.
 	Passes []DuePass[S]
-	// Tally records the run in the summary (its due count, done).
+	// Tally records more of the run in the summary than DueTally does
+	// (which the run fills itself when S embeds it); may be nil.
 	Tally func(sum *S, run ddb.DueRun)
 	// Counts are the summary's log attributes (key, value, ...), logged
 	// between "due" and "done".
 	Counts func(sum *S) []any
 }
+
+// DueTally is the part of every due job's summary the skeleton fills:
+// embed it, and a run's summary carries how many items were due and
+// whether the run finished them.
+type DueTally struct {
+	Due  int  `json:"due"`
+	Done bool `json:"done"` // false: the time budget ended the run; the next resumes
+}
+
+func (t *DueTally) tally(run ddb.DueRun) { t.Due, t.Done = run.Seen, run.Done }
+
+// tallied is a summary that embeds DueTally.
+type tallied interface{ tally(ddb.DueRun) }
 
 // DuePass is one pass of a DueJob: every item of Kinds due at or before
 // the run's now, handed to Each one at a time.
@@ -122,6 +136,9 @@ func (j DueJob[S]) Handler() func(context.Context, routes.ScheduledEvent) (S, er
 			passes = withoutBuckets(passes, held)
 		}
 		run, err := runPasses(ctx, d.Table, passes, d.Clock.Now(), &sum)
+		if t, ok := any(&sum).(tallied); ok {
+			t.tally(run)
+		}
 		if j.Tally != nil {
 			j.Tally(&sum, run)
 		}

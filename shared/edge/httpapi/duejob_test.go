@@ -31,9 +31,8 @@ func idOf(item ddb.Item) string {
 // passesRun is the summary of the test job: the items each pass was
 // handed, in order, and what the run tallied.
 type passesRun struct {
+	httpapi.DueTally
 	First, Second []string
-	Due           int
-	Done          bool
 }
 
 // A DueJob's passes run in order within one budget: the second pass runs
@@ -98,7 +97,6 @@ func TestDueJobPasses(t *testing.T) {
 						return nil
 					}},
 				},
-				Tally:  func(sum *passesRun, run ddb.DueRun) { sum.Due, sum.Done = run.Seen, run.Done },
 				Counts: func(*passesRun) []any { return nil },
 			}
 			job.Services = httpapi.Services{Table: e.Table, Ledger: e.Ledger, Clock: e.Clock, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
