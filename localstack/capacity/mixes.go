@@ -25,13 +25,28 @@ const (
 	LoadStores     = 3
 )
 
-// order is one order's whole life cycle, as the merchant routes run it.
-var order = []Step{
-	{"POST /orders", 1}, {"POST /orders/{id}/accept", 1}, {"POST /orders/{id}/cook", 1},
-	{"POST /orders/{id}/progress (cooked)", 1}, {"POST /orders/{id}/progress (picked_up)", 1},
-	{"POST /orders/{id}/progress (delivered)", 1}, {"POST /orders/{id}/complete", 1},
-	{"job ledger-fold", 1}, // the capture's posting to the owner, folded with the store's others
+// OrderSteps are one order's whole life cycle, as the merchant routes run
+// it, at a store without a webhook endpoint (no events: the check of the
+// store's no-endpoint marker instead).
+var OrderSteps = []string{"POST /orders", "POST /orders/{id}/accept", "POST /orders/{id}/cook",
+	"POST /orders/{id}/progress (cooked)", "POST /orders/{id}/progress (picked_up)",
+	"POST /orders/{id}/progress (delivered)", "POST /orders/{id}/complete"}
+
+// WithEndpoint names OrderSteps' footprints at a store with an endpoint
+// (every change writes its event).
+const WithEndpoint = " (store with an endpoint)"
+
+// lifeCycle is one order's life cycle (suffix: "" or WithEndpoint) and the
+// fold of the capture's posting to the owner, with the store's others.
+func lifeCycle(suffix string) []Step {
+	var s []Step
+	for _, name := range OrderSteps {
+		s = append(s, Step{name + suffix, 1})
+	}
+	return append(s, Step{"job ledger-fold", 1})
 }
+
+var order = lifeCycle("")
 
 // Mixes are the traffic mixes `make capacity` evaluates. The job mix (d)
 // is two: 04:00 and 08:00.
@@ -87,7 +102,7 @@ func WebhookMix(t *Table) Mix {
 	}
 	w := float64(OrderEvents) / float64(max(events, 1))
 	return Mix{Name: "webhooks b", Title: "one popular store taking orders, each order's 7 events fanned out and delivered to its one webhook endpoint", Unit: "orders/s",
-		Steps:      append(append([]Step{}, order...), Step{SweepFootprint, w * float64(max(footprintPer(t, SweepFootprint), 1))}),
+		Steps:      append(lifeCycle(WithEndpoint), Step{SweepFootprint, w * float64(max(footprintPer(t, SweepFootprint), 1))}),
 		Population: map[string]float64{"store": 1, "owner": 1, "endpoint": 1}, Target: TargetStore,
 		Pin: map[string]string{"WHEP#<id>": "WHEP#<endpoint>"}, Aside: true}
 }

@@ -300,9 +300,13 @@ func (f *footprints) routes() {
 	cu := s.Register(t, "customer")
 	s.Charge(t, cu, 100_000)
 	s.must(s.Get(t, "/accounts", cu.Token), 200)
-	var store, order string
-	so := func() roles { return roles{store: "store"}.user(kim, "owner").user(cu, "customer") }
+	// Two stores: plain never has a webhook endpoint (mix (b), make
+	// load's stores), store gets one (webhooks b).
+	var store, plain, order string
+	so := func() roles { return roles{store: "store", plain: "store"}.user(kim, "owner").user(cu, "customer") }
 	s.step("POST /stores", 1, so, func() { store = str(s.must(s.Post(t, "/stores", kim.Token, `{"name":"Kim's"}`), 201), "id") })
+	plain = str(s.must(s.Post(t, "/stores", kim.Token, `{"name":"Kim's plain"}`), 201), "id")
+	s.must(s.Get(t, "/stores/"+plain+"/orders", kim.Token), 200) // its facts cached, as a warm instance has them
 	s.step("GET /stores/{id}", 1, so, func() { s.must(s.Get(t, "/stores/"+store, kim.Token), 200) })
 	s.step("PUT /stores/{id}/status", 1, so, func() {
 		s.must(s.Do(t, req{Method: "PUT", Path: "/stores/" + store + "/status", Token: kim.Token, Body: `{"status":"closed"}`}), 200)
@@ -323,26 +327,34 @@ func (f *footprints) routes() {
 		s.must(s.Do(t, req{Method: "PUT", Path: hooks + "/" + hook + "/status", Token: kim.Token, Body: `{"status":"disabled"}`}), 200)
 	})
 	s.must(s.Do(t, req{Method: "PUT", Path: hooks + "/" + hook + "/status", Token: kim.Token, Body: `{"status":"enabled"}`}), 200)
-	place := func() string {
-		return str(s.must(s.Post(t, "/orders", cu.Token, fmt.Sprintf(`{"store":%q,"amount":1000}`, store)), 201), "id")
+	placeAt := func(at string) string {
+		return str(s.must(s.Post(t, "/orders", cu.Token, fmt.Sprintf(`{"store":%q,"amount":1000}`, at)), 201), "id")
 	}
-	s.step("POST /orders", 1, so, func() { order = place() })
-	s.step("POST /orders/{id}/accept", 1, so, func() { s.must(s.Post(t, "/orders/"+order+"/accept", kim.Token, ""), 200) })
-	s.step("POST /orders/{id}/cook", 1, so, func() { s.must(s.Post(t, "/orders/"+order+"/cook", kim.Token, ""), 200) })
-	for _, st := range []string{"cooked", "picked_up", "delivered"} {
-		st := st
-		s.step("POST /orders/{id}/progress ("+st+")", 1, so, func() {
-			s.must(s.Post(t, "/orders/"+order+"/progress", kim.Token, `{"status":"`+st+`"}`), 200)
-		})
+	place := func() string { return placeAt(plain) }
+	// An order's life cycle (capacity.OrderSteps), named as the plain
+	// store's and, with capacity.WithEndpoint, as the hooked store's.
+	lifeCycle := func(at, suffix string) string {
+		var id string
+		s.step("POST /orders"+suffix, 1, so, func() { id = placeAt(at) })
+		s.step("POST /orders/{id}/accept"+suffix, 1, so, func() { s.must(s.Post(t, "/orders/"+id+"/accept", kim.Token, ""), 200) })
+		s.step("POST /orders/{id}/cook"+suffix, 1, so, func() { s.must(s.Post(t, "/orders/"+id+"/cook", kim.Token, ""), 200) })
+		for _, st := range []string{"cooked", "picked_up", "delivered"} {
+			s.step("POST /orders/{id}/progress ("+st+")"+suffix, 1, so, func() {
+				s.must(s.Post(t, "/orders/"+id+"/progress", kim.Token, `{"status":"`+st+`"}`), 200)
+			})
+		}
+		s.step("POST /orders/{id}/complete"+suffix, 1, so, func() { s.must(s.Post(t, "/orders/"+id+"/complete", cu.Token, ""), 200) })
+		return id
 	}
-	s.step("POST /orders/{id}/complete", 1, so, func() { s.must(s.Post(t, "/orders/"+order+"/complete", cu.Token, ""), 200) })
+	order = lifeCycle(plain, "")
+	lifeCycle(store, capacity.WithEndpoint)
 	s.step("POST /orders/{id}/refunds", 1, so, func() { s.must(s.Post(t, "/orders/"+order+"/refunds", kim.Token, `{"amount":100}`), 201) })
 	rejected, cancelled, cancelledAccepted := place(), place(), place()
 	s.step("POST /orders/{id}/reject", 1, so, func() { s.must(s.Post(t, "/orders/"+rejected+"/reject", kim.Token, ""), 200) })
 	s.step("POST /orders/{id}/cancel", 1, so, func() { s.must(s.Post(t, "/orders/"+cancelled+"/cancel", cu.Token, ""), 200) })
 	s.must(s.Post(t, "/orders/"+cancelledAccepted+"/accept", kim.Token, ""), 200)
 	s.step("POST /orders/{id}/cancel (accepted)", 1, so, func() { s.must(s.Post(t, "/orders/"+cancelledAccepted+"/cancel", cu.Token, ""), 200) })
-	s.step("GET /stores/{id}/orders", 1, so, func() { s.must(s.Get(t, "/stores/"+store+"/orders", kim.Token), 200) })
+	s.step("GET /stores/{id}/orders", 1, so, func() { s.must(s.Get(t, "/stores/"+plain+"/orders", kim.Token), 200) })
 	s.step("GET /orders", 1, so, func() { s.must(s.Get(t, "/orders", cu.Token), 200) })
 	s.step("GET /orders/{id}", 1, so, func() { s.must(s.Get(t, "/orders/"+order, cu.Token), 200) })
 	// The owner's inbox: its Query per shard is what tells the model how
@@ -421,7 +433,7 @@ func (f *footprints) routes() {
 	// and then the store can withdraw it.
 	s.Clock.Advance(7 * 24 * time.Hour)
 	s.step("job order-expiry (reserve release)", 1, all, func() { s.fire("order-expiry") })
-	s.step("POST /stores/{id}/withdrawals", 1, so, func() { s.must(s.Post(t, "/stores/"+store+"/withdrawals", kim.Token, `{"amount":500}`), 201) })
+	s.step("POST /stores/{id}/withdrawals", 1, so, func() { s.must(s.Post(t, "/stores/"+plain+"/withdrawals", kim.Token, `{"amount":500}`), 201) })
 
 	// Tokens the operator issues and revokes, and a user's revoke-all.
 	op := func() roles { return roles{}.user(pa, "user") }

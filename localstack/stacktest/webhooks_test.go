@@ -300,6 +300,68 @@ func TestWebhooksDeliverEveryEventTypeOnce(t *testing.T) {
 	}
 }
 
+// An endpoint gets the events of changes made after it: an order placed
+// before the store's first endpoint (no event written) sends its later
+// changes, numbered on from its sequence, and orders placed racing the
+// endpoint's creation answer 201 (a change refused by the store's new
+// endpoint is built again with its event inside the request); each
+// placement begun after the endpoint exists is delivered.
+func TestWebhooksBeginWithTheFirstEndpoint(t *testing.T) {
+	sh := newHookShop(t, 200_000)
+	rc := newReceiver(t)
+	before := sh.place(t, 1000)
+	var wg sync.WaitGroup
+	var ep, secret string
+	created := make(chan struct{})
+	var mu sync.Mutex
+	var after []string
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 3; j++ {
+				done := false
+				select {
+				case <-created:
+					done = true
+				default:
+				}
+				r := sh.Post(t, "/orders", sh.kim.Token, fmt.Sprintf(`{"store":%q,"amount":100}`, sh.store))
+				if r.Status != 201 {
+					t.Errorf("a placement racing the endpoint: %d %s", r.Status, r.Raw)
+					continue
+				}
+				id, _ := r.Body["id"].(string)
+				if done {
+					mu.Lock()
+					after = append(after, id)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	ep, secret = sh.endpoint(t, rc.srv.URL)
+	close(created)
+	wg.Wait()
+	sh.must(t, sh.act(t, sh.owner, before, "accept", ""), 200)
+	sh.advance(t, 2*time.Minute)
+
+	evs := verified(t, rc.all(), secret)
+	seqs := sequences(evs)
+	if got := seqs[before]; !slices.Equal(got, []int64{2}) {
+		t.Errorf("the order placed before the endpoint: sequences %v delivered, want [2] (its acceptance)", got)
+	}
+	for _, id := range after {
+		if got := seqs[id]; !slices.Equal(got, []int64{1}) {
+			t.Errorf("order %s placed after the endpoint: sequences %v delivered, want [1]", id, got)
+		}
+	}
+	if len(sh.deliveries(t, ep)) != len(evs) {
+		t.Errorf("the log and the receiver disagree")
+	}
+	t.Logf("%d events delivered; %d placements begun after the endpoint", len(evs), len(after))
+}
+
 // A receiver that is down for a while gets every event once it is back:
 // the attempts while it was down are in the log (no status, an error),
 // and every order's sequence numbers arrive complete, so the receiver

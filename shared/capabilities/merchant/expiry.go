@@ -83,7 +83,7 @@ func expireOne(ctx context.Context, d httpapi.Services, id string, now time.Time
 			return nil
 		case errors.Is(err, errResolved):
 			return nil
-		case !errors.As(err, &changed):
+		case !errors.As(err, &changed) && !webhooks.Hooked(err):
 			return fmt.Errorf("order %s: %w", o.ID, err)
 		}
 	}
@@ -149,7 +149,7 @@ func release(ctx context.Context, d httpapi.Services, id string, now time.Time) 
 			return amount, true, nil
 		case errors.Is(err, errResolved):
 			return 0, false, nil
-		case !errors.As(err, &changed):
+		case !errors.As(err, &changed) && !webhooks.Hooked(err):
 			return 0, false, fmt.Errorf("order %s: %w", id, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"minipay/shared/capabilities/users"
+	"minipay/shared/capabilities/webhooks"
 	"minipay/shared/edge/httpapi"
 	"minipay/shared/kernel/ddb"
 	"minipay/shared/kernel/domainerr"
@@ -81,9 +82,11 @@ type placement struct {
 	caller, name string
 	amount       int64
 	memo         string
+	charge       int64 // the automatic charge of the last build
 }
 
 func (p *placement) build(charge int64) *httpapi.Movement {
+	p.charge = charge
 	now := p.d.Clock.Now()
 	id, autoCharge := ledger.PaymentIDs(now, charge)
 	at := now.UTC()
@@ -111,10 +114,15 @@ func (p *placement) build(charge int64) *httpapi.Movement {
 }
 
 // retry: insufficient funds (or a stale automatic charge) builds the
-// automatic charge the balance the refusal saw needs; anything else stands.
+// automatic charge the balance the refusal saw needs; a store that got an
+// endpoint meanwhile, the same order with its webhook event; anything
+// else stands.
 func (p *placement) retry(_ context.Context, err error) (*httpapi.Movement, error) {
 	if charge, ok := ledger.NextAutoCharge(err, p.amount); ok {
 		return p.build(charge), nil
+	}
+	if webhooks.Hooked(err) {
+		return p.build(p.charge), nil
 	}
 	return nil, nil
 }

@@ -126,7 +126,7 @@ func (f *refund) build(ctx context.Context) (*httpapi.Movement, error) {
 		var changed *statusChanged
 		var short *ledger.InsufficientFundsError
 		switch {
-		case errors.As(err, &changed):
+		case errors.As(err, &changed), webhooks.Hooked(err):
 			return f.build(ctx)
 		case errors.As(err, &short) && short.Account == from.ID:
 			return nil, &MerchantFundsError{Account: from.ID, Available: short.Available, Asked: f.amount}

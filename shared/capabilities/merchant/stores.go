@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"minipay/shared/capabilities/webhooks"
 	"minipay/shared/edge/httpapi"
 	"minipay/shared/kernel/ddb"
 	"minipay/shared/kernel/domainerr"
@@ -179,6 +180,11 @@ func CreateStore(d httpapi.Services) httpapi.LambdaHandler {
 			Shards: ledger.MaxShards}, ddb.Item{"storeId": ddb.S(id)})
 		if err := d.Ledger.Commit(ctx, tx); err != nil {
 			return nil, err
+		}
+		if err := webhooks.MarkNoEndpoints(ctx, d.Ledger, id, now); err != nil {
+			// The store stands; without its markers its orders write
+			// their webhook events (the sweep's work, nothing lost).
+			d.Log.WarnContext(ctx, "merchant: a new store's no-endpoint markers", "store", id, "error", err)
 		}
 		return httpapi.JSON(http.StatusCreated, s)
 	})

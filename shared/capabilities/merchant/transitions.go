@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"minipay/shared/capabilities/webhooks"
 	"minipay/shared/edge/httpapi"
 	"minipay/shared/kernel/ddb"
 	"minipay/shared/kernel/domainerr"
@@ -280,7 +281,7 @@ func (t *transition) refusal(read Order, old ddb.Item, now time.Time) error {
 
 func (t *transition) retry(ctx context.Context, err error) (*httpapi.Movement, error) {
 	var changed *statusChanged
-	if errors.As(err, &changed) {
+	if errors.As(err, &changed) || webhooks.Hooked(err) {
 		return t.build(ctx)
 	}
 	if o := t.read; t.step.money == moneyPost && o.reserveAccount != "" && !t.created && errors.Is(err, ledger.ErrAccountNotFound) {

@@ -221,6 +221,9 @@ func Create(d httpapi.Services, owner Owner) httpapi.LambdaHandler {
 		if err != nil {
 			return nil, err
 		}
+		if err := unmark(ctx, d.Ledger, store); err != nil {
+			return nil, err
+		}
 		now := d.Clock.Now().UTC()
 		e := endpoint{ID: ddb.NewID(prefixEP), Store: store, Owner: r.Caller, URL: url, Status: EndpointEnabled, Description: desc,
 			Types: typs, Secret: NewSecret(), CreatedAt: now}

@@ -3,9 +3,10 @@
 // verification code works), retried with backoff for up to three days,
 // never lost (after Stripe's webhooks).
 //
-//   - Events. Every order and refund state change writes ONE event item
-//     (Emit) in the SAME transaction as the change: no event without the
-//     change, no change without the event. An event carries its id (the
+//   - Events. Every order and refund state change of a store with an
+//     endpoint writes ONE event item (Emit) in the SAME transaction as the
+//     change: no event without the change, no change without the event (a
+//     store that never had an endpoint writes none: hooked.go). An event carries its id (the
 //     receiver's deduplication key), type, time, the order's state and
 //     amounts after the change, and the order's sequence number (1 for
 //     order.placed, +1 for each change; the order item's own counter,
@@ -44,6 +45,7 @@
 //     endpoint    WHSTORE#<sid>      EP#<we_id>        url, types, status, secret, prevSecret, prevSecretUntilMs,
 //     failingSince, owner, createdAt
 //     counter     WHSTORE#<sid>      COUNT             endpoints: at most MaxEndpoints per store
+//     marker      WHSTORE#<sid>[#<n>] NOHOOK           the store has no endpoint yet (hooked.go)
 //     event       WHEVT#<evt_id>     EVENT             store, owner, type, orderId, sequence, body (the exact JSON sent);
 //     due (DUE#webhook#nn) until fanned out; ttl 30 days
 //     delivery    WHEP#<we_id>[#<n>] DLV#<evt_id>      store, body, status (pending|delivered|failed), attempts, log
@@ -230,9 +232,13 @@ func NewEventID(at time.Time) string { return prefixEvt + ddb.NewTimeID(at) }
 func ttl(at time.Time) types.AttributeValue { return ddb.Epoch(at.Add(Retention)) }
 
 // Emit puts ev into tx: the event item, due for the sweep's fan-out at
-// once. ev.ID is set if empty; ev.Store and owner (the store's owner, who
-// is notified of failures) are required.
+// once; or, for a store without endpoints, the check that it still has
+// none (hooked.go). ev.ID is set if empty; ev.Store and owner (the
+// store's owner, who is notified of failures) are required.
 func Emit(tx *ledger.Tx, owner string, ev Event) {
+	if withoutEvent(tx, ev) {
+		return
+	}
 	if ev.ID == "" {
 		ev.ID = NewEventID(ev.Created)
 	}

@@ -246,7 +246,7 @@ var Routes = []Route{
 		Summary: "The store refunds part or all of a captured order {amount, reason?} from its reserve account, within 7 days of the capture; refunds never exceed the capture"},
 	// Store webhooks (shared/capabilities/webhooks): the store's owner registers
 	// endpoints that order and refund events are POSTed to, signed.
-	{Method: "POST", Path: "/stores/{id}/webhooks", Function: "create-webhook", Auth: User, Table: actions(get, put, update),
+	{Method: "POST", Path: "/stores/{id}/webhooks", Function: "create-webhook", Auth: User, Table: actions(del, get, put, update),
 		Summary: "Register a webhook endpoint of my store {url (https), events?, description?}: returns its signing secret once (at most 5 endpoints)"},
 	{Method: "GET", Path: "/stores/{id}/webhooks", Function: "list-webhooks", Auth: User, Table: actions(get, query),
 		Summary: "My store's webhook endpoints (never their secrets)"},
