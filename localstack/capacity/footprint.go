@@ -179,8 +179,9 @@ func (c *Classifier) Class(pk string) string {
 // history shards the same way); a charge on the family's bare key is one
 // of its shards. Only single items count (a Query names no item kind);
 // a Query of a bare key is a shard's when the same request queried the
-// family's numbered shards too (a listing over shards). (So the model takes an actor's sharded families as
-// sharded: the steady state of a busy actor, which the fold promotes.)
+// family's numbered shards too (a listing over shards). So the model
+// takes an actor's sharded families as sharded: the steady state of a
+// busy actor, which the fold promotes.
 type Families map[string]string // familyKey of the bare class -> the class with <n>
 
 // Learn notes the families of charges classified by c.

@@ -19,6 +19,7 @@ import (
 
 	"minipay/localstack/ddbtest"
 	"minipay/localstack/stacktest"
+	"minipay/shared/capabilities/merchant"
 	"minipay/shared/edge/routes"
 	"minipay/shared/kernel/config"
 	"minipay/shared/kernel/ddb"
@@ -327,6 +328,12 @@ func TestGrantedActionsAreTheActionsUsed(t *testing.T) {
 	// Merchant payments: a store, orders through every transition, refunds.
 	store := must(s.Post(t, "/stores", kim.Token, `{"name":"Kim's"}`), 201).Body["id"].(string)
 	must(s.Get(t, "/stores/"+store, kim.Token), 200)
+	// A store past the limit: its webhook markers, written first, go again.
+	many := s.Register(t, "Many")
+	for i := 0; i < merchant.MaxStores; i++ {
+		must(s.Post(t, "/stores", many.Token, `{"name":"One of many"}`), 201)
+	}
+	must(s.Post(t, "/stores", many.Token, `{"name":"One too many"}`), 422)
 	// Webhooks: an endpoint (before the orders, so their events fan out to
 	// it), every route; the worker's failures and final notice at the end.
 	hooked := newReceiver(t)

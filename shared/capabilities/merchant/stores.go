@@ -155,6 +155,14 @@ func CreateStore(d httpapi.Services) httpapi.LambdaHandler {
 		id := ddb.NewID(prefixStore)
 		s := Store{ID: id, Name: name, Status: StoreOpen, AccountID: AccountID(id), ReserveAccountID: ReserveAccountID(id), CreatedAt: now,
 			Owner: r.Caller, Shards: StoreShards}
+		// The markers first (webhooks.MarkNoEndpoints); a store left
+		// without them writes its orders' webhook events: the sweep's
+		// work, nothing lost.
+		marked := true
+		if err := webhooks.MarkNoEndpoints(ctx, d.Ledger, id, now); err != nil {
+			marked = false
+			d.Log.WarnContext(ctx, "merchant: a new store's no-endpoint markers", "store", id, "error", err)
+		}
 		tx := &ledger.Tx{}
 		tx.Update(ddb.Key(ledger.UserPK(r.Caller), skStoreCount), "ADD storeCount :one", ledger.Cond{
 			Expr:   "attribute_not_exists(storeCount) OR storeCount < :max",
@@ -179,12 +187,12 @@ func CreateStore(d httpapi.Services) httpapi.LambdaHandler {
 		tx.CreateAccount(ledger.Account{ID: s.ReserveAccountID, Owner: r.Caller, Kind: KindReserve, Name: name + " (reserve)", CreatedAt: now,
 			Shards: ledger.MaxShards}, ddb.Item{"storeId": ddb.S(id)})
 		if err := d.Ledger.Commit(ctx, tx); err != nil {
+			if marked {
+				if derr := webhooks.DropMarkers(ctx, d.Ledger, id); derr != nil {
+					d.Log.WarnContext(ctx, "merchant: a refused store's no-endpoint markers", "store", id, "error", derr)
+				}
+			}
 			return nil, err
-		}
-		if err := webhooks.MarkNoEndpoints(ctx, d.Ledger, id, now); err != nil {
-			// The store stands; without its markers its orders write
-			// their webhook events (the sweep's work, nothing lost).
-			d.Log.WarnContext(ctx, "merchant: a new store's no-endpoint markers", "store", id, "error", err)
 		}
 		return httpapi.JSON(http.StatusCreated, s)
 	})

@@ -62,8 +62,11 @@ func Hooked(err error) bool {
 	return errors.As(err, &h)
 }
 
-// MarkNoEndpoints writes a new store's markers (its own transaction,
-// after the store's: a store without them only costs the sweep more).
+// MarkNoEndpoints writes a new store's markers: its own transaction,
+// BEFORE the store's, so no endpoint of the store can be made before them
+// (one made between the two would find none to delete, and the markers
+// written after it would hide its events). A store left without them only
+// costs the sweep more.
 func MarkNoEndpoints(ctx context.Context, l *ledger.Ledger, store string, at time.Time) error {
 	tx := &ledger.Tx{}
 	for n := 0; n < MarkerShards; n++ {
@@ -75,17 +78,23 @@ func MarkNoEndpoints(ctx context.Context, l *ledger.Ledger, store string, at tim
 	return l.Commit(ctx, tx)
 }
 
+// DropMarkers deletes a store's markers: those of a store whose creation
+// was refused, and (unmark) those of a store getting its first endpoint.
+func DropMarkers(ctx context.Context, l *ledger.Ledger, store string) error {
+	tx := &ledger.Tx{}
+	for n := 0; n < MarkerShards; n++ {
+		tx.Delete(markerKey(store, n), ledger.Cond{}, nil)
+	}
+	return l.Commit(ctx, tx)
+}
+
 // unmark deletes the store's markers: before its first endpoint is
 // written, so that every change committed after it writes its event.
 func unmark(ctx context.Context, l *ledger.Ledger, store string) error {
 	if _, ok := hooked.Load(store); ok {
 		return nil
 	}
-	tx := &ledger.Tx{}
-	for n := 0; n < MarkerShards; n++ {
-		tx.Delete(markerKey(store, n), ledger.Cond{}, nil)
-	}
-	if err := l.Commit(ctx, tx); err != nil {
+	if err := DropMarkers(ctx, l, store); err != nil {
 		return err
 	}
 	hooked.Store(store, true)

@@ -207,8 +207,8 @@ const (
 	prefixEvt  = "evt_"
 )
 
-// dueWebhook spreads new events and due deliveries over 16 due-index
-// partitions (every order change writes one).
+// dueWebhook spreads new events and due deliveries over 64 due-index
+// partitions (every order change of a store with an endpoint writes one).
 var dueWebhook = ddb.DueKind{Name: "webhook", Shards: 64}
 
 // DueKinds are the sweep's due kinds (routes.Schedule.Due).

@@ -214,7 +214,7 @@ var Routes = []Route{
 	{Method: "GET", Path: "/rooms/{id}/sprinkles/{token}", Function: "get-sprinkle", Auth: User, Table: actions(get, query),
 		Summary: "My sprinkle within 7 days: amount, claimed total, each claim"},
 	// Merchant payments (shared/capabilities/merchant).
-	{Method: "POST", Path: "/stores", Function: "create-store", Auth: User, Table: actions(put, update),
+	{Method: "POST", Path: "/stores", Function: "create-store", Auth: User, Table: actions(del, put, update),
 		Summary: "Register a store {name}: it gets its own merchant account and reserve account, operated with my token (at most 10 stores)"},
 	{Method: "GET", Path: "/stores/{id}", Function: "get-store", Auth: User, Table: actions(get, query),
 		Summary: "A store: name and status; to its owner also its merchant account (withdrawable) and its reserve account (payments in their 7-day refund window)"},
