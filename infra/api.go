@@ -79,7 +79,7 @@ func newAPI(stack awscdk.Stack, fns map[string]awslambda.Function, rs []routes.R
 					PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
 				}),
 		}
-		if r.Auth == routes.User || r.Auth == routes.Operator {
+		if r.BehindAuthorizer() {
 			opts.Authorizer = authorizer
 		}
 		added := *api.AddRoutes(opts)

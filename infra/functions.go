@@ -35,7 +35,7 @@ func tableAccess(rs []routes.Route, ss []routes.Schedule, qs []routes.Queue) map
 	add(routes.AuthorizerFunction, routes.AuthorizerTable)
 	add(routes.Fallback.Function, nil) // answers without reading anything
 	for _, r := range rs {
-		add(r.Function, r.Table)
+		add(r.Function, r.Grants())
 	}
 	for _, s := range ss {
 		add(s.Function, s.Table)

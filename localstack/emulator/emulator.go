@@ -211,7 +211,7 @@ func (e *Emulator) bindRoutes(rs []routes.Route) error {
 		if err := e.need(r.Function, "route "+r.Method+" "+r.Path); err != nil {
 			return err
 		}
-		if needsAuthorizer(r) && e.authorizer == nil {
+		if r.BehindAuthorizer() && e.authorizer == nil {
 			if err := e.need(routes.AuthorizerFunction, "route "+r.Method+" "+r.Path+" (auth "+string(r.Auth)+")"); err != nil {
 				return err
 			}
@@ -242,10 +242,6 @@ func (e *Emulator) bindSchedules(ss []routes.Schedule) error {
 	}
 	return nil
 }
-
-// needsAuthorizer: routes behind the token authorizer (public and
-// registration routes have none).
-func needsAuthorizer(r routes.Route) bool { return r.Auth == routes.User || r.Auth == routes.Operator }
 
 // Functions lists the functions the emulator can invoke, sorted.
 func (e *Emulator) Functions() []string {

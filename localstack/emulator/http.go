@@ -98,7 +98,7 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, reqID string) (
 	// Like a Lambda invocation, the work goes on if the client hangs up;
 	// the authorizer and the function each have the function timeout.
 	base := context.WithoutCancel(r.Context())
-	if needsAuthorizer(rt.Route) {
+	if rt.Route.BehindAuthorizer() {
 		actx, acancel := context.WithTimeout(base, e.cfg.FunctionTimeout)
 		lambdaCtx, deny := e.authorize(actx, ev)
 		acancel()

@@ -21,32 +21,49 @@ import (
 // problem+json instead of API Gateway's bare 403. API Gateway caches the
 // answer per Authorization header for routes.AuthorizerCacheTTL, so a cached
 // request costs no token lookup, and a revoked token works at most that
-// long.
+// long. A lookup that fails or is still running httpapi.AnswerReserve
+// before the timeout answers deferred (httpapi.RoleDeferred): the handler
+// decides with Decide, where a failure is its 503, never the gateway's 500.
 func Handler(d httpapi.Services) func(context.Context, events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
-	operator := []byte(strings.ToLower(d.Config.OperatorTokenSHA256))
+	decide := Decide(d)
 	return func(ctx context.Context, e events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
-		token := bearer(e.Headers["authorization"])
-		anonymous := func(reason string) events.APIGatewayV2CustomAuthorizerSimpleResponse {
+		work, cancel := httpapi.AnswerBy(ctx)
+		defer cancel()
+		c, err := decide(work, e.Headers["authorization"])
+		if err != nil {
+			d.Log.WarnContext(ctx, "authorizer: token lookup failed; deferred to the handler", slog.String("error", err.Error()))
+			c = map[string]any{httpapi.CtxRole: httpapi.RoleDeferred}
+		}
+		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: c}, nil
+	}
+}
+
+// Decide is the authorizer's decision for an Authorization header, as the
+// authorizer context it passes on; the wiring gives it to handlers as
+// httpapi.Services.Authorize for the requests the authorizer deferred.
+func Decide(d httpapi.Services) func(ctx context.Context, authorization string) (map[string]any, error) {
+	operator := []byte(strings.ToLower(d.Config.OperatorTokenSHA256))
+	return func(ctx context.Context, authorization string) (map[string]any, error) {
+		token := bearer(authorization)
+		anonymous := func(reason string) map[string]any {
 			c := map[string]any{httpapi.CtxRole: httpapi.RoleAnonymous}
 			if reason != "" {
 				c[httpapi.CtxRefusal] = reason
 			}
-			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: c}
+			return c
 		}
 		if token == "" {
 			return anonymous(""), nil
 		}
 		if len(operator) > 0 && subtle.ConstantTimeCompare([]byte(users.TokenHash(token)), operator) == 1 {
-			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: map[string]any{httpapi.CtxRole: httpapi.RoleOperator}}, nil
+			return map[string]any{httpapi.CtxRole: httpapi.RoleOperator}, nil
 		}
 		if !strings.HasPrefix(token, users.TokenPrefix) || len(token) > 200 {
 			return anonymous(""), nil
 		}
 		owner, err := users.Lookup(ctx, d.Table, token, d.Clock.Now())
 		if err != nil {
-			// Returning the error makes API Gateway answer 500 and not cache it.
-			d.Log.ErrorContext(ctx, "authorizer: token lookup failed", slog.String("error", err.Error()))
-			return events.APIGatewayV2CustomAuthorizerSimpleResponse{}, err
+			return nil, err
 		}
 		switch owner.State {
 		case users.TokenUnknown:
@@ -56,11 +73,11 @@ func Handler(d httpapi.Services) func(context.Context, events.APIGatewayV2Custom
 		case users.TokenRevoked:
 			return anonymous("revoked"), nil
 		}
-		userCtx := map[string]any{httpapi.CtxRole: httpapi.RoleUser, httpapi.CtxUserID: owner.UserID, httpapi.CtxTokenHash: owner.Hash}
+		c := map[string]any{httpapi.CtxRole: httpapi.RoleUser, httpapi.CtxUserID: owner.UserID, httpapi.CtxTokenHash: owner.Hash}
 		if owner.Name != "" {
-			userCtx[httpapi.CtxName] = owner.Name
+			c[httpapi.CtxName] = owner.Name
 		}
-		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: userCtx}, nil
+		return c, nil
 	}
 }
 

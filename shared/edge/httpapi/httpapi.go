@@ -39,6 +39,10 @@ type Services struct {
 	// cloud, the emulator's in-process queue locally; nil when neither is
 	// wired (a job then does its work in the one invocation).
 	Queue Sender
+	// Authorize is the authorizer's decision for an Authorization header
+	// (an authorizer context). A handler calls it for a request the
+	// authorizer deferred (RoleDeferred); nil answers such a request 503.
+	Authorize func(ctx context.Context, authorization string) (map[string]any, error)
 }
 
 // Sender sends one message body to the named work queue (routes.Queues).
@@ -57,6 +61,14 @@ const (
 	RoleUser      = "user"
 	RoleOperator  = "operator"
 	RoleAnonymous = "anonymous" // bad token: the handler answers 401 as problem+json
+	// RoleDeferred: the authorizer could not look the token up in time
+	// (a slow or throttled table). API Gateway answers an authorizer that
+	// fails or runs out of time with a bare 500, and caches an answer for
+	// routes.AuthorizerCacheTTL, so the authorizer passes the request on
+	// with nothing granted and the handler decides (Services.Authorize):
+	// its own answer is the request's, 503 + Retry-After if it cannot
+	// decide either.
+	RoleDeferred = "deferred"
 )
 
 // MaxBodyBytes caps request bodies.
@@ -167,9 +179,9 @@ func HandleRoute(d Services, route routes.Route, fn HandlerFunc) LambdaHandler {
 	return func(ctx context.Context, e events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		start := time.Now()
 		r := &Request{Event: e, Route: route}
-		work, cancel := answerBy(ctx)
+		work, cancel := AnswerBy(ctx)
 		defer cancel()
-		resp, err := serve(work, r, fn)
+		resp, err := serve(work, d, r, fn)
 		if err != nil && work.Err() != nil && ctx.Err() == nil {
 			if p, _ := ProblemOf(err); p.Status == http.StatusInternalServerError {
 				err = fmt.Errorf("%w (%w)", context.DeadlineExceeded, err) // out of time, whatever the call said
@@ -197,9 +209,9 @@ func HandleRoute(d Services, route routes.Route, fn HandlerFunc) LambdaHandler {
 	}
 }
 
-// answerBy is the request's work context: it ends AnswerReserve before
+// AnswerBy is a request's work context: it ends AnswerReserve before
 // ctx's deadline (the function's timeout), if ctx has one.
-func answerBy(ctx context.Context) (context.Context, context.CancelFunc) {
+func AnswerBy(ctx context.Context) (context.Context, context.CancelFunc) {
 	dl, ok := ctx.Deadline()
 	if !ok {
 		return ctx, func() {}
@@ -207,8 +219,8 @@ func answerBy(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithDeadline(ctx, dl.Add(-AnswerReserve))
 }
 
-func serve(ctx context.Context, r *Request, fn HandlerFunc) (*Response, error) {
-	if err := authenticate(r); err != nil {
+func serve(ctx context.Context, d Services, r *Request, fn HandlerFunc) (*Response, error) {
+	if err := authenticate(ctx, d, r); err != nil {
 		return nil, err
 	}
 	body := []byte(r.Event.Body)
@@ -248,22 +260,36 @@ func checkContentType(ct string) error {
 	return nil
 }
 
-func authenticate(r *Request) error {
-	lambdaCtx := r.Event.RequestContext.Authorizer
-	var role, user, refusal string
-	if lambdaCtx != nil {
-		role, _ = lambdaCtx.Lambda[CtxRole].(string)
-		user, _ = lambdaCtx.Lambda[CtxUserID].(string)
-		refusal, _ = lambdaCtx.Lambda[CtxRefusal].(string)
-	}
-	switch r.Route.Auth {
-	case routes.Public, routes.Registration: // Registration: the handler checks the policy
+// authenticate checks the caller against the route's Auth, from the
+// authorizer's context or, where the authorizer deferred, from the
+// handler's own decision.
+func authenticate(ctx context.Context, d Services, r *Request) error {
+	if r.Route.Auth == routes.Public || r.Route.Auth == routes.Registration { // Registration: the handler checks the policy
 		return nil
+	}
+	var lambda map[string]any
+	if a := r.Event.RequestContext.Authorizer; a != nil {
+		lambda = a.Lambda
+	}
+	if role, _ := lambda[CtxRole].(string); role == RoleDeferred {
+		if d.Authorize == nil {
+			return ErrTimedOut.With("the token could not be checked in time; retry shortly")
+		}
+		decided, err := d.Authorize(ctx, r.Header("authorization"))
+		if err != nil {
+			return fmt.Errorf("the deferred token lookup: %w", err)
+		}
+		lambda = decided
+	}
+	role, _ := lambda[CtxRole].(string)
+	user, _ := lambda[CtxUserID].(string)
+	refusal, _ := lambda[CtxRefusal].(string)
+	switch r.Route.Auth {
 	case routes.User:
 		if role == RoleUser && user != "" {
 			r.Caller = user
-			r.CallerName, _ = lambdaCtx.Lambda[CtxName].(string)
-			r.TokenHash, _ = lambdaCtx.Lambda[CtxTokenHash].(string)
+			r.CallerName, _ = lambda[CtxName].(string)
+			r.TokenHash, _ = lambda[CtxTokenHash].(string)
 			return nil
 		}
 		if role == RoleOperator {

@@ -137,6 +137,21 @@ func actions(a ...string) []string { return a }
 // AuthorizerTable is what the authorizer may do: look up a token hash.
 var AuthorizerTable = actions(get)
 
+// BehindAuthorizer: the route's requests pass the token authorizer
+// (public and registration routes have none).
+func (r Route) BehindAuthorizer() bool { return r.Auth == User || r.Auth == Operator }
+
+// Grants are the DynamoDB actions the route's function may take: its
+// Table, and behind the authorizer the authorizer's own token lookup too,
+// which the handler makes for a request the authorizer deferred
+// (httpapi.RoleDeferred).
+func (r Route) Grants() []string {
+	if !r.BehindAuthorizer() {
+		return r.Table
+	}
+	return append(slices.Clone(r.Table), AuthorizerTable...)
+}
+
 // ScheduledEvent is the event every scheduled job's function receives, in
 // the cloud (EventBridge Scheduler fills in TargetInput's placeholders) and
 // from the local emulator.

@@ -337,7 +337,9 @@ func NewServices(db ddb.Client, cfg config.Config, clk clock.Clock, log *slog.Lo
 		return httpapi.Services{}, err
 	}
 	table := ddb.NewTable(db, cfg.Table)
-	return httpapi.Services{Ledger: ledger.New(table, clk), Table: table, Clock: clk, Log: log, Config: cfg}, nil
+	d := httpapi.Services{Ledger: ledger.New(table, clk), Table: table, Clock: clk, Log: log, Config: cfg}
+	d.Authorize = auth.Decide(d)
+	return d, nil
 }
 
 // Services builds the functions' services from a configuration.
