@@ -171,12 +171,22 @@ func TestPromotionUnderConcurrentCreditsFoldsAndReads(t *testing.T) {
 	var begun, done atomic.Int64
 	stop := make(chan struct{})
 	var bg sync.WaitGroup
-	// Two fold processes.
+	// Two fold processes. They start once 120 credits committed, so their
+	// first run folds more than the 60 that promote (folds keeping pace with
+	// the credits from the first one would never reach it on a busy
+	// machine); the other 280 credits race the folds and the promotion.
 	for range 2 {
 		f := e.Ledger.Fork()
 		bg.Add(1)
 		go func() {
 			defer bg.Done()
+			for done.Load() < 120 {
+				select {
+				case <-stop:
+					return
+				case <-time.After(time.Millisecond):
+				}
+			}
 			for {
 				select {
 				case <-stop:
