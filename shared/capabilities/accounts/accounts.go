@@ -185,11 +185,7 @@ type OperatorDepositRequest struct {
 // means the same canonical form (httpapi.Identifier: NFKC, case-folded),
 // which is what the PAYREF key, the memo and the answers carry.
 func OperatorDeposit(d httpapi.Services) httpapi.LambdaHandler {
-	return httpapi.Handle(d, "operator-deposit", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
-		var in OperatorDepositRequest
-		if err := r.Decode(&in); err != nil {
-			return nil, err
-		}
+	return httpapi.Handle(d, "operator-deposit", httpapi.MoneyBody(d, func(ctx context.Context, r *httpapi.Request, in OperatorDepositRequest) (*httpapi.Movement, error) {
 		if !users.ValidUserID(in.UserID) {
 			return nil, domainerr.Field("userId", "userId must be a user id such as u_0123456789abcdef")
 		}

@@ -49,11 +49,7 @@ type PlaceResponse struct {
 // pointers, its first timeline item and the store's notification. Costs one
 // request (the store's immutable facts are cached per function instance).
 func Place(d httpapi.Services) httpapi.LambdaHandler {
-	return httpapi.Handle(d, "place-order", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
-		var in PlaceRequest
-		if err := r.Decode(&in); err != nil {
-			return nil, err
-		}
+	return httpapi.Handle(d, "place-order", httpapi.MoneyBody(d, func(ctx context.Context, r *httpapi.Request, in PlaceRequest) (*httpapi.Movement, error) {
 		if in.Amount.Int64() > MaxOrderAmount {
 			return nil, domainerr.Field("amount", "amount must be at most %d won", MaxOrderAmount)
 		}

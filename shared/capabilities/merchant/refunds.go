@@ -35,11 +35,7 @@ type RefundResponse struct {
 // refunded total never passes the captured amount (concurrent refunds end
 // as in some serial order), a timeline item and both parties' notifications.
 func Refund(d httpapi.Services) httpapi.LambdaHandler {
-	return httpapi.Handle(d, "refund-order", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
-		var in RefundRequest
-		if err := r.Decode(&in); err != nil {
-			return nil, err
-		}
+	return httpapi.Handle(d, "refund-order", httpapi.MoneyBody(d, func(ctx context.Context, r *httpapi.Request, in RefundRequest) (*httpapi.Movement, error) {
 		f := &refund{d: d, id: r.PathParam("id"), caller: r.Caller, amount: in.Amount.Int64(), reason: string(in.Reason)}
 		return f.build(ctx)
 	}))

@@ -145,11 +145,7 @@ type CreateStoreRequest struct {
 // account (kind merchant) and its reserve account (kind merchant_reserve),
 // both owned by the caller, counted against MaxStores, in one transaction.
 func CreateStore(d httpapi.Services) httpapi.LambdaHandler {
-	return httpapi.Handle(d, "create-store", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		var in CreateStoreRequest
-		if err := r.Decode(&in); err != nil {
-			return nil, err
-		}
+	return httpapi.Handle(d, "create-store", httpapi.Body(func(ctx context.Context, r *httpapi.Request, in CreateStoreRequest) (*httpapi.Response, error) {
 		name := string(in.Name)
 		now := d.Clock.Now().UTC()
 		id := ddb.NewID(prefixStore)
@@ -195,7 +191,7 @@ func CreateStore(d httpapi.Services) httpapi.LambdaHandler {
 			return nil, err
 		}
 		return httpapi.JSON(http.StatusCreated, s)
-	})
+	}))
 }
 
 func errCollision(id string) error { return fmt.Errorf("merchant: id collision for %s", id) }
@@ -242,11 +238,7 @@ type StoreStatusRequest struct {
 // store) and every shard's status copy. Orders already placed go on; a
 // closed store takes no new ones (every placement checks its shard's copy).
 func SetStoreStatus(d httpapi.Services) httpapi.LambdaHandler {
-	return httpapi.Handle(d, "set-store-status", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		var in StoreStatusRequest
-		if err := r.Decode(&in); err != nil {
-			return nil, err
-		}
+	return httpapi.Handle(d, "set-store-status", httpapi.Body(func(ctx context.Context, r *httpapi.Request, in StoreStatusRequest) (*httpapi.Response, error) {
 		if in.Status != StoreOpen && in.Status != StoreClosed {
 			return nil, domainerr.Field("status", "status must be %q or %q", StoreOpen, StoreClosed)
 		}
@@ -277,7 +269,7 @@ func SetStoreStatus(d httpapi.Services) httpapi.LambdaHandler {
 			return nil, err
 		}
 		return httpapi.JSON(http.StatusOK, map[string]any{"id": id, "status": in.Status, "updatedAt": now})
-	})
+	}))
 }
 
 // WithdrawRequest is POST /stores/{id}/withdrawals.
@@ -305,11 +297,7 @@ type WithdrawResponse struct {
 // for a withdrawal (a withdrawal past the merchant account's available is
 // a 422 insufficient_funds that says so).
 func Withdraw(d httpapi.Services) httpapi.LambdaHandler {
-	return httpapi.Handle(d, "withdraw-store", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
-		var in WithdrawRequest
-		if err := r.Decode(&in); err != nil {
-			return nil, err
-		}
+	return httpapi.Handle(d, "withdraw-store", httpapi.MoneyBody(d, func(ctx context.Context, r *httpapi.Request, in WithdrawRequest) (*httpapi.Movement, error) {
 		amount, memo := in.Amount.Int64(), string(in.Memo)
 		id := r.PathParam("id")
 		if !ValidStoreID(id) {

@@ -127,11 +127,7 @@ type CreateRoomRequest struct {
 
 // CreateRoom is POST /rooms {name}: the caller becomes the first member.
 func CreateRoom(d httpapi.Services) httpapi.LambdaHandler {
-	return httpapi.Handle(d, "create-room", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		var in CreateRoomRequest
-		if err := r.Decode(&in); err != nil {
-			return nil, err
-		}
+	return httpapi.Handle(d, "create-room", httpapi.Body(func(ctx context.Context, r *httpapi.Request, in CreateRoomRequest) (*httpapi.Response, error) {
 		name, err := httpapi.Name("name", in.Name, MaxRoomName, true)
 		if err != nil {
 			return nil, err
@@ -154,7 +150,7 @@ func CreateRoom(d httpapi.Services) httpapi.LambdaHandler {
 			return nil, err
 		}
 		return httpapi.JSON(http.StatusCreated, RoomResponse{Room: room, Members: []Member{{UserID: r.Caller, AddedBy: r.Caller, JoinedAt: now}}})
-	})
+	}))
 }
 
 var errAlreadyMember = fmt.Errorf("sprinkle: already a member")

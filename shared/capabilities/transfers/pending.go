@@ -233,11 +233,7 @@ type SettingsRequest struct {
 // UpdateSettings is PUT /me/settings {pendingTransfers: bool}: the default
 // for the caller's outgoing transfers (true: they wait for the receiver).
 func UpdateSettings(d httpapi.Services) httpapi.LambdaHandler {
-	return httpapi.Handle(d, "update-settings", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		var in SettingsRequest
-		if err := r.Decode(&in); err != nil {
-			return nil, err
-		}
+	return httpapi.Handle(d, "update-settings", httpapi.Body(func(ctx context.Context, r *httpapi.Request, in SettingsRequest) (*httpapi.Response, error) {
 		if in.PendingTransfers == nil {
 			return nil, domainerr.Field("pendingTransfers", "pendingTransfers (true or false) is required")
 		}
@@ -250,7 +246,7 @@ func UpdateSettings(d httpapi.Services) httpapi.LambdaHandler {
 			return nil, err
 		}
 		return httpapi.JSON(http.StatusOK, Settings{PendingTransfers: *in.PendingTransfers})
-	})
+	}))
 }
 
 // ---- accept, reject, cancel ----

@@ -91,11 +91,7 @@ type Response struct {
 
 // Create is POST /transfers {to, amount, displayName?, memo?, pending?}.
 func Create(d httpapi.Services) httpapi.LambdaHandler {
-	return httpapi.Handle(d, "transfer", httpapi.Money(d, func(ctx context.Context, r *httpapi.Request) (*httpapi.Movement, error) {
-		var in Request
-		if err := r.Decode(&in); err != nil {
-			return nil, err
-		}
+	return httpapi.Handle(d, "transfer", httpapi.MoneyBody(d, func(ctx context.Context, r *httpapi.Request, in Request) (*httpapi.Movement, error) {
 		if !users.ValidUserID(in.To) {
 			return nil, domainerr.Field("to", "to must be the receiver's user id, such as u_0123456789abcdef")
 		}

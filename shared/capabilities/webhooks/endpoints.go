@@ -200,11 +200,7 @@ func checkTypes(in []string) ([]string, error) {
 // Create is POST /stores/{id}/webhooks {url, events?, description?} (the
 // store's owner): a new endpoint, enabled, and its secret, shown once.
 func Create(d httpapi.Services, owner Owner) httpapi.LambdaHandler {
-	return httpapi.Handle(d, "create-webhook", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		var in CreateRequest
-		if err := r.Decode(&in); err != nil {
-			return nil, err
-		}
+	return httpapi.Handle(d, "create-webhook", httpapi.Body(func(ctx context.Context, r *httpapi.Request, in CreateRequest) (*httpapi.Response, error) {
 		url, err := CheckURL(in.URL, d.Config.WebhookAllowLoopback)
 		if err != nil {
 			return nil, err
@@ -238,7 +234,7 @@ func Create(d httpapi.Services, owner Owner) httpapi.LambdaHandler {
 			return nil, err
 		}
 		return httpapi.JSON(http.StatusCreated, EndpointSecret{Endpoint: e.view(now), Secret: e.Secret})
-	})
+	}))
 }
 
 // List is GET /stores/{id}/webhooks (the store's owner): every endpoint,
@@ -315,11 +311,7 @@ func Rotate(d httpapi.Services, owner Owner) httpapi.LambdaHandler {
 // disable (no new deliveries; pending ones end when next tried) or enable
 // (a disabled endpoint's failure streak starts afresh).
 func SetStatus(d httpapi.Services, owner Owner) httpapi.LambdaHandler {
-	return httpapi.Handle(d, "set-webhook-status", func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		var in StatusRequest
-		if err := r.Decode(&in); err != nil {
-			return nil, err
-		}
+	return httpapi.Handle(d, "set-webhook-status", httpapi.Body(func(ctx context.Context, r *httpapi.Request, in StatusRequest) (*httpapi.Response, error) {
 		if in.Status != EndpointEnabled && in.Status != EndpointDisabled {
 			return nil, domainerr.Field("status", "status must be %q or %q", EndpointEnabled, EndpointDisabled)
 		}
@@ -345,7 +337,7 @@ func SetStatus(d httpapi.Services, owner Owner) httpapi.LambdaHandler {
 			return nil, err
 		}
 		return httpapi.JSON(http.StatusOK, e.view(now))
-	})
+	}))
 }
 
 // ListDeliveries is GET /stores/{id}/webhooks/{webhookId}/deliveries: the

@@ -106,6 +106,19 @@ func (r *Request) Decode(v any) error {
 	return decodeStrict(r.Body, v)
 }
 
+// Body is fn for a route whose request is a JSON body: the body is
+// decoded into In (Decode: strictly, each self-checking field checked)
+// before fn runs, so a handler's preamble is its request type.
+func Body[In any](fn func(ctx context.Context, r *Request, in In) (*Response, error)) HandlerFunc {
+	return func(ctx context.Context, r *Request) (*Response, error) {
+		var in In
+		if err := r.Decode(&in); err != nil {
+			return nil, err
+		}
+		return fn(ctx, r, in)
+	}
+}
+
 // DecodeOptional is Decode for routes whose body may be absent.
 func (r *Request) DecodeOptional(v any) error {
 	if !r.HasBody() {

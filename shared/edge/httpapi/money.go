@@ -103,6 +103,18 @@ func Money(d Services, fn MoneyFunc) HandlerFunc {
 	}
 }
 
+// MoneyBody is Money for a movement whose request is a JSON body, decoded
+// into In before fn runs (Body).
+func MoneyBody[In any](d Services, fn func(ctx context.Context, r *Request, in In) (*Movement, error)) HandlerFunc {
+	return Money(d, func(ctx context.Context, r *Request) (*Movement, error) {
+		var in In
+		if err := r.Decode(&in); err != nil {
+			return nil, err
+		}
+		return fn(ctx, r, in)
+	})
+}
+
 // commit commits the movement with its idempotency record and response;
 // a refusal asks m.Retry for the movement to try instead (ledger.Rebuild:
 // bounded; a fault or a replay is never retried).

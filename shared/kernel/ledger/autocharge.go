@@ -54,24 +54,25 @@ func PaymentIDs(at time.Time, charge int64) (string, AutoCharge) {
 // (and the next one is computed from the fresh balance) before a limit it
 // may not need refuses it.
 func (tx *Tx) DebitWithAutoCharge(m Movement, c AutoCharge, purpose string) {
-	if c.Amount == 0 {
-		tx.Move(m)
-		return
-	}
-	tx.MoveWithTopUp(m, c.topUp(m.From, m.At, purpose))
-	tx.ChargeLimit(m.From.Owner, m.At, c.Amount, money.DailyChargeLimit)
+	c.add(tx, m.From, m.At, purpose, func() { tx.Move(m) }, func(t TopUp) { tx.MoveWithTopUp(m, t) })
 }
 
 // HoldWithAutoCharge is DebitWithAutoCharge for a hold on a user's main
 // account (h.Debit): tx.Hold(h), or HoldWithTopUp and the charge on the
 // daily limit.
 func (tx *Tx) HoldWithAutoCharge(h Hold, c AutoCharge, purpose string) {
+	c.add(tx, h.Debit, h.CreatedAt, purpose, func() { tx.Hold(h) }, func(t TopUp) { tx.HoldWithTopUp(h, t) })
+}
+
+// add adds to tx what debits the main account a: plain without a charge,
+// else withTopUp with c's top-up and then c on a's owner's daily limit.
+func (c AutoCharge) add(tx *Tx, a AccountRef, at time.Time, purpose string, plain func(), withTopUp func(TopUp)) {
 	if c.Amount == 0 {
-		tx.Hold(h)
+		plain()
 		return
 	}
-	tx.HoldWithTopUp(h, c.topUp(h.Debit, h.CreatedAt, purpose))
-	tx.ChargeLimit(h.Debit.Owner, h.CreatedAt, c.Amount, money.DailyChargeLimit)
+	withTopUp(c.topUp(a, at, purpose))
+	tx.ChargeLimit(a.Owner, at, c.Amount, money.DailyChargeLimit)
 }
 
 // topUp is c as the top-up of the main account a.
