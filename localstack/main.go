@@ -247,7 +247,7 @@ func localConfig(table, endpoint, token string) (config.Config, error) {
 	cfg := config.Config{Table: table, DynamoDBEndpoint: endpoint, OperatorTokenSHA256: users.TokenHash(token),
 		LogLevel: os.Getenv(config.EnvLogLevel), Registration: os.Getenv(config.EnvRegistration),
 		WebhookAllowLoopback: true, // local receivers listen on loopback
-		DueParallel:          emulator.DueParallel}
+		DueParallel:          emulator.DueParallel, FoldParallel: emulator.FoldParallel}
 	var err error
 	if s := os.Getenv(config.EnvTokenTTL); s != "" {
 		if cfg.TokenTTL, err = time.ParseDuration(s); err != nil {

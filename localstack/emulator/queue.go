@@ -36,6 +36,10 @@ const DefaultQueueConcurrency = 8
 // workers add at most 8 writers beside the API's, not 8 times that.
 const DueParallel = 1
 
+// FoldParallel is the local stack's config.Config.FoldParallel: the fold
+// job works two of its shards at a time, beside the API, not all 32.
+const FoldParallel = 2
+
 // LocalQueues are the in-process queues. Pass the same value as the
 // handlers' httpapi.Services.Queue and as Config.Queues. Safe for concurrent use.
 type LocalQueues struct {

@@ -69,7 +69,7 @@ func startInProcess(ctx context.Context, o Options) (_ *inProcess, err error) {
 	s.inst = &ddbtest.Instrumented{Client: s.db}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	d, err := app.NewServices(s.inst, config.Config{Table: s.table, OperatorTokenSHA256: users.TokenHash(o.OperatorToken),
-		Registration: o.StackRegistration, DueParallel: emulator.DueParallel}, clock.Real{}, log)
+		Registration: o.StackRegistration, DueParallel: emulator.DueParallel, FoldParallel: emulator.FoldParallel}, clock.Real{}, log)
 	if err != nil {
 		return nil, err
 	}

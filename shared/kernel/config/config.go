@@ -82,6 +82,12 @@ type Config struct {
 	// worker's parallel items gain it little (DueBacklog: 16 workers take
 	// 1.1 times the items with 8 at once) and take that time from the API.
 	DueParallel int
+	// FoldParallel, when above 0, caps how many fold shards the fold job
+	// works at once (ledger.SetFoldParallel). The cloud leaves it 0: every
+	// shard at once, each its own partitions. The local stack sets 2: on
+	// DynamoDB Local the minute's 32 shards at once were a burst of folds
+	// that held up the API's requests for seconds.
+	FoldParallel int
 }
 
 // FromEnv reads the configuration. A missing table name is an error in the

@@ -86,6 +86,9 @@ type retryPolicy struct {
 	foldPerAccount int
 	// foldHotRate: FoldHotRate (foldwork.go).
 	foldHotRate float64
+	// foldParallel: how many fold shards the fold job works at once (0:
+	// every shard, SetFoldParallel).
+	foldParallel int
 }
 
 // New is the ledger on table.
@@ -118,6 +121,11 @@ func (l *Ledger) SetFoldPerAccount(n int) { l.policy.foldPerAccount = n }
 // SetFoldHotRate changes FoldHotRate, below which a fold worker hands an
 // account back to the fold job. Forks share it.
 func (l *Ledger) SetFoldHotRate(perSecond float64) { l.policy.foldHotRate = perSecond }
+
+// SetFoldParallel caps how many of its FoldShards the fold job works at
+// once (n <= 0: all, the cloud's way: each shard is its own partitions).
+// Forks share it.
+func (l *Ledger) SetFoldParallel(n int) { l.policy.foldParallel = n }
 
 // Table is the ledger's table.
 func (l *Ledger) Table() *ddb.Table { return l.table }

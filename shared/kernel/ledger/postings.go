@@ -662,55 +662,81 @@ const FoldPerAccount = 20 * (MaxItems - 1)
 // the whole budget of its own, so a busy shard does not starve the others;
 // an account whose postings are due in several shards (a sharded receiver)
 // is folded by the first shard that meets it. Its passes are
-// time-budgeted; the next resumes.
+// time-budgeted; the next resumes. Under SetFoldParallel(n) n goroutines
+// take the shards in turn, from a shard that moves on every minute, each
+// with what is left of the budget: a shard none reached is left due, and a
+// later minute starts there.
 func (l *Ledger) FoldPostings(ctx context.Context, budget time.Duration) (FoldRun, error) {
 	now := l.clock.Now()
+	started := time.Now()
 	var mu sync.Mutex
 	claimed := map[string]bool{}
 	runs := make([]FoldRun, FoldShards)
 	errs := make([]error, FoldShards)
+	work := func(shard int, budget time.Duration) {
+		run := &runs[shard]
+		due, err := l.table.ForEachDue(ctx, ddb.DueWork{Kind: foldKind(shard), Until: now, Budget: budget}, func(ctx context.Context, item ddb.Item) error {
+			d := ddb.Decode(item)
+			a := AccountRef{Owner: d.S("owner"), ID: d.MustS("accountId"), outside: d.Bool("outside")}
+			if err := d.Err(); err != nil {
+				return err
+			}
+			mu.Lock()
+			mine := !claimed[knownKey(a)]
+			claimed[knownKey(a)] = true
+			mu.Unlock()
+			if !mine {
+				return nil
+			}
+			shards, err := l.shardsOf(ctx, a)
+			if err != nil {
+				return err
+			}
+			n, more, promoted, err := l.foldAccount(ctx, a, l.policy.foldPerAccount*shards)
+			run.Postings += n
+			if promoted {
+				run.Promoted++
+			}
+			if n > 0 {
+				run.Accounts++
+			}
+			if more {
+				run.Bounded++
+				run.Hot = append(run.Hot, foldWorkOf(a))
+			}
+			if errors.Is(err, errFoldRace) {
+				return nil // the owner folded them first
+			}
+			return err
+		})
+		run.Seen, run.Failed, run.Errs, run.Done = due.Seen, due.Failed, due.Errs, due.Done
+		errs[shard] = err
+	}
+	workers := l.policy.foldParallel
+	if workers <= 0 || workers > FoldShards {
+		workers = FoldShards
+	}
+	next := make(chan int, FoldShards)
+	first := int(now.Unix()/60) % FoldShards
+	for i := range FoldShards {
+		next <- (first + i) % FoldShards
+	}
+	close(next)
 	var wg sync.WaitGroup
-	for shard := 0; shard < FoldShards; shard++ {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			run := &runs[shard]
-			due, err := l.table.ForEachDue(ctx, ddb.DueWork{Kind: foldKind(shard), Until: now, Budget: budget}, func(ctx context.Context, item ddb.Item) error {
-				d := ddb.Decode(item)
-				a := AccountRef{Owner: d.S("owner"), ID: d.MustS("accountId"), outside: d.Bool("outside")}
-				if err := d.Err(); err != nil {
-					return err
+			for shard := range next {
+				left := budget - time.Since(started)
+				if workers == FoldShards {
+					left = budget // every shard starts at once
 				}
-				mu.Lock()
-				mine := !claimed[knownKey(a)]
-				claimed[knownKey(a)] = true
-				mu.Unlock()
-				if !mine {
-					return nil
+				if left <= 0 {
+					continue // left due (runs[shard].Done stays false)
 				}
-				shards, err := l.shardsOf(ctx, a)
-				if err != nil {
-					return err
-				}
-				n, more, promoted, err := l.foldAccount(ctx, a, l.policy.foldPerAccount*shards)
-				run.Postings += n
-				if promoted {
-					run.Promoted++
-				}
-				if n > 0 {
-					run.Accounts++
-				}
-				if more {
-					run.Bounded++
-					run.Hot = append(run.Hot, foldWorkOf(a))
-				}
-				if errors.Is(err, errFoldRace) {
-					return nil // the owner folded them first
-				}
-				return err
-			})
-			run.Seen, run.Failed, run.Errs, run.Done = due.Seen, due.Failed, due.Errs, due.Done
-			errs[shard] = err
+				work(shard, left)
+			}
 		}()
 	}
 	wg.Wait()

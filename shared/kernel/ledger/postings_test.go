@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -146,4 +147,41 @@ func TestCreditsInPlaceNeedNoPosting(t *testing.T) {
 		})
 	}
 	wantAccount(t, e, kim, 6_000, 0) // and the audit at cleanup
+}
+
+// The fold job with its shards taken n at a time (SetFoldParallel, the
+// local stack's 2) still reaches every shard within its budget and folds
+// each posting once; the money ends where it went.
+func TestFoldParallelReachesEveryShard(t *testing.T) {
+	for _, parallel := range []int{1, 2, 0} {
+		t.Run(fmt.Sprint("parallel ", parallel), func(t *testing.T) {
+			e := ddbtest.New(t)
+			e.Ledger.SetFoldParallel(parallel)
+			defer e.Ledger.SetFoldParallel(0)
+			kim := register(t, e, "Kim")
+			now := e.Clock.Now()
+			if err := e.Ledger.Commit(ctx, charge(kim.ID, 100_000, now)); err != nil {
+				t.Fatal(err)
+			}
+			const receivers = 40
+			var paid []user
+			for i := range receivers {
+				u := register(t, e, fmt.Sprint("r", i))
+				if err := e.Ledger.Commit(ctx, move(ledger.MainAccount(kim.ID), ledger.MainAccount(u.ID), ledger.KindMain, ledger.KindMain, 100, now)); err != nil {
+					t.Fatal(err)
+				}
+				paid = append(paid, u)
+			}
+			run, err := e.Ledger.FoldPostings(ctx, time.Minute)
+			if err != nil || run.Err() != nil || !run.Done || run.Postings < receivers {
+				t.Fatalf("fold: %+v %v", run, err)
+			}
+			if again, _ := e.Ledger.FoldPostings(ctx, time.Minute); again.Postings != 0 {
+				t.Fatalf("a second fold found %d postings", again.Postings)
+			}
+			for _, u := range paid {
+				wantAccount(t, e, u, 100, 0)
+			}
+		})
+	}
 }

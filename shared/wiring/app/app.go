@@ -338,6 +338,7 @@ func NewServices(db ddb.Client, cfg config.Config, clk clock.Clock, log *slog.Lo
 	}
 	table := ddb.NewTable(db, cfg.Table)
 	d := httpapi.Services{Ledger: ledger.New(table, clk), Table: table, Clock: clk, Log: log, Config: cfg}
+	d.Ledger.SetFoldParallel(cfg.FoldParallel)
 	d.Authorize = auth.Decide(d)
 	return d, nil
 }
