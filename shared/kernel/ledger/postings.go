@@ -729,9 +729,6 @@ func (l *Ledger) FoldPostings(ctx context.Context, budget time.Duration) (FoldRu
 			defer wg.Done()
 			for shard := range next {
 				left := budget - time.Since(started)
-				if workers == FoldShards {
-					left = budget // every shard starts at once
-				}
 				if left <= 0 {
 					continue // left due (runs[shard].Done stays false)
 				}
